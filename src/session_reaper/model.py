@@ -1,0 +1,147 @@
+"""A vendor-neutral snapshot of one messaging conversation, as the rules see it.
+
+The platform adapter (``genesys.mapping``) builds these from API answers; the rules and the plan read
+them and nothing else. Nothing here knows about HTTP, JSON or a particular platform, so a second
+platform is a second adapter that fills the same shapes.
+
+All datetimes are timezone-aware UTC and come from the platform's clock, never the machine's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """What a participant is in the conversation, in the domain's words."""
+
+    CUSTOMER = "customer"  # the guest on the web messenger
+    AGENT = "agent"  # a person handling the interaction
+    QUEUE = "queue"  # the ACD participant while the conversation waits for an agent
+    FLOW = "flow"  # an inbound message flow or a bot
+    OTHER = "other"  # anything else (external, user, ...): never counted as a person nor a system
+
+
+class ActivityKind(StrEnum):
+    MESSAGE = "message"  # someone wrote: it resets every idle clock
+    REAPER_WARNING = "reaper-warning"  # the reaper's own warning: never resets a clock
+    REAPER_CLOSING = "reaper-closing"  # the reaper's own closing text: never resets a clock
+
+
+# Participant states in which a participant has left the conversation for good.
+ENDED_STATES = frozenset({"disconnected", "terminated"})
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """One message on the conversation's timeline."""
+
+    at: datetime
+    participant_id: str
+    role: Role
+    kind: ActivityKind = ActivityKind.MESSAGE
+    message_id: str | None = None
+
+    @property
+    def by_reaper(self) -> bool:
+        return self.kind is not ActivityKind.MESSAGE
+
+
+@dataclass(frozen=True, slots=True)
+class Wrapup:
+    code: str | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    id: str
+    role: Role
+    state: str  # the platform's state, lower case: connected, alerting, disconnected, ...
+    purpose: str = ""  # the platform's own word (customer, agent, acd, workflow, ...), for explanations
+    name: str | None = None
+    user_id: str | None = None
+    queue_id: str | None = None
+    communication_id: str | None = None  # needed to send a message or apply a wrap-up
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    disconnect_type: str | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    wrapup_required: bool = False
+    wrapup: Wrapup | None = None
+    acw_started_at: datetime | None = None  # after-call work began
+    acw_ended_at: datetime | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.state in ENDED_STATES
+
+    @property
+    def connected(self) -> bool:
+        return self.state == "connected"
+
+    @property
+    def active(self) -> bool:
+        """Still part of the conversation (connected, alerting, offering, parked, ...)."""
+        return not self.ended
+
+    @property
+    def in_after_call_work(self) -> bool:
+        """Left the conversation but still owes a wrap-up that nobody has applied."""
+        return (
+            self.role is Role.AGENT
+            and self.ended
+            and self.wrapup_required
+            and self.wrapup is None
+            and self.acw_ended_at is None
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: str
+    channel: str  # message type: webmessaging, sms, whatsapp, ... ("" when not a message conversation)
+    media: str  # "message" for message conversations; voice, chat, email, ... are never touched
+    participants: tuple[Participant, ...]
+    activities: tuple[Activity, ...] = ()  # sorted by time, oldest first
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    inactivity_timeout: datetime | None = None  # the platform's own timer, when its queue enables it
+
+    @property
+    def queue_ids(self) -> frozenset[str]:
+        return frozenset(p.queue_id for p in self.participants if p.queue_id)
+
+    def with_role(self, role: Role) -> tuple[Participant, ...]:
+        return tuple(p for p in self.participants if p.role is role)
+
+    def participant(self, participant_id: str) -> Participant | None:
+        return next((p for p in self.participants if p.id == participant_id), None)
+
+    @property
+    def customer(self) -> Participant | None:
+        """The guest; when there are several customer legs, the most recent one."""
+        customers = self.with_role(Role.CUSTOMER)
+        return customers[-1] if customers else None
+
+    @property
+    def last_activity(self) -> Activity | None:
+        """The latest message from a person or a bot; the reaper's own texts never count."""
+        return next((a for a in reversed(self.activities) if not a.by_reaper), None)
+
+    @property
+    def last_warning(self) -> Activity | None:
+        return next(
+            (a for a in reversed(self.activities) if a.kind is ActivityKind.REAPER_WARNING),
+            None,
+        )
+
+    @property
+    def ended(self) -> bool:
+        """Every participant has left and no agent still owes a wrap-up."""
+        return all(p.ended for p in self.participants) and not any(
+            p.in_after_call_work for p in self.participants
+        )
