@@ -1,0 +1,28 @@
+"""The ledger: audit journal (sweeps, decisions, steps with intent and outcome, the reaper's own
+message ids) and conversation leases, on SQLite (default, WAL) or PostgreSQL (many replicas).
+
+    ledger = Ledger.open("sqlite:///session-reaper.db")     # or postgresql://user@host/db
+
+No column stores a token, a secret or message text.
+"""
+
+from __future__ import annotations
+
+from session_reaper.ledger.engine import LedgerUrlError, normalize_url
+from session_reaper.ledger.journal import DEFAULT_LEASE_TTL, Clock, Ledger, PendingStep, default_owner
+from session_reaper.ledger.migrate import LedgerVersionError
+from session_reaper.ledger.reports import Failure, Grouping, RequestCost
+
+__all__ = [
+    "DEFAULT_LEASE_TTL",
+    "Clock",
+    "Failure",
+    "Grouping",
+    "Ledger",
+    "LedgerUrlError",
+    "LedgerVersionError",
+    "PendingStep",
+    "RequestCost",
+    "default_owner",
+    "normalize_url",
+]

@@ -1,0 +1,91 @@
+"""Turn a ledger URL into a ready SQLAlchemy engine for one of the two supported back ends.
+
+SQLite (the default): WAL so that readers never block the writer, a busy timeout so that a second
+process waits instead of failing, foreign keys on, and every transaction opened with BEGIN IMMEDIATE.
+The last point matters: a deferred SQLite transaction that reads and then writes can fail at once
+with "database is locked" when another writer got there first; taking the write lock up front
+makes concurrent writers (threads, a second replica, two migrators) simply queue.
+
+PostgreSQL: `postgresql://` means psycopg 3.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.pool import StaticPool
+
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
+class LedgerUrlError(ValueError):
+    """The ledger URL names a back end the ledger does not support."""
+
+
+def normalize_url(url: str) -> URL:
+    """`postgresql://` and `postgres://` -> psycopg 3; `sqlite:///path` as is; anything else refused."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # SQLAlchemy's ArgumentError; don't echo the URL: it may hold a password
+        raise LedgerUrlError(
+            "the ledger URL is not a database URL (use sqlite:///FILE or postgresql://...)"
+        ) from exc
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        return parsed.set(drivername="sqlite+pysqlite")
+    raise LedgerUrlError(
+        f"unsupported ledger back end {parsed.drivername!r} (use sqlite:///FILE or postgresql://...)"
+    )
+
+
+def create_ledger_engine(url: str) -> Engine:
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    # pre_ping: a replica outlives PostgreSQL restarts and idle-connection reaping by proxies.
+    return create_engine(parsed, pool_pre_ping=True, pool_size=8, max_overflow=8)
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    in_memory = database in ("", ":memory:")
+    kwargs: dict[str, Any] = {
+        "connect_args": {"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+    }
+    if in_memory:
+        # One shared connection, or every thread would see its own empty database.
+        kwargs["poolclass"] = StaticPool
+    else:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide where transactions begin (see the `begin` hook).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            # FULL: an intent must be on disk before its request leaves, even across a power cut.
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def dialect_insert(connection: Connection) -> Any:
+    """The back end's INSERT, which has ON CONFLICT (the generic one has not)."""
+    return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert

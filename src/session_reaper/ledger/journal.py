@@ -1,0 +1,391 @@
+"""The ledger: an audit journal of sweeps, decisions and steps, plus conversation leases.
+
+Every call is one short transaction on a pooled connection, so one `Ledger` may be shared by threads
+(the async sweep may call it directly or through `asyncio.to_thread`). A step's intent is committed
+when `step_intent` returns — before the caller sends the request — and its outcome after; a crash
+in between leaves an open intent that `pending_steps` hands to recovery.
+
+Times: every write is stamped by `ledger.clock` (or an explicit `at=`). It defaults to the machine's
+UTC clock; the sweep should set it to the platform's clock so that journal times compare with the
+platform's message times and agree across replicas. Lease calls take `now` explicitly for the same
+reason.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Self
+
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.engine import Engine
+
+from session_reaper.ledger import leases as lease_sql
+from session_reaper.ledger import migrate, reports
+from session_reaper.ledger.engine import create_ledger_engine, dialect_insert
+from session_reaper.ledger.schema import decisions, reaper_messages, steps, sweeps
+from session_reaper.ledger.vocabulary import (
+    DECISION_OUTCOMES,
+    DECISIONS,
+    EFFECTIVE_STEP_OUTCOMES,
+    MESSAGE_KINDS,
+    STEP_OUTCOMES,
+    check,
+    scrub,
+)
+
+Clock = Callable[[], datetime]
+DEFAULT_LEASE_TTL = timedelta(minutes=5)
+BUFFER_LIMIT = 200  # buffered decisions written in one statement; bounded so a crash loses little
+
+
+def _machine_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingStep:
+    """A step whose intent was journalled but whose outcome never was (the process died between)."""
+
+    step_id: int
+    decision_id: int
+    sweep_id: int
+    owner: str
+    conversation_id: str
+    kind: str
+    participant_id: str | None
+    intent_at: datetime
+
+
+class Ledger:
+    def __init__(self, engine: Engine, *, owner: str | None = None, clock: Clock | None = None) -> None:
+        self.engine = engine
+        self.owner = owner or default_owner()
+        self.clock: Clock = clock or _machine_clock
+        self._buffer: list[dict[str, Any]] = []
+        self._buffer_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, url: str, *, owner: str | None = None, clock: Clock | None = None) -> Ledger:
+        """Connect, create or upgrade the schema, and return a ready ledger."""
+        engine = create_ledger_engine(url)
+        try:
+            migrate.upgrade(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, owner=owner, clock=clock)
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    def describe(self) -> str:
+        """The ledger's URL for humans: the password is never shown."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def schema_revision(self) -> str | None:
+        with self.engine.connect() as connection:
+            return migrate.current_revision(connection)
+
+    def close(self) -> None:
+        self.flush()
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _now(self, at: datetime | None) -> datetime:
+        return at if at is not None else self.clock()
+
+    # -- sweeps --------------------------------------------------------------------------------------
+
+    def start_sweep(self, apply: bool, *, owner: str | None = None, at: datetime | None = None) -> int:
+        values = {"owner": owner or self.owner, "apply": apply, "started_at": self._now(at)}
+        with self.engine.begin() as connection:
+            return _inserted_id(connection.execute(insert(sweeps).values(values).returning(sweeps.c.id)))
+
+    def finish_sweep(self, sweep_id: int, summary: Mapping[str, Any], *, at: datetime | None = None) -> None:
+        self.flush()
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(sweeps)
+                .where(sweeps.c.id == sweep_id)
+                .values(finished_at=self._now(at), summary_json=dict(summary))
+            )
+
+    # -- decisions -----------------------------------------------------------------------------------
+
+    def record_decision(
+        self,
+        sweep_id: int,
+        conversation_id: str,
+        *,
+        decision: str,
+        rule: str | None = None,
+        reason: str | None = None,
+        outcome: str | None = None,
+        queue_id: str | None = None,
+        channel: str | None = None,
+        threshold_seconds: float | None = None,
+        idle_seconds: float | None = None,
+        platform_now: datetime | None = None,
+        at: datetime | None = None,
+    ) -> int:
+        """Journal a decision now (before acting on it); returns its id for the steps."""
+        row = self._decision_row(**_args(locals()))
+        with self.engine.begin() as connection:
+            return _inserted_id(connection.execute(insert(decisions).values(row).returning(decisions.c.id)))
+
+    def buffer_decision(
+        self,
+        sweep_id: int,
+        conversation_id: str,
+        *,
+        decision: str,
+        outcome: str,
+        rule: str | None = None,
+        reason: str | None = None,
+        queue_id: str | None = None,
+        channel: str | None = None,
+        threshold_seconds: float | None = None,
+        idle_seconds: float | None = None,
+        platform_now: datetime | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Journal a decision that needs no id (skip, defer, dry run) in bulk: one write per batch.
+
+        Written at `flush()`, `finish_sweep()`, `close()`, or every BUFFER_LIMIT rows.
+        """
+        row = self._decision_row(**_args(locals()))
+        with self._buffer_lock:
+            self._buffer.append(row)
+            full = len(self._buffer) >= BUFFER_LIMIT
+        if full:
+            self.flush()
+
+    def flush(self) -> int:
+        """Write the buffered decisions; returns how many."""
+        with self._buffer_lock:
+            rows, self._buffer = self._buffer, []
+        if not rows:
+            return 0
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(insert(decisions), rows)
+        except BaseException:
+            with self._buffer_lock:
+                self._buffer[:0] = rows
+            raise
+        return len(rows)
+
+    def _decision_row(self, *, at: datetime | None, **values: Any) -> dict[str, Any]:
+        check(values["decision"], DECISIONS, "decision")
+        if values["outcome"] is not None:
+            check(values["outcome"], DECISION_OUTCOMES, "decision outcome")
+        now = self._now(at)
+        values["decided_at"] = now
+        values["outcome_at"] = now if values["outcome"] is not None else None
+        values["error"] = None
+        return values
+
+    def set_decision_outcome(
+        self, decision_id: int, outcome: str, *, error: str | None = None, at: datetime | None = None
+    ) -> None:
+        check(outcome, DECISION_OUTCOMES, "decision outcome")
+        values = {"outcome": outcome, "outcome_at": self._now(at), "error": scrub(error)}
+        with self.engine.begin() as connection:
+            connection.execute(update(decisions).where(decisions.c.id == decision_id).values(values))
+
+    # -- steps ---------------------------------------------------------------------------------------
+
+    def step_intent(
+        self,
+        decision_id: int,
+        conversation_id: str,
+        kind: str,
+        participant_id: str | None = None,
+        *,
+        at: datetime | None = None,
+    ) -> int:
+        """Journal that a request is about to be sent. Committed on return: send only after this."""
+        values = {
+            "decision_id": decision_id,
+            "conversation_id": conversation_id,
+            "kind": kind,
+            "participant_id": participant_id,
+            "intent_at": self._now(at),
+        }
+        with self.engine.begin() as connection:
+            return _inserted_id(connection.execute(insert(steps).values(values).returning(steps.c.id)))
+
+    def step_outcome(
+        self,
+        step_id: int,
+        outcome: str,
+        *,
+        http_status: int | None = None,
+        context_id: str | None = None,
+        error_code: str | None = None,
+        request_count: int | None = None,
+        at: datetime | None = None,
+    ) -> bool:
+        """Journal how a step ended. The first outcome stands: False if one was already recorded."""
+        check(outcome, STEP_OUTCOMES, "step outcome")
+        values = {
+            "outcome": outcome,
+            "outcome_at": self._now(at),
+            "http_status": http_status,
+            "context_id": context_id,
+            "error_code": scrub(error_code),
+            "request_count": request_count,
+        }
+        statement = update(steps).where(steps.c.id == step_id, steps.c.outcome.is_(None)).values(values)
+        with self.engine.begin() as connection:
+            return connection.execute(statement).rowcount == 1
+
+    def pending_steps(self, owner: str | None = None) -> list[PendingStep]:
+        """Intents with no outcome, oldest first; only those of `owner`'s sweeps when given."""
+        query = (
+            select(
+                steps.c.id,
+                steps.c.decision_id,
+                decisions.c.sweep_id,
+                sweeps.c.owner,
+                steps.c.conversation_id,
+                steps.c.kind,
+                steps.c.participant_id,
+                steps.c.intent_at,
+            )
+            .join(decisions, decisions.c.id == steps.c.decision_id)
+            .join(sweeps, sweeps.c.id == decisions.c.sweep_id)
+            .where(steps.c.outcome.is_(None))
+            .order_by(steps.c.id)
+        )
+        if owner is not None:
+            query = query.where(sweeps.c.owner == owner)
+        with self.engine.connect() as connection:
+            return [PendingStep(*row) for row in connection.execute(query)]
+
+    def completed_step(
+        self,
+        conversation_id: str,
+        kind: str,
+        participant_id: str | None = None,
+        *,
+        since: datetime | None = None,
+    ) -> bool:
+        """Whether this step's effect is already journalled as in place (intent at or after `since`)."""
+        participant = (
+            steps.c.participant_id.is_(None)
+            if participant_id is None
+            else steps.c.participant_id == participant_id
+        )
+        conditions = [
+            steps.c.conversation_id == conversation_id,
+            steps.c.kind == kind,
+            participant,
+            steps.c.outcome.in_(EFFECTIVE_STEP_OUTCOMES),
+        ]
+        if since is not None:
+            conditions.append(steps.c.intent_at >= since)
+        query = select(steps.c.id).where(and_(*conditions)).limit(1)
+        with self.engine.connect() as connection:
+            return connection.execute(query).first() is not None
+
+    # -- the reaper's own messages -------------------------------------------------------------------
+
+    def record_reaper_message(
+        self, conversation_id: str, message_id: str, kind: str, *, sent_at: datetime | None = None
+    ) -> None:
+        """Remember a message id the reaper sent (idempotent: recording it twice changes nothing)."""
+        check(kind, MESSAGE_KINDS, "reaper message kind")
+        values = {
+            "message_id": message_id,
+            "conversation_id": conversation_id,
+            "kind": kind,
+            "sent_at": self._now(sent_at),
+        }
+        with self.engine.begin() as connection:
+            statement = dialect_insert(connection)(reaper_messages).values(values)
+            connection.execute(
+                statement.on_conflict_do_nothing(index_elements=[reaper_messages.c.message_id])
+            )
+
+    def reaper_messages(self, conversation_id: str) -> dict[str, str]:
+        """message id -> kind ("warning" or "closing") for every message the reaper sent there."""
+        query = select(reaper_messages.c.message_id, reaper_messages.c.kind).where(
+            reaper_messages.c.conversation_id == conversation_id
+        )
+        with self.engine.connect() as connection:
+            return {message_id: kind for message_id, kind in connection.execute(query)}
+
+    def warned_at(self, conversation_id: str) -> datetime | None:
+        """When the reaper last sent its warning in this conversation, if ever."""
+        query = select(func.max(reaper_messages.c.sent_at)).where(
+            reaper_messages.c.conversation_id == conversation_id, reaper_messages.c.kind == "warning"
+        )
+        with self.engine.connect() as connection:
+            return connection.execute(query).scalar()
+
+    # -- leases --------------------------------------------------------------------------------------
+
+    def claim(
+        self,
+        conversation_id: str,
+        owner: str | None = None,
+        *,
+        ttl: timedelta = DEFAULT_LEASE_TTL,
+        now: datetime | None = None,
+    ) -> bool:
+        """Take the conversation's lease unless another owner holds an unexpired one."""
+        with self.engine.begin() as connection:
+            return lease_sql.claim(connection, conversation_id, owner or self.owner, ttl, self._now(now))
+
+    def renew(
+        self,
+        conversation_id: str,
+        owner: str | None = None,
+        *,
+        ttl: timedelta = DEFAULT_LEASE_TTL,
+        now: datetime | None = None,
+    ) -> bool:
+        with self.engine.begin() as connection:
+            return lease_sql.renew(connection, conversation_id, owner or self.owner, ttl, self._now(now))
+
+    def release(self, conversation_id: str, owner: str | None = None) -> bool:
+        with self.engine.begin() as connection:
+            return lease_sql.release(connection, conversation_id, owner or self.owner)
+
+    # -- reports -------------------------------------------------------------------------------------
+
+    def closes_by(self, by: reports.Grouping, since: datetime) -> list[tuple[str, int]]:
+        with self.engine.connect() as connection:
+            return reports.closes_by(connection, by, since)
+
+    def failures(self, since: datetime) -> list[reports.Failure]:
+        with self.engine.connect() as connection:
+            return reports.failures(connection, since)
+
+    def request_cost(self, since: datetime) -> reports.RequestCost:
+        with self.engine.connect() as connection:
+            return reports.request_cost(connection, since)
+
+
+def _args(scope: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in scope.items() if k != "self"}
+
+
+def _inserted_id(result: Any) -> int:
+    return int(result.scalar_one())

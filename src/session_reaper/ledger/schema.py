@@ -1,0 +1,106 @@
+"""The ledger's tables as the current code reads and writes them (the migrations build them).
+
+Nothing here holds free text from a conversation or a credential: ids, rule names, verdicts, the
+reaper's own reasons ("no message for 41m"), HTTP statuses and the platform's contextIds.
+When this changes, add a migration in `migrations/versions/` — a ledger is upgraded, never dropped.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from session_reaper.ledger.types import UtcDateTime
+
+metadata = MetaData()
+
+ID = 128  # conversation, participant and message ids are UUIDs; room for other platforms' ids
+
+sweeps = Table(
+    "sweeps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("owner", String(200), nullable=False),
+    Column("apply", Boolean, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    Column("summary_json", JSON),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sweep_id", Integer, ForeignKey("sweeps.id"), nullable=False),
+    Column("conversation_id", String(ID), nullable=False),
+    Column("queue_id", String(ID)),
+    Column("channel", String(40)),
+    Column("rule", String(40)),
+    Column("decision", String(20), nullable=False),
+    Column("outcome", String(20)),
+    Column("reason", Text),
+    Column("error", Text),
+    Column("threshold_seconds", Float),
+    Column("idle_seconds", Float),
+    Column("platform_now", UtcDateTime),
+    Column("decided_at", UtcDateTime, nullable=False),
+    Column("outcome_at", UtcDateTime),
+    Index("ix_decisions_conversation", "conversation_id"),
+    Index("ix_decisions_decided_at", "decided_at"),
+)
+
+steps = Table(
+    "steps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("decision_id", Integer, ForeignKey("decisions.id"), nullable=False),
+    Column("conversation_id", String(ID), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("participant_id", String(ID)),
+    Column("intent_at", UtcDateTime, nullable=False),
+    Column("outcome_at", UtcDateTime),
+    Column("outcome", String(30)),
+    Column("http_status", Integer),
+    Column("context_id", String(ID)),
+    Column("error_code", String(200)),
+    Column("request_count", Integer),
+    Index("ix_steps_conversation_kind", "conversation_id", "kind"),
+    Index("ix_steps_decision", "decision_id"),
+)
+# Recovery reads the open intents on every start: keep that read small however long the journal.
+Index(
+    "ix_steps_pending",
+    steps.c.id,
+    sqlite_where=steps.c.outcome.is_(None),
+    postgresql_where=steps.c.outcome.is_(None),
+)
+
+reaper_messages = Table(
+    "reaper_messages",
+    metadata,
+    Column("message_id", String(ID), primary_key=True),
+    Column("conversation_id", String(ID), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("sent_at", UtcDateTime, nullable=False),
+    Index("ix_reaper_messages_conversation", "conversation_id"),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("conversation_id", String(ID), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("claimed_at", UtcDateTime, nullable=False),
+)
