@@ -1,0 +1,106 @@
+"""What `serve` exposes on /metrics, in Prometheus' text format, from its own registry.
+
+Series (all prefixed `session_reaper_`):
+  sweeps_total{outcome}                    passes by how they ended: ok, failed (some action failed),
+                                           aborted (credentials or a permission missing), error, stopped
+  decisions_total{rule,decision,outcome}   one per conversation decided (rule "none" when no rule applied)
+  api_requests_total{method,status}        platform requests by HTTP status ("error" when no answer came)
+  rate_limited_total                       429 answers from the platform
+  sweep_duration_seconds                   histogram of pass durations
+  conversations_in_scope                   conversations the last completed pass found in scope
+  last_sweep_timestamp_seconds             Unix time the last pass ended (alert when it gets old)
+
+A registry per `Metrics` keeps tests and several services in one process apart.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from session_reaper.results import DecisionLine
+
+SWEEP_OUTCOMES = ("ok", "failed", "aborted", "error", "stopped")
+DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+
+
+class Metrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self, *, wall_clock: Callable[[], float] = time.time) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._wall_clock = wall_clock
+        self._requests_seen: dict[tuple[str, str], int] = {}
+        r = self.registry
+        self.sweeps = Counter("session_reaper_sweeps", "Sweep passes by outcome.", ["outcome"], registry=r)
+        self.decisions = Counter(
+            "session_reaper_decisions",
+            "Conversations decided, by rule, decision and outcome.",
+            ["rule", "decision", "outcome"],
+            registry=r,
+        )
+        self.api_requests = Counter(
+            "session_reaper_api_requests",
+            "Platform API requests by method and status.",
+            ["method", "status"],
+            registry=r,
+        )
+        self.rate_limited = Counter(
+            "session_reaper_rate_limited", "Platform answers 429 Too Many Requests.", registry=r
+        )
+        self.sweep_duration = Histogram(
+            "session_reaper_sweep_duration_seconds",
+            "Duration of sweep passes.",
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.in_scope = Gauge(
+            "session_reaper_conversations_in_scope",
+            "Conversations in scope at the last completed pass.",
+            registry=r,
+        )
+        self.last_sweep = Gauge(
+            "session_reaper_last_sweep_timestamp_seconds",
+            "Unix time at which the last pass ended.",
+            registry=r,
+        )
+        for outcome in SWEEP_OUTCOMES:
+            self.sweeps.labels(outcome=outcome)  # every outcome is a series from the start, at 0
+
+    def observe_decision(self, line: DecisionLine) -> None:
+        self.decisions.labels(
+            rule=line.rule or "none", decision=line.decision, outcome=line.outcome.value
+        ).inc()
+
+    def observe_request(self, method: str, status: int | str, count: int = 1) -> None:
+        self.api_requests.labels(method=method.upper(), status=str(status)).inc(count)
+        if str(status) == "429":
+            self.rate_limited.inc(count)
+
+    def observe_request_totals(self, totals: Mapping[tuple[str, int | str], int]) -> None:
+        """Fold a cumulative (method, status) -> count snapshot in: only what is new since the last call."""
+        for (method, status), total in totals.items():
+            key = (method.upper(), str(status))
+            new = total - self._requests_seen.get(key, 0)
+            if new > 0:
+                self.observe_request(*key, count=new)
+            self._requests_seen[key] = max(total, self._requests_seen.get(key, 0))
+
+    def observe_sweep(self, outcome: str, duration_seconds: float, in_scope: int | None) -> None:
+        self.sweeps.labels(outcome=outcome).inc()
+        self.sweep_duration.observe(duration_seconds)
+        if in_scope is not None:
+            self.in_scope.set(in_scope)
+        self.last_sweep.set(self._wall_clock())
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
