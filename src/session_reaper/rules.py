@@ -208,7 +208,7 @@ def acw_stuck(conversation: Conversation, policy: Policy) -> Match | None:
     blocked = None
     if not policy.wrapup_code:
         blocked = "after-call work open; no wrapup_code configured"
-    elif any(p.communication_id is None for _, p in waiting):
+    elif any(not p.communication_id for _, p in waiting):
         blocked = "after-call work open; no communication to apply a wrap-up to"
     return Match(
         "acw-stuck",
