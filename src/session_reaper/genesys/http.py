@@ -1,0 +1,423 @@
+"""The transport: every platform request goes through ``PlatformHttp.request``.
+
+It owns the cross-cutting rules so that no typed call can forget one:
+- a bearer token from the cache, renewed once after a 401 and the request repeated once;
+- pacing: a sliding 60 s window kept at 95% of the client's ``requests_per_minute``, shared by every
+  concurrent task, so that 429 is the exception; a 429 pauses *all* requests until its ``Retry-After``
+  has passed (the limit is per OAuth client, so the next request of any task would be refused too);
+- 429 waits exactly ``Retry-After``; 5xx and timeouts are retried with jittered exponential backoff;
+  400/403/404 (and every other 4xx) are never retried; all of it bounded;
+- a request that may already have taken effect (a read timeout on a POST that sends a message) is not
+  repeated: a duplicated closing text is worse than a reported failure;
+- the platform clock is fed by every answer's ``Date`` header;
+- counters by method, status and operation, and an optional per-response hook for metrics.
+Secrets (client secret, bearer tokens) never reach a log line or an exception message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import time
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from session_reaper.genesys.auth import (
+    TOKEN_FORM,
+    AccessToken,
+    ClientCredentials,
+    TokenCache,
+    parse_token_answer,
+)
+from session_reaper.genesys.clock import PlatformClock
+from session_reaper.genesys.errors import (
+    AuthenticationFailed,
+    GenesysError,
+    RateLimited,
+    ServerError,
+    TransportError,
+    error_for_response,
+    parse_error_body,
+)
+from session_reaper.genesys.regions import Endpoints
+
+log = logging.getLogger("session_reaper.genesys")
+
+Monotonic = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+# 503 and 429 mean "not processed", so any request may be repeated. 500/502/504 may come after the
+# work was done (a gateway timing out on a slow backend), so only idempotent requests repeat on those.
+_RETRY_ALWAYS = frozenset({503})
+_RETRY_IF_IDEMPOTENT = frozenset({500, 502, 504})
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
+# Failures that happen before the request left this machine: always safe to repeat.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 6  # per request, first attempt included (the 401 renewal is extra)
+    backoff_base: float = 0.5  # seconds before the first retry of a 5xx/timeout, doubled each time
+    backoff_cap: float = 8.0
+    max_retry_after: float = 300.0  # a longer Retry-After fails the request instead of stalling a sweep
+
+    def backoff(self, attempt: int) -> float:
+        """Equal jitter: half the exponential step fixed, half random, so retries spread out."""
+        step = min(self.backoff_cap, self.backoff_base * 2.0 ** (attempt - 1))
+        return step / 2 + random.uniform(0, step / 2)
+
+
+@dataclass
+class RequestStats:
+    """What this client sent. ``total`` counts every attempt that went out, token requests included."""
+
+    total: int = 0
+    by_status: Counter[int] = field(default_factory=Counter)  # 0 = no answer (timeout, connection)
+    by_method: Counter[str] = field(default_factory=Counter)
+    by_operation: Counter[str] = field(default_factory=Counter)
+    rate_limited: int = 0  # 429 answers seen
+    retries: int = 0  # attempts repeated after a 429, 5xx or transport failure
+    token_requests: int = 0
+    token_renewals_after_401: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "byStatus": {str(k): v for k, v in sorted(self.by_status.items())},
+            "byMethod": dict(sorted(self.by_method.items())),
+            "byOperation": dict(sorted(self.by_operation.items())),
+            "rateLimited": self.rate_limited,
+            "retries": self.retries,
+            "tokenRequests": self.token_requests,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseEvent:
+    """One attempt and how it ended, for metrics. ``status`` is None when no answer came back."""
+
+    method: str
+    path: str
+    operation: str
+    status: int | None
+    attempt: int
+    seconds: float
+    will_retry: bool
+
+
+class PacingLimiter:
+    """At most ``budget`` requests start in any sliding ``window``; FIFO across concurrent tasks.
+
+    The budget is ``floor(requests_per_minute * headroom)``: a few percent below the platform's limit
+    leaves room for latency differences between when we send and when the platform counts.
+    """
+
+    def __init__(
+        self,
+        requests_per_minute: int,
+        *,
+        headroom: float = 0.95,
+        window: float = 60.0,
+        monotonic: Monotonic = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if requests_per_minute < 1:
+            raise ValueError("requests_per_minute must be at least 1")
+        self.budget = max(1, math.floor(requests_per_minute * headroom))
+        self.window = window
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._started: deque[float] = deque()
+        self._not_before = 0.0
+        self._lock = asyncio.Lock()
+
+    def pause_until(self, moment: float) -> None:
+        """No request starts before ``moment`` (monotonic): the platform said so with Retry-After."""
+        self._not_before = max(self._not_before, moment)
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = self._monotonic()
+                while self._started and self._started[0] <= now - self.window:
+                    self._started.popleft()
+                wait = self._not_before - now
+                if len(self._started) >= self.budget:
+                    wait = max(wait, self._started[0] + self.window - now)
+                if wait <= 0:
+                    break
+                await self._sleep(wait)
+            self._started.append(now)
+
+
+class PlatformHttp:
+    """Authenticated, paced, retrying requests to the platform. Use as an async context manager."""
+
+    def __init__(
+        self,
+        endpoints: Endpoints,
+        *,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        access_token: str | None = None,
+        requests_per_minute: int = 300,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        on_response: Callable[[ResponseEvent], None] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        monotonic: Monotonic = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.endpoints = endpoints
+        self.retry = retry or RetryPolicy()
+        self.stats = RequestStats()
+        self.clock = PlatformClock(monotonic)
+        self.limiter = PacingLimiter(requests_per_minute, monotonic=monotonic, sleep=sleep)
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._on_response = on_response
+        self._credentials: ClientCredentials | None = None
+        if client_id and client_secret and not access_token:
+            self._credentials = ClientCredentials(client_id, client_secret)
+        elif not access_token:
+            raise AuthenticationFailed(
+                "no credentials: set GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLOUD_OAUTHCLIENT_SECRET "
+                "(or GENESYSCLOUD_ACCESS_TOKEN)"
+            )
+        self._tokens = TokenCache(
+            self._fetch_token if self._credentials else None, fixed_token=access_token, monotonic=monotonic
+        )
+        self._client = httpx.AsyncClient(
+            base_url=endpoints.api_base,
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+            headers={"User-Agent": "session-reaper", "Accept": "application/json"},
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"PlatformHttp(api_base={self.endpoints.api_base!r}, login_base={self.endpoints.login_base!r})"
+
+    async def __aenter__(self) -> PlatformHttp:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def authenticate(self) -> None:
+        """Get a token now, so that bad credentials fail before any work starts."""
+        await self._tokens.token()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        json: Any = None,
+        params: Mapping[str, str | int] | None = None,
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
+        """Send one platform operation; a 2xx answer, or the ``GenesysError`` that says what went wrong.
+
+        ``idempotent`` defaults from the method (POST is not); pass True for a POST that only reads
+        (the analytics query) or whose repetition is harmless.
+        """
+        method = method.upper()
+        repeatable = idempotent if idempotent is not None else method in _IDEMPOTENT_METHODS
+        attempt = 0
+        renewed = False
+        while True:
+            attempt += 1
+            token = await self._tokens.token()
+            await self.limiter.acquire()
+            started = self._monotonic()
+            self._count(method, operation)
+            try:
+                response = await self._client.request(
+                    method, path, json=json, params=params, headers={"Authorization": f"Bearer {token}"}
+                )
+            except httpx.TransportError as exc:
+                retry = attempt < self.retry.max_attempts and (repeatable or isinstance(exc, _NOT_SENT))
+                self._after(method, path, operation, None, attempt, started, retry)
+                if not retry:
+                    raise self._transport_error(exc, method, path, attempt) from None
+                await self._sleep(self.retry.backoff(attempt))
+                continue
+            received = self._monotonic()
+            self.clock.observe(response.headers.get_list("date"), received)
+            status = response.status_code
+            if status < 400:
+                self._after(method, path, operation, status, attempt, started, False)
+                return response
+            if status == 401 and not renewed and self._tokens.renewable:
+                # The token expired early or was revoked: one new token, then the same request once more.
+                renewed = True
+                self._after(method, path, operation, status, attempt, started, True)
+                self.stats.token_renewals_after_401 += 1
+                await self._tokens.renew(token)
+                attempt -= 1
+                continue
+            if status == 429:
+                self.stats.rate_limited += 1
+                delay = self._retry_after(response)
+                retry = attempt < self.retry.max_attempts and (delay or 0) <= self.retry.max_retry_after
+                self._after(method, path, operation, status, attempt, started, retry)
+                if not retry:
+                    raise self._error(response, method, path, retry_after=delay)
+                self.limiter.pause_until(
+                    received + (delay if delay is not None else self.retry.backoff(attempt))
+                )
+                continue
+            if status in _RETRY_ALWAYS or (repeatable and status in _RETRY_IF_IDEMPOTENT):
+                retry = attempt < self.retry.max_attempts
+                self._after(method, path, operation, status, attempt, started, retry)
+                if not retry:
+                    raise self._error(response, method, path)
+                delay = max(self.retry.backoff(attempt), min(self._retry_after(response) or 0, 30.0))
+                await self._sleep(delay)
+                continue
+            self._after(method, path, operation, status, attempt, started, False)
+            raise self._error(response, method, path)
+
+    async def _fetch_token(self) -> AccessToken:
+        """One client-credentials token. Refused credentials fail at once; 429/5xx/timeouts retry."""
+        assert self._credentials is not None
+        path = "/oauth/token"
+        attempt = 0
+        while True:
+            attempt += 1
+            started = self._monotonic()
+            self._count("POST", "token")
+            self.stats.token_requests += 1
+            try:
+                response = await self._client.post(
+                    f"{self.endpoints.login_base}{path}",
+                    data=dict(TOKEN_FORM),
+                    headers={"Authorization": self._credentials.basic_authorization()},
+                )
+            except httpx.TransportError as exc:
+                retry = attempt < self.retry.max_attempts
+                self._after("POST", path, "token", None, attempt, started, retry)
+                if not retry:
+                    raise self._transport_error(exc, "POST", path, attempt) from None
+                await self._sleep(self.retry.backoff(attempt))
+                continue
+            received = self._monotonic()
+            self.clock.observe(response.headers.get_list("date"), received)
+            status = response.status_code
+            if status < 400:
+                self._after("POST", path, "token", status, attempt, started, False)
+                try:
+                    body = response.json()
+                except ValueError:
+                    body = {}
+                return parse_token_answer(body if isinstance(body, Mapping) else {}, received)
+            retryable = status == 429 or status >= 500
+            retry = retryable and attempt < self.retry.max_attempts
+            self._after("POST", path, "token", status, attempt, started, retry)
+            if not retry:
+                error = self._error(response, "POST", path)
+                if status in (400, 401, 403):
+                    # The login service answers bad client credentials with 400/401 (invalid_client).
+                    raise AuthenticationFailed(
+                        f"the OAuth client credentials were refused: {error.message}",
+                        status=status,
+                        code=error.code,
+                        context_id=error.context_id,
+                        method="POST",
+                        path=path,
+                    )
+                raise error
+            await self._sleep(max(self.retry.backoff(attempt), self._retry_after(response) or 0))
+
+    def _retry_after(self, response: httpx.Response) -> float | None:
+        """``Retry-After`` in seconds: a number, or an HTTP date read against the answer's own ``Date``."""
+        value = response.headers.get("retry-after")
+        if not value:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+        try:
+            moment = parsedate_to_datetime(value)
+            now = parsedate_to_datetime(response.headers.get_list("date")[-1])
+        except (TypeError, ValueError, IndexError):
+            return None
+        return max(0.0, (moment - now).total_seconds())
+
+    def _error(
+        self, response: httpx.Response, method: str, path: str, *, retry_after: float | None = None
+    ) -> GenesysError:
+        body = parse_error_body(response.content)
+        error = error_for_response(
+            response.status_code,
+            body,
+            method=method,
+            path=path,
+            context_id=response.headers.get("inin-correlation-id"),
+            retry_after=retry_after,
+        )
+        error.message = self._scrub(error.message)
+        error.args = (error.message,)
+        if isinstance(error, RateLimited | ServerError):
+            error.message = f"{error.message} (gave up after {self.retry.max_attempts} attempts)"
+            error.args = (error.message,)
+        return error
+
+    def _transport_error(
+        self, exc: httpx.TransportError, method: str, path: str, attempt: int
+    ) -> TransportError:
+        kind = type(exc).__name__
+        detail = self._scrub(str(exc)) or kind
+        return TransportError(
+            f"no answer from the platform after {attempt} attempt(s): {kind}: {detail}",
+            method=method,
+            path=path,
+        )
+
+    def _scrub(self, text: str) -> str:
+        for secret in (*self._tokens.secrets(), self._credentials.client_secret if self._credentials else ""):
+            if secret and secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+    def _count(self, method: str, operation: str) -> None:
+        self.stats.total += 1
+        self.stats.by_method[method] += 1
+        self.stats.by_operation[operation] += 1
+
+    def _after(
+        self,
+        method: str,
+        path: str,
+        operation: str,
+        status: int | None,
+        attempt: int,
+        started: float,
+        will_retry: bool,
+    ) -> None:
+        self.stats.by_status[status or 0] += 1
+        if will_retry:
+            self.stats.retries += 1
+        seconds = self._monotonic() - started
+        log.debug("platform %s %s -> %s in %.3fs (attempt %d)", method, path, status, seconds, attempt)
+        if self._on_response is not None:
+            try:
+                self._on_response(
+                    ResponseEvent(method, path, operation, status, attempt, seconds, will_retry)
+                )
+            except Exception:  # a metrics hook must never break a platform call
+                log.exception("on_response hook failed")

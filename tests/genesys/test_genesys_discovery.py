@@ -1,0 +1,129 @@
+"""Discovery: windows of at most 31 days over the lookback, pages of 100 until totalHits, each id once."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from session_reaper.genesys.discovery import DiscoveredConversation, build_query, discover, windows
+
+NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+
+
+def parse_interval(interval: str) -> tuple[datetime, datetime]:
+    start, end = interval.split("/")
+    return datetime.fromisoformat(start), datetime.fromisoformat(end)
+
+
+class FakeAnalytics:
+    """Answers the details query from (id, start, queue, message type) tuples, by interval and page."""
+
+    def __init__(self, conversations: list[tuple[str, datetime, str, str]]) -> None:
+        self.conversations = conversations
+        self.queries: list[dict[str, Any]] = []
+
+    async def query_conversation_details(self, query: Mapping[str, Any]) -> dict[str, Any]:
+        self.queries.append(dict(query))
+        start, end = parse_interval(query["interval"])
+        hits = sorted((c for c in self.conversations if start <= c[1] < end), key=lambda c: c[1])
+        size, number = query["paging"]["pageSize"], query["paging"]["pageNumber"]
+        page = hits[(number - 1) * size : number * size]
+        return {
+            "totalHits": len(hits),
+            "conversations": [
+                {
+                    "conversationId": cid,
+                    "conversationStart": started.isoformat().replace("+00:00", "Z"),
+                    "participants": [
+                        {
+                            "purpose": "acd",
+                            "sessions": [
+                                {
+                                    "mediaType": "message",
+                                    "messageType": kind,
+                                    "segments": [{"queueId": queue}],
+                                }
+                            ],
+                        }
+                    ],
+                }
+                for cid, started, queue, kind in page
+            ],
+        }
+
+
+def run(analytics: FakeAnalytics, **kwargs: Any) -> list[DiscoveredConversation]:
+    async def collect() -> list[DiscoveredConversation]:
+        return [found async for found in discover(analytics, now=NOW, **kwargs)]
+
+    return asyncio.run(collect())
+
+
+def test_windows_cover_the_lookback_in_at_most_31_days_newest_first() -> None:
+    spans = windows(NOW, timedelta(days=70))
+    assert len(spans) == 3
+    assert spans[0][1] > NOW and spans[-1][0] == NOW - timedelta(days=70)
+    for start, end in spans:
+        assert end - start <= timedelta(days=31)
+    for (newer_start, _), (_, older_end) in itertools.pairwise(spans):
+        assert older_end == newer_start  # contiguous: no gap, no overlap
+
+
+def test_more_than_a_page_over_several_windows_each_conversation_once() -> None:
+    conversations = [(f"c{i:03d}", NOW - timedelta(hours=i * 5), "q1", "webmessaging") for i in range(250)]
+    analytics = FakeAnalytics(conversations)
+    found = run(analytics, channels=["webmessaging"], lookback=timedelta(days=60))
+    assert sorted(f.conversation_id for f in found) == sorted(c[0] for c in conversations)
+    assert len(found) == len({f.conversation_id for f in found})
+    assert found[0].queue_ids == frozenset({"q1"}) and found[0].message_types == frozenset({"webmessaging"})
+    assert all(q["paging"]["pageSize"] == 100 for q in analytics.queries)
+    for query in analytics.queries:
+        start, end = parse_interval(query["interval"])
+        assert end - start <= timedelta(days=31)
+    # 250 conversations over 52 days: 148 in the newest window (2 pages), 102 in the next (2 pages).
+    assert [q["paging"]["pageNumber"] for q in analytics.queries] == [1, 2, 1, 2]
+
+
+def test_the_query_asks_for_unended_message_conversations_in_scope() -> None:
+    query = build_query(NOW - timedelta(days=1), NOW, channels=["webmessaging", "sms"], queue_include=["q1"])
+    assert query["order"] == "asc" and query["orderBy"] == "conversationStart"
+    assert query["conversationFilters"] == [
+        {
+            "type": "and",
+            "predicates": [{"type": "dimension", "dimension": "conversationEnd", "operator": "notExists"}],
+        }
+    ]
+    media, channels, queues = query["segmentFilters"]
+    assert media["predicates"][0] == {
+        "type": "dimension",
+        "dimension": "mediaType",
+        "operator": "matches",
+        "value": "message",
+    }
+    assert channels["type"] == "or" and [p["value"] for p in channels["predicates"]] == [
+        "webmessaging",
+        "sms",
+    ]
+    assert queues["type"] == "or" and [p["value"] for p in queues["predicates"]] == ["q1"]
+    assert query["interval"] == "2026-11-20T10:00:00.000Z/2026-11-21T10:00:00.000Z"
+
+
+def test_excluded_queues_and_other_channels_are_dropped_even_if_the_platform_returns_them() -> None:
+    analytics = FakeAnalytics(
+        [
+            ("keep", NOW - timedelta(hours=1), "q1", "webmessaging"),
+            ("excluded", NOW - timedelta(hours=2), "q2", "webmessaging"),
+            ("sms", NOW - timedelta(hours=3), "q1", "sms"),
+        ]
+    )
+    found = run(analytics, channels=["webmessaging"], queue_exclude=["q2"], lookback=timedelta(days=1))
+    assert [f.conversation_id for f in found] == ["keep"]
+
+
+def test_no_channel_in_scope_means_no_query() -> None:
+    analytics = FakeAnalytics([])
+    assert run(analytics, channels=[], lookback=timedelta(days=1)) == []
+    assert analytics.queries == []
