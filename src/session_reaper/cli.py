@@ -27,6 +27,49 @@ def emulator(
     serve(host=host, port=port, rate_limit=rate_limit, seed=seed, analytics_lag=analytics_lag)
 
 
+@app.command()
+def serve(
+    host: str = typer.Option(
+        "127.0.0.1",
+        help="Interface for /healthz, /readyz, /metrics; loopback by default (0.0.0.0 in a container).",
+    ),
+    port: int = typer.Option(9464, help="TCP port for /healthz, /readyz and /metrics."),
+    apply: bool = typer.Option(False, "--apply", help="Act. Without it (and without apply=true): dry runs."),
+    config: str | None = typer.Option(
+        None,
+        "--config",
+        help="Policy file (TOML). Default: $SESSION_REAPER_CONFIG, else ./session-reaper.toml if present.",
+    ),
+    grace: float = typer.Option(
+        25.0, "--grace", help="Seconds the steps in flight get to finish on SIGTERM/SIGINT."
+    ),
+    log_format: str = typer.Option("json", "--log-format", help="json (one object per line) or console."),
+    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+) -> None:
+    """Sweep every [sweep] interval, with /healthz, /readyz and /metrics; stop cleanly on SIGTERM/SIGINT."""
+    import asyncio
+    from pathlib import Path
+
+    from session_reaper import logs
+    from session_reaper.config import ConfigError, load_settings
+    from session_reaper.service import serve as run_service
+
+    if log_format not in ("json", "console"):
+        raise typer.BadParameter("use json or console", param_hint="--log-format")
+    try:
+        logs.configure(json=log_format == "json", level=log_level)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--log-level") from None
+    try:
+        settings = load_settings(Path(config) if config else None)
+    except ConfigError as exc:
+        logs.get_logger(component="service").error("cannot start: configuration", problem=str(exc))
+        raise typer.Exit(2) from None
+    if apply:
+        settings = settings.with_apply(True)
+    raise typer.Exit(asyncio.run(run_service(settings, host=host, port=port, grace=grace)))
+
+
 def main() -> None:
     app()
 
