@@ -191,8 +191,11 @@ def configure(
 
 
 def get_logger(**initial: Any) -> FilteringBoundLogger:
-    """A logger with `initial` bound on every line it writes."""
-    return cast(FilteringBoundLogger, structlog.get_logger().bind(**initial))
+    """A logger with `initial` bound on every line it writes.
+
+    Lazy: a module-level logger created before `configure` writes as configured when it is used.
+    """
+    return cast(FilteringBoundLogger, structlog.get_logger(**initial))
 
 
 @contextmanager

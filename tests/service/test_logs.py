@@ -42,6 +42,19 @@ def test_lines_are_json_with_iso_timestamp_level_and_event(output: io.StringIO) 
     assert line["component"] == "sweep" and line["closed"] == 3
 
 
+def test_a_logger_made_before_configure_writes_as_configured() -> None:
+    early = logs.get_logger(component="early")
+    stream = io.StringIO()
+    try:
+        logs.configure(json=True, level="info", stream=stream)
+        early.info("after configure")
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers[:] = []
+    (line,) = lines(stream)
+    assert line["event"] == "after configure" and line["component"] == "early"
+
+
 def test_conversation_id_is_on_every_line_inside_the_context(output: io.StringIO) -> None:
     log = logs.get_logger()
     with logs.conversation("conv-1"):
