@@ -671,9 +671,10 @@ def reference_markdown() -> str:
         "Every rule table accepts the same keys; only the default `after` differs. The rules are decided in",
         "this order, narrowest action first; the first one whose threshold has passed acts.",
         "",
-        *_table_rows(defaults.rules.idle)[:2],
-        *[row for row in _table_rows(defaults.rules.idle)[2:] if not row.startswith("| `after` ")],
-        "| `after` | see below | how long the rule's condition must hold |",
+        *[
+            row.replace("| `after` | `\"30m\"` |", "| `after` | see below |")
+            for row in _table_rows(defaults.rules.idle)
+        ],
         "",
         "| rule | default `after` | applies when |",
         "|---|---|---|",
