@@ -672,7 +672,7 @@ def reference_markdown() -> str:
         "this order, narrowest action first; the first one whose threshold has passed acts.",
         "",
         *[
-            row.replace("| `after` | `\"30m\"` |", "| `after` | see below |")
+            row.replace('| `after` | `"30m"` |', "| `after` | see below |")
             for row in _table_rows(defaults.rules.idle)
         ],
         "",
