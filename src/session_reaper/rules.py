@@ -15,6 +15,7 @@ change, so that the sweep need not read the conversation again before then.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -470,13 +471,15 @@ def changed_since(
     participant joining or changing state, a wrap-up applied, an attribute set (the exempt one above
     all), the platform's own timer being set. The reaper's own texts and annotations are not changes.
     """
-    before_messages = {(a.at, a.participant_id, a.message_id) for a in decided.activities if not a.by_reaper}
+    # A multiset: two messages at the same instant from the same participant are still two messages.
+    seen = Counter((a.at, a.participant_id, a.message_id) for a in decided.activities if not a.by_reaper)
     for activity in fresh.activities:
-        if (
-            not activity.by_reaper
-            and (activity.at, activity.participant_id, activity.message_id) not in before_messages
-        ):
+        if activity.by_reaper:
+            continue
+        key = (activity.at, activity.participant_id, activity.message_id)
+        if seen[key] <= 0:
             return f"new message from the {activity.role.value}"
+        seen[key] -= 1
     before = {p.id: p for p in decided.participants}
     for p in fresh.participants:
         old = before.get(p.id)
