@@ -1,0 +1,220 @@
+"""`POST /api/v2/analytics/conversations/details/query`: validation, filters, ordering and paging.
+
+A conversation is selected when its start lies in the interval and every filter holds. Conversation
+filters test conversation dimensions; a segment filter holds when one segment satisfies it (all the
+predicates of an `and`, any of an `or`), which is how the platform matches segment predicates.
+Answers are cached per world epoch: paging through an unchanged world costs a slice and a join.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from session_reaper.emulator import assumptions as A
+from session_reaper.emulator.clock import iso, parse_iso
+from session_reaper.emulator.errors import bad_request
+from session_reaper.emulator.state import World
+from session_reaper.emulator.views import AnalyticsRecord
+
+CONVERSATION_DIMENSIONS = frozenset(
+    {
+        "conversationId",
+        "conversationStart",
+        "conversationEnd",
+        "originatingDirection",
+        "divisionId",
+        "inactivityTimeout",
+    }
+)
+SEGMENT_DIMENSIONS = frozenset(
+    {
+        "mediaType",
+        "messageType",
+        "queueId",
+        "purpose",
+        "segmentStart",
+        "segmentEnd",
+        "segmentType",
+        "userId",
+        "participantId",
+        "participantName",
+        "sessionId",
+        "direction",
+        "disconnectType",
+        "wrapUpCode",
+    }
+)
+Dims = Mapping[str, str]
+Test = Callable[[Dims], bool]
+
+
+def _predicate(raw: Any, allowed: frozenset[str], where: str) -> Test:
+    if not isinstance(raw, dict):
+        raise bad_request(f"{where}: a predicate must be an object")
+    kind = str(raw.get("type", "dimension")).lower()
+    if kind != "dimension":
+        raise bad_request(f"{where}: predicate type {raw.get('type')!r} is not supported (use 'dimension')")
+    dimension = raw.get("dimension")
+    if dimension not in allowed:
+        raise bad_request(f"{where}: unknown dimension {dimension!r}; one of {sorted(allowed)}")
+    operator = str(raw.get("operator", "matches"))
+    value = raw.get("value")
+    if operator == "matches":
+        if not isinstance(value, str):
+            raise bad_request(f"{where}: operator 'matches' needs a string value for {dimension}")
+        return lambda dims: dims.get(dimension) == value
+    if operator == "exists":
+        return lambda dims: dimension in dims
+    if operator == "notExists":
+        return lambda dims: dimension not in dims
+    raise bad_request(f"{where}: unknown operator {operator!r}; one of ['exists', 'matches', 'notExists']")
+
+
+def _combine(kind: str, tests: list[Test]) -> Test:
+    if kind == "or":
+        return lambda dims: any(t(dims) for t in tests)
+    return lambda dims: all(t(dims) for t in tests)
+
+
+def _filter(raw: Any, allowed: frozenset[str], where: str) -> Test:
+    if not isinstance(raw, dict):
+        raise bad_request(f"{where}: a filter must be an object")
+    kind = str(raw.get("type", "")).lower()
+    if kind not in ("and", "or"):
+        raise bad_request(f"{where}: filter type must be 'and' or 'or', not {raw.get('type')!r}")
+    tests = [
+        _predicate(p, allowed, f"{where}.predicates[{i}]") for i, p in enumerate(raw.get("predicates") or [])
+    ]
+    for i, clause in enumerate(raw.get("clauses") or []):
+        tests.append(_filter(clause, allowed, f"{where}.clauses[{i}]"))
+    if not tests:
+        raise bad_request(f"{where}: a filter needs predicates or clauses")
+    return _combine(kind, tests)
+
+
+def _interval(raw: Any) -> tuple[str, str]:
+    if not isinstance(raw, str) or raw.count("/") != 1:
+        raise bad_request(
+            "interval is required, as 'start/end' in ISO-8601"
+            " (e.g. 2026-11-01T00:00:00Z/2026-11-21T00:00:00Z)"
+        )
+    first, second = raw.split("/")
+    try:
+        start, end = parse_iso(first), parse_iso(second)
+    except ValueError as exc:
+        raise bad_request(f"interval: {exc}") from None
+    if end <= start:
+        raise bad_request("interval: the end must be after the start")
+    if end - start > timedelta(days=A.MAX_INTERVAL_DAYS):
+        raise bad_request(f"interval: at most {A.MAX_INTERVAL_DAYS} days per query")
+    return iso(start), iso(end)
+
+
+def _paging(raw: Any) -> tuple[int, int]:
+    raw = raw or {}
+    if not isinstance(raw, dict):
+        raise bad_request("paging must be an object {pageSize, pageNumber}")
+    size, number = raw.get("pageSize", A.DEFAULT_PAGE_SIZE), raw.get("pageNumber", 1)
+    if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= A.MAX_PAGE_SIZE:
+        raise bad_request(f"paging.pageSize must be between 1 and {A.MAX_PAGE_SIZE}, not {size!r}")
+    if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+        raise bad_request(f"paging.pageNumber must be 1 or more, not {number!r}")
+    return size, number
+
+
+class Query:
+    def __init__(self, body: Any) -> None:
+        if not isinstance(body, dict):
+            raise bad_request("the query must be a JSON object")
+        self.start, self.end = _interval(body.get("interval"))
+        self.size, self.number = _paging(body.get("paging"))
+        order = str(body.get("order", "asc")).lower()
+        if order not in ("asc", "desc"):
+            raise bad_request(f"order must be 'asc' or 'desc', not {body.get('order')!r}")
+        self.descending = order == "desc"
+        self.order_by = str(body.get("orderBy", "conversationStart"))
+        if self.order_by not in ("conversationStart", "conversationEnd"):
+            raise bad_request(
+                f"orderBy {self.order_by!r} is not supported (conversationStart, conversationEnd)"
+            )
+        self.conversation_tests = [
+            _filter(f, CONVERSATION_DIMENSIONS, f"conversationFilters[{i}]")
+            for i, f in enumerate(body.get("conversationFilters") or [])
+        ]
+        self.segment_tests = [
+            _filter(f, SEGMENT_DIMENSIONS, f"segmentFilters[{i}]")
+            for i, f in enumerate(body.get("segmentFilters") or [])
+        ]
+        # only unended conversations can match: the index of open conversations is enough
+        self.only_open = any(_only_open(f) for f in body.get("conversationFilters") or [])
+        self.key = json.dumps(
+            [
+                body.get("conversationFilters"),
+                body.get("segmentFilters"),
+                self.start,
+                self.end,
+                order,
+                self.order_by,
+            ],
+            sort_keys=True,
+        )
+
+    def selects(self, record: AnalyticsRecord) -> bool:
+        if not self.start <= record.start < self.end:
+            return False
+        if not all(test(record.dims) for test in self.conversation_tests):
+            return False
+        return all(any(test(segment) for segment in record.segments) for test in self.segment_tests)
+
+
+def _only_open(raw: Any) -> bool:
+    if not isinstance(raw, dict) or str(raw.get("type", "")).lower() != "and":
+        return False
+    return any(
+        isinstance(p, dict) and p.get("dimension") == "conversationEnd" and p.get("operator") == "notExists"
+        for p in raw.get("predicates") or []
+    )
+
+
+def _candidates(world: World, query: Query, now: datetime) -> Iterable[str]:
+    if not query.only_open:
+        return list(world.conversations)
+    ids = list(world.open_ids)
+    if world.analytics_lag:
+        horizon = now - world.analytics_lag
+        while world.recently_ended and world.recently_ended[0][0] <= horizon:
+            world.recently_ended.popleft()
+        ids.extend(cid for _, cid in world.recently_ended)
+    return ids
+
+
+def run(world: World, body: Any) -> bytes:
+    """Answer one details query (the caller holds the world's lock and has ticked the clock)."""
+    query = Query(body)
+    now = world.clock.now()
+    cached = world.analytics_cache.get(query.key) if not world.analytics_lag else None
+    if cached is not None and cached[0] == world.epoch:
+        fragments = cached[1]
+    else:
+        records = []
+        for cid in dict.fromkeys(_candidates(world, query, now)):
+            record = world.analytics_view(world.conversations[cid], now)
+            if record is not None and query.selects(record):
+                records.append(record)
+        if query.order_by == "conversationEnd":
+            records.sort(key=lambda r: (r.end or "~", r.conversation_id), reverse=query.descending)
+        else:
+            records.sort(key=lambda r: (r.start, r.conversation_id), reverse=query.descending)
+        fragments = [r.fragment for r in records]
+        if not world.analytics_lag:
+            if len(world.analytics_cache) > 64:
+                world.analytics_cache.clear()
+            world.analytics_cache[query.key] = (world.epoch, fragments)
+    first = (query.number - 1) * query.size
+    page = fragments[first : first + query.size]
+    if not page:  # the platform omits `conversations` when there are none
+        return b'{"totalHits":%d}' % len(fragments)
+    return b'{"conversations":[%s],"totalHits":%d}' % (",".join(page).encode(), len(fragments))

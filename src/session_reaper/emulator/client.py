@@ -1,0 +1,159 @@
+"""`EmulatorAdmin`: a small synchronous client of the `/emulator/v1` admin API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from session_reaper.emulator.clock import parse_iso
+
+
+class AdminError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+        self.message = message
+
+
+class EmulatorAdmin:
+    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=f"{self.base_url}/emulator/v1", timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> EmulatorAdmin:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        answer = self._http.request(method, path, json=body)
+        if answer.status_code >= 400:
+            try:
+                message = answer.json().get("message", answer.text)
+            except ValueError:
+                message = answer.text
+            raise AdminError(answer.status_code, message)
+        return answer.json()
+
+    def reset(self) -> None:
+        self._call("POST", "/reset")
+
+    def now(self) -> datetime:
+        return parse_iso(self._call("GET", "/clock")["now"])
+
+    def advance(self, seconds: float) -> datetime:
+        return parse_iso(self._call("POST", "/clock", {"advanceSeconds": seconds})["now"])
+
+    def set_clock(self, moment: str | datetime) -> datetime:
+        text = moment.isoformat() if isinstance(moment, datetime) else moment
+        return parse_iso(self._call("POST", "/clock", {"set": text})["now"])
+
+    def create_conversation(self, spec: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("POST", "/conversations", spec)
+        return result
+
+    def create_conversations(self, specs: list[dict[str, Any]]) -> list[str]:
+        ids: list[str] = self._call("POST", "/conversations/batch", {"conversations": specs})["ids"]
+        return ids
+
+    def conversation(self, conversation_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", f"/conversations/{conversation_id}")
+        return result
+
+    def message(
+        self, conversation_id: str, from_: str = "customer", text: str | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"from": from_}
+        if text is not None:
+            body["text"] = text
+        result: dict[str, Any] = self._call("POST", f"/conversations/{conversation_id}/messages", body)
+        return result
+
+    def fault(
+        self,
+        *,
+        method: str | None = None,
+        path: str = ".*",
+        status: int | None = None,
+        retryAfter: float | None = None,
+        times: int | None = None,
+        latencyMs: int = 0,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        body = {
+            "method": method,
+            "path": path,
+            "status": status,
+            "retryAfter": retryAfter,
+            "times": times,
+            "latencyMs": latencyMs,
+            **extra,
+        }
+        result: dict[str, Any] = self._call(
+            "POST", "/faults", {k: v for k, v in body.items() if v is not None}
+        )
+        return result
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/faults")
+
+    def trigger(
+        self, *, action: dict[str, Any], method: str | None = None, path: str = ".*", times: int | None = 1
+    ) -> dict[str, Any]:
+        body = {"method": method, "path": path, "times": times, "action": action}
+        result: dict[str, Any] = self._call(
+            "POST", "/triggers", {k: v for k, v in body.items() if v is not None}
+        )
+        return result
+
+    def clear_triggers(self) -> None:
+        self._call("DELETE", "/triggers")
+
+    def requests(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._call("GET", "/requests")["requests"]
+        return found
+
+    def clear_requests(self) -> None:
+        self._call("DELETE", "/requests")
+
+    def add_client(
+        self,
+        clientId: str,
+        clientSecret: str,
+        permissions: list[str] | None = None,
+        rateLimitPerMinute: int = 300,
+        tokenTtlSeconds: int = 86400,
+    ) -> dict[str, Any]:
+        body = {
+            "clientId": clientId,
+            "clientSecret": clientSecret,
+            "permissions": ["*"] if permissions is None else permissions,
+            "rateLimitPerMinute": rateLimitPerMinute,
+            "tokenTtlSeconds": tokenTtlSeconds,
+        }
+        result: dict[str, Any] = self._call("POST", "/clients", body)
+        return result
+
+    def add_queue(
+        self,
+        id: str,
+        name: str | None = None,
+        inactivityTimeoutSeconds: int | None = None,
+        actionType: str = "DISCONNECT",
+    ) -> dict[str, Any]:
+        body = {
+            "id": id,
+            "name": name,
+            "inactivityTimeoutSeconds": inactivityTimeoutSeconds,
+            "actionType": actionType,
+        }
+        result: dict[str, Any] = self._call(
+            "POST", "/queues", {k: v for k, v in body.items() if v is not None}
+        )
+        return result

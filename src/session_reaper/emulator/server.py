@@ -1,0 +1,104 @@
+"""Running the emulator: blocking (`serve`, for the command) or in a background thread (`EmulatorServer`)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+
+from session_reaper.emulator.app import create_app
+from session_reaper.emulator.state import World
+
+
+def build_world(
+    rate_limit: int = 300, seed: str = "none", analytics_lag: float = 0.0, propagation_delay: float = 0.0
+) -> World:
+    world = World(rate_limit=rate_limit, analytics_lag=analytics_lag, propagation_delay=propagation_delay)
+    if seed == "demo":
+        from session_reaper.emulator.traffic import seed_demo
+
+        seed_demo(world)
+    elif seed != "none":
+        raise ValueError(f"unknown seed {seed!r}: use 'demo' or 'none'")
+    return world
+
+
+def _config(world: World, host: str, port: int) -> uvicorn.Config:
+    # one worker, no access log (the request log is the emulator's own), the Date header is ours
+    return uvicorn.Config(
+        create_app(world),
+        host=host,
+        port=port,
+        workers=1,
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        date_header=False,
+        lifespan="off",
+    )
+
+
+def serve(host: str, port: int, rate_limit: int, seed: str, analytics_lag: float) -> None:
+    """Run the emulator until interrupted (the `session-reaper emulator` command)."""
+    world = build_world(rate_limit=rate_limit, seed=seed, analytics_lag=analytics_lag)
+    print(
+        f"Genesys Cloud emulator on http://{host}:{port} (admin API under /emulator/v1; seed={seed})",
+        flush=True,
+    )
+    uvicorn.Server(_config(world, host, port)).run()
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class EmulatorServer:
+    """The emulator on a free loopback port in a background thread.
+
+    `with EmulatorServer() as emu:` then talk to `emu.base_url`, or reach `emu.world` in-process.
+    """
+
+    def __init__(
+        self,
+        rate_limit: int = 300,
+        seed: str = "none",
+        analytics_lag: float = 0.0,
+        propagation_delay: float = 0.0,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+    ) -> None:
+        self.world = build_world(rate_limit, seed, analytics_lag, propagation_delay)
+        self.host = host
+        self.port = port or _free_port(host)
+        self.base_url = f"http://{host}:{self.port}"
+        self._server = uvicorn.Server(_config(self.world, host, self.port))
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> EmulatorServer:
+        self._thread = threading.Thread(target=self._server.run, name="emulator", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the emulator did not start on {self.base_url}")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,293 @@
+"""What the admin API accepts: validated shapes for conversations, clients, queues, faults and triggers.
+
+Validation lives here so that a bad admin body gets a 400 that names the field, whether it arrives
+over HTTP or from in-process code (the demo and the traffic generator build the same dicts).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from session_reaper.emulator.clock import parse_iso
+
+PARTICIPANT_STATES = frozenset(
+    {
+        "alerting",
+        "dialing",
+        "contacting",
+        "offering",
+        "connected",
+        "disconnected",
+        "terminated",
+        "converting",
+        "uploading",
+        "transmitting",
+        "parked",
+        "none",
+    }
+)
+ENDED_STATES = frozenset({"disconnected", "terminated"})
+DISCONNECT_TYPES = frozenset(
+    {
+        "endpoint",
+        "client",
+        "system",
+        "transfer",
+        "transfer.conference",
+        "transfer.consult",
+        "transfer.forward",
+        "transfer.noanswer",
+        "transfer.notavailable",
+        "transport.failure",
+        "error",
+        "peer",
+        "other",
+        "spam",
+        "inactivity",
+        "session.expired",
+        "takeover",
+    }
+)
+MESSAGE_TYPES = frozenset(
+    {
+        "webmessaging",
+        "open",
+        "sms",
+        "whatsapp",
+        "facebook",
+        "instagram",
+        "apple",
+        "line",
+        "telegram",
+        "twitter",
+        "kakao",
+        "unknown",
+    }
+)
+MEDIA_TYPES = frozenset({"message", "voice", "chat", "email"})
+PURPOSES = frozenset({"customer", "agent", "acd", "workflow", "botflow", "user", "external"})
+
+_DURATION = re.compile(
+    r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$"
+)
+
+
+def parse_duration(text: str | float | int) -> timedelta:
+    """`45m`, `2h`, `90s`, `1h30m`, `3d`, or a number of seconds."""
+    if isinstance(text, int | float):
+        if text < 0:
+            raise ValueError(f"a duration cannot be negative: {text}")
+        return timedelta(seconds=text)
+    found = _DURATION.match(text.strip())
+    if not text.strip() or not found:
+        raise ValueError(f"bad duration {text!r} (use e.g. 45m, 2h, 90s, 1h30m)")
+    days, hours, minutes, seconds = (float(g) if g else 0.0 for g in found.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=True)
+
+
+class MessageSpec(_Strict):
+    ago: str | float | None = None
+    at: str | None = None
+    text: str | None = None
+
+    @model_validator(mode="after")
+    def _one_time(self) -> MessageSpec:
+        if (self.ago is None) == (self.at is None):
+            raise ValueError("a message needs exactly one of 'ago' (e.g. \"45m\") or 'at' (ISO time)")
+        if self.ago is not None:
+            parse_duration(self.ago)
+        if self.at is not None:
+            parse_iso(self.at)
+        return self
+
+    def moment(self, now: datetime) -> datetime:
+        return parse_iso(self.at) if self.at is not None else now - parse_duration(self.ago or 0)
+
+
+class WrapupSpec(_Strict):
+    code: str
+    notes: str | None = None
+    name: str | None = None
+
+
+def _ago(value: str | float | None) -> str | float | None:
+    if value is not None:
+        parse_duration(value)
+    return value
+
+
+class ParticipantSpec(_Strict):
+    id: str | None = None
+    purpose: str
+    state: str = "connected"
+    name: str | None = None
+    userId: str | None = None
+    queueId: str | None = None
+    disconnectType: str | None = None
+    attributes: dict[str, str] = Field(default_factory=dict)
+    messages: list[MessageSpec] = Field(default_factory=list)
+    wrapupRequired: bool = False
+    wrapupTimeoutMs: int | None = Field(default=None, ge=0)
+    wrapup: WrapupSpec | None = None
+    startedAgo: str | float | None = None
+    endedAgo: str | float | None = None
+    acwStartedAgo: str | float | None = None
+
+    @field_validator("purpose")
+    @classmethod
+    def _purpose(cls, value: str) -> str:
+        if value.lower() not in PURPOSES:
+            raise ValueError(f"unknown purpose {value!r}; one of {sorted(PURPOSES)}")
+        return value.lower()
+
+    @field_validator("state")
+    @classmethod
+    def _state(cls, value: str) -> str:
+        if value.lower() not in PARTICIPANT_STATES:
+            raise ValueError(f"unknown state {value!r}; one of {sorted(PARTICIPANT_STATES)}")
+        return value.lower()
+
+    @field_validator("disconnectType")
+    @classmethod
+    def _disconnect_type(cls, value: str | None) -> str | None:
+        if value is not None and value.lower() not in DISCONNECT_TYPES:
+            raise ValueError(f"unknown disconnectType {value!r}; one of {sorted(DISCONNECT_TYPES)}")
+        return value.lower() if value else None
+
+    _durations = field_validator("startedAgo", "endedAgo", "acwStartedAgo")(_ago)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ParticipantSpec:
+        if self.endedAgo is not None and self.state not in ENDED_STATES:
+            raise ValueError(f"endedAgo given but state is {self.state!r} (use disconnected)")
+        if self.acwStartedAgo is not None and (self.purpose != "agent" or self.state not in ENDED_STATES):
+            raise ValueError("acwStartedAgo is only for a disconnected agent")
+        return self
+
+
+class ConversationSpec(_Strict):
+    id: str | None = None
+    mediaType: str = "message"
+    messageType: str = "webmessaging"
+    queueId: str | None = None
+    inactivityTimeout: str | None = None
+    startedAgo: str | float | None = None
+    participants: list[ParticipantSpec] = Field(min_length=1)
+
+    @field_validator("mediaType")
+    @classmethod
+    def _media(cls, value: str) -> str:
+        if value.lower() not in MEDIA_TYPES:
+            raise ValueError(f"unknown mediaType {value!r}; one of {sorted(MEDIA_TYPES)}")
+        return value.lower()
+
+    @field_validator("messageType")
+    @classmethod
+    def _message_type(cls, value: str) -> str:
+        if value.lower() not in MESSAGE_TYPES:
+            raise ValueError(f"unknown messageType {value!r}; one of {sorted(MESSAGE_TYPES)}")
+        return value.lower()
+
+    @field_validator("inactivityTimeout")
+    @classmethod
+    def _timeout(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_iso(value)
+        return value
+
+    _durations = field_validator("startedAgo")(_ago)
+
+
+class ClientSpec(_Strict):
+    clientId: str = Field(min_length=1)
+    clientSecret: str = Field(min_length=1)
+    permissions: list[str] = Field(default_factory=lambda: ["*"])
+    rateLimitPerMinute: int = Field(default=300, ge=1)
+    tokenTtlSeconds: int = Field(default=86400, ge=1)
+    name: str | None = None
+
+
+class QueueSpec(_Strict):
+    id: str = Field(min_length=1)
+    name: str | None = None
+    inactivityTimeoutSeconds: int | None = Field(default=None, ge=1)
+    actionType: Literal["DISCONNECT", "SEND_TO_ARCHITECT_FLOW"] = "DISCONNECT"
+    flowId: str | None = None
+
+    @field_validator("actionType", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"bad path regex {value!r}: {exc}") from None
+    return value
+
+
+class FaultSpec(_Strict):
+    method: str | None = None  # any method when absent
+    path: str = ".*"
+    status: int | None = Field(default=None, ge=100, le=599)  # None: only latency
+    retryAfter: float | None = Field(default=None, ge=0)
+    times: int | None = Field(default=None, ge=1)  # None: until cleared
+    latencyMs: int = Field(default=0, ge=0, le=120_000)
+    code: str | None = None
+    message: str | None = None
+
+    _path = field_validator("path")(_regex)
+
+    @model_validator(mode="after")
+    def _does_something(self) -> FaultSpec:
+        if self.status is None and not self.latencyMs:
+            raise ValueError("a fault needs a 'status' or a 'latencyMs'")
+        return self
+
+
+class TriggerAction(_Strict):
+    type: Literal["message", "advance", "disconnect"]
+    conversationId: str | None = None
+    from_: str = Field(default="customer", alias="from")
+    text: str | None = None
+    participantId: str | None = None
+    seconds: float | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> TriggerAction:
+        if self.type in ("message", "disconnect") and not self.conversationId:
+            raise ValueError(f"a {self.type!r} action needs a conversationId")
+        if self.type == "disconnect" and not self.participantId:
+            raise ValueError("a 'disconnect' action needs a participantId")
+        if self.type == "advance" and self.seconds is None:
+            raise ValueError("an 'advance' action needs seconds")
+        return self
+
+
+class TriggerSpec(_Strict):
+    method: str | None = None
+    path: str = ".*"
+    times: int | None = Field(default=1, ge=1)
+    action: TriggerAction
+
+    _path = field_validator("path")(_regex)
+
+
+def explain(error: ValidationError) -> str:
+    """One line per problem, each naming where it is: what a person fixing the body needs."""
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "body"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
