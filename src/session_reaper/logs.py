@@ -183,7 +183,8 @@ def configure(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(threshold)
-    for noisy in ("httpx", "httpcore"):  # one line per request: the metrics count them instead
+    # httpx: a line per request (the metrics count them); alembic: a line per migration step at start.
+    for noisy in ("httpx", "httpcore", "alembic"):
         logging.getLogger(noisy).setLevel(max(threshold, logging.WARNING))
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
