@@ -109,7 +109,8 @@ class ResponseEvent:
     operation: str
     status: int | None
     attempt: int
-    seconds: float
+    started: float  # monotonic, when the attempt was sent
+    seconds: float  # until its answer (or failure)
     will_retry: bool
 
 
@@ -417,7 +418,7 @@ class PlatformHttp:
         if self._on_response is not None:
             try:
                 self._on_response(
-                    ResponseEvent(method, path, operation, status, attempt, seconds, will_retry)
+                    ResponseEvent(method, path, operation, status, attempt, started, seconds, will_retry)
                 )
             except Exception:  # a metrics hook must never break a platform call
                 log.exception("on_response hook failed")
