@@ -1,0 +1,102 @@
+"""Injected faults, triggers and the request log."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from session_reaper.emulator.client import AdminError
+
+MESSAGES = "/api/v2/conversations/messages"
+
+
+def idle(emulator: Any) -> str:
+    spec = {"participants": [{"purpose": "customer", "messages": [{"ago": "45m"}]}, {"purpose": "agent"}]}
+    return str(emulator.create_conversation(spec)["id"])
+
+
+def test_a_fault_answers_matching_requests_a_number_of_times(emulator: Any) -> None:
+    cid = idle(emulator)
+    emulator.fault(method="GET", path=f"{MESSAGES}/{cid}$", status=429, retryAfter=2, times=2)
+
+    answers = [emulator.platform.get(f"{MESSAGES}/{cid}") for _ in range(3)]
+
+    assert [a.status_code for a in answers] == [429, 429, 200]
+    assert answers[0].headers["Retry-After"] == "2"
+    assert answers[0].json()["code"] == "too.many.requests"
+    assert emulator.platform.get(f"/api/v2/conversations/{cid}").status_code == 200  # other paths untouched
+    log = emulator.requests()
+    assert [r["status"] for r in log] == [429, 429, 200, 200]
+    assert {r["clientId"] for r in log} == {"emulator"}
+
+
+def test_a_fault_without_times_lasts_until_cleared_and_method_is_optional(emulator: Any) -> None:
+    cid = idle(emulator)
+    emulator.fault(path="/conversations/", status=503)
+
+    assert emulator.platform.get(f"{MESSAGES}/{cid}").status_code == 503
+    assert emulator.platform.patch(f"{MESSAGES}/{cid}", json={"state": "disconnected"}).status_code == 503
+    emulator.clear_faults()
+    assert emulator.platform.get(f"{MESSAGES}/{cid}").status_code == 200
+
+
+def test_latency_delays_the_answer(emulator: Any) -> None:
+    cid = idle(emulator)
+    emulator.fault(method="GET", path=cid, latencyMs=300, times=1)
+
+    started = time.monotonic()
+    answer = emulator.platform.get(f"{MESSAGES}/{cid}")
+
+    assert answer.status_code == 200
+    assert time.monotonic() - started >= 0.3
+
+
+def test_a_trigger_acts_just_before_the_matching_request_is_served(emulator: Any) -> None:
+    cid = idle(emulator)
+    before = emulator.platform.get(f"{MESSAGES}/{cid}").json()
+    emulator.trigger(
+        method="GET",
+        path=f"{MESSAGES}/{cid}$",
+        times=1,
+        action={"type": "message", "conversationId": cid, "from": "customer"},
+    )
+
+    during = emulator.platform.get(f"{MESSAGES}/{cid}").json()
+    after = emulator.platform.get(f"{MESSAGES}/{cid}").json()
+
+    def count(view: dict[str, Any]) -> int:
+        return len(view["participants"][0]["messages"])
+
+    assert (count(before), count(during), count(after)) == (1, 2, 2)
+
+
+def test_bad_fault_and_trigger_bodies_say_what_is_wrong(emulator: Any) -> None:
+    with pytest.raises(AdminError) as bad_path:
+        emulator.fault(path="([", status=500)
+    assert bad_path.value.status == 400 and "path" in bad_path.value.message
+    with pytest.raises(AdminError) as nothing:
+        emulator.fault(path=".*")
+    assert "status" in nothing.value.message
+    with pytest.raises(AdminError) as no_conversation:
+        emulator.trigger(action={"type": "message"})
+    assert "conversationId" in no_conversation.value.message
+
+
+def test_the_request_log_has_no_bodies_and_skips_admin_routes(emulator: Any) -> None:
+    cid = idle(emulator)
+    agent = emulator.platform.get(f"/api/v2/conversations/{cid}").json()["participants"][1]
+    emulator.platform.post(
+        f"{MESSAGES}/{cid}/communications/{agent['messages'][0]['id']}/messages",
+        json={"textBody": "secret words"},
+    )
+    emulator.message(cid, "customer", "private reply")
+
+    log = emulator.requests()
+
+    assert [(r["method"], r["status"]) for r in log] == [("GET", 200), ("POST", 202)]
+    assert set(log[0]) == {"at", "method", "path", "status", "clientId"}
+    assert "secret words" not in str(log) and "private reply" not in str(log)
+    emulator.clear_requests()
+    assert emulator.requests() == []
