@@ -14,6 +14,68 @@ app = typer.Typer(
 
 
 @app.command()
+def report(
+    since: str = typer.Option(
+        "7d", "--since", metavar="DURATION", help="How far back to look: a duration such as 7d, 24h, 90m."
+    ),
+    html_file: str | None = typer.Option(
+        None, "--html", metavar="FILE", help="Also write a self-contained HTML report with charts to FILE."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as one JSON object."),
+    config: str | None = typer.Option(
+        None,
+        "--config",
+        metavar="FILE",
+        help="Policy file (TOML). Default: $SESSION_REAPER_CONFIG, else ./session-reaper.toml if present.",
+    ),
+) -> None:
+    """From the ledger: closes by rule, queue and hour, failures with their last error, requests per close."""
+    import json
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from session_reaper import report as reporting
+    from session_reaper.config import ConfigError, load_settings
+
+    stdout = Console(highlight=False, soft_wrap=True)
+    stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def fail(code: int, message: str) -> typer.Exit:
+        stderr.print("[bold red]error:[/] ", markup=True, end="")
+        stderr.print(message, markup=False)
+        return typer.Exit(code)
+
+    try:
+        period = reporting.parse_since(since)
+    except ValueError as exc:
+        raise fail(2, f"--since: {exc}") from None
+    try:
+        settings = load_settings(Path(config) if config else None)
+    except ConfigError as exc:
+        raise fail(2, str(exc)) from None
+    now = datetime.now(UTC)
+    try:
+        data = reporting.load(settings.sweep.ledger, now - period, now)
+    except reporting.ReportError as exc:
+        raise fail(2, str(exc)) from None
+    if data.empty:
+        notice = f"Nothing recorded yet: the ledger holds no sweep in the last {since}."
+        (stderr if as_json else stdout).print(notice, markup=False)
+    if as_json:
+        print(json.dumps(reporting.to_json(data), ensure_ascii=False), flush=True)
+    elif not data.empty:
+        reporting.render_terminal(stdout, data)
+    if html_file is not None:
+        try:
+            reporting.write_html(Path(html_file), data)
+        except OSError as exc:
+            raise fail(2, f"cannot write {html_file}: {exc.strerror or exc}") from None
+        (stderr if as_json else stdout).print(f"Wrote {html_file}", markup=False)
+
+
+@app.command()
 def emulator(
     host: str = typer.Option("127.0.0.1", help="Interface to bind; loopback by default."),
     port: int = typer.Option(8089, help="TCP port."),
