@@ -86,7 +86,7 @@ class Serve:
             str(self.config(sweep)),
             *args,
         ]
-        with self.stderr_path.open("wb") as stderr:
+        with self.stderr_path.open("ab") as stderr:  # a restart appends
             self.process = subprocess.Popen(
                 command, env=env, cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=stderr
             )

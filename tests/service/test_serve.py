@@ -172,3 +172,24 @@ def test_a_missing_permission_on_the_first_pass_exits_3_and_names_it(emulator: A
     serve.start("--apply")
     assert serve.wait_exit() == 3
     assert "permission" in serve.stderr().lower()
+
+
+def test_past_the_grace_period_the_step_is_cut_short_and_the_next_start_resolves_it(
+    emulator: Any, serve: Serve
+) -> None:
+    ids = [emulator.create_conversation(idle_chat(45))["id"] for _ in range(2)]
+    emulator.fault(method="PATCH", path="/attributes$", latencyMs=5000, times=1)
+
+    serve.start("--apply", "--grace", "0.2", sweep={"concurrency": 1})
+    with Ledger.open(serve.ledger_url) as ledger:
+        serve.wait_until(ledger.pending_steps, "a step in flight")
+        serve.signal(signal.SIGINT)
+        assert serve.wait_exit() == 1  # cut short: said so, and the journal keeps the open intent
+        assert len(ledger.pending_steps()) == 1
+
+        serve.start("--apply")  # the next start reads the platform and resolves it, then closes both
+        serve.wait_metric("session_reaper_decisions_total", 2, **IDLE_CLOSED)
+        assert ledger.pending_steps() == []
+    assert all(ended(view(emulator, cid)) for cid in ids)
+    serve.signal(signal.SIGTERM)
+    assert serve.wait_exit() == 0
