@@ -28,9 +28,8 @@ import os
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -177,7 +176,9 @@ class Service:
         summary = result.summary.to_json()["summary"] if result is not None else {}
         if record.outcome == "aborted":
             log.error("sweep aborted: the platform refused it", problem=record.problem, **summary)
-        elif record.outcome in ("ok", "stopped", "failed"):
+        elif record.outcome == "failed":
+            log.warning("sweep finished with failures", outcome=record.outcome, **summary)
+        elif record.outcome in ("ok", "stopped"):
             log.info("sweep finished", outcome=record.outcome, **summary)
         else:
             log.error("sweep failed", outcome=record.outcome, problem=record.problem, duration=duration)
@@ -193,23 +194,29 @@ class Service:
             "shutdown": "stopping" if self.stopping.is_set() else "ok",
         }
         if self.last is not None and self.last.outcome == "aborted":
-            checks["permissions"] = self.last.problem or "the last sweep was refused by the platform"
+            checks["permissions"] = _short(self.last.problem or "the last sweep was refused by the platform")
         return checks
 
     async def _token_check(self) -> None:
         await self.runtime.api.http.authenticate()  # the cached token, or a new one when it is due
 
 
-async def _check(work: Any) -> str:
+async def _check(work: Awaitable[object]) -> str:
+    """ "ok", or the problem in one short line (the probe may be reachable from outside the host)."""
     try:
         await asyncio.wait_for(work, CHECK_TIMEOUT)
     except TimeoutError:
         return f"no answer within {CHECK_TIMEOUT:.0f}s"
     except GenesysError as exc:
-        return str(exc)
+        return _short(str(exc))
     except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
+        return _short(f"{type(exc).__name__}: {exc}")
     return "ok"
+
+
+def _short(problem: str, limit: int = 300) -> str:
+    first = logs.scrub(problem.strip().splitlines()[0] if problem.strip() else problem)
+    return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
 # -- the HTTP app ------------------------------------------------------------------------------------
