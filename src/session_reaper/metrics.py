@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -27,10 +28,19 @@ from prometheus_client import (
     generate_latest,
 )
 
-from session_reaper.results import DecisionLine
-
 SWEEP_OUTCOMES = ("ok", "failed", "aborted", "error", "stopped")
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+
+
+class Decided(Protocol):
+    """What a decision line (`results.DecisionLine`) must offer to be counted."""
+
+    @property
+    def rule(self) -> str | None: ...
+    @property
+    def decision(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
 
 
 class Metrics:
@@ -76,10 +86,9 @@ class Metrics:
         for outcome in SWEEP_OUTCOMES:
             self.sweeps.labels(outcome=outcome)  # every outcome is a series from the start, at 0
 
-    def observe_decision(self, line: DecisionLine) -> None:
-        self.decisions.labels(
-            rule=line.rule or "none", decision=line.decision, outcome=line.outcome.value
-        ).inc()
+    def observe_decision(self, line: Decided) -> None:
+        outcome = str(line.outcome)
+        self.decisions.labels(rule=line.rule or "none", decision=line.decision, outcome=outcome).inc()
 
     def observe_request(self, method: str, status: int | str, count: int = 1) -> None:
         self.api_requests.labels(method=method.upper(), status=str(status)).inc(count)
