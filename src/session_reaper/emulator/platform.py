@@ -55,21 +55,16 @@ def _param(request: Request, name: str) -> str:
 
 
 def tokens_me(world: World, request: Request, client: Client, body: bytes) -> Response:
-    org = {
-        "id": A.ORGANIZATION_ID,
-        "name": A.ORGANIZATION_NAME,
-        "selfUri": f"/api/v2/organizations/{A.ORGANIZATION_ID}",
+    org = {"id": A.ORGANIZATION_ID, "name": A.ORGANIZATION_NAME}
+    oauth_client = {
+        "id": client.client_id,
+        "name": client.name,
+        "authorizedGrantType": "CLIENT-CREDENTIALS",
+        "state": "Active",
+        "organization": org,
     }
-    return _ok(
-        _dump(
-            {
-                "organization": org,
-                "homeOrganization": org,
-                "authorizedScope": [],
-                "OAuthClient": {"id": client.client_id, "name": client.name, "organization": org},
-            }
-        )
-    )
+    me = {"organization": org, "homeOrganization": org, "authorizedScope": [], "OAuthClient": oauth_client}
+    return _ok(_dump(me))
 
 
 def details_query(world: World, request: Request, client: Client, body: bytes) -> Response:
