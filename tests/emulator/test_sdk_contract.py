@@ -12,12 +12,9 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import PureCloudPlatformClientV2 as gc
 import pytest
-
-pytest.importorskip("PureCloudPlatformClientV2")
-
-import PureCloudPlatformClientV2 as gc  # noqa: E402
-from PureCloudPlatformClientV2.rest import ApiException  # noqa: E402
+from PureCloudPlatformClientV2.rest import ApiException
 
 MESSAGES = "/api/v2/conversations/messages"
 
