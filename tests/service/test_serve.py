@@ -10,13 +10,13 @@ import itertools
 import signal
 from typing import Any
 
+from serve_harness import Serve
 from sqlalchemy import select
 
 from session_reaper.ledger import Ledger
 from session_reaper.ledger.schema import decisions, sweeps
 
 IDLE_CLOSED = {"rule": "idle", "decision": "close", "outcome": "done"}
-Serve = Any  # the `serve` fixture's class lives in conftest.py
 
 
 def idle_chat(minutes: int = 45, *, customer_wrote: int | None = None) -> dict[str, Any]:
