@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
 import typer
+from rich.console import Console
+
+from session_reaper.runtime import EXIT_ACTION_FAILED, EXIT_AUTH, EXIT_OK, EXIT_USAGE
 
 app = typer.Typer(
     name="session-reaper",
@@ -11,6 +20,137 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals may hold secrets
 )
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+T = TypeVar("T")
+
+ConfigOption = typer.Option(
+    None,
+    "--config",
+    help="Policy file (TOML). Default: $SESSION_REAPER_CONFIG, else ./session-reaper.toml if present.",
+    dir_okay=False,
+)
+
+
+def _fail(code: int, message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", markup=True)
+    return typer.Exit(code)
+
+
+def _load(config: Path | None, *, apply: bool | None = None):  # type: ignore[no-untyped-def]
+    from session_reaper.config import ConfigError, load_settings
+
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        raise _fail(EXIT_USAGE, str(exc)) from None
+    return settings.with_apply(True) if apply else settings
+
+
+def _run(work: Callable[[], Awaitable[T]]) -> T:
+    """Run async work; map the platform's meaningful failures to exit codes and clear messages."""
+    from session_reaper.config import ConfigError
+    from session_reaper.genesys.errors import AuthenticationFailed, GenesysError, PermissionMissing
+
+    try:
+        return asyncio.run(work())  # type: ignore[arg-type]
+    except ConfigError as exc:
+        raise _fail(EXIT_USAGE, str(exc)) from None
+    except (AuthenticationFailed, PermissionMissing) as exc:
+        raise _fail(EXIT_AUTH, str(exc)) from None
+    except GenesysError as exc:
+        raise _fail(EXIT_ACTION_FAILED, str(exc)) from None
+    except KeyboardInterrupt:
+        raise _fail(130, "interrupted") from None
+
+
+@app.command()
+def sweep(
+    apply: bool = typer.Option(False, "--apply", help="Act. Without it (and without apply=true): a dry run."),
+    json_lines: bool = typer.Option(
+        False, "--json", help="Print JSON Lines: one per conversation, then a summary."
+    ),
+    config: Path | None = ConfigOption,
+) -> None:
+    """One pass: discover, decide, act (or show what would be done)."""
+    from session_reaper import render
+    from session_reaper.results import json_line
+    from session_reaper.runtime import open_runtime
+    from session_reaper.sweep import Sweep
+
+    settings = _load(config, apply=apply)
+
+    def show(line):  # type: ignore[no-untyped-def]
+        if json_lines:
+            print(json_line(line.to_json()), flush=True)
+
+    async def work():  # type: ignore[no-untyped-def]
+        async with open_runtime(settings) as rt:
+            return await Sweep(rt.api, rt.ledger, settings, apply=settings.sweep.apply, on_line=show).run()
+
+    result = _run(work)
+    if json_lines:
+        print(json_line(result.summary.to_json()), flush=True)
+    else:
+        render.sweep_table(out, result.lines, apply=settings.sweep.apply)
+        render.summary(out, result.summary)
+    if result.aborted is not None:
+        raise _fail(EXIT_AUTH, str(result.aborted))
+    raise typer.Exit(EXIT_ACTION_FAILED if result.summary.failed else EXIT_OK)
+
+
+@app.command()
+def scan(config: Path | None = ConfigOption) -> None:
+    """Dry run: a table of every conversation in scope with its verdict and why."""
+    from session_reaper import render
+    from session_reaper.runtime import open_runtime
+    from session_reaper.sweep import Sweep
+
+    settings = _load(config).with_apply(False)
+
+    async def work():  # type: ignore[no-untyped-def]
+        async with open_runtime(settings) as rt:
+            with render.progress(err) as tick:
+                return await Sweep(rt.api, rt.ledger, settings, apply=False, on_conversation=tick).run()
+
+    result = _run(work)
+    render.sweep_table(out, result.lines, apply=False)
+    render.summary(out, result.summary)
+    if result.aborted is not None:
+        raise _fail(EXIT_AUTH, str(result.aborted))
+
+
+@app.command()
+def explain(
+    conversation_id: str = typer.Argument(..., help="The conversation to explain."),
+    config: Path | None = ConfigOption,
+) -> None:
+    """Participants, roles, activity timeline, the rule that applies and what would be done."""
+    from session_reaper import render
+    from session_reaper.genesys.errors import NotFound
+    from session_reaper.plan import plan
+    from session_reaper.rules import evaluate
+    from session_reaper.runtime import open_runtime
+    from session_reaper.sweep import Sweep
+
+    settings = _load(config)
+
+    async def work():  # type: ignore[no-untyped-def]
+        async with open_runtime(settings) as rt:
+            reader = Sweep(rt.api, rt.ledger, settings, apply=False)
+            conversation = await reader.read(conversation_id)
+            now = rt.api.clock.now()
+            verdict = evaluate(conversation, now, settings.policy())
+            return conversation, now, verdict, plan(conversation, verdict, settings.close_settings())
+
+    try:
+        conversation, now, verdict, steps = _run(work)
+    except typer.Exit:
+        raise
+    except NotFound:
+        raise _fail(EXIT_USAGE, f"conversation {conversation_id} not found") from None
+    render.explanation(out, conversation, now, verdict, steps)
 
 
 @app.command()
@@ -80,8 +220,12 @@ def emulator(
     host: str = typer.Option("127.0.0.1", help="Interface to bind; loopback by default."),
     port: int = typer.Option(8089, help="TCP port."),
     rate_limit: int = typer.Option(300, "--rate-limit", help="Requests per minute per OAuth client."),
-    seed: str = typer.Option("demo", help="'demo' fills the world with realistic traffic; 'none' starts empty."),
-    analytics_lag: float = typer.Option(0.0, "--analytics-lag", help="Seconds before analytics sees a change."),
+    seed: str = typer.Option(
+        "demo", help="'demo' fills the world with realistic traffic; 'none' starts empty."
+    ),
+    analytics_lag: float = typer.Option(
+        0.0, "--analytics-lag", help="Seconds before analytics sees a change."
+    ),
 ) -> None:
     """Run the Genesys Cloud platform emulator (platform API + /emulator/v1 admin API)."""
     from session_reaper.emulator.server import serve
@@ -138,3 +282,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    sys.exit(0)

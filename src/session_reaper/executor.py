@@ -1,0 +1,232 @@
+"""Carry out one conversation's plan against the platform, safely.
+
+The plan (pure) says *what*; this module says *how*, with the guarantees DESIGN.md promises:
+- re-read just before the first write, and again just before the disconnect when other writes came
+  first, and cancel if anything happened since the decision;
+- every step is journalled as an intent before its request is sent and with its outcome after, and a
+  step the journal already shows as done is never sent again;
+- a disconnect is verified by reading until the end shows, escalated one level when it does not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from session_reaper.genesys.api import GenesysApi
+from session_reaper.genesys.errors import (
+    AuthenticationFailed,
+    Conflict,
+    GenesysError,
+    NotFound,
+    PermissionMissing,
+)
+from session_reaper.ledger import Ledger
+from session_reaper.model import ActivityKind, Conversation
+from session_reaper.plan import CloseSettings, Step, StepKind, escalate, plan
+from session_reaper.results import DecisionLine, Outcome
+from session_reaper.rules import Verdict, changed_since
+
+# Steps that end something: the last chance to notice a person is still there comes right before them.
+_ENDING_STEPS = frozenset({StepKind.DISCONNECT_AGENT, StepKind.DISCONNECT_CONVERSATION, StepKind.TEARDOWN})
+_MESSAGE_KINDS = {
+    StepKind.WARNING_TEXT: ActivityKind.REAPER_WARNING,
+    StepKind.CLOSING_TEXT: ActivityKind.REAPER_CLOSING,
+}
+
+Reader = Callable[[str], Awaitable[Conversation]]
+
+
+class StepFailed(Exception):
+    """A step could not be carried out; the conversation's outcome is `failed`."""
+
+
+@dataclass
+class Execution:
+    """The running record of one conversation being acted on."""
+
+    conversation_id: str
+    decision_id: int
+    decided: Conversation
+    verdict: Verdict
+    steps_done: list[str] = field(default_factory=list)
+    last_seen: Conversation | None = None
+
+    @property
+    def decided_since(self) -> datetime | None:
+        """Steps journalled as done after the last activity belong to this closing cycle."""
+        last = self.decided.last_activity
+        return last.at if last is not None else self.decided.started_at
+
+
+class Executor:
+    def __init__(
+        self,
+        api: GenesysApi,
+        ledger: Ledger,
+        read: Reader,
+        recheck: Reader,
+        close: CloseSettings,
+        *,
+        verify_timeout: timedelta,
+        now: Callable[[], datetime],
+        poll_interval: float = 0.25,
+    ) -> None:
+        self._api = api
+        self._ledger = ledger
+        self._read = read
+        self._recheck = recheck
+        self._close = close
+        self._verify_timeout = verify_timeout.total_seconds()
+        self._now = now
+        self._poll_interval = poll_interval
+
+    async def execute(self, decided: Conversation, verdict: Verdict, decision_id: int) -> DecisionLine:
+        run = Execution(decided.id, decision_id, decided, verdict)
+        line = DecisionLine(decided.id, verdict.rule, verdict.action.value, Outcome.DONE, verdict.reason)
+        try:
+            # The re-check reads the media view: a second, independent look at the conversation.
+            fresh = await self._recheck(decided.id)
+            run.last_seen = fresh
+            why = changed_since(decided, fresh)
+            if why is not None:
+                return self._cancelled(line, why)
+            # Communication ids (needed to write to the guest or wrap up) come from the decision's read.
+            steps = plan(decided, verdict, self._close)
+            wrote = False
+            for step in steps:
+                if step.kind is StepKind.VERIFY:
+                    await self._verify_with_escalation(run, steps)
+                    run.steps_done.append(StepKind.VERIFY.value)
+                    continue
+                if step.kind in _ENDING_STEPS and wrote:
+                    latest = await self._recheck(decided.id)
+                    why = changed_since(run.last_seen, latest)
+                    run.last_seen = latest
+                    if why is not None:
+                        line.steps = run.steps_done
+                        return self._cancelled(line, why)
+                await self._run_step(run, step)
+                wrote = True
+        except NotFound:
+            line.outcome = Outcome.SKIPPED
+            line.reason = "conversation no longer exists"
+        except (PermissionMissing, AuthenticationFailed):
+            raise
+        except (StepFailed, GenesysError) as exc:
+            line.outcome = Outcome.FAILED
+            line.error = str(exc)
+        line.steps = run.steps_done
+        return line
+
+    def _cancelled(self, line: DecisionLine, why: str) -> DecisionLine:
+        line.outcome = Outcome.CANCELLED
+        line.reason = f"cancelled: {why}"
+        return line
+
+    async def _run_step(self, run: Execution, step: Step) -> None:
+        ledger = self._ledger
+        if ledger.completed_step(
+            run.conversation_id, step.kind.value, step.participant_id, since=run.decided_since
+        ):
+            run.steps_done.append(step.kind.value)
+            return
+        step_id = ledger.step_intent(
+            run.decision_id, run.conversation_id, step.kind.value, step.participant_id
+        )
+        try:
+            outcome = await self._send(run, step)
+        except Conflict as exc:
+            # Already in the state we wanted (e.g. the participant left meanwhile): verify will judge.
+            ledger.step_outcome(step_id, "already-done", http_status=exc.status, context_id=exc.context_id)
+        except GenesysError as exc:
+            ledger.step_outcome(
+                step_id, "failed", http_status=exc.status, context_id=exc.context_id, error_code=exc.code
+            )
+            raise
+        except BaseException:
+            # Cancelled or crashed mid-request: leave the intent open for recovery to resolve.
+            raise
+        else:
+            ledger.step_outcome(step_id, outcome)
+        run.steps_done.append(step.kind.value)
+
+    async def _send(self, run: Execution, step: Step) -> str:
+        """Send the step's one request; returns the step outcome to journal."""
+        api = self._api
+        cid = run.conversation_id
+        match step.kind:
+            case StepKind.ANNOTATE:
+                await api.set_participant_attributes(
+                    cid, _need(step.participant_id, step), dict(step.attributes or {})
+                )
+            case StepKind.WARNING_TEXT | StepKind.CLOSING_TEXT:
+                sent = await api.send_message(cid, _need(step.communication_id, step), step.text or "")
+                message_id = sent.get("id")
+                if isinstance(message_id, str) and message_id:
+                    kind = "warning" if step.kind is StepKind.WARNING_TEXT else "closing"
+                    self._ledger.record_reaper_message(cid, message_id, kind)
+            case StepKind.DISCONNECT_AGENT:
+                await api.disconnect_participant(cid, _need(step.participant_id, step))
+            case StepKind.DISCONNECT_CONVERSATION:
+                await api.disconnect_conversation(cid)
+            case StepKind.TEARDOWN:
+                await api.teardown(cid)
+            case StepKind.WRAPUP_AGENT:
+                current = run.last_seen.participant(step.participant_id or "") if run.last_seen else None
+                if current is not None and current.wrapup is not None:
+                    return "already-done"  # the agent set their own wrap-up: never overwrite it
+                await api.apply_wrapup(
+                    cid,
+                    _need(step.participant_id, step),
+                    _need(step.communication_id, step),
+                    _need(step.wrapup_code, step),
+                    step.wrapup_notes or "",
+                )
+            case _:
+                raise StepFailed(f"unknown step {step.kind}")
+        return "done"
+
+    async def _verify_with_escalation(self, run: Execution, steps: tuple[Step, ...]) -> None:
+        ending = [s for s in steps if s.kind in _ENDING_STEPS]
+        if not ending:
+            return
+        current: Step | None = ending[-1]
+        while current is not None:
+            seen = await self._wait_for_end(run)
+            if seen:
+                return
+            current = escalate(current, self._close.allow_teardown)
+            if current is None:
+                break
+            await self._run_step(run, current)
+        state = _describe(run.last_seen)
+        raise StepFailed(f"conversation did not end within {self._verify_timeout:.0f}s; last seen: {state}")
+
+    async def _wait_for_end(self, run: Execution) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._verify_timeout
+        delay = self._poll_interval
+        while True:
+            seen = await self._read(run.conversation_id)
+            run.last_seen = seen
+            if all(p.ended for p in seen.participants):
+                return True
+            if loop.time() + delay > deadline:
+                return False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+def _need(value: str | None, step: Step) -> str:
+    if not value:
+        raise StepFailed(f"step {step.kind.value} lacks the id it needs")
+    return value
+
+
+def _describe(conversation: Conversation | None) -> str:
+    if conversation is None:
+        return "unknown"
+    return ", ".join(f"{p.purpose or p.role.value}={p.state}" for p in conversation.participants)

@@ -1,0 +1,52 @@
+"""Wire a command's pieces together: settings -> credentials -> platform API -> ledger.
+
+Commands stay thin: they call `open_runtime`, get an API and a ledger that are ready to use, and
+turn the few meaningful failures into exit codes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from session_reaper.config import Credentials, Settings
+from session_reaper.genesys.api import GenesysApi
+from session_reaper.genesys.regions import resolve
+from session_reaper.ledger import Ledger
+
+EXIT_OK = 0
+EXIT_ACTION_FAILED = 1
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    api: GenesysApi
+    ledger: Ledger
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings, environ: Mapping[str, str] | None = None, *, ledger: Ledger | None = None
+) -> AsyncIterator[Runtime]:
+    env = os.environ if environ is None else environ
+    credentials = Credentials.from_env(env)
+    endpoints = resolve(credentials.region, credentials.api_url, credentials.login_url)
+    own_ledger = ledger is None
+    journal = ledger if ledger is not None else Ledger.open(settings.sweep.ledger)
+    try:
+        async with GenesysApi.connect(
+            endpoints,
+            client_id=credentials.client_id,
+            client_secret=credentials.client_secret.get_secret_value(),
+            requests_per_minute=settings.sweep.requests_per_minute,
+            access_token=credentials.access_token.get_secret_value() if credentials.access_token else None,
+        ) as api:
+            yield Runtime(settings, api, journal)
+    finally:
+        if own_ledger:
+            journal.close()

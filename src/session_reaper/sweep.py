@@ -1,0 +1,285 @@
+"""One pass: discover -> evaluate -> act, with caps, bounded concurrency and the platform's clock.
+
+A sweep reads each conversation in scope once (unless an earlier pass proved it cannot become
+eligible yet), lets the pure rules decide, and hands the eligible ones to the executor within the
+per-sweep caps. Decisions stream out as they are made; the summary comes last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from session_reaper.config import Settings
+from session_reaper.executor import Executor
+from session_reaper.genesys.api import GenesysApi
+from session_reaper.genesys.discovery import discover
+from session_reaper.genesys.errors import AuthenticationFailed, NotFound, PermissionMissing
+from session_reaper.genesys.mapping import to_conversation
+from session_reaper.ledger import Ledger
+from session_reaper.model import ActivityKind, Conversation
+from session_reaper.plan import plan
+from session_reaper.recovery import recover_pending
+from session_reaper.results import DecisionLine, Outcome, Summary
+from session_reaper.rules import Action, Verdict, evaluate
+
+_OWN_KINDS = {"warning": ActivityKind.REAPER_WARNING, "closing": ActivityKind.REAPER_CLOSING}
+_CAPPED_CLOSES = frozenset({Action.CLOSE, Action.WARN})
+
+
+def default_owner() -> str:
+    """Who holds a lease: unique per process, readable in the ledger."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class NotBefore:
+    """Conversations proven unable to become eligible before a time: not read again until then."""
+
+    until: dict[str, datetime] = field(default_factory=dict)
+
+    def due(self, conversation_id: str, now: datetime) -> bool:
+        when = self.until.get(conversation_id)
+        return when is None or when <= now
+
+    def remember(self, conversation_id: str, verdict: Verdict) -> None:
+        if verdict.action in (Action.SKIP, Action.DEFER) and verdict.eligible_at is not None:
+            self.until[conversation_id] = verdict.eligible_at
+        else:
+            self.until.pop(conversation_id, None)
+
+    def forget_missing(self, seen: set[str]) -> None:
+        for conversation_id in list(self.until):
+            if conversation_id not in seen:
+                del self.until[conversation_id]
+
+
+@dataclass
+class SweepResult:
+    lines: list[DecisionLine]
+    summary: Summary
+    aborted: BaseException | None = None  # an authentication or permission error stops the sweep
+
+
+class Sweep:
+    def __init__(
+        self,
+        api: GenesysApi,
+        ledger: Ledger,
+        settings: Settings,
+        *,
+        apply: bool,
+        owner: str | None = None,
+        not_before: NotBefore | None = None,
+        on_line: Callable[[DecisionLine], None] | None = None,
+        on_conversation: Callable[[], None] | None = None,
+    ) -> None:
+        self.api = api
+        self.ledger = ledger
+        self.settings = settings
+        self.apply = apply
+        self.owner = owner or default_owner()
+        self.not_before = not_before if not_before is not None else NotBefore()
+        self._on_line = on_line
+        self._on_conversation = on_conversation
+        # Journal times must compare with the platform's (completed_step's `since`), never the machine's.
+        ledger.clock = self.now
+        self._policy = settings.policy()
+        self._closes_left = settings.sweep.max_closes
+        self._teardowns_left = settings.sweep.max_teardowns
+        self._lines: list[DecisionLine] = []
+        self._summary = Summary()
+        self._stopping = False  # set by stop(): no new conversation is started
+        self._executor = Executor(
+            api,
+            ledger,
+            self.read,
+            self.recheck,
+            settings.close_settings(),
+            verify_timeout=settings.sweep.verify_timeout,
+            now=self.now,
+        )
+
+    def stop(self) -> None:
+        """Start no new conversation; those being acted on finish and are journalled (`serve`, SIGTERM)."""
+        self._stopping = True
+
+    def now(self) -> datetime:
+        return self.api.clock.now()
+
+    async def read(self, conversation_id: str) -> Conversation:
+        """The generic view: states, message times, wrap-up, and the communication ids to act with."""
+        view = await self.api.get_conversation(conversation_id)
+        return to_conversation(view, self._own_messages(conversation_id))
+
+    async def recheck(self, conversation_id: str) -> Conversation:
+        """The media view: the same facts without communication ids, for the look just before acting."""
+        view = await self.api.get_message_conversation(conversation_id)
+        return to_conversation(view, self._own_messages(conversation_id))
+
+    def _own_messages(self, conversation_id: str) -> dict[str, ActivityKind]:
+        own = self.ledger.reaper_messages(conversation_id)
+        return {mid: _OWN_KINDS.get(kind, ActivityKind.REAPER_CLOSING) for mid, kind in own.items()}
+
+    async def run(self) -> SweepResult:
+        started = time.monotonic()
+        requests_before = self.api.stats.total
+        sweep_id = self.ledger.start_sweep(self.apply, owner=self.owner)
+        aborted: BaseException | None = None
+        try:
+            if self.apply:
+                await recover_pending(self.api, self.ledger, self.read, owner=self.owner)
+            await self._sweep(sweep_id)
+        except* (PermissionMissing, AuthenticationFailed) as group:
+            # Nothing else can succeed without the permission or the credentials: stop, no retry storm.
+            aborted = group.exceptions[0]
+        finally:
+            self._summary.api_requests = self.api.stats.total - requests_before
+            self._summary.duration_seconds = time.monotonic() - started
+            self.ledger.finish_sweep(sweep_id, self._summary.to_json()["summary"])
+        return SweepResult(self._lines, self._summary, aborted)
+
+    async def _sweep(self, sweep_id: int) -> None:
+        sweep = self.settings.sweep
+        queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=sweep.concurrency * 4)
+        seen: set[str] = set()
+
+        async def produce() -> None:
+            try:
+                async for found in discover(
+                    self.api,
+                    channels=sweep.channels,
+                    queue_include=sweep.queues.include,
+                    queue_exclude=sweep.queues.exclude,
+                    lookback=sweep.lookback,
+                    now=self.now(),
+                ):
+                    if self._stopping:
+                        break
+                    if found.conversation_id in seen:
+                        continue
+                    seen.add(found.conversation_id)
+                    if self.not_before.due(found.conversation_id, self.now()):
+                        await queue.put(found.conversation_id)
+            finally:
+                for _ in range(sweep.concurrency):
+                    await queue.put(None)
+
+        async def work() -> None:
+            while (conversation_id := await queue.get()) is not None:
+                if not self._stopping:  # once stopping, drain the queue without acting
+                    await self._decide_and_act(sweep_id, conversation_id)
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(produce())
+            for _ in range(sweep.concurrency):
+                group.create_task(work())
+        if not self._stopping:  # a stopped pass did not see everything in scope
+            self.not_before.forget_missing(seen)
+
+    async def _decide_and_act(self, sweep_id: int, conversation_id: str) -> None:
+        try:
+            conversation = await self.read(conversation_id)
+        except NotFound:
+            return
+        now = self.now()
+        verdict = evaluate(conversation, now, self._policy)
+        self.not_before.remember(conversation_id, verdict)
+        line = DecisionLine(
+            conversation_id,
+            verdict.rule,
+            verdict.action.value,
+            Outcome.SKIPPED,
+            verdict.reason,
+            queue_id=next(iter(sorted(conversation.queue_ids)), None),
+            channel=conversation.channel or None,
+        )
+        if verdict.action is Action.SKIP:
+            line.outcome = Outcome.SKIPPED
+        elif verdict.action is Action.DEFER:
+            line.outcome = Outcome.DEFERRED
+        elif not self._within_caps(verdict):
+            line.outcome = Outcome.DEFERRED
+            line.reason = f"{verdict.reason}; deferred: per-sweep cap reached"
+            self.not_before.until.pop(conversation_id, None)
+        elif not self.apply:
+            line.outcome = Outcome.DRY_RUN
+            line.steps = [s.kind.value for s in plan(conversation, verdict, self.settings.close_settings())]
+        else:
+            line = await self._act(sweep_id, conversation, verdict, line)
+        self._emit(sweep_id, line, verdict, now)
+
+    def _within_caps(self, verdict: Verdict) -> bool:
+        if verdict.action in _CAPPED_CLOSES:
+            if self._closes_left <= 0:
+                return False
+            self._closes_left -= 1
+        elif verdict.action is Action.TEARDOWN:
+            if self._teardowns_left <= 0 or self._closes_left <= 0:
+                return False
+            self._teardowns_left -= 1
+            self._closes_left -= 1
+        return True
+
+    async def _act(
+        self, sweep_id: int, conversation: Conversation, verdict: Verdict, line: DecisionLine
+    ) -> DecisionLine:
+        ledger = self.ledger
+        now = self.now()
+        ttl = max(timedelta(minutes=2), self.settings.sweep.verify_timeout * 4)
+        if not ledger.claim(conversation.id, self.owner, ttl=ttl, now=now):
+            line.outcome = Outcome.SKIPPED
+            line.reason = "another reaper is acting on this conversation"
+            return line
+        try:
+            decision_id = ledger.record_decision(
+                sweep_id,
+                conversation.id,
+                rule=verdict.rule,
+                decision=verdict.action.value,
+                reason=verdict.reason,
+                threshold_seconds=verdict.threshold.total_seconds() if verdict.threshold else None,
+                queue_id=line.queue_id,
+                channel=line.channel,
+                platform_now=now,
+            )
+            try:
+                result = await self._executor.execute(conversation, verdict, decision_id)
+            except (PermissionMissing, AuthenticationFailed) as exc:
+                ledger.set_decision_outcome(decision_id, Outcome.FAILED.value, error=str(exc))
+                line.outcome, line.error, line.decision_id = Outcome.FAILED, str(exc), decision_id
+                self._emit(sweep_id, line, verdict, now)
+                raise
+            result.queue_id, result.channel, result.decision_id = line.queue_id, line.channel, decision_id
+            ledger.set_decision_outcome(decision_id, result.outcome.value, error=result.error)
+            return result
+        finally:
+            ledger.release(conversation.id, self.owner)
+
+    def _emit(self, sweep_id: int, line: DecisionLine, verdict: Verdict, now: datetime) -> None:
+        if line.decision_id is None:
+            # Acted-on conversations were journalled before acting; the rest is journalled in bulk.
+            self.ledger.buffer_decision(
+                sweep_id,
+                line.conversation_id,
+                rule=verdict.rule,
+                decision=line.decision,
+                outcome=line.outcome.value,
+                reason=line.reason,
+                threshold_seconds=verdict.threshold.total_seconds() if verdict.threshold else None,
+                queue_id=line.queue_id,
+                channel=line.channel,
+                platform_now=now,
+            )
+        self._lines.append(line)
+        self._summary.count(line)
+        if self._on_line is not None:
+            self._on_line(line)
+        if self._on_conversation is not None:
+            self._on_conversation()
