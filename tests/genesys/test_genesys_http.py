@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 
 from session_reaper.genesys.api import GenesysApi
@@ -235,3 +236,63 @@ def test_the_clock_is_the_platforms_not_the_machines(emulator: Any) -> None:
     platform_now = emulator.now()
     assert abs((first - datetime.fromisoformat("2031-01-01T12:00:00+00:00")).total_seconds()) < 5
     assert abs((later - platform_now).total_seconds()) < 2
+
+
+def test_a_message_is_never_sent_twice_after_an_ambiguous_failure(emulator: Any) -> None:
+    """504 or a read timeout may come after the platform acted: a send is not repeated, a read is."""
+    client = new_client(emulator)
+    created = emulator.create_conversation(IDLE_CHAT)
+    cid = created["id"]
+    send_path = f"/api/v2/conversations/messages/{cid}/communications/.*/messages"
+    emulator.fault(method="POST", path=f"^{send_path}$", status=504, times=1)
+    emulator.fault(method="GET", path=f"^/api/v2/conversations/{cid}$", latencyMs=600, times=1)
+
+    events: list[ResponseEvent] = []
+
+    async def work(api: GenesysApi) -> None:
+        view = await api.get_conversation(cid)  # first attempt times out, the second answers
+        agent = next(p for p in view["participants"] if p["purpose"] == "agent")
+        with pytest.raises(ServerError):
+            await api.send_message(cid, agent["messages"][0]["id"], "closing text")
+
+    run(emulator, client, work, timeout=0.3, retry=RetryPolicy(backoff_base=0.05), on_response=events.append)
+    log = log_of(emulator, client[0])
+    assert [r["status"] for r in log if r["method"] == "POST" and r["path"].endswith("/messages")] == [504]
+    reads = [(e.status, e.will_retry) for e in events if e.path == f"/api/v2/conversations/{cid}"]
+    assert reads == [(None, True), (200, False)]
+
+
+def test_a_fixed_access_token_is_checked_up_front_and_never_renewed(emulator: Any) -> None:
+    async def main(token: str) -> dict[str, Any]:
+        endpoints = resolve(None, emulator.base_url)
+        async with GenesysApi.connect(endpoints, access_token=token) as api:
+            return await api.token_info()
+
+    client = new_client(emulator)
+    answer = httpx.post(
+        f"{emulator.base_url}/oauth/token", data={"grant_type": "client_credentials"}, auth=client
+    )
+    good = answer.json()["access_token"]
+    assert asyncio.run(main(good))["organization"]
+    emulator.clear_requests()
+    with pytest.raises(AuthenticationFailed) as caught:
+        asyncio.run(main("not-a-valid-token"))
+    assert "not-a-valid-token" not in str(caught.value)
+    assert [(r["path"], r["status"]) for r in emulator.requests()] == [("/api/v2/tokens/me", 401)]
+
+
+def test_secrets_never_reach_the_logs(emulator: Any, caplog: pytest.LogCaptureFixture) -> None:
+    client = new_client(emulator)
+    cid = emulator.create_conversation(IDLE_CHAT)["id"]
+    emulator.fault(method="GET", path=f"^/api/v2/conversations/{cid}$", status=503, times=1)
+    tokens: list[str] = []
+
+    async def work(api: GenesysApi) -> None:
+        await api.get_conversation(cid)
+        tokens.extend(api.http._tokens.secrets())
+
+    with caplog.at_level("DEBUG"):
+        run(emulator, client, work, retry=RetryPolicy(backoff_base=0.05))
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "platform GET" in text  # the transport does log...
+    assert client[1] not in text and tokens and tokens[0] not in text  # ...but never a secret
