@@ -109,8 +109,8 @@ def test_sigterm_lets_the_step_in_flight_finish_and_exits_0(emulator: Any, serve
     # every annotate is slow: the first conversation is mid-step when the signal comes
     emulator.fault(method="PATCH", path="/attributes$", latencyMs=1500, times=100)
 
-    serve.start("--apply", sweep={"concurrency": 1})
-    with Ledger.open(serve.ledger_url) as ledger:
+    with Ledger.open(serve.ledger_url) as ledger:  # the schema exists before the process starts
+        serve.start("--apply", sweep={"concurrency": 1})
         serve.wait_until(ledger.pending_steps, "a step in flight (intent journalled, no outcome yet)")
         serve.signal(signal.SIGTERM)
         assert serve.wait_exit() == 0, serve.stderr()
@@ -180,8 +180,8 @@ def test_past_the_grace_period_the_step_is_cut_short_and_the_next_start_resolves
     ids = [emulator.create_conversation(idle_chat(45))["id"] for _ in range(2)]
     emulator.fault(method="PATCH", path="/attributes$", latencyMs=5000, times=1)
 
-    serve.start("--apply", "--grace", "0.2", sweep={"concurrency": 1})
     with Ledger.open(serve.ledger_url) as ledger:
+        serve.start("--apply", "--grace", "0.2", sweep={"concurrency": 1})
         serve.wait_until(ledger.pending_steps, "a step in flight")
         serve.signal(signal.SIGINT)
         assert serve.wait_exit() == 1  # cut short: said so, and the journal keeps the open intent
