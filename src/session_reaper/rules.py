@@ -232,17 +232,18 @@ def customer_left(conversation: Conversation, policy: Policy) -> Match | None:
     if since is None:
         return None
     who = "agent still connected" if len(agents) == 1 else f"{len(agents)} agents still connected"
+    # The clock restarts on a message written after the customer left; say which clock it is.
     if last is not None and customer.ended_at is not None and last.at > customer.ended_at:
-        eligible = "last message {elapsed} ago, after the customer left; " + who + " (threshold {threshold})"
+        what = "last message {elapsed} ago, after the customer left"
     else:
-        eligible = "customer left {elapsed} ago; " + who + " (threshold {threshold})"
+        what = "customer left {elapsed} ago"
     return Match(
         "customer-left",
         Action.CLOSE,
         since,
         tuple(p.id for p in agents),
-        eligible,
-        "customer left {elapsed} ago (customer-left after {threshold})",
+        what + "; " + who + " (threshold {threshold})",
+        what + " (customer-left after {threshold})",
     )
 
 
@@ -488,7 +489,8 @@ def changed_since(
             return f"{who} participant added"
         if old.state != p.state:
             return f"{who} participant state changed: {old.state} -> {p.state}"
-        if old.wrapup != p.wrapup or old.acw_ended_at != p.acw_ended_at:
+        # Compare what matters, not raw timestamps: the two platform views word after-call work differently.
+        if old.wrapup != p.wrapup or old.in_after_call_work != p.in_after_call_work:
             return f"{who} wrap-up applied"
         if _is_exempt(p, exempt_attribute) and not _is_exempt(old, exempt_attribute):
             return f"{who} participant became exempt ({exempt_attribute}=true)"
