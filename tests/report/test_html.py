@@ -1,0 +1,160 @@
+"""The HTML report: self-contained, one SVG per chart, the expected labels, every string escaped."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from session_reaper.ledger import Ledger
+from session_reaper.report import Histogram, ReportData, Timeline, collect, render_html, write_html
+
+from .conftest import HOSTILE, NOW, T0
+from .pages import parse
+
+WEEK = NOW - timedelta(days=7)
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def svgs(page: str) -> list[str]:
+    return re.findall(r"<svg\b.*?</svg>", page, flags=re.DOTALL)
+
+
+@pytest.fixture
+def data(filled: Ledger) -> ReportData:
+    return collect(filled, WEEK, NOW)
+
+
+def demo_extras(data: ReportData) -> ReportData:
+    """What the demo adds: closes by rule over the day, stale sessions with and without, idle times."""
+    hours = [f"{h:02d}:00" for h in range(8, 20)]
+    return replace(
+        data,
+        timelines=[
+            Timeline(
+                "Closes by rule over the day",
+                [(h, {"idle": i % 4, "customer-left": (i * 7) % 3}) for i, h in enumerate(hours)],
+                value_label="closes",
+            ),
+            Timeline(
+                "Stale sessions over time",
+                [
+                    (h, {"without the reaper": 3.0 * i, "with the reaper": min(i, 4)})
+                    for i, h in enumerate(hours)
+                ],
+                value_label="stale sessions",
+                note="Same traffic, same virtual clock.",
+            ),
+        ],
+        histograms=[
+            Histogram("Idle time before close (minutes)", [31, 34, 35, 41, 47, 52, 58, 63, 90], "minutes")
+        ],
+        requests_per_close=6.5,
+    )
+
+
+def test_a_chart_per_figure_and_the_expected_labels(data: ReportData) -> None:
+    page = render_html(data, "Weekly report")
+    charts = svgs(page)
+    assert len(charts) == 3  # closes by rule, by hour, by queue
+    for chart in charts:
+        ET.fromstring(chart)  # each chart is well-formed XML (SVG), not just tag soup
+    rule_chart, hour_chart, queue_chart = charts
+    for label in ("idle", "customer-left", "orphaned"):
+        assert f">{label}</text>" in rule_chart
+    for label in ("09:00", "10:00", "11:00", "12:00"):  # 11:00 had no close: still on the axis
+        assert label in hour_chart
+    assert ">q-sales</text>" in queue_chart and ">q-support</text>" in queue_chart
+    for text in (
+        "Weekly report",
+        "Closes by rule",
+        "Closes by hour (UTC)",
+        "Failures (2)",
+        "c-fail2",
+        "ctx-9",
+    ):
+        assert text in page
+    assert "API requests per close" in page and ">10.0<" in page
+    assert "2026-11-14 15:00 UTC → 2026-11-21 15:00 UTC (7d)" in page
+
+
+def test_the_page_parses_and_is_self_contained(data: ReportData) -> None:
+    page = render_html(demo_extras(data))
+    parsed = parse(page)
+    assert parsed.problems == []
+    assert parsed.tags["html"] == parsed.tags["head"] == parsed.tags["body"] == 1
+    assert parsed.tags["svg"] == 6
+    assert "script" not in parsed.tags and "link" not in parsed.tags and "img" not in parsed.tags
+    # No reference to anything outside the page (text is escaped, so a raw quote is always markup).
+    assert not re.search(r"""(?:src|href)\s*=\s*["']|url\(|@import""", page)
+
+
+def test_hostile_strings_are_escaped(data: ReportData) -> None:
+    page = render_html(replace(data, by_rule=[("<b>rule</b>", 1)]), title="<i>t</i>")
+    assert "<script" not in page and "<img" not in page and "<b>" not in page and "<i>" not in page
+    assert (
+        "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;img src=x onerror=alert(1)&gt;" in page
+    )
+    assert "still connected after escalation &lt;b&gt;" in page
+    assert "&lt;b&gt;rule&lt;/b&gt;" in page
+    assert HOSTILE in "".join(parse(page).text)  # shown to the reader exactly as recorded
+    assert parse(page).problems == []
+
+
+def test_the_demo_series_are_drawn(data: ReportData) -> None:
+    page = render_html(demo_extras(data), "Demo")
+    charts = svgs(page)
+    assert len(charts) == 6
+    by_rule_over_day, stale, idle = charts[3:]
+    assert "<polyline" in by_rule_over_day and ">idle</text>" in by_rule_over_day
+    assert ">without the reaper</text>" in stale and ">with the reaper</text>" in stale
+    assert stale.count("<polyline") == 2
+    assert "Same traffic, same virtual clock." in page
+    assert idle.count("<rect") >= 3 and ">minutes</text>" in idle
+    assert ">6.5<" in page  # the demo's own requests per close
+
+
+def test_an_empty_report_still_renders(tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    write_html(target, ReportData(since=WEEK, until=NOW))
+    page = target.read_text(encoding="utf-8")
+    assert "Nothing recorded yet" in page and "no closes" in page and "No failure in this period." in page
+    assert parse(page).problems == []
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_many_hours_become_a_line(data: ReportData) -> None:
+    hours = [((T0 + timedelta(hours=h)).strftime("%Y-%m-%dT%H:00Z"), h % 5) for h in range(0, 24 * 6, 2)]
+    chart = svgs(render_html(replace(data, by_hour=hours)))[1]
+    assert "<polyline" in chart and "<rect" not in chart
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (installed for the demo test)")
+def test_headless_chromium_renders_the_page(data: ReportData, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    write_html(page, demo_extras(data), "session-reaper report")
+    png = tmp_path / "report.png"
+    profile = tmp_path / "profile"
+    command = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        f"--screenshot={png}",
+        "--window-size=1200,1600",
+        page.as_uri(),
+    ]
+    subprocess.run(command, check=True, capture_output=True, timeout=60)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png.stat().st_size > 20_000  # a blank 1200x1600 page is a few kilobytes
