@@ -322,7 +322,7 @@ class Bin:
 def bins_for(
     values: Sequence[float], bins: int | None = None, *, bin_width: float | None = None
 ) -> list[Bin]:
-    """Equal-width bins from a round lower edge; the last bin includes its upper edge.
+    """Equal-width, half-open bins [low, high) from a round lower edge (a whole number of widths).
 
     Without `bins` or `bin_width`: a round width giving about sqrt(n) bins (between 1 and 30).
     """
@@ -338,8 +338,6 @@ def bins_for(
         raise ValueError("bin_width must be positive")
     start = math.floor(low / bin_width) * bin_width
     count = math.floor((high - start) / bin_width + 1e-9) + 1
-    if count > 1 and math.isclose(high - start, bin_width * (count - 1)):
-        count -= 1  # the maximum sits exactly on an edge: it closes the last bin instead of opening one
     counts = [0] * count
     for v in data:
         counts[min(count - 1, int((v - start) // bin_width))] += 1
