@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -23,6 +24,7 @@ from session_reaper.genesys.errors import (
     NotFound,
     PermissionMissing,
     ServerError,
+    TransportError,
 )
 from session_reaper.genesys.http import ResponseEvent, RetryPolicy
 from session_reaper.genesys.regions import resolve
@@ -296,3 +298,23 @@ def test_secrets_never_reach_the_logs(emulator: Any, caplog: pytest.LogCaptureFi
     text = "\n".join(record.getMessage() for record in caplog.records)
     assert "platform GET" in text  # the transport does log...
     assert client[1] not in text and tokens and tokens[0] not in text  # ...but never a secret
+
+
+def test_an_unreachable_platform_fails_after_a_few_attempts_with_transport_error() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    events: list[ResponseEvent] = []
+
+    async def main() -> None:
+        endpoints = resolve(None, f"http://127.0.0.1:{port}")
+        async with GenesysApi.connect(
+            endpoints, "id", "secret-abc", retry=RetryPolicy(backoff_base=0.01), on_response=events.append
+        ):
+            pass
+
+    with pytest.raises(TransportError) as caught:
+        asyncio.run(main())
+    assert caught.value.status is None and caught.value.path == "/oauth/token"
+    assert "secret-abc" not in str(caught.value)
+    assert [e.status for e in events] == [None] * RetryPolicy().max_transport_attempts

@@ -40,8 +40,6 @@ from session_reaper.genesys.clock import PlatformClock
 from session_reaper.genesys.errors import (
     AuthenticationFailed,
     GenesysError,
-    RateLimited,
-    ServerError,
     TransportError,
     error_for_response,
     parse_error_body,
@@ -65,6 +63,8 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     max_attempts: int = 6  # per request, first attempt included (the 401 renewal is extra)
+    # No answer at all (refused, reset, timed out): a wrong URL or region must fail in seconds, not minutes.
+    max_transport_attempts: int = 4
     backoff_base: float = 0.5  # seconds before the first retry of a 5xx/timeout, doubled each time
     backoff_cap: float = 8.0
     max_retry_after: float = 300.0  # a longer Retry-After fails the request instead of stalling a sweep
@@ -250,7 +250,7 @@ class PlatformHttp:
                     method, path, json=json, params=params, headers={"Authorization": f"Bearer {token}"}
                 )
             except httpx.TransportError as exc:
-                retry = attempt < self.retry.max_attempts and (repeatable or isinstance(exc, _NOT_SENT))
+                retry = self._may_retry_transport(attempt) and (repeatable or isinstance(exc, _NOT_SENT))
                 self._after(method, path, operation, None, attempt, started, retry)
                 if not retry:
                     raise self._transport_error(exc, method, path, attempt) from None
@@ -276,7 +276,7 @@ class PlatformHttp:
                 retry = attempt < self.retry.max_attempts and (delay or 0) <= self.retry.max_retry_after
                 self._after(method, path, operation, status, attempt, started, retry)
                 if not retry:
-                    raise self._error(response, method, path, retry_after=delay)
+                    raise self._error(response, method, path, retry_after=delay, attempts=attempt)
                 self.limiter.pause_until(
                     received + (delay if delay is not None else self.retry.backoff(attempt))
                 )
@@ -285,7 +285,7 @@ class PlatformHttp:
                 retry = attempt < self.retry.max_attempts
                 self._after(method, path, operation, status, attempt, started, retry)
                 if not retry:
-                    raise self._error(response, method, path)
+                    raise self._error(response, method, path, attempts=attempt)
                 delay = max(self.retry.backoff(attempt), min(self._retry_after(response) or 0, 30.0))
                 await self._sleep(delay)
                 continue
@@ -309,7 +309,7 @@ class PlatformHttp:
                     headers={"Authorization": self._credentials.basic_authorization()},
                 )
             except httpx.TransportError as exc:
-                retry = attempt < self.retry.max_attempts
+                retry = self._may_retry_transport(attempt)
                 self._after("POST", path, "token", None, attempt, started, retry)
                 if not retry:
                     raise self._transport_error(exc, "POST", path, attempt) from None
@@ -359,8 +359,17 @@ class PlatformHttp:
             return None
         return max(0.0, (moment - now).total_seconds())
 
+    def _may_retry_transport(self, attempt: int) -> bool:
+        return attempt < min(self.retry.max_attempts, self.retry.max_transport_attempts)
+
     def _error(
-        self, response: httpx.Response, method: str, path: str, *, retry_after: float | None = None
+        self,
+        response: httpx.Response,
+        method: str,
+        path: str,
+        *,
+        retry_after: float | None = None,
+        attempts: int = 1,
     ) -> GenesysError:
         body = parse_error_body(response.content)
         error = error_for_response(
@@ -373,8 +382,8 @@ class PlatformHttp:
         )
         error.message = self._scrub(error.message)
         error.args = (error.message,)
-        if isinstance(error, RateLimited | ServerError):
-            error.message = f"{error.message} (gave up after {self.retry.max_attempts} attempts)"
+        if attempts > 1:
+            error.message = f"{error.message} (gave up after {attempts} attempts)"
             error.args = (error.message,)
         return error
 
