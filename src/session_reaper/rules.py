@@ -369,28 +369,43 @@ def _decide(conversation: Conversation, now: datetime, policy: Policy, matches: 
         verdict = _warn_first(conversation, now, policy, match, verdict)
         if verdict.action is Action.SKIP and verdict.eligible_at is not None:
             # Waiting out a warning: the other rules' lower bounds still count, or we might read too late.
-            others = [_lower_bound(m, policy) for m in live if m is not match]
+            others = [_lower_bound(m, policy, now) for m in live if m is not match]
             verdict = replace(verdict, eligible_at=min([verdict.eligible_at, *others]))
         return verdict
 
     if live:
-        first = min(live, key=lambda m: _lower_bound(m, policy))
+        first = min(live, key=lambda m: _lower_bound(m, policy, now))
         threshold, after_hours = policy.threshold(first.rule, now)
         reason = first.pending.format(
             elapsed=format_elapsed(now - first.since), threshold=_threshold_text(threshold, after_hours)
         )
         return Verdict(
-            first.rule, Action.SKIP, reason, _lower_bound(first, policy), threshold=threshold, decided_at=now
+            first.rule,
+            Action.SKIP,
+            reason,
+            _lower_bound(first, policy, now),
+            threshold=threshold,
+            decided_at=now,
         )
     if blocked:
         return Verdict(blocked[0].rule, Action.SKIP, blocked[0].blocked or "", None, decided_at=now)
     return Verdict(None, Action.SKIP, _nothing_to_do(conversation), None, decided_at=now)
 
 
-def _lower_bound(match: Match, policy: Policy) -> datetime:
-    # Business hours may switch to the shorter threshold before `after` has passed: predict with the
-    # shortest one, so the sweep never reads the conversation again too late.
-    return match.since + policy.rule(match.rule).shortest
+def _lower_bound(match: Match, policy: Policy, now: datetime) -> datetime:
+    """No earlier than this can `match` become eligible; never later than it really can.
+
+    Without business hours that is simply since + after. With them, the threshold depends on when
+    it is read: until the shorter threshold has passed, since + shorter; after that, the first of
+    since + longer and the next switch of the schedule (which may bring in the shorter one).
+    """
+    rule = policy.rule(match.rule)
+    shortest = match.since + rule.shortest
+    if rule.after_hours is None or policy.schedule is None or shortest > now:
+        return shortest
+    longest = match.since + max(rule.after, rule.after_hours)
+    switch = policy.schedule.next_change(now)
+    return longest if switch is None else min(longest, switch)
 
 
 def _nothing_to_do(conversation: Conversation) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DURATION_HINT = "use e.g. 30m, 2h, 90s"
@@ -155,3 +155,28 @@ class Schedule:
         if not self.hours.windows:
             return True
         return self.hours.contains(now_utc.astimezone(self.timezone))
+
+    def next_change(self, now_utc: datetime) -> datetime | None:
+        """A time after `now_utc` no later than the next switch between business and after hours.
+
+        A lower bound, never late: every window boundary of the coming week counts, converted with both
+        folds so that a boundary in a DST gap or overlap is taken at its earliest possible instant.
+        None when the schedule never switches (no windows).
+        """
+        if not self.hours.windows:
+            return None
+        local_today = now_utc.astimezone(self.timezone).date()
+        clock_times = {time(0, 0)}
+        for window in self.hours.windows:
+            clock_times.add(window.start)
+            clock_times.add(window.end or time(0, 0))
+        candidates = []
+        for offset in range(-1, 9):
+            day = local_today + timedelta(days=offset)
+            for clock in clock_times:
+                for fold in (0, 1):
+                    local = datetime.combine(day, clock, tzinfo=self.timezone).replace(fold=fold)
+                    instant = local.astimezone(UTC)
+                    if instant > now_utc:
+                        candidates.append(instant)
+        return min(candidates) if candidates else None

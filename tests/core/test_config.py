@@ -428,3 +428,22 @@ def test_every_key_is_documented():
             assert f"| `{key}` |" in doc, key
     for rule in ("idle", "customer-left", "queue-abandoned", "flow-stuck", "orphaned", "acw-stuck"):
         assert f"| `{rule}` |" in doc
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        ("2026-11-03T16:30:00Z", "2026-11-04T02:00:00Z"),  # Tue 08:30 PST -> 18:00 PST
+        ("2026-11-04T02:00:00Z", "2026-11-04T08:00:00Z"),  # Tue 18:00 PST -> midnight (a candidate, safe)
+        # Sat 13:00 PDT -> 18:00: every day's boundaries count (early is safe, late never is)
+        ("2026-10-31T20:00:00Z", "2026-11-01T01:00:00Z"),
+    ],
+)
+def test_next_change_is_the_next_boundary(now, expected):
+    la = Schedule.parse("America/Los_Angeles", "mon-fri 08:00-18:00")
+
+    assert la.next_change(datetime.fromisoformat(now)) == datetime.fromisoformat(expected)
+
+
+def test_next_change_of_a_schedule_without_windows_is_never():
+    assert Schedule.parse("UTC", "").next_change(datetime(2026, 11, 3, tzinfo=UTC)) is None

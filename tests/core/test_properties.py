@@ -243,3 +243,26 @@ def test_a_message_after_the_decision_always_cancels(conversation, policy):
     fresh = replace(conversation, activities=(*conversation.activities, Activity(NOW, who.id, who.role)))
 
     assert changed_since(conversation, fresh) is not None
+
+
+SCHEDULES = [
+    Schedule.parse("America/Los_Angeles", "mon-fri 08:00-18:00"),
+    Schedule.parse("America/Los_Angeles", "sun 01:30-02:30, sun 00:00-01:15"),  # in the DST gap and overlap
+    Schedule.parse("Europe/Berlin", "fri-mon 22:00-06:00"),
+    Schedule.parse("Australia/Lord_Howe", "mon-sun 02:00-02:15"),  # a half-hour DST shift
+]
+
+
+@settings(max_examples=max(20, EXAMPLES // 4), deadline=None)
+@given(
+    st.sampled_from(SCHEDULES),
+    st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)),
+)
+def test_next_change_is_never_after_a_real_switch(schedule, now):
+    change = schedule.next_change(now)
+    assert change is not None and change > now
+    state = schedule.is_business_time(now)
+    probe = now
+    while probe + timedelta(minutes=1) < change:
+        probe += timedelta(minutes=1)
+        assert schedule.is_business_time(probe) == state, (now, probe, change)

@@ -461,8 +461,26 @@ def test_row21_after_hours_threshold_in_los_angeles_across_dst(platform_time, ex
         assert verdict.threshold == minutes(10)
         assert verdict.reason == "no message for 15m (threshold 10m after hours)"
     else:
-        # The shorter after-hours threshold may apply before 30m have passed: predict with it.
-        assert verdict.eligible_at == now - minutes(15) + minutes(10)
+        # Open: 30m applies, and the office stays open until then.
+        assert verdict.eligible_at == now + minutes(15)
+
+
+def test_row21_prediction_while_open_is_the_closing_time_when_that_comes_first():
+    now = utc("2026-11-04T01:50:00Z")  # Tue 17:50 PST: 30m would be 18:05, but at 18:00 the 10m applies
+
+    verdict = evaluate(idle_chat(15, now=now), now, LA_POLICY)
+
+    assert (verdict.action, verdict.eligible_at) == (Action.SKIP, utc("2026-11-04T02:00:00Z"))
+    at_closing = evaluate(idle_chat(15, now=now), utc("2026-11-04T02:00:00Z"), LA_POLICY)
+    assert at_closing.action is Action.CLOSE
+
+
+def test_row21_prediction_before_the_shorter_threshold_is_that_threshold():
+    now = utc("2026-11-04T06:00:00Z")  # 22:00 PST, idle 5m: the 10m after-hours threshold is 5m away
+
+    verdict = evaluate(idle_chat(5, now=now), now, LA_POLICY)
+
+    assert verdict.eligible_at == now + minutes(5)
 
 
 def test_row26_same_decision_whatever_the_machine_clock_says():
