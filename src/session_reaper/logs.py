@@ -105,6 +105,22 @@ def normalize_conversation_id(_: WrappedLogger, __: str, event_dict: EventDict) 
     return event_dict
 
 
+_CONVERSATION_PATH = re.compile(
+    r"/conversations/(?:messages/)?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
+)
+
+
+def conversation_from_path(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """A line about a platform request on a conversation (`.../conversations/{id}/...`) names it."""
+    if "conversation_id" not in event_dict:
+        for value in (event_dict.get("event"), event_dict.get("path")):
+            found = _CONVERSATION_PATH.search(value) if isinstance(value, str) else None
+            if found:
+                event_dict["conversation_id"] = found.group(1)
+                break
+    return event_dict
+
+
 def drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     """uvicorn adds an ANSI-coloured copy of each message: not for machines."""
     event_dict.pop("color_message", None)
@@ -136,6 +152,7 @@ def shared_processors(known_secrets: Iterable[str]) -> list[Processor]:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
         normalize_conversation_id,
+        conversation_from_path,
         drop_color_message,
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,  # plain text tracebacks: no locals, and redactable

@@ -68,6 +68,18 @@ def test_conversation_id_is_on_every_line_inside_the_context(output: io.StringIO
     assert "conversationId" not in got[3]
 
 
+def test_a_line_about_a_request_on_a_conversation_names_it(output: io.StringIO) -> None:
+    cid = "0b7e4f52-3c1d-4e8a-9f2b-6a5d4c3b2a10"
+    logging.getLogger("session_reaper.genesys").warning(
+        "platform PATCH /api/v2/conversations/messages/%s -> 503", cid
+    )
+    logs.get_logger().info("request", path=f"/api/v2/conversations/{cid}")
+    logs.get_logger().info("token", path="/oauth/token")
+
+    got = lines(output)
+    assert [ln.get("conversation_id") for ln in got] == [cid, cid, None]
+
+
 @pytest.mark.parametrize(
     "value",
     [
