@@ -102,9 +102,8 @@ class Verdict:
     eligible_at: datetime | None  # skip/defer: lower bound on when it could change; None = never by itself
     targets: tuple[str, ...] = ()  # participant ids; empty = the whole conversation
     threshold: timedelta | None = None
-    decided_at: datetime | None = (
-        None  # the platform time of the decision (plan writes it as reaper.closedAt)
-    )
+    # The platform time of the decision; the plan writes it as reaper.closedAt.
+    decided_at: datetime | None = None
 
     @property
     def acts(self) -> bool:
@@ -166,6 +165,7 @@ class Match:
     eligible: str  # reason when eligible; {elapsed} and {threshold} are filled in
     pending: str  # reason while waiting; {elapsed} and {threshold} are filled in
     blocked: str | None = None  # the policy forbids this rule's action: it never acts
+    target_clocks: Mapping[str, datetime] | None = None  # a clock per target, when each has its own
 
 
 def _agents(conversation: Conversation) -> tuple[Participant, ...]:
@@ -195,30 +195,33 @@ def _customer_connected(conversation: Conversation) -> bool:
     return customer is not None and customer.connected
 
 
+def _acw_clock(agent: Participant) -> datetime | None:
+    return agent.acw_started_at or agent.ended_at
+
+
 def acw_stuck(conversation: Conversation, policy: Policy) -> Match | None:
-    # The `after` counted from the start of after-call work is what protects the agent's notes: the
-    # reaper's own disconnect is never followed straight away by a wrap-up.
-    waiting = [
-        (p.acw_started_at or p.ended_at, p)
-        for p in _agents(conversation)
-        if p.in_after_call_work and (p.acw_started_at or p.ended_at) is not None
-    ]
-    if not waiting:
+    # The `after` counted from the start of each agent's own after-call work is what protects their
+    # notes: the reaper's own disconnect is never followed straight away by a wrap-up.
+    in_acw = [p for p in _agents(conversation) if p.in_after_call_work and _acw_clock(p) is not None]
+    if not in_acw:
         return None
-    since = min(t for t, _ in waiting if t is not None)
+    reachable = [p for p in in_acw if p.communication_id]
     blocked = None
     if not policy.wrapup_code:
         blocked = "after-call work open; no wrapup_code configured"
-    elif any(not p.communication_id for _, p in waiting):
+    elif not reachable:
         blocked = "after-call work open; no communication to apply a wrap-up to"
+    chosen = reachable or in_acw
+    clocks = {p.id: t for p in chosen if (t := _acw_clock(p)) is not None}
     return Match(
         "acw-stuck",
         Action.WRAPUP,
-        since,
-        tuple(p.id for _, p in waiting),
+        min(clocks.values()),
+        tuple(clocks),
         "agent in after-call work for {elapsed} without wrap-up (threshold {threshold})",
         "agent in after-call work for {elapsed} (acw-stuck after {threshold})",
         blocked,
+        MappingProxyType(clocks),
     )
 
 
@@ -365,7 +368,11 @@ def _decide(conversation: Conversation, now: datetime, policy: Policy, matches: 
         reason = match.eligible.format(
             elapsed=format_elapsed(elapsed), threshold=_threshold_text(threshold, after_hours)
         )
-        verdict = Verdict(match.rule, match.action, reason, None, match.targets, threshold, decided_at=now)
+        targets = match.targets
+        if match.target_clocks is not None:
+            # Only the targets whose own clock has run out (`since` is the earliest of them).
+            targets = tuple(t for t in targets if now - match.target_clocks[t] >= threshold)
+        verdict = Verdict(match.rule, match.action, reason, None, targets, threshold, decided_at=now)
         verdict = _warn_first(conversation, now, policy, match, verdict)
         if verdict.action is Action.SKIP and verdict.eligible_at is not None:
             # Waiting out a warning: the other rules' lower bounds still count, or we might read too late.

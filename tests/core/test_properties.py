@@ -146,6 +146,14 @@ def test_closing_verdicts_carry_a_threshold_the_silence_has_reached(conversation
         assert verdict.threshold is not None and verdict.rule is not None
         last = conversation.last_activity
         assert last is None or NOW - last.at >= verdict.threshold
+    if verdict.action is Action.WRAPUP:
+        # Every agent wrapped up has been in after-call work for the whole threshold: notes are safe.
+        assert verdict.threshold is not None and verdict.targets
+        for target in verdict.targets:
+            agent = conversation.participant(target)
+            assert agent is not None and agent.in_after_call_work
+            began = agent.acw_started_at or agent.ended_at
+            assert began is not None and NOW - began >= verdict.threshold
 
 
 @PROPERTY

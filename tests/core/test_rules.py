@@ -317,6 +317,19 @@ def test_row12_after_call_work_waits_for_its_threshold_then_gets_the_wrapup():
     assert later.reason == "agent in after-call work for 15m without wrap-up (threshold 10m)"
 
 
+def test_each_agent_in_after_call_work_has_its_own_clock():
+    conversation = chat(
+        customer("disconnected", 40, ended=30),
+        acd(),
+        agent("disconnected", 31, id="early", ended=15, acw_started=15, wrapup_required=True),
+        agent("disconnected", 20, id="late", ended=2, acw_started=2, wrapup_required=True),
+    )
+
+    verdict = evaluate(conversation, NOW, policy(wrapup_code="c"))
+
+    assert (verdict.action, verdict.targets) == (Action.WRAPUP, ("early",))  # "late" is still writing notes
+
+
 def test_after_call_work_without_a_wrapup_code_is_left_to_the_agent():
     verdict = evaluate(acw_chat(30), NOW, DEFAULT)
 
