@@ -53,6 +53,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9464
 DEFAULT_GRACE = 25.0  # seconds; below the 30 s an orchestrator waits by default before SIGKILL
 CHECK_TIMEOUT = 5.0  # seconds a readiness check may take
+TOKEN_RECHECK = 15.0  # seconds a token check's answer is reused: probes must not hammer the token endpoint
 
 _QUIET = frozenset({Outcome.SKIPPED, Outcome.DEFERRED})  # logged at debug: the many conversations left alone
 
@@ -84,6 +85,7 @@ class Service:
         self.passes = 0
         self.last: PassRecord | None = None
         self._current: Sweep | None = None
+        self._token_verdict: tuple[float, str] | None = None  # (monotonic time, "ok" or the problem)
 
     # -- schedule --------------------------------------------------------------------------------
 
@@ -188,7 +190,7 @@ class Service:
     async def readiness(self) -> dict[str, str]:
         """Each check's problem, or "ok"."""
         checks = {
-            "token": await _check(self._token_check()),
+            "token": await self._token_check(),
             "ledger": await _check(asyncio.to_thread(self.runtime.ledger.schema_revision)),
             "permissions": "ok",
             "shutdown": "stopping" if self.stopping.is_set() else "ok",
@@ -197,8 +199,14 @@ class Service:
             checks["permissions"] = _short(self.last.problem or "the last sweep was refused by the platform")
         return checks
 
-    async def _token_check(self) -> None:
-        await self.runtime.api.http.authenticate()  # the cached token, or a new one when it is due
+    async def _token_check(self) -> str:
+        """The cached token, or a new one when it is due; a refusal is remembered for a while."""
+        now = time.monotonic()
+        if self._token_verdict is not None and now - self._token_verdict[0] < TOKEN_RECHECK:
+            return self._token_verdict[1]
+        verdict = await _check(self.runtime.api.http.authenticate())
+        self._token_verdict = (now, verdict)
+        return verdict
 
 
 async def _check(work: Awaitable[object]) -> str:
