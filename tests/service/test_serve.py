@@ -54,6 +54,7 @@ def view(emulator: Any, conversation_id: str) -> dict[str, Any]:
 def test_serve_closes_idle_conversations_and_exposes_what_happened(emulator: Any, serve: Serve) -> None:
     idle = [emulator.create_conversation(idle_chat(45))["id"] for _ in range(3)]
     fresh = emulator.create_conversation(idle_chat(45, customer_wrote=2))["id"]
+    emulator.fault(method="PATCH", path="/attributes$", status=429, retryAfter=1, times=2)
 
     serve.start("--apply")
     ready = serve.wait_ready().json()
@@ -70,6 +71,10 @@ def test_serve_closes_idle_conversations_and_exposes_what_happened(emulator: Any
     assert serve.metric("session_reaper_sweeps_total", outcome="aborted") == 0
     assert serve.metric("session_reaper_sweep_duration_seconds_count") >= 2
     assert serve.metric("session_reaper_last_sweep_timestamp_seconds") > 0
+    limited = [r for r in emulator.requests() if r["status"] == 429]
+    assert len(limited) == 2
+    assert serve.metric("session_reaper_rate_limited_total") == 2
+    assert serve.metric("session_reaper_api_requests_total", method="PATCH", status="429") == 2
     skips = [
         v
         for (name, labels), v in metrics.items()
