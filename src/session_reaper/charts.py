@@ -23,6 +23,8 @@ GRID = "#e3e3e3"
 AXIS = "#999"
 
 Orientation = Literal["vertical", "horizontal"]
+MIN_BINS = 5  # a histogram of a handful of values still shows a shape
+MAX_BAR = 32.0  # a bar never gets thicker than this, however few there are
 
 
 def esc(text: object) -> str:
@@ -174,7 +176,7 @@ def bar_chart(
     if horizontal:
         longest = max((len(label) for label, _ in items), default=4)
         left = min(260, 14 + 7 * min(longest, 36))
-        frame = _Frame(width, height or max(120, 46 + 26 * len(items)), left, 40, 12, 34)
+        frame = _Frame(width, height or max(160, 46 + 30 * len(items)), left, 40, 12, 34)
     else:
         frame = _Frame(width, height or 300, 58, 16, 16, 64)
     parts = _open(frame, title)
@@ -183,7 +185,7 @@ def bar_chart(
     top = _scale_top([v for _, v in items])
     _value_axis(frame, parts, top, value_label, horizontal=horizontal)
     slot = (frame.plot_height if horizontal else frame.plot_width) / len(items)
-    thickness = max(1.0, slot * (0.7 if slot > 6 else 0.9))
+    thickness = min(MAX_BAR, max(1.0, slot * (0.7 if slot > 6 else 0.9)))
     label_every = _every(len(items), max_labels)
     show_values = slot >= (18 if horizontal else 26)
     for index, (label, value) in enumerate(items):
@@ -324,14 +326,14 @@ def bins_for(
 ) -> list[Bin]:
     """Equal-width, half-open bins [low, high) from a round lower edge (a whole number of widths).
 
-    Without `bins` or `bin_width`: a round width giving about sqrt(n) bins (between 1 and 30).
+    Without `bins` or `bin_width`: a round width giving about sqrt(n) bins (between MIN_BINS and 30).
     """
     data = [v for v in values if math.isfinite(v)]
     if not data:
         return []
     low, high = min(data), max(data)
     if bin_width is None:
-        wanted = bins or min(30, max(1, round(math.sqrt(len(data)))))
+        wanted = bins or min(30, max(MIN_BINS, round(math.sqrt(len(data)))))
         spread = high - low
         bin_width = nice_ceiling(spread / wanted) if spread > 0 else 1.0
     if bin_width <= 0:

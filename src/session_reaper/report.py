@@ -10,7 +10,8 @@ reasons, HTTP statuses, scrubbed error texts): never message text, never a crede
 reuses it and adds its own series through `dataclasses.replace(data, timelines=..., histograms=...)`:
 a `Timeline` is a list of (label, {series: value}) points — "closes by rule over the day", "stale
 sessions with and without the reaper" — and a `Histogram` a list of numbers — "idle time before
-close (minutes)". `requests_per_close` may be overridden the same way.
+close (minutes)". `requests_per_close` may be overridden the same way (with `cost_note` saying how
+it was measured); the page then shows it without the ledger's requests and closes, which would not add up.
 
 The HTML page has inline CSS and inline SVG charts (see `charts`): no script, no external asset,
 every string escaped.
@@ -19,6 +20,7 @@ every string escaped.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,12 +38,13 @@ from session_reaper.ledger import Ledger, LedgerUrlError, LedgerVersionError, no
 from session_reaper.ledger import reports as queries
 from session_reaper.ledger.reports import NONE
 from session_reaper.ledger.schema import decisions, sweeps
-from session_reaper.ledger.vocabulary import scrub
+from session_reaper.ledger.vocabulary import CLOSING_DECISIONS, scrub
 from session_reaper.schedule import format_duration, parse_duration
 
 HOUR_KEY = "%Y-%m-%dT%H:00Z"  # the ledger's hour buckets: "2026-11-21T10:00Z", UTC
 BAR_HOURS_MAX = 72  # more hours than this are drawn as a line, not as bars
 ACTIONS = ("close", "teardown", "warn", "wrapup")
+IDLE_TITLE = "Idle time before close (minutes)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,17 +130,26 @@ class ReportData:
     by_hour: list[tuple[str, int]] = field(default_factory=list)  # ("2026-11-21T10:00Z", n), in time order
     actions: dict[str, int] = field(default_factory=dict)  # done decisions by kind: close, warn, ...
     cancelled: int = 0
+    idle_minutes: list[float] = field(default_factory=list)  # per close: how long nobody had written
     failures: list[FailureRow] = field(default_factory=list)
     api_requests: int = 0  # by the applied sweeps that finished in the period
     cost_sweeps: int = 0
     cost_closes: int = 0
     requests_per_close: float | None = None
+    cost_note: str = ""  # e.g. how the demo measured its own requests_per_close
     timelines: list[Timeline] = field(default_factory=list)
     histograms: list[Histogram] = field(default_factory=list)
 
     @property
     def closes(self) -> int:
         return sum(count for _, count in self.by_rule)
+
+    @property
+    def ledger_cost_agrees(self) -> bool:
+        """Whether requests_per_close is the ledger's own ratio (not a figure the caller put in)."""
+        if self.requests_per_close is None or not self.cost_closes:
+            return self.requests_per_close is None
+        return abs(self.api_requests / self.cost_closes - self.requests_per_close) < 0.005
 
     @property
     def empty(self) -> bool:
@@ -191,6 +203,15 @@ def collect(ledger: Ledger, since: datetime, now: datetime) -> ReportData:
         cancelled = connection.execute(
             select(func.count()).where(decisions.c.decided_at >= since, decisions.c.outcome == "cancelled")
         ).scalar_one()
+        idle = connection.execute(
+            select(decisions.c.idle_seconds).where(
+                decisions.c.decided_at >= since,
+                decisions.c.outcome == "done",
+                decisions.c.decision.in_(CLOSING_DECISIONS),
+                decisions.c.idle_seconds.is_not(None),
+            )
+        ).scalars()
+        idle_minutes = sorted(float(seconds) / 60.0 for seconds in idle)
         failed = queries.failures(connection, since)
         reasons: dict[int, str | None] = {}
         if failed:
@@ -214,6 +235,7 @@ def collect(ledger: Ledger, since: datetime, now: datetime) -> ReportData:
         by_hour=by_hour,
         actions={kind: n for kind in ACTIONS for k, n in done if k == kind},
         cancelled=int(cancelled),
+        idle_minutes=idle_minutes,
         failures=[
             FailureRow(
                 conversation_id=f.conversation_id,
@@ -302,6 +324,19 @@ def hour_labels(hours: Sequence[datetime]) -> list[str]:
 # --------------------------------------------------------------------------------------------- JSON
 
 
+def percentile(values: Sequence[float], share: float) -> float | None:
+    """The nearest-rank percentile of sorted or unsorted values; None for none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(share / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
 def to_json(data: ReportData) -> dict[str, Any]:
     """The report's figures as one JSON object (camelCase, times in ISO 8601 UTC)."""
     return {
@@ -320,6 +355,12 @@ def to_json(data: ReportData) -> dict[str, Any]:
         },
         "actions": {**{kind: data.actions.get(kind, 0) for kind in ACTIONS}, "cancelled": data.cancelled},
         "failures": [f.to_json() for f in data.failures],
+        "idleBeforeClose": {
+            "closes": len(data.idle_minutes),
+            "medianMinutes": _round(percentile(data.idle_minutes, 50)),
+            "p90Minutes": _round(percentile(data.idle_minutes, 90)),
+            "maxMinutes": _round(max(data.idle_minutes, default=None)),
+        },
         "apiRequests": data.api_requests,
         "requestsPerClose": None if data.requests_per_close is None else round(data.requests_per_close, 2),
     }
@@ -361,6 +402,9 @@ def render_terminal(console: Console, data: ReportData) -> None:
         )
     overview.add_row("cancelled (activity just before acting)", str(data.cancelled))
     overview.add_row("failures", str(len(data.failures)))
+    if data.idle_minutes:
+        median, p90 = percentile(data.idle_minutes, 50), percentile(data.idle_minutes, 90)
+        overview.add_row("idle before close: median / p90", f"{median:.0f}m / {p90:.0f}m")
     console.print(overview)
     console.print(_counts("Closes by rule", "rule", data.by_rule))
     console.print(_counts("Closes by queue", "queue", data.by_queue))
@@ -412,7 +456,8 @@ main { max-width: 1120px; margin: 0 auto; padding: 20px 24px 40px; }
 section { background: #fff; border-radius: 8px; padding: 16px 20px; margin-bottom: 18px;
   box-shadow: 0 1px 2px rgba(0,0,0,.08); break-inside: avoid; }
 section h2 { margin: 0 0 10px; font-size: 17px; font-weight: 600; color: #1f3b57; }
-.grid2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr)); gap: 18px; }
+.grid2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr)); gap: 18px;
+  margin-bottom: 18px; }
 .grid2 section { margin-bottom: 0; }
 .note { color: #666; font-size: 13px; margin: 6px 0 0; }
 .empty { color: #888; font-style: italic; }
@@ -461,18 +506,39 @@ def _table(
     return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
 
 
-def hour_chart(data: ReportData) -> str:
+HALF = 480  # the width of a chart that shares its row with another: its text stays legible
+CHART_HEIGHT = 260
+FULL = 960  # the width of a chart alone on its row
+
+
+def hour_chart(data: ReportData, width: int = HALF) -> str:
     series = hourly(data.by_hour)
     labels = hour_labels([h for h, _ in series])
     title = "Closes by hour (UTC)"
+    counts = [float(n) for _, n in series]
     if len(series) > BAR_HOURS_MAX:
         return charts.line_chart(
-            labels, {"closes": [float(n) for _, n in series]}, title=title, value_label="closes"
+            labels, {"closes": counts}, title=title, value_label="closes", width=width, max_labels=8
         )
     return charts.bar_chart(
-        list(zip(labels, [float(n) for _, n in series], strict=True)),
+        list(zip(labels, counts, strict=True)),
         title=title,
         value_label="closes",
+        width=width,
+        height=CHART_HEIGHT,
+        max_labels=10,
+        empty="no closes",
+    )
+
+
+def rule_chart(data: ReportData, width: int = HALF) -> str:
+    return charts.bar_chart(
+        [(rule, float(n)) for rule, n in data.by_rule],
+        title="Closes by rule",
+        orientation="horizontal",
+        value_label="closes",
+        width=width,
+        height=max(CHART_HEIGHT, 46 + 30 * len(data.by_rule)),
         empty="no closes",
     )
 
@@ -486,8 +552,11 @@ def _timeline_chart(timeline: Timeline) -> str:
             list(zip(labels, values, strict=True)),
             title=timeline.title,
             value_label=timeline.value_label or name,
+            width=FULL,
         )
-    return charts.line_chart(labels, series, title=timeline.title, value_label=timeline.value_label)
+    return charts.line_chart(
+        labels, series, title=timeline.title, value_label=timeline.value_label, width=FULL, max_labels=16
+    )
 
 
 def write_html(path: Path, data: ReportData, title: str = "session-reaper report") -> None:
@@ -512,16 +581,9 @@ def render_html(data: ReportData, title: str = "session-reaper report") -> str:
         sections.append(
             _section("Nothing recorded yet", _empty_text("The ledger holds no sweep in this period."))
         )
-    rule_chart = charts.bar_chart(
-        [(rule, float(n)) for rule, n in data.by_rule],
-        title="Closes by rule",
-        orientation="horizontal",
-        value_label="closes",
-        empty="no closes",
-    )
     sections.append(
         '<div class="grid2">\n'
-        + _section("Closes by rule", rule_chart)
+        + _section("Closes by rule", rule_chart(data))
         + "\n"
         + _section("Closes by hour (UTC)", hour_chart(data))
         + "\n</div>"
@@ -532,14 +594,19 @@ def render_html(data: ReportData, title: str = "session-reaper report") -> str:
             title="Closes by queue",
             orientation="horizontal",
             value_label="closes",
+            width=FULL,
         )
         note = f"{len(data.by_queue) - 20} more queues not shown" if len(data.by_queue) > 20 else ""
         sections.append(_section("Closes by queue", queue_chart, note))
     for timeline in data.timelines:
         sections.append(_section(timeline.title, _timeline_chart(timeline), timeline.note))
-    for item in data.histograms:
+    histograms = list(data.histograms)
+    if data.idle_minutes and not any(h.title == IDLE_TITLE for h in histograms):
+        note = "How long nobody had written when the reaper closed the conversation (from the ledger)."
+        histograms.insert(0, Histogram(IDLE_TITLE, data.idle_minutes, "minutes", note=note))
+    for item in histograms:
         chart = charts.histogram(
-            item.values, title=item.title, value_label=item.value_label, bin_width=item.bin_width
+            item.values, title=item.title, value_label=item.value_label, bin_width=item.bin_width, width=FULL
         )
         sections.append(_section(item.title, chart, item.note))
     if data.failures:
@@ -560,13 +627,15 @@ def render_html(data: ReportData, title: str = "session-reaper report") -> str:
     else:
         body = _empty_text("No failure in this period.")
     sections.append(_section(f"Failures ({len(data.failures)})", body))
-    cost_rows = [
-        ("applied sweeps finished", str(data.cost_sweeps)),
-        ("API requests (discovery, reads, writes, retries)", str(data.api_requests)),
-        ("conversations closed or torn down", str(data.cost_closes)),
-        ("API requests per close", _per_close(data.requests_per_close)),
-    ]
-    sections.append(_section("API requests per close", _table(("figure", "value"), cost_rows, {1: "num"})))
+    cost_rows = [("API requests per close", _per_close(data.requests_per_close))]
+    if data.ledger_cost_agrees:
+        cost_rows[:0] = [
+            ("applied sweeps finished", str(data.cost_sweeps)),
+            ("API requests (discovery, reads, writes, retries)", str(data.api_requests)),
+            ("conversations closed or torn down", str(data.cost_closes)),
+        ]
+    cost = _table(("figure", "value"), cost_rows, {1: "num"})
+    sections.append(_section("API requests per close", cost, data.cost_note))
     generated = _when(data.until)
     return "\n".join(
         [

@@ -32,6 +32,7 @@ class Close:
     queue_id: str | None
     at: datetime
     decision: str = "close"
+    idle_minutes: float = 41
 
 
 def close(ledger: Ledger, sweep: int, item: Close) -> int:
@@ -41,11 +42,11 @@ def close(ledger: Ledger, sweep: int, item: Close) -> int:
         item.conversation_id,
         decision=item.decision,
         rule=item.rule,
-        reason=f"no message for 41m (threshold 30m) [{item.rule}]",
+        reason=f"no message for {item.idle_minutes:.0f}m [{item.rule}]",
         queue_id=item.queue_id,
         channel="webmessaging",
         threshold_seconds=1800,
-        idle_seconds=2460,
+        idle_seconds=item.idle_minutes * 60,
         platform_now=item.at,
         at=item.at,
     )
@@ -59,16 +60,16 @@ def close(ledger: Ledger, sweep: int, item: Close) -> int:
 def closes(t0: datetime) -> list[Close]:
     """idle x4 (q-sales x3, q-support x1), customer-left x2 (q-support), orphaned x1 (no queue, a teardown).
 
-    By hour from t0 (on the hour): +0h -> 3, +1h -> 1, +3h -> 3.
+    By hour from t0 (on the hour): +0h -> 3, +1h -> 1, +3h -> 3. Idle minutes: 6, 16, 31, 33, 35, 41, 90.
     """
     return [
-        Close("c-1", "idle", "q-sales", t0 + timedelta(minutes=5)),
-        Close("c-2", "idle", "q-sales", t0 + timedelta(minutes=25)),
-        Close("c-3", "customer-left", "q-support", t0 + timedelta(minutes=50)),
-        Close("c-4", "idle", "q-support", t0 + timedelta(hours=1, minutes=10)),
-        Close("c-5", "idle", "q-sales", t0 + timedelta(hours=3, minutes=1)),
-        Close("c-6", "customer-left", "q-support", t0 + timedelta(hours=3, minutes=2)),
-        Close("c-7", "orphaned", None, t0 + timedelta(hours=3, minutes=30), decision="teardown"),
+        Close("c-1", "idle", "q-sales", t0 + timedelta(minutes=5), idle_minutes=31),
+        Close("c-2", "idle", "q-sales", t0 + timedelta(minutes=25), idle_minutes=41),
+        Close("c-3", "customer-left", "q-support", t0 + timedelta(minutes=50), idle_minutes=6),
+        Close("c-4", "idle", "q-support", t0 + timedelta(hours=1, minutes=10), idle_minutes=35),
+        Close("c-5", "idle", "q-sales", t0 + timedelta(hours=3, minutes=1), idle_minutes=33),
+        Close("c-6", "customer-left", "q-support", t0 + timedelta(hours=3, minutes=2), idle_minutes=16),
+        Close("c-7", "orphaned", None, t0 + timedelta(hours=3, minutes=30), "teardown", idle_minutes=90),
     ]
 
 

@@ -95,7 +95,7 @@ def test_html_file(recent: tuple[Path, datetime], tmp_path: Path) -> None:
     result = run("--config", str(config), "--html", str(target))
     assert result.exit_code == 0, result.output
     page = target.read_text(encoding="utf-8")
-    assert page.count("<svg") == 3 and parse(page).problems == []
+    assert page.count("<svg") == 4 and parse(page).problems == []
     assert "<script" not in page and "&lt;script&gt;" in page
     assert f"Wrote {target}" in result.stdout
     # With --json, stdout stays pure JSON.

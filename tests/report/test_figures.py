@@ -34,6 +34,7 @@ def test_closes_by_rule_queue_and_hour(filled: Ledger) -> None:
     # The dry run's "close" and the cancelled one are not closes; the warning is counted apart.
     assert data.actions == {"close": 6, "teardown": 1, "warn": 1}
     assert data.cancelled == 1
+    assert data.idle_minutes == pytest.approx([6, 16, 31, 33, 35, 41, 90])
 
 
 def test_sweeps_span_and_requests_per_close(filled: Ledger) -> None:
@@ -110,6 +111,12 @@ def test_json_figures(filled: Ledger) -> None:
     assert (figures["apiRequests"], figures["requestsPerClose"]) == (70, 10.0)
     assert figures["failures"][1]["lastError"].startswith(ERROR)
     assert figures["failures"][1]["httpStatus"] == 503
+    assert figures["idleBeforeClose"] == {
+        "closes": 7,
+        "medianMinutes": 33.0,
+        "p90Minutes": 90.0,
+        "maxMinutes": 90.0,
+    }
 
 
 def test_hours_are_made_continuous_for_the_chart() -> None:

@@ -55,21 +55,23 @@ def demo_extras(data: ReportData) -> ReportData:
             Histogram("Idle time before close (minutes)", [31, 34, 35, 41, 47, 52, 58, 63, 90], "minutes")
         ],
         requests_per_close=6.5,
+        cost_note="Measured by the demo.",
     )
 
 
 def test_a_chart_per_figure_and_the_expected_labels(data: ReportData) -> None:
     page = render_html(data, "Weekly report")
     charts = svgs(page)
-    assert len(charts) == 3  # closes by rule, by hour, by queue
+    assert len(charts) == 4  # closes by rule, by hour, by queue; idle time before close
     for chart in charts:
         ET.fromstring(chart)  # each chart is well-formed XML (SVG), not just tag soup
-    rule_chart, hour_chart, queue_chart = charts
+    rule_chart, hour_chart, queue_chart, idle_chart = charts
     for label in ("idle", "customer-left", "orphaned"):
         assert f">{label}</text>" in rule_chart
     for label in ("09:00", "10:00", "11:00", "12:00"):  # 11:00 had no close: still on the axis
         assert label in hour_chart
     assert ">q-sales</text>" in queue_chart and ">q-support</text>" in queue_chart
+    assert ">minutes</text>" in idle_chart and idle_chart.count("<rect") >= 3
     for text in (
         "Weekly report",
         "Closes by rule",
@@ -79,7 +81,7 @@ def test_a_chart_per_figure_and_the_expected_labels(data: ReportData) -> None:
         "ctx-9",
     ):
         assert text in page
-    assert "API requests per close" in page and ">10.0<" in page
+    assert "API requests per close" in page and ">10.0<" in page and ">70<" in page
     assert "2026-11-14 15:00 UTC → 2026-11-21 15:00 UTC (7d)" in page
 
 
@@ -116,7 +118,8 @@ def test_the_demo_series_are_drawn(data: ReportData) -> None:
     assert stale.count("<polyline") == 2
     assert "Same traffic, same virtual clock." in page
     assert idle.count("<rect") >= 3 and ">minutes</text>" in idle
-    assert ">6.5<" in page  # the demo's own requests per close
+    assert ">6.5<" in page  # the demo's own requests per close, without the ledger's figures beside it
+    assert ">70<" not in page and "Measured by the demo." in page
 
 
 def test_an_empty_report_still_renders(tmp_path: Path) -> None:
