@@ -20,7 +20,7 @@ from session_reaper.report import (
     to_json,
 )
 
-from .conftest import ERROR, HOSTILE, NOW, T0
+from .conftest import ERROR, HOSTILE, NOW, T0, FakeClock, fill
 
 WEEK = NOW - timedelta(days=7)
 
@@ -144,3 +144,13 @@ def test_last_error_without_a_failed_step() -> None:
     assert row.last_error == "boom"
     row = FailureRow("c", "idle", "close", NOW, None, None, "verify", 409, None, None)
     assert row.last_error == "verify: HTTP 409"
+
+
+@pytest.mark.postgres
+def test_the_same_figures_on_postgresql(filled: Ledger, postgres_ledger_url: str) -> None:
+    clock = FakeClock()
+    with Ledger.open(postgres_ledger_url, owner="replica-a", clock=clock) as ledger:
+        fill(ledger, clock)
+        on_postgres = collect(ledger, WEEK, NOW)
+    assert to_json(on_postgres) == to_json(collect(filled, WEEK, NOW))
+    assert on_postgres.idle_minutes == pytest.approx(collect(filled, WEEK, NOW).idle_minutes)
