@@ -216,6 +216,14 @@ def report(
 
 
 @app.command()
+def doctor(config: Path | None = ConfigOption) -> None:
+    """Check config, region, token, organization, every permission the rules need, queues' own timers."""
+    from session_reaper.doctor import run
+
+    raise typer.Exit(run(config, out))
+
+
+@app.command()
 def emulator(
     host: str = typer.Option("127.0.0.1", help="Interface to bind; loopback by default."),
     port: int = typer.Option(8089, help="TCP port."),

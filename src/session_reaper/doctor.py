@@ -1,0 +1,720 @@
+"""`session-reaper doctor`: is everything the configured behaviour needs really there?
+
+Each check ends with ✓ (there), ✗ (missing; with a one-line fix), ⚠ (worth knowing, never fatal) or
+– (not needed by this configuration). In order: the policy file, the credentials in the environment,
+region and hosts, a token, the organization behind it (``GET /api/v2/tokens/me``), every permission
+the configured rules need, and the queues whose own message inactivity timer is off.
+
+Permissions are judged from the platform's real answers, never guessed from a role's name: each
+operation the reaper uses is called once on a conversation that cannot exist (a random UUID). The
+platform checks the permission before it looks the conversation up, so ``403`` means the permission
+is missing and ``404`` (or any other refusal about the request itself) means it is there. Nothing is
+changed anywhere: there is nothing to change. Reads are probed the same way; discovery with an
+analytics query over the last minute, one conversation a page.
+
+Exit codes: 0 everything needed is there; 2 configuration (policy file, ``GENESYSCLOUD_*`` variables,
+region); 3 authentication or a needed permission; 1 the platform could not be asked (unreachable,
+5xx): nothing could be judged.
+
+``python -m session_reaper.doctor --write-readme`` regenerates README.md's configuration reference
+(from ``config.reference_markdown()``); ``--check-readme`` says whether it is current.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import Enum
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from rich.console import Console
+from rich.markup import escape
+
+from session_reaper.config import (
+    ENV_ACCESS_TOKEN,
+    ENV_API_URL,
+    ENV_CLIENT_ID,
+    ENV_CLIENT_SECRET,
+    ENV_REGION,
+    ConfigError,
+    Credentials,
+    CredentialsError,
+    Settings,
+    load_settings,
+    reference_markdown,
+)
+from session_reaper.genesys.api import GenesysApi
+from session_reaper.genesys.discovery import build_query
+from session_reaper.genesys.errors import (
+    AuthenticationFailed,
+    BadRequest,
+    Conflict,
+    GenesysError,
+    NotFound,
+    PermissionMissing,
+    TransportError,
+)
+from session_reaper.genesys.http import RetryPolicy
+from session_reaper.genesys.regions import REGIONS, Endpoints, resolve
+
+EXIT_OK = 0
+EXIT_UNREACHABLE = 1
+EXIT_CONFIG = 2
+EXIT_AUTH = 3
+
+# A doctor answers in seconds: a wrong host or a struggling platform is reported, not waited out.
+_RETRY = RetryPolicy(max_attempts=3, max_transport_attempts=2, backoff_cap=2.0, max_retry_after=10.0)
+
+ROLE_NAME = "session-reaper"
+
+
+# ------------------------------------------------------------------------------------- permissions
+
+
+def permission_label(permission: str) -> str:
+    """The label the admin UI shows: ``analytics:conversationDetail:view`` -> ``Analytics > Conversation
+    Detail > View``."""
+    parts = []
+    for part in permission.split(":"):
+        words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", part)
+        parts.append(words[:1].upper() + words[1:])
+    return " > ".join(parts)
+
+
+@dataclass(frozen=True)
+class Capability:
+    """One platform operation the reaper uses, the permissions that allow it, and when it is needed.
+
+    ``permissions``: any one of them allows the operation (what the platform's 403 names). Empty =
+    the SDK's documentation lists none; the operation is probed all the same, and a 403 names what
+    the platform asks for.
+    """
+
+    key: str
+    title: str
+    method: str
+    path: str  # with {cid}, {pid}, {commid}: filled with random UUIDs for the probe
+    permissions: tuple[str, ...]
+    body: Callable[[Settings], Any] | None
+    needed: Callable[[Settings], str | None]  # why it is needed by this configuration; None = not needed
+    purpose: str  # what the reaper does with it, for the README and docs/permissions.md
+    warning_only: bool = False  # missing = ⚠, never a failure
+    idempotent: bool = True
+
+
+def _always(reason: str) -> Callable[[Settings], str | None]:
+    return lambda settings: reason
+
+
+def _enabled(settings: Settings, *rules: str) -> list[str]:
+    return [name for name in rules if settings.rules.get(name).enabled]
+
+
+def _needs_participant_disconnect(settings: Settings) -> str | None:
+    rules = _enabled(settings, "idle", "customer-left")
+    return f"rules {', '.join(rules)} disconnect the agent" if rules else None
+
+
+def _needs_conversation_disconnect(settings: Settings) -> str | None:
+    rules = _enabled(settings, "queue-abandoned", "flow-stuck")
+    if rules:
+        return f"rules {', '.join(rules)} disconnect the conversation"
+    escalating = _enabled(settings, "idle", "customer-left")
+    return "a participant disconnect that does not end the conversation escalates" if escalating else None
+
+
+def _needs_teardown(settings: Settings) -> str | None:
+    if not settings.close.allow_teardown:
+        return None
+    return "[close] allow_teardown = true (rule orphaned, last escalation)"
+
+
+def _needs_annotate(settings: Settings) -> str | None:
+    return "[close] annotate = true" if settings.close.annotate else None
+
+
+def _needs_send(settings: Settings) -> str | None:
+    reasons = []
+    if settings.close.closing_text:
+        reasons.append("[close] closing_text is set")
+    if settings.close.warn_before > timedelta(0):
+        reasons.append("[close] warn_before > 0")
+    return " and ".join(reasons) or None
+
+
+def _needs_wrapup(settings: Settings) -> str | None:
+    if not settings.close.wrapup_code:
+        return None
+    if not settings.rules.get("acw-stuck").enabled:
+        return None
+    return "[close] wrapup_code is set (rule acw-stuck)"
+
+
+_MESSAGES = "/api/v2/conversations/messages/{cid}"
+
+CAPABILITIES: tuple[Capability, ...] = (
+    Capability(
+        key="discover",
+        title="find unended message conversations (analytics query)",
+        method="POST",
+        path="/api/v2/analytics/conversations/details/query",
+        permissions=("analytics:conversationDetail:view",),
+        body=None,  # built from the platform's clock at probe time
+        needed=_always("every sweep discovers conversations"),
+        purpose="discovery: `POST /api/v2/analytics/conversations/details/query`",
+    ),
+    Capability(
+        key="read",
+        title="read a conversation (participants, communications, wrap-up)",
+        method="GET",
+        path="/api/v2/conversations/{cid}",
+        permissions=("conversation:communication:view",),
+        body=None,
+        needed=_always("every decision reads the conversation"),
+        purpose="decide: `GET /api/v2/conversations/{id}`",
+    ),
+    Capability(
+        key="recheck",
+        title="re-read a message conversation just before acting",
+        method="GET",
+        path=_MESSAGES,
+        permissions=(),
+        body=None,
+        needed=_always("every action re-reads the conversation first"),
+        purpose="re-check just before acting: `GET /api/v2/conversations/messages/{id}`",
+    ),
+    Capability(
+        key="disconnect-participant",
+        title="disconnect a participant (the idle or lingering agent)",
+        method="PATCH",
+        path=_MESSAGES + "/participants/{pid}",
+        permissions=("conversation:communication:disconnect",),
+        body=lambda settings: {"state": "disconnected"},
+        needed=_needs_participant_disconnect,
+        purpose="rules idle, customer-left: `PATCH /api/v2/conversations/messages/{id}/participants/{pid}`",
+    ),
+    Capability(
+        key="disconnect-conversation",
+        title="disconnect a whole conversation",
+        method="PATCH",
+        path=_MESSAGES,
+        permissions=("conversation:communication:disconnect", "conversation:message:park"),
+        body=lambda settings: {"state": "disconnected"},
+        needed=_needs_conversation_disconnect,
+        purpose="rules queue-abandoned, flow-stuck, escalation: `PATCH /api/v2/conversations/messages/{id}`",
+    ),
+    Capability(
+        key="teardown",
+        title="tear a conversation down (last resort)",
+        method="POST",
+        path="/api/v2/conversations/{cid}/disconnect",
+        permissions=("conversation:communication:disconnect",),
+        body=None,
+        needed=_needs_teardown,
+        purpose="rule orphaned: `POST /api/v2/conversations/{id}/disconnect`",
+    ),
+    Capability(
+        key="annotate",
+        title="write participant attributes (reaper.rule, reaper.reason, reaper.closedAt)",
+        method="PATCH",
+        path=_MESSAGES + "/participants/{pid}/attributes",
+        permissions=(),
+        body=lambda settings: {"attributes": {"reaper.doctor": "probe"}},
+        needed=_needs_annotate,
+        purpose="reason recorded: `PATCH /api/v2/conversations/messages/{id}/participants/{pid}/attributes`",
+    ),
+    Capability(
+        key="send-message",
+        title="send the warning and closing texts to the guest",
+        method="POST",
+        path=_MESSAGES + "/communications/{commid}/messages",
+        permissions=("conversation:message:create", "conversation:webmessaging:create"),
+        body=lambda settings: {"textBody": "session-reaper doctor probe"},
+        needed=_needs_send,
+        purpose="`warning_text`, `closing_text`: "
+        "`POST /api/v2/conversations/messages/{id}/communications/{cid}/messages`",
+        idempotent=False,
+    ),
+    Capability(
+        key="wrapup",
+        title="apply a wrap-up code for an agent left in after-call work",
+        method="POST",
+        path=_MESSAGES + "/participants/{pid}/communications/{commid}/wrapup",
+        permissions=(),
+        body=lambda settings: {"code": settings.close.wrapup_code or str(uuid.uuid4())},
+        needed=_needs_wrapup,
+        purpose="rule acw-stuck: "
+        "`POST /api/v2/conversations/messages/{id}/participants/{pid}/communications/{cid}/wrapup`",
+    ),
+    Capability(
+        key="queues",
+        title="read queues (which have the platform's own inactivity timer)",
+        method="GET",
+        path="/api/v2/routing/queues",
+        permissions=("routing:queue:view",),
+        body=None,
+        needed=_always("doctor lists queues whose inactivity timer is off"),
+        purpose="`doctor` only: `GET /api/v2/routing/queues`",
+        warning_only=True,
+    ),
+)
+
+
+def known_permissions() -> tuple[str, ...]:
+    """Every permission the doctor knows, in the order of the capabilities that need them."""
+    found: list[str] = []
+    for capability in CAPABILITIES:
+        for permission in capability.permissions:
+            if permission not in found:
+                found.append(permission)
+    return tuple(found)
+
+
+# ------------------------------------------------------------------------------------------ checks
+
+
+class Status(Enum):
+    OK = "ok"
+    FAIL = "fail"
+    WARN = "warn"
+    SKIP = "skip"
+
+
+_MARK = {
+    Status.OK: "[green]✓[/]",
+    Status.FAIL: "[bold red]✗[/]",
+    Status.WARN: "[yellow]⚠[/]",
+    Status.SKIP: "[dim]–[/]",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        data = {"check": self.name, "status": self.status.value, "detail": self.detail}
+        if self.fix:
+            data["fix"] = self.fix
+        return data
+
+
+@dataclass
+class Diagnosis:
+    checks: list[Check] = field(default_factory=list)
+    exit_code: int = EXIT_OK
+    queues_without_timer: list[dict[str, str]] = field(default_factory=list)
+
+    def add(self, check: Check, *, exit_code: int | None = None) -> Check:
+        self.checks.append(check)
+        if exit_code is not None and check.status is Status.FAIL:
+            self.fail(exit_code)
+        return check
+
+    def fail(self, exit_code: int) -> None:
+        # Configuration beats authentication beats "could not ask": say the most fundamental problem.
+        order = {EXIT_OK: 0, EXIT_UNREACHABLE: 1, EXIT_AUTH: 2, EXIT_CONFIG: 3}
+        if order[exit_code] > order[self.exit_code]:
+            self.exit_code = exit_code
+
+
+def _grant(permissions: Sequence[str]) -> str:
+    if not permissions:
+        return "grant the OAuth client's role the permission the platform names in its 403"
+    labels = " or ".join(f"'{permission_label(p)}' ({p})" for p in permissions)
+    return (
+        f"grant the role {labels} to the OAuth client (Admin > Roles / Permissions, then the client's Roles)"
+    )
+
+
+# Hosts the forums suggest that are not Genesys Cloud at all.
+_WRONG_HOSTS = {
+    "mynicecxone.com": "NICE CXone's, another vendor's platform",
+    "mygen.com": "made up; Genesys Cloud has no such domain",
+}
+_GENESYS_SUFFIXES = tuple(sorted({d for d in REGIONS.values()} | {"pure.cloud", "us-gov-pure.cloud"}))
+
+
+def _host_check(endpoints: Endpoints, credentials: Credentials) -> Check:
+    host = urlsplit(endpoints.api_base).hostname or ""
+    login_host = urlsplit(endpoints.login_base).hostname or ""
+    where = f"API {endpoints.api_base}, login {endpoints.login_base}"
+    source = f"{ENV_API_URL}" if credentials.api_url else f"{ENV_REGION}={credentials.region or 'us-east-1'}"
+    for checked in (host, login_host):
+        for wrong, why in _WRONG_HOSTS.items():
+            if checked == wrong or checked.endswith("." + wrong):
+                return Check(
+                    "region and hosts",
+                    Status.FAIL,
+                    f"{checked} is {why} ({source})",
+                    f"set {ENV_REGION} to your organization's region (e.g. us-east-1, eu-west-1) "
+                    f"and unset {ENV_API_URL}",
+                )
+    loopback = host in ("localhost", "::1") or host.startswith("127.")
+    genesys = any(host == s or host.endswith("." + s) for s in _GENESYS_SUFFIXES)
+    if not (loopback or genesys):
+        return Check(
+            "region and hosts",
+            Status.WARN,
+            f"{where} ({source}): not a Genesys Cloud domain; fine for a gateway",
+            f"unless a gateway forwards to Genesys Cloud, unset {ENV_API_URL} and set {ENV_REGION}",
+        )
+    note = " (loopback: the emulator?)" if loopback else ""
+    return Check("region and hosts", Status.OK, f"{where} ({source}){note}")
+
+
+async def _probe(
+    api: GenesysApi, capability: Capability, settings: Settings
+) -> tuple[str, GenesysError | None]:
+    """("present" | "missing" | "auth" | "unknown", the error that decided it)."""
+    ids = {"cid": str(uuid.uuid4()), "pid": str(uuid.uuid4()), "commid": str(uuid.uuid4())}
+    path = capability.path.format(**ids)
+    params: Mapping[str, str | int] | None = None
+    if capability.key == "discover":
+        now = api.clock.now()
+        body: Any = build_query(
+            now - timedelta(minutes=1),
+            now,
+            channels=list(settings.sweep.channels) or ["webmessaging"],
+            page_size=1,
+        )
+    elif capability.key == "queues":
+        body, params = None, {"pageSize": 1, "pageNumber": 1}
+    else:
+        body = capability.body(settings) if capability.body else None
+    try:
+        await api.http.request(
+            capability.method,
+            path,
+            operation=f"doctor:{capability.key}",
+            json=body,
+            params=params,
+            idempotent=capability.idempotent,
+        )
+    except PermissionMissing as exc:
+        return "missing", exc
+    except AuthenticationFailed as exc:
+        return "auth", exc
+    except (NotFound, BadRequest, Conflict) as exc:
+        # The platform got past the permission check and judged the request (a random id): allowed.
+        return "present", exc
+    except GenesysError as exc:
+        if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (401, 403, 429):
+            return "present", exc
+        return "unknown", exc
+    return "present", None
+
+
+async def _queues(api: GenesysApi, settings: Settings, diagnosis: Diagnosis) -> None:
+    include = set(settings.sweep.queues.include)
+    exclude = set(settings.sweep.queues.exclude)
+    on: list[str] = []
+    off: list[dict[str, str]] = []
+    try:
+        async for queue in api.list_queues():
+            queue_id = str(queue.get("id", ""))
+            if (include and queue_id not in include) or queue_id in exclude:
+                continue
+            name = str(queue.get("name") or queue_id)
+            message = ((queue.get("mediaSettings") or {}).get("message")) or {}
+            if message.get("enableInactivityTimeout"):
+                timeout = (message.get("inactivityTimeoutSettings") or {}).get("timeoutSeconds")
+                on.append(f"{name}" + (f" ({timeout}s)" if timeout else ""))
+            else:
+                off.append({"id": queue_id, "name": name})
+    except GenesysError as exc:
+        diagnosis.add(Check("queue inactivity timers", Status.WARN, f"could not list the queues: {exc}"))
+        return
+    diagnosis.queues_without_timer = off
+    total = len(on) + len(off)
+    scope = " in scope" if include or exclude else ""
+    if not total:
+        diagnosis.add(Check("queue inactivity timers", Status.OK, f"no queues{scope}"))
+        return
+    summary = f"platform timer on in {len(on)} of {total} queue(s){scope}"
+    if on:
+        summary += ": " + ", ".join(on)
+    if not off:
+        diagnosis.add(Check("queue inactivity timers", Status.OK, summary))
+        return
+    diagnosis.add(Check("queue inactivity timers", Status.OK if on else Status.WARN, summary))
+    for queue in off:
+        diagnosis.add(
+            Check(
+                f"queue {queue['name']}",
+                Status.WARN,
+                f"platform inactivity timer off (queue id {queue['id']}): only session-reaper ends "
+                "its idle conversations",
+                "optional: turn on the queue's message inactivity timeout (Admin > Queues > Message) "
+                "to let the platform end idle conversations too",
+            )
+        )
+
+
+async def _platform(
+    settings: Settings, credentials: Credentials, endpoints: Endpoints, diagnosis: Diagnosis
+) -> None:
+    secret = credentials.client_secret.get_secret_value()
+    token = credentials.access_token.get_secret_value() if credentials.access_token else None
+    try:
+        async with GenesysApi.connect(
+            endpoints,
+            client_id=credentials.client_id or None,
+            client_secret=secret or None,
+            access_token=token,
+            requests_per_minute=settings.sweep.requests_per_minute,
+            timeout=15.0,
+            retry=_RETRY,
+        ) as api:
+            how = "the access token in " + ENV_ACCESS_TOKEN if token else "client credentials grant"
+            diagnosis.add(Check("token", Status.OK, f"accepted ({how}) by {endpoints.login_base}"))
+            await _organization(api, diagnosis)
+            if diagnosis.exit_code != EXIT_OK:
+                return
+            await _permissions(api, settings, diagnosis)
+    except AuthenticationFailed as exc:
+        diagnosis.add(
+            Check(
+                "token",
+                Status.FAIL,
+                f"refused: {exc}",
+                f"check {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET}: an OAuth client with the Client Credentials "
+                f"grant, in the organization of {ENV_REGION}",
+            ),
+            exit_code=EXIT_AUTH,
+        )
+    except TransportError as exc:
+        diagnosis.add(
+            Check(
+                "token",
+                Status.FAIL,
+                f"no answer from {endpoints.login_base}: {exc}",
+                f"check {ENV_REGION} / {ENV_API_URL}, DNS, proxy and outbound HTTPS",
+            ),
+            exit_code=EXIT_UNREACHABLE,
+        )
+    except GenesysError as exc:
+        diagnosis.add(
+            Check(
+                "token", Status.FAIL, f"the platform failed: {exc}", "try again; if it persists, check status"
+            ),
+            exit_code=EXIT_UNREACHABLE,
+        )
+
+
+async def _organization(api: GenesysApi, diagnosis: Diagnosis) -> None:
+    try:
+        me = await api.token_info()
+    except AuthenticationFailed as exc:
+        diagnosis.add(
+            Check("organization", Status.FAIL, f"token refused: {exc}", f"check {ENV_CLIENT_ID}"),
+            exit_code=EXIT_AUTH,
+        )
+        return
+    except GenesysError as exc:
+        diagnosis.add(
+            Check("organization", Status.FAIL, f"GET /api/v2/tokens/me failed: {exc}", "try again"),
+            exit_code=EXIT_UNREACHABLE if not isinstance(exc, PermissionMissing) else EXIT_AUTH,
+        )
+        return
+    org = me.get("organization") or {}
+    client = me.get("OAuthClient") or me.get("oAuthClient") or {}
+    detail = f"{org.get('name', '?')} ({org.get('id', '?')})"
+    if client:
+        detail += f"; OAuth client {client.get('name') or client.get('id')!s}"
+        grant = client.get("authorizedGrantType")
+        if grant:
+            detail += f", grant {grant}"
+    diagnosis.add(Check("organization", Status.OK, detail))
+
+
+async def _permissions(api: GenesysApi, settings: Settings, diagnosis: Diagnosis) -> None:
+    queues_allowed = False
+    for capability in CAPABILITIES:
+        why = capability.needed(settings)
+        result, error = await _probe(api, capability, settings)
+        asked = error.permissions if isinstance(error, PermissionMissing) and error.permissions else ()
+        permissions = asked or capability.permissions
+        named = " or ".join(f"{p} ({permission_label(p)})" for p in permissions) or "no documented permission"
+        name = f"permission: {capability.title}"
+        if capability.key == "queues":
+            queues_allowed = result == "present"
+        if result == "auth":
+            diagnosis.add(
+                Check(name, Status.FAIL, f"token refused: {error}", f"check {ENV_CLIENT_ID}"),
+                exit_code=EXIT_AUTH,
+            )
+            return
+        if why is None:
+            state = {"present": "allowed", "missing": "not allowed", "unknown": "unknown"}[result]
+            diagnosis.add(Check(name, Status.SKIP, f"not needed by this configuration ({state}; {named})"))
+            continue
+        if result == "present":
+            diagnosis.add(Check(name, Status.OK, f"{named} — needed: {why}"))
+        elif result == "missing":
+            status = Status.WARN if capability.warning_only else Status.FAIL
+            diagnosis.add(
+                Check(
+                    name,
+                    status,
+                    f"missing {'one of ' if len(permissions) > 1 else ''}{named} — needed: {why}",
+                    _grant(permissions),
+                ),
+                exit_code=EXIT_AUTH,
+            )
+        else:
+            status = Status.WARN if capability.warning_only else Status.FAIL
+            diagnosis.add(
+                Check(
+                    name, status, f"could not tell: {error}", "run doctor again; the platform did not answer"
+                ),
+                exit_code=EXIT_UNREACHABLE,
+            )
+    if queues_allowed:
+        await _queues(api, settings, diagnosis)
+    else:
+        diagnosis.add(
+            Check(
+                "queue inactivity timers",
+                Status.WARN,
+                "not checked: the client may not read queues",
+                _grant(("routing:queue:view",)),
+            )
+        )
+
+
+def diagnose(config: Path | None, environ: Mapping[str, str] | None = None) -> Diagnosis:
+    """Run every check; never raises for a problem it can describe."""
+    env = os.environ if environ is None else environ
+    diagnosis = Diagnosis()
+    try:
+        settings = load_settings(config, environ=env)
+    except ConfigError as exc:
+        diagnosis.add(
+            Check(
+                "config", Status.FAIL, str(exc), "fix the file at the line named (see README: configuration)"
+            ),
+            exit_code=EXIT_CONFIG,
+        )
+        return diagnosis
+    where = str(settings.source) if settings.source else "no file: the built-in defaults"
+    mode = "apply" if settings.sweep.apply else "dry run unless --apply"
+    diagnosis.add(Check("config", Status.OK, f"{where} ({mode})"))
+    try:
+        credentials = Credentials.from_env(env)
+    except CredentialsError as exc:
+        diagnosis.add(
+            Check(
+                "credentials",
+                Status.FAIL,
+                str(exc),
+                f"export {ENV_CLIENT_ID}, {ENV_CLIENT_SECRET} and {ENV_REGION}",
+            ),
+            exit_code=EXIT_CONFIG,
+        )
+        return diagnosis
+    if credentials.access_token is not None:
+        who = f"a ready access token from {ENV_ACCESS_TOKEN} (not shown)"
+    else:
+        who = f"client {credentials.client_id} from {ENV_CLIENT_ID}; secret set (not shown)"
+    diagnosis.add(Check("credentials", Status.OK, who))
+    try:
+        endpoints = resolve(credentials.region, credentials.api_url, credentials.login_url)
+    except ValueError as exc:
+        diagnosis.add(
+            Check(
+                "region and hosts", Status.FAIL, str(exc), f"set {ENV_REGION} to e.g. us-east-1 or eu-west-1"
+            ),
+            exit_code=EXIT_CONFIG,
+        )
+        return diagnosis
+    host = diagnosis.add(_host_check(endpoints, credentials), exit_code=EXIT_CONFIG)
+    if host.status is Status.FAIL:
+        return diagnosis
+    asyncio.run(_platform(settings, credentials, endpoints, diagnosis))
+    return diagnosis
+
+
+def render(console: Console, diagnosis: Diagnosis) -> None:
+    for check in diagnosis.checks:
+        console.print(f"{_MARK[check.status]} [bold]{escape(check.name)}[/]: {escape(check.detail)}")
+        if check.fix and check.status in (Status.FAIL, Status.WARN):
+            console.print(f"    [dim]fix:[/] {escape(check.fix)}")
+    verdict = {
+        EXIT_OK: "[green]Everything the configured rules need is there.[/]",
+        EXIT_UNREACHABLE: "[bold red]The platform could not be asked; nothing was judged.[/]",
+        EXIT_CONFIG: "[bold red]Configuration problem: fix it first.[/]",
+        EXIT_AUTH: "[bold red]Authentication or permissions missing: see the fixes above.[/]",
+    }[diagnosis.exit_code]
+    console.print(verdict)
+
+
+def run(config: Path | None, console: Console, environ: Mapping[str, str] | None = None) -> int:
+    diagnosis = diagnose(config, environ)
+    render(console, diagnosis)
+    return diagnosis.exit_code
+
+
+# ------------------------------------------------------------------------------ README maintenance
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+START = "<!-- config-reference:start -->"
+END = "<!-- config-reference:end -->"
+
+
+def readme_block(text: str) -> str | None:
+    """What README.md holds between the markers (without the marker lines); None = no markers."""
+    start, end = text.find(START), text.find(END)
+    if start < 0 or end < start:
+        return None
+    return text[start + len(START) : end].strip("\n")
+
+
+def with_reference(text: str) -> str:
+    """README text with the block between the markers replaced by ``reference_markdown()``."""
+    start, end = text.find(START), text.find(END)
+    if start < 0 or end < start:
+        raise ValueError(f"README.md has no {START} ... {END} markers")
+    return text[: start + len(START)] + "\n" + reference_markdown().strip("\n") + "\n" + text[end:]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    path = README
+    if len(args) == 2:
+        path = Path(args[1])
+    if args[:1] == ["--write-readme"]:
+        text = path.read_text(encoding="utf-8")
+        updated = with_reference(text)
+        if updated != text:
+            path.write_text(updated, encoding="utf-8")
+            print(f"{path}: configuration reference regenerated")
+        else:
+            print(f"{path}: configuration reference already current")
+        return 0
+    if args[:1] == ["--check-readme"]:
+        current = readme_block(path.read_text(encoding="utf-8"))
+        if current != reference_markdown().strip("\n"):
+            print(
+                f"{path}: configuration reference is stale; "
+                "run python -m session_reaper.doctor --write-readme"
+            )
+            return 1
+        return 0
+    print("usage: python -m session_reaper.doctor --write-readme|--check-readme [README.md]", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
