@@ -302,6 +302,40 @@ def parse_since(text: str) -> timedelta:
     return value
 
 
+def rule_timeline(
+    ledger: Ledger,
+    since: datetime,
+    until: datetime,
+    bucket: timedelta = timedelta(hours=1),
+    title: str = "Closes by rule over time",
+) -> Timeline:
+    """Closes done in [since, until), by rule, per `bucket` from `since`: every bucket present, 0 if none.
+
+    Labels are the buckets' UTC start times ("09:00", or "11-21 09:00" across days). For the demo's
+    "closes by rule over the day"; empty buckets keep the time axis honest.
+    """
+    if bucket <= timedelta(0):
+        raise ValueError("bucket must be positive")
+    ledger.flush()
+    query = select(decisions.c.decided_at, decisions.c.rule).where(
+        decisions.c.decision.in_(CLOSING_DECISIONS),
+        decisions.c.outcome == "done",
+        decisions.c.decided_at >= since,
+        decisions.c.decided_at < until,
+    )
+    with ledger.engine.connect() as connection:
+        rows = connection.execute(query).all()
+    count = max(1, math.ceil((until - since) / bucket))
+    starts = [since + i * bucket for i in range(count)]
+    rules = sorted({rule or NONE for _, rule in rows})
+    counts = [dict.fromkeys(rules, 0.0) for _ in starts]
+    for at, rule in rows:
+        counts[min(count - 1, int((at - since) / bucket))][rule or NONE] += 1
+    one_day = len({s.date() for s in starts}) <= 1
+    labels = [s.astimezone(UTC).strftime("%H:%M" if one_day else "%m-%d %H:%M") for s in starts]
+    return Timeline(title, list(zip(labels, counts, strict=True)), value_label="closes")
+
+
 def hourly(by_hour: Sequence[tuple[str, int]]) -> list[tuple[datetime, int]]:
     """The ledger's hour buckets as a continuous series: every hour from the first to the last, 0 if none."""
     if not by_hour:

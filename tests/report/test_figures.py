@@ -17,6 +17,7 @@ from session_reaper.report import (
     load,
     open_ledger,
     parse_since,
+    rule_timeline,
     to_json,
 )
 
@@ -154,3 +155,24 @@ def test_the_same_figures_on_postgresql(filled: Ledger, postgres_ledger_url: str
         on_postgres = collect(ledger, WEEK, NOW)
     assert to_json(on_postgres) == to_json(collect(filled, WEEK, NOW))
     assert on_postgres.idle_minutes == pytest.approx(collect(filled, WEEK, NOW).idle_minutes)
+
+
+def test_closes_by_rule_over_time(filled: Ledger) -> None:
+    timeline = rule_timeline(filled, T0, T0 + timedelta(hours=4))
+    assert [label for label, _ in timeline.points] == ["09:00", "10:00", "11:00", "12:00"]
+    assert timeline.series() == {
+        "customer-left": [1, 0, 0, 1],
+        "idle": [2, 1, 0, 1],
+        "orphaned": [0, 0, 0, 1],
+    }
+    halves = rule_timeline(filled, T0, T0 + timedelta(hours=1), timedelta(minutes=30), title="first hour")
+    assert halves.title == "first hour"
+    assert halves.points == [
+        ("09:00", {"customer-left": 0, "idle": 2}),
+        ("09:30", {"customer-left": 1, "idle": 0}),
+    ]
+    across = rule_timeline(filled, T0 - timedelta(days=9), T0 - timedelta(days=7), timedelta(days=1))
+    assert across.points == [("11-12 09:00", {"idle": 0}), ("11-13 09:00", {"idle": 1})]  # c-old: T0 - 8d
+    assert rule_timeline(filled, NOW, NOW + timedelta(hours=2)).series() == {}
+    with pytest.raises(ValueError):
+        rule_timeline(filled, T0, NOW, timedelta(0))

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 from session_reaper.ledger import Ledger
-from session_reaper.report import Histogram, ReportData, Timeline, collect, render_html, write_html
+from session_reaper.report import (
+    Histogram,
+    ReportData,
+    Timeline,
+    collect,
+    render_html,
+    rule_timeline,
+    write_html,
+)
 
 from .conftest import HOSTILE, NOW, T0
 from .pages import parse
@@ -120,6 +128,15 @@ def test_the_demo_series_are_drawn(data: ReportData) -> None:
     assert idle.count("<rect") >= 3 and ">minutes</text>" in idle
     assert ">6.5<" in page  # the demo's own requests per close, without the ledger's figures beside it
     assert ">70<" not in page and "Measured by the demo." in page
+
+
+def test_closes_by_rule_over_time_from_the_ledger(filled: Ledger, data: ReportData) -> None:
+    timeline = rule_timeline(filled, T0, T0 + timedelta(hours=12), title="Closes by rule over the day")
+    page = render_html(replace(data, timelines=[timeline]))
+    chart = svgs(page)[3]
+    assert "Closes by rule over the day" in chart and chart.count("<polyline") == 3
+    assert ">orphaned</text>" in chart and ">20:00</text>" in chart
+    assert parse(page).problems == []
 
 
 def test_an_empty_report_still_renders(tmp_path: Path) -> None:
