@@ -6,6 +6,13 @@ message names each wrong field.
 Extras beyond DESIGN.md:
 - `POST /emulator/v1/conversations/batch` `{"conversations": [spec, ...]}` -> `{"ids": [...]}` (bulk loads)
 - `GET /emulator/v1/conversations/{id}` -> the media view plus message texts
+- `POST /emulator/v1/conversations/{id}/participants` (a participant spec) -> 201 the new participant id:
+  someone joins now (an agent picks up, a flow takes over)
+- `POST /emulator/v1/conversations/{id}/participants/{pid}/leave` `{"disconnectType": "endpoint"}`: someone
+  leaves by itself; `transfer*` hands over without ending the conversation
+- `POST /emulator/v1/conversations/{id}/participants/{pid}/wrapup` `{"code", "notes"}`: the agent applies
+  its own wrap-up
+  (these three let the traffic generator act as guests and agents without touching the request log)
 - `POST /emulator/v1/queues` `{id, name, inactivityTimeoutSeconds, actionType, flowId}`;
   `GET /emulator/v1/queues`
 - `GET /emulator/v1/faults`, `GET /emulator/v1/triggers`, `DELETE /emulator/v1/triggers`
@@ -172,6 +179,33 @@ async def write_message(request: Request) -> Response:
     if not isinstance(sender, str) or (text is not None and not isinstance(text, str)):
         raise bad_request("from must be 'customer', 'agent' or a participant id, and text a string")
     return _reply(world.admin_message(request.path_params["conversation_id"], sender, text), 201)
+
+
+@router.post("/conversations/{conversation_id}/participants")
+@_guard
+async def join(request: Request) -> Response:
+    leg = _world(request).admin_join(request.path_params["conversation_id"], await _object(request))
+    return _reply({"id": leg.id, "communicationId": leg.communication_id}, 201)
+
+
+@router.post("/conversations/{conversation_id}/participants/{participant_id}/leave")
+@_guard
+async def leave(request: Request) -> Response:
+    body = await _object(request, required=False)
+    kind = body.get("disconnectType", "endpoint")
+    if not isinstance(kind, str):
+        raise bad_request("disconnectType must be a string such as 'endpoint' or 'transfer'")
+    params = request.path_params
+    _world(request).admin_leave(params["conversation_id"], params["participant_id"], kind.lower())
+    return _reply({"left": params["participant_id"]})
+
+
+@router.post("/conversations/{conversation_id}/participants/{participant_id}/wrapup")
+@_guard
+async def agent_wrapup(request: Request) -> Response:
+    params = request.path_params
+    _world(request).admin_wrapup(params["conversation_id"], params["participant_id"], await _object(request))
+    return _reply({"wrappedUp": params["participant_id"]})
 
 
 @router.post("/faults")

@@ -81,6 +81,21 @@ class EmulatorAdmin:
         result: dict[str, Any] = self._call("POST", f"/conversations/{conversation_id}/messages", body)
         return result
 
+    def join(self, conversation_id: str, participant: dict[str, Any]) -> str:
+        """A participant joins now; returns its id."""
+        joined: str = self._call("POST", f"/conversations/{conversation_id}/participants", participant)["id"]
+        return joined
+
+    def leave(self, conversation_id: str, participant_id: str, disconnect_type: str = "endpoint") -> None:
+        path = f"/conversations/{conversation_id}/participants/{participant_id}/leave"
+        self._call("POST", path, {"disconnectType": disconnect_type})
+
+    def agent_wrapup(
+        self, conversation_id: str, participant_id: str, code: str, notes: str | None = None
+    ) -> None:
+        body = {"code": code, **({"notes": notes} if notes is not None else {})}
+        self._call("POST", f"/conversations/{conversation_id}/participants/{participant_id}/wrapup", body)
+
     def fault(
         self,
         *,

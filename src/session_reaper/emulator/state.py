@@ -28,6 +28,7 @@ from session_reaper.emulator.clock import VirtualClock, iso, parse_iso
 from session_reaper.emulator.errors import PlatformError, bad_request, not_found
 from session_reaper.emulator.faults import FaultBook
 from session_reaper.emulator.spec import (
+    DISCONNECT_TYPES,
     ENDED_STATES,
     ConversationSpec,
     ParticipantSpec,
@@ -652,6 +653,56 @@ class World:
             self._activity(conv, now)
             self._changed(conv, now)
             return {"id": written.id, "participantId": leg.id, "at": iso(now)}
+
+    def admin_join(self, conversation_id: str, body: dict[str, Any]) -> Leg:
+        """A participant joins now (an agent picks the conversation up, a flow takes it over)."""
+        try:
+            spec = ParticipantSpec.model_validate(body)
+        except ValidationError as exc:
+            raise bad_request(explain(exc)) from None
+        if spec.state in ENDED_STATES or spec.messages or spec.endedAgo or spec.startedAgo:
+            raise bad_request("a joining participant is connected (or alerting) and has not written yet")
+        with self.lock:
+            now = self.tick()
+            conv = self.conversation(conversation_id)
+            if conv.ended:
+                raise bad_request(f"conversation {conversation_id} has ended")
+            if spec.id and any(leg.id == spec.id for leg in conv.legs):
+                raise PlatformError(409, "conflict", f"participant {spec.id} already exists")
+            shell = ConversationSpec(
+                participants=[spec], queueId=next((g.queue_id for g in conv.legs if g.queue_id), None)
+            )
+            leg = self._build_leg(spec, shell, now, now)
+            conv.legs.append(leg)
+            self._changed(conv, now)
+            return leg
+
+    def admin_leave(self, conversation_id: str, participant_id: str, disconnect_type: str) -> None:
+        """A participant leaves by itself (the guest ends the chat, an acd leg hands over to an agent)."""
+        if disconnect_type not in DISCONNECT_TYPES:
+            raise bad_request(
+                f"unknown disconnectType {disconnect_type!r}; one of {sorted(DISCONNECT_TYPES)}"
+            )
+        with self.lock:
+            now = self.tick()
+            conv = self.conversation(conversation_id)
+            leg = conv.leg(participant_id)
+            if not leg.active:
+                raise bad_request(f"participant {participant_id} has already left")
+            self._disconnect_leg(conv, leg, disconnect_type, now)
+            # a hand-over (transfer) leaves the conversation to whoever joined; anything else may end it
+            if leg.purpose not in A.CUSTOMER_PURPOSES and not disconnect_type.startswith("transfer"):
+                self._settle(conv, now)
+            else:
+                self._maybe_end(conv, now)
+            self._changed(conv, now)
+
+    def admin_wrapup(self, conversation_id: str, participant_id: str, body: dict[str, Any]) -> None:
+        """The agent applies a wrap-up from the desktop (as the platform API would, but not logged)."""
+        with self.lock:
+            now = self.tick()
+            conv = self.conversation(conversation_id)
+            self._wrapup(conv, conv.leg(participant_id), body, now)
 
     def _sender(self, conv: Conversation, sender: str) -> Leg:
         for leg in conv.legs:
