@@ -260,12 +260,12 @@ class PlatformHttp:
             self.clock.observe(response.headers.get_list("date"), received)
             status = response.status_code
             if status < 400:
-                self._after(method, path, operation, status, attempt, started, False)
+                self._after(method, path, operation, status, attempt, started, False, ended=received)
                 return response
             if status == 401 and not renewed and self._tokens.renewable:
                 # The token expired early or was revoked: one new token, then the same request once more.
                 renewed = True
-                self._after(method, path, operation, status, attempt, started, True)
+                self._after(method, path, operation, status, attempt, started, True, ended=received)
                 self.stats.token_renewals_after_401 += 1
                 await self._tokens.renew(token)
                 attempt -= 1
@@ -274,7 +274,7 @@ class PlatformHttp:
                 self.stats.rate_limited += 1
                 delay = self._retry_after(response)
                 retry = attempt < self.retry.max_attempts and (delay or 0) <= self.retry.max_retry_after
-                self._after(method, path, operation, status, attempt, started, retry)
+                self._after(method, path, operation, status, attempt, started, retry, ended=received)
                 if not retry:
                     raise self._error(response, method, path, retry_after=delay, attempts=attempt)
                 self.limiter.pause_until(
@@ -283,13 +283,13 @@ class PlatformHttp:
                 continue
             if status in _RETRY_ALWAYS or (repeatable and status in _RETRY_IF_IDEMPOTENT):
                 retry = attempt < self.retry.max_attempts
-                self._after(method, path, operation, status, attempt, started, retry)
+                self._after(method, path, operation, status, attempt, started, retry, ended=received)
                 if not retry:
                     raise self._error(response, method, path, attempts=attempt)
                 delay = max(self.retry.backoff(attempt), min(self._retry_after(response) or 0, 30.0))
                 await self._sleep(delay)
                 continue
-            self._after(method, path, operation, status, attempt, started, False)
+            self._after(method, path, operation, status, attempt, started, False, ended=received)
             raise self._error(response, method, path)
 
     async def _fetch_token(self) -> AccessToken:
@@ -319,7 +319,7 @@ class PlatformHttp:
             self.clock.observe(response.headers.get_list("date"), received)
             status = response.status_code
             if status < 400:
-                self._after("POST", path, "token", status, attempt, started, False)
+                self._after("POST", path, "token", status, attempt, started, False, ended=received)
                 try:
                     body = response.json()
                 except ValueError:
@@ -327,7 +327,7 @@ class PlatformHttp:
                 return parse_token_answer(body if isinstance(body, Mapping) else {}, received)
             retryable = status == 429 or status >= 500
             retry = retryable and attempt < self.retry.max_attempts
-            self._after("POST", path, "token", status, attempt, started, retry)
+            self._after("POST", path, "token", status, attempt, started, retry, ended=received)
             if not retry:
                 error = self._error(response, "POST", path)
                 if status in (400, 401, 403):
@@ -418,11 +418,13 @@ class PlatformHttp:
         attempt: int,
         started: float,
         will_retry: bool,
+        *,
+        ended: float | None = None,
     ) -> None:
         self.stats.by_status[status or 0] += 1
         if will_retry:
             self.stats.retries += 1
-        seconds = self._monotonic() - started
+        seconds = (self._monotonic() if ended is None else ended) - started
         log.debug("platform %s %s -> %s in %.3fs (attempt %d)", method, path, status, seconds, attempt)
         if self._on_response is not None:
             try:
