@@ -671,6 +671,9 @@ def render_html(data: ReportData, title: str = "session-reaper report") -> str:
     cost = _table(("figure", "value"), cost_rows, {1: "num"})
     sections.append(_section("API requests per close", cost, data.cost_note))
     generated = _when(data.until)
+    subtitle = period_text(data)
+    if data.first_sweep_at is not None:
+        subtitle += f" · first sweep {_when(data.first_sweep_at)} · last sweep {_when(data.last_sweep_at)}"
     return "\n".join(
         [
             "<!DOCTYPE html>",
@@ -682,9 +685,7 @@ def render_html(data: ReportData, title: str = "session-reaper report") -> str:
             f"<style>{CSS}</style>",
             "</head>",
             "<body>",
-            f"<header><h1>{e(title)}</h1><p>{e(period_text(data))}"
-            f" · first sweep {e(_when(data.first_sweep_at))}"
-            f" · last sweep {e(_when(data.last_sweep_at))}</p></header>",
+            f"<header><h1>{e(title)}</h1><p>{e(subtitle)}</p></header>",
             "<main>",
             f'<div class="figures">{"".join(figures)}</div>',
             *sections,

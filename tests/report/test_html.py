@@ -90,7 +90,7 @@ def test_a_chart_per_figure_and_the_expected_labels(data: ReportData) -> None:
     ):
         assert text in page
     assert "API requests per close" in page and ">10.0<" in page and ">70<" in page
-    assert "2026-11-14 15:00 UTC → 2026-11-21 15:00 UTC (7d)" in page
+    assert "2026-11-14 15:00 UTC → 2026-11-21 15:00 UTC (7d) · first sweep 2026-11-21 08:50 UTC" in page
 
 
 def test_the_page_parses_and_is_self_contained(data: ReportData) -> None:
@@ -144,6 +144,7 @@ def test_an_empty_report_still_renders(tmp_path: Path) -> None:
     write_html(target, ReportData(since=WEEK, until=NOW))
     page = target.read_text(encoding="utf-8")
     assert "Nothing recorded yet" in page and "no closes" in page and "No failure in this period." in page
+    assert "first sweep" not in page
     assert parse(page).problems == []
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
 
