@@ -1,0 +1,166 @@
+"""`session-reaper doctor` as a real process against the emulator: every verdict from real answers.
+
+The emulator (like the platform) checks a permission before it looks a conversation up, so the
+doctor's probes on random conversation ids get 403 exactly when a permission is missing.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.scenarios.conftest import Reaper, ReaperRun
+
+from session_reaper.doctor import CAPABILITIES, known_permissions, permission_label
+from session_reaper.emulator.client import Emulator
+
+DISCONNECT = "conversation:communication:disconnect"
+_ids = itertools.count()
+
+
+def client(emulator: Emulator, permissions: list[str], secret: str = "doctor-secret-value") -> str:
+    """A fresh OAuth client (clients outlive the per-test reset, so every test gets its own id)."""
+    client_id = f"doctor-{next(_ids)}-{permissions[0].replace(':', '-') if permissions else 'none'}"
+    emulator.add_client(client_id, secret, permissions)
+    return client_id
+
+
+def every_permission_but(*missing: str) -> list[str]:
+    return [p for p in known_permissions() if p not in missing]
+
+
+def doctor(reaper: Reaper, client_id: str, secret: str = "doctor-secret-value", **kwargs: Any) -> ReaperRun:
+    reaper.client_id, reaper.client_secret = client_id, secret
+    return reaper.run("doctor", **kwargs)
+
+
+def lines(run: ReaperRun, mark: str) -> list[str]:
+    return [line for line in run.stdout.splitlines() if line.startswith(mark)]
+
+
+@pytest.fixture
+def reaper(emulator: Emulator, tmp_path: Path) -> Reaper:
+    return Reaper(emulator.base_url, tmp_path)
+
+
+def test_every_permission_present_exits_0_with_a_tick_per_check(emulator: Emulator, reaper: Reaper) -> None:
+    cid = client(emulator, ["*"])
+    run = doctor(reaper, cid, config={"close": {"wrapup_code": "code-resolved"}})
+    assert run.code == 0, run.stdout + run.stderr
+    ticks = "\n".join(lines(run, "✓"))
+    for check in ("config", "credentials", "region and hosts", "token", "organization"):
+        assert f"✓ {check}:" in ticks
+    assert "session-reaper emulator" in ticks  # the organization's name, from /api/v2/tokens/me
+    for capability in CAPABILITIES:  # wrap-up is needed here: wrapup_code is set
+        assert f"✓ permission: {capability.title}" in ticks, run.stdout
+    assert not lines(run, "✗")
+    assert "doctor-secret-value" not in run.stdout + run.stderr
+
+
+def test_missing_disconnect_is_named_with_its_ui_label(emulator: Emulator, reaper: Reaper) -> None:
+    cid = client(emulator, every_permission_but(DISCONNECT))
+    run = doctor(reaper, cid)
+    assert run.code == 3, run.stdout + run.stderr
+    crosses = lines(run, "✗")
+    participant = [c for c in crosses if "disconnect a participant" in c]
+    assert participant, run.stdout
+    assert DISCONNECT in participant[0]
+    assert "Conversation > Communication > Disconnect" in participant[0]
+    fix = run.stdout.split(participant[0], 1)[1].splitlines()[1]
+    assert fix.strip().startswith("fix: grant the role 'Conversation > Communication > Disconnect'")
+    # the other permission of the whole-conversation disconnect (park) is there, so that one passes
+    assert any(t.startswith("✓ permission: disconnect a whole conversation") for t in lines(run, "✓"))
+
+
+def test_bad_secret_exits_3_and_never_prints_a_secret(emulator: Emulator, reaper: Reaper) -> None:
+    cid = client(emulator, ["*"], secret="the-right-secret")
+    run = doctor(reaper, cid, secret="a-wrong-secret-123")
+    assert run.code == 3, run.stdout + run.stderr
+    assert lines(run, "✗ token")
+    assert "GENESYSCLOUD_OAUTHCLIENT_SECRET" in run.stdout  # the fix names the variable ...
+    assert "a-wrong-secret-123" not in run.stdout + run.stderr  # ... never its value
+    assert "the-right-secret" not in run.stdout + run.stderr
+    # nothing after the refused token was asked of the platform
+    assert [r["path"] for r in emulator.requests()] == ["/oauth/token"]
+
+
+def test_queues_without_the_platform_timer_are_listed(emulator: Emulator, reaper: Reaper) -> None:
+    emulator.add_queue("q-timer-on", name="Timed", inactivityTimeoutSeconds=1800)
+    emulator.add_queue("q-timer-off", name="Untimed")
+    run = doctor(reaper, client(emulator, ["*"]))
+    assert run.code == 0, run.stdout + run.stderr
+    warnings = lines(run, "⚠")
+    assert any("Untimed" in w and "q-timer-off" in w and "timer off" in w for w in warnings), run.stdout
+    assert not any("Timed " in w or "q-timer-on" in w for w in warnings)
+    assert any("platform timer on in 1 of 2" in t and "Timed (1800s)" in t for t in lines(run, "✓"))
+
+
+def test_what_is_needed_follows_the_configuration(emulator: Emulator, reaper: Reaper) -> None:
+    no_texts = every_permission_but("conversation:message:create", "conversation:webmessaging:create")
+    cid = client(emulator, no_texts)
+    # With the default closing_text the reaper writes to the guest: the missing permission fails ...
+    with_text = doctor(reaper, cid)
+    assert with_text.code == 3
+    assert any("send the warning and closing texts" in c for c in lines(with_text, "✗"))
+    # ... with no text at all, it is not needed, and the same client passes.
+    silent = doctor(reaper, cid, config={"close": {"closing_text": "", "warn_before": "0m"}})
+    assert silent.code == 0, silent.stdout
+    assert any("send the warning and closing texts" in s and "not needed" in s for s in lines(silent, "–"))
+
+
+def test_missing_queue_permission_is_only_a_warning(emulator: Emulator, reaper: Reaper) -> None:
+    run = doctor(reaper, client(emulator, every_permission_but("routing:queue:view")))
+    assert run.code == 0, run.stdout + run.stderr
+    warned = lines(run, "⚠")
+    assert any("read queues" in w and "routing:queue:view" in w for w in warned)
+    assert any(w.startswith("⚠ queue inactivity timers: not checked") for w in warned)
+
+
+def test_probes_change_nothing_and_config_errors_send_nothing(emulator: Emulator, reaper: Reaper) -> None:
+    live = emulator.create_conversation(
+        {
+            "participants": [
+                {"purpose": "customer", "state": "connected", "messages": [{"ago": "45m"}]},
+                {"purpose": "agent", "state": "connected", "messages": [{"ago": "44m"}]},
+            ]
+        }
+    )
+    before = emulator.conversation(live["id"])
+    run = doctor(reaper, client(emulator, ["*"]))
+    assert run.code == 0
+    sent = emulator.requests()
+    writes = [r for r in sent if r["method"] in ("POST", "PATCH") and r["path"] != "/oauth/token"]
+    assert writes, "the write permissions were probed"
+    assert all(r["status"] in (200, 404) for r in writes), writes
+    assert all(live["id"] not in r["path"] for r in emulator.requests())
+    assert emulator.conversation(live["id"]) == before
+
+    emulator.clear_requests()
+    bad = doctor(reaper, "emulator", "emulator-secret", config_text='[rules.idle]\nafter = "soon"\n')
+    assert bad.code == 2
+    assert lines(bad, "✗ config") and "[rules.idle] after" in bad.stdout
+    assert emulator.requests() == []
+
+
+def test_unknown_region_and_a_wrong_vendors_host(emulator: Emulator, reaper: Reaper) -> None:
+    unknown = doctor(
+        reaper,
+        "emulator",
+        "emulator-secret",
+        env={"GENESYSCLOUD_API_URL": "", "GENESYSCLOUD_REGION": "moon-east-1"},
+    )
+    assert unknown.code == 2
+    assert lines(unknown, "✗ region and hosts") and "moon-east-1" in unknown.stdout
+    nice = doctor(
+        reaper, "emulator", "emulator-secret", env={"GENESYSCLOUD_API_URL": "https://api.mynicecxone.com"}
+    )
+    assert nice.code == 2
+    assert any("mynicecxone.com" in c and "NICE" in c for c in lines(nice, "✗ region and hosts"))
+
+
+def test_labels_are_the_ui_s() -> None:
+    assert permission_label("analytics:conversationDetail:view") == "Analytics > Conversation Detail > View"
+    assert permission_label(DISCONNECT) == "Conversation > Communication > Disconnect"
+    assert "routing:queue:view" in known_permissions()
