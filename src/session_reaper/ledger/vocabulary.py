@@ -29,9 +29,10 @@ CLOSING_DECISIONS = ("close", "teardown")
 ERROR_MAX = 500
 # Belt and braces: errors come from our own exceptions, which never carry credentials; should one
 # ever quote a header or a form body, the credential still never reaches the journal.
-_CREDENTIALS = re.compile(
-    r"(?i)(bearer\s+|basic\s+|(?:access_token|client_secret|password|authorization)[\"']?\s*[:=]\s*[\"']?)"
-    r"[^\s\"',;&]+"
+_SCHEME = re.compile(r"(?i)\b(bearer|basic)\s+[^\s\"',;&]+")
+_KEYED = re.compile(
+    r"(?i)\b(authorization|access_token|refresh_token|client_secret|secret|password|token)"
+    r"([\"']?\s*[:=]\s*[\"']?)(?!\[redacted\])[^\s\"',;&]+"
 )
 
 
@@ -44,5 +45,6 @@ def check(value: str, allowed: frozenset[str], what: str) -> str:
 def scrub(error: str | None) -> str | None:
     if error is None:
         return None
-    cleaned = _CREDENTIALS.sub(lambda m: m.group(1) + "[redacted]", error)
+    cleaned = _SCHEME.sub(r"\1 [redacted]", error)
+    cleaned = _KEYED.sub(r"\1\2[redacted]", cleaned)
     return cleaned if len(cleaned) <= ERROR_MAX else cleaned[: ERROR_MAX - 1] + "…"

@@ -1,0 +1,51 @@
+"""URLs and per-back-end settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from session_reaper.ledger import Ledger, LedgerUrlError, normalize_url
+
+
+@pytest.mark.parametrize(
+    ("url", "driver"),
+    [
+        ("postgresql://reaper@db.example:5432/ledger", "postgresql+psycopg"),
+        ("postgres://reaper@db.example/ledger", "postgresql+psycopg"),
+        ("postgresql+psycopg://reaper@db.example/ledger", "postgresql+psycopg"),
+        ("sqlite:///session-reaper.db", "sqlite+pysqlite"),
+    ],
+)
+def test_urls_map_to_the_supported_drivers(url: str, driver: str) -> None:
+    assert normalize_url(url).drivername == driver
+
+
+@pytest.mark.parametrize("url", ["mysql://root:hunter2@db/ledger", "not a url with hunter2"])
+def test_other_urls_are_refused_without_echoing_a_password(url: str) -> None:
+    with pytest.raises(LedgerUrlError) as caught:
+        normalize_url(url)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_describe_never_shows_the_password() -> None:
+    ledger = Ledger(__import__("sqlalchemy").create_engine(normalize_url("postgresql://u:hunter2@h/db")))
+    assert "hunter2" not in ledger.describe()
+    assert "hunter2" not in repr(ledger.engine)
+
+
+def test_sqlite_is_wal_with_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "dirs" / "ledger.db"
+    with Ledger.open(f"sqlite:///{path}") as ledger, ledger.engine.connect() as connection:
+        assert path.exists()
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+        assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+
+
+def test_foreign_keys_are_enforced(ledger: Ledger) -> None:
+    with pytest.raises(Exception, match=r"(?i)foreign key"):
+        ledger.step_intent(999, "conv-1", "annotate", "cust-1")
