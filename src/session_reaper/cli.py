@@ -224,6 +224,20 @@ def doctor(config: Path | None = ConfigOption) -> None:
 
 
 @app.command()
+def demo(
+    html_file: Path = typer.Option(
+        Path("session-reaper-demo.html"), "--html", metavar="FILE", help="Where to write the HTML report."
+    ),
+    seed: int = typer.Option(7, "--seed", help="Seed of the emulated contact center and of its traffic."),
+    quick: bool = typer.Option(False, "--quick", help="A two-hour day in fewer steps (for tests)."),
+) -> None:
+    """No set-up: an emulated contact center, a dry run, an applied sweep, a working day, an HTML report."""
+    from session_reaper.demo import DemoOptions, run_demo
+
+    raise typer.Exit(run_demo(out, DemoOptions(html=html_file, seed=seed, quick=quick)))
+
+
+@app.command()
 def emulator(
     host: str = typer.Option("127.0.0.1", help="Interface to bind; loopback by default."),
     port: int = typer.Option(8089, help="TCP port."),
