@@ -150,21 +150,15 @@ class Query:
         ]
         # only unended conversations can match: the index of open conversations is enough
         self.only_open = any(_only_open(f) for f in body.get("conversationFilters") or [])
-        self.key = json.dumps(
-            [
-                body.get("conversationFilters"),
-                body.get("segmentFilters"),
-                self.start,
-                self.end,
-                order,
-                self.order_by,
-            ],
-            sort_keys=True,
+        self.filter_key = json.dumps(
+            [body.get("conversationFilters"), body.get("segmentFilters")], sort_keys=True
         )
+        self.key = json.dumps([self.filter_key, self.start, self.end, order, self.order_by])
 
     def selects(self, record: AnalyticsRecord) -> bool:
-        if not self.start <= record.start < self.end:
-            return False
+        return self.start <= record.start < self.end and self.filters(record)
+
+    def filters(self, record: AnalyticsRecord) -> bool:
         if not all(test(record.dims) for test in self.conversation_tests):
             return False
         return all(any(test(segment) for segment in record.segments) for test in self.segment_tests)
@@ -181,7 +175,9 @@ def _only_open(raw: Any) -> bool:
 
 def _candidates(world: World, query: Query, now: datetime) -> Iterable[str]:
     if not query.only_open:
-        return list(world.conversations)
+        return world.conversations
+    if not world.analytics_lag:
+        return world.open_ids
     ids = list(world.open_ids)
     if world.analytics_lag:
         horizon = now - world.analytics_lag
@@ -189,6 +185,32 @@ def _candidates(world: World, query: Query, now: datetime) -> Iterable[str]:
             world.recently_ended.popleft()
         ids.extend(cid for _, cid in world.recently_ended)
     return ids
+
+
+def _matching(world: World, query: Query, now: datetime) -> list[AnalyticsRecord]:
+    """Records selected by the query. Without an analytics lag, each conversation's verdict is kept per
+    filter set and conversation version, so after a change only the changed conversations are tested."""
+    records = []
+    if world.analytics_lag:
+        for cid in dict.fromkeys(_candidates(world, query, now)):
+            record = world.analytics_view(world.conversations[cid], now)
+            if record is not None and query.selects(record):
+                records.append(record)
+        return records
+    verdicts = world.analytics_verdicts.get(query.filter_key)
+    if verdicts is None:
+        if len(world.analytics_verdicts) > 16:
+            world.analytics_verdicts.clear()
+        verdicts = world.analytics_verdicts[query.filter_key] = {}
+    for cid in _candidates(world, query, now):
+        conv = world.conversations[cid]
+        known = verdicts.get(cid)
+        if known is None or known[0] != conv.version:
+            record = world.analytics_view(conv, now)
+            known = verdicts[cid] = (conv.version, record is not None and query.filters(record), record)
+        if known[1] and known[2] is not None and query.start <= known[2].start < query.end:
+            records.append(known[2])
+    return records
 
 
 def run(world: World, body: Any) -> bytes:
@@ -199,11 +221,7 @@ def run(world: World, body: Any) -> bytes:
     if cached is not None and cached[0] == world.epoch:
         fragments = cached[1]
     else:
-        records = []
-        for cid in dict.fromkeys(_candidates(world, query, now)):
-            record = world.analytics_view(world.conversations[cid], now)
-            if record is not None and query.selects(record):
-                records.append(record)
+        records = _matching(world, query, now)
         if query.order_by == "conversationEnd":
             records.sort(key=lambda r: (r.end or "~", r.conversation_id), reverse=query.descending)
         else:

@@ -168,7 +168,9 @@ class World:
         self.timers: list[tuple[datetime, int, str, str, str]] = []
         self._seq = itertools.count()
         self.epoch = 0  # bumps on every change: analytics answers are cached per epoch
-        self.analytics_cache: dict[str, tuple[int, list[str]]] = {}
+        self.analytics_cache: dict[str, tuple[int, list[str]]] = {}  # query -> (epoch, page fragments)
+        # filter set -> conversation id -> (version, selected, record): only changed ones are tested again
+        self.analytics_verdicts: dict[str, dict[str, tuple[int, bool, views.AnalyticsRecord | None]]] = {}
 
     def reset(self) -> None:
         """Empty the world; OAuth clients and their tokens stay."""
