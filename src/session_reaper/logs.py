@@ -203,9 +203,12 @@ def configure(
     # httpx: a line per request (the metrics count them); alembic: a line per migration step at start.
     for noisy in ("httpx", "httpcore", "alembic"):
         logging.getLogger(noisy).setLevel(max(threshold, logging.WARNING))
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logging.getLogger(name).handlers[:] = []
-        logging.getLogger(name).propagate = True
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # whatever an earlier server set up
+        server_logger = logging.getLogger(name)
+        server_logger.handlers[:] = []
+        server_logger.propagate = True
+        server_logger.disabled = False
+        server_logger.setLevel(logging.NOTSET)
 
 
 def get_logger(**initial: Any) -> FilteringBoundLogger:

@@ -161,3 +161,18 @@ def test_secrets_default_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 def test_an_unknown_level_is_an_error() -> None:
     with pytest.raises(ValueError, match="verbose"):
         logs.configure(json=True, level="verbose", stream=io.StringIO())
+
+
+def test_configure_takes_back_the_server_loggers_an_earlier_server_set_up() -> None:
+    server = logging.getLogger("uvicorn.error")
+    server.setLevel(logging.WARNING)
+    server.propagate = False
+    server.disabled = True
+    stream = io.StringIO()
+    try:
+        logs.configure(json=True, level="info", stream=stream)
+        server.info("Started server process [%d]", 7)
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers[:] = []
+    assert lines(stream)[0]["event"] == "Started server process [7]"
