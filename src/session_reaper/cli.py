@@ -274,7 +274,7 @@ def serve(
     log_format: str = typer.Option("json", "--log-format", help="json (one object per line) or console."),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
 ) -> None:
-    """Sweep every [sweep] interval, with /healthz, /readyz and /metrics; stop cleanly on SIGTERM/SIGINT."""
+    """Sweep every sweep.interval with /healthz, /readyz and /metrics; stop cleanly on SIGTERM/SIGINT."""
     import asyncio
     from pathlib import Path
 
