@@ -181,7 +181,8 @@ class Service:
         elif record.outcome == "failed":
             log.warning("sweep finished with failures", outcome=record.outcome, **summary)
         elif record.outcome in ("ok", "stopped"):
-            log.info("sweep finished", outcome=record.outcome, **summary)
+            quiet = not summary.get("eligible")  # a pass with nothing to do: the metrics are the heartbeat
+            (log.debug if quiet else log.info)("sweep finished", outcome=record.outcome, **summary)
         else:
             log.error("sweep failed", outcome=record.outcome, problem=record.problem, duration=duration)
 
