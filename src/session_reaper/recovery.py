@@ -8,12 +8,15 @@ or as not sent (the conversation is decided afresh by the sweep that follows).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from session_reaper.genesys.api import GenesysApi
 from session_reaper.genesys.errors import NotFound
+from session_reaper.leasing import acquire
 from session_reaper.ledger import Ledger
-from session_reaper.model import Conversation, Role
+from session_reaper.model import ActivityKind, Conversation, Role
+
+RECOVERY_LEASE = timedelta(minutes=2)
 
 Reader = Callable[[str], Awaitable[Conversation]]
 
@@ -39,14 +42,17 @@ def effect_visible(
             participant = conversation.participant(participant_id or "")
             return "yes" if participant is None or participant.wrapup is not None else None
         case "warning-text" | "closing-text":
-            for activity in conversation.activities:
+            own_kind = ActivityKind.REAPER_WARNING if kind == "warning-text" else ActivityKind.REAPER_CLOSING
+            later = [a for a in conversation.activities if a.at >= intent_at]
+            if any(a.kind is own_kind for a in later):
+                return "yes"  # sent, and its id journalled before the process died
+            for activity in later:
                 if (
                     activity.role is Role.AGENT
-                    and activity.at >= intent_at
                     and activity.message_id
                     and activity.message_id not in known_messages
                 ):
-                    return activity.message_id
+                    return activity.message_id  # sent, but its id never reached the journal: adopt it
             return None
         case _:
             return "yes"
@@ -57,7 +63,7 @@ async def recover_pending(api: GenesysApi, ledger: Ledger, read: Reader, *, owne
     resolved = 0
     for pending in ledger.pending_steps():
         now = api.clock.now()
-        if not ledger.claim(pending.conversation_id, owner, now=now):
+        if not acquire(ledger, pending.conversation_id, owner, ttl=RECOVERY_LEASE, now=now):
             continue  # another replica holds it and may still be sending this very step
         try:
             try:

@@ -8,20 +8,18 @@ per-sweep caps. Decisions stream out as they are made; the summary comes last.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import time
-import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from session_reaper.config import Settings
 from session_reaper.executor import Executor
 from session_reaper.genesys.api import GenesysApi
-from session_reaper.genesys.discovery import discover
+from session_reaper.genesys.discovery import DiscoveredConversation, discover
 from session_reaper.genesys.errors import AuthenticationFailed, NotFound, PermissionMissing
 from session_reaper.genesys.mapping import to_conversation
+from session_reaper.leasing import acquire, new_owner
 from session_reaper.ledger import Ledger
 from session_reaper.model import ActivityKind, Conversation
 from session_reaper.plan import plan
@@ -31,11 +29,6 @@ from session_reaper.rules import Action, Verdict, evaluate
 
 _OWN_KINDS = {"warning": ActivityKind.REAPER_WARNING, "closing": ActivityKind.REAPER_CLOSING}
 _CAPPED_CLOSES = frozenset({Action.CLOSE, Action.WARN})
-
-
-def default_owner() -> str:
-    """Who holds a lease: unique per process, readable in the ledger."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 @dataclass
@@ -84,7 +77,7 @@ class Sweep:
         self.ledger = ledger
         self.settings = settings
         self.apply = apply
-        self.owner = owner or default_owner()
+        self.owner = owner or new_owner()
         self.not_before = not_before if not_before is not None else NotBefore()
         self._on_line = on_line
         self._on_conversation = on_conversation
@@ -152,21 +145,15 @@ class Sweep:
 
         async def produce() -> None:
             try:
-                async for found in discover(
-                    self.api,
-                    channels=sweep.channels,
-                    queue_include=sweep.queues.include,
-                    queue_exclude=sweep.queues.exclude,
-                    lookback=sweep.lookback,
-                    now=self.now(),
-                ):
-                    if self._stopping:
-                        break
-                    if found.conversation_id in seen:
+                # Discovery completes before anything is closed: closing conversations while paging
+                # through the analytics answer would shift its pages and skip conversations.
+                found = [c.conversation_id async for c in self._discover()]
+                for conversation_id in found:
+                    if conversation_id in seen:
                         continue
-                    seen.add(found.conversation_id)
-                    if self.not_before.due(found.conversation_id, self.now()):
-                        await queue.put(found.conversation_id)
+                    seen.add(conversation_id)
+                    if self.not_before.due(conversation_id, self.now()):
+                        await queue.put(conversation_id)
             finally:
                 for _ in range(sweep.concurrency):
                     await queue.put(None)
@@ -182,6 +169,17 @@ class Sweep:
                 group.create_task(work())
         if not self._stopping:  # a stopped pass did not see everything in scope
             self.not_before.forget_missing(seen)
+
+    def _discover(self) -> AsyncIterator[DiscoveredConversation]:
+        sweep = self.settings.sweep
+        return discover(
+            self.api,
+            channels=sweep.channels,
+            queue_include=sweep.queues.include,
+            queue_exclude=sweep.queues.exclude,
+            lookback=sweep.lookback,
+            now=self.now(),
+        )
 
     async def _decide_and_act(self, sweep_id: int, conversation_id: str) -> None:
         try:
@@ -233,7 +231,7 @@ class Sweep:
         ledger = self.ledger
         now = self.now()
         ttl = max(timedelta(minutes=2), self.settings.sweep.verify_timeout * 4)
-        if not ledger.claim(conversation.id, self.owner, ttl=ttl, now=now):
+        if not acquire(ledger, conversation.id, self.owner, ttl=ttl, now=now):
             line.outcome = Outcome.SKIPPED
             line.reason = "another reaper is acting on this conversation"
             return line

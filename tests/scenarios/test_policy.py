@@ -180,8 +180,8 @@ def test_row26_a_wrong_machine_clock_changes_nothing(emulator, reaper, offset_ho
 @pytest.mark.parametrize(
     ("text", "named"),
     [
-        ('[sweep]\ncolour = "blue"\n', "colour"),
-        ('[rules.idle]\nafter = "thirty minutes"\n', "after"),
+        ('[sweep]\ncolour = "blue"\n', "[sweep] colour"),
+        ('[rules.idle]\nafter = "thirty minutes"\n', "[rules.idle] after"),
         ('[close]\nwarn_before = "5x"\n', "warn_before"),
         ('[rules.nonsense]\nafter = "5m"\n', "nonsense"),
     ],
@@ -193,7 +193,7 @@ def test_row27_bad_config_exits_2_names_the_key_and_sends_nothing(emulator, reap
 
     assert run.code == 2
     assert named in run.stderr
-    assert "session-reaper.toml" in run.stderr
+    assert "session-reaper.toml:2" in run.stderr
     assert ":2" in run.stderr  # the line of the offending key
     assert emulator.requests() == []
 

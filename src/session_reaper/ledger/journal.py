@@ -364,6 +364,25 @@ class Ledger:
         with self.engine.begin() as connection:
             return lease_sql.renew(connection, conversation_id, owner or self.owner, ttl, self._now(now))
 
+    def lease_holder(self, conversation_id: str) -> tuple[str, datetime] | None:
+        with self.engine.connect() as connection:
+            return lease_sql.holder(connection, conversation_id)
+
+    def take_over(
+        self,
+        conversation_id: str,
+        previous: str,
+        owner: str | None = None,
+        *,
+        ttl: timedelta = DEFAULT_LEASE_TTL,
+        now: datetime | None = None,
+    ) -> bool:
+        """Take a lease whose holder is known to be dead (a killed process), without waiting for expiry."""
+        with self.engine.begin() as connection:
+            return lease_sql.take_over(
+                connection, conversation_id, owner or self.owner, previous, ttl, self._now(now)
+            )
+
     def release(self, conversation_id: str, owner: str | None = None) -> bool:
         with self.engine.begin() as connection:
             return lease_sql.release(connection, conversation_id, owner or self.owner)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
 from session_reaper.ledger.engine import dialect_insert
@@ -50,4 +50,24 @@ def renew(connection: Connection, conversation_id: str, owner: str, ttl: timedel
 def release(connection: Connection, conversation_id: str, owner: str) -> bool:
     """Give the lease back (only ours); True when there was one to give."""
     statement = delete(leases).where(leases.c.conversation_id == conversation_id, leases.c.owner == owner)
+    return connection.execute(statement).rowcount == 1
+
+
+def holder(connection: Connection, conversation_id: str) -> tuple[str, datetime] | None:
+    """Who holds the conversation's lease, and until when; None when nobody does."""
+    row = connection.execute(
+        select(leases.c.owner, leases.c.expires_at).where(leases.c.conversation_id == conversation_id)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def take_over(
+    connection: Connection, conversation_id: str, owner: str, previous: str, ttl: timedelta, now: datetime
+) -> bool:
+    """Take the lease from `previous` (known dead) in one statement; False if it changed hands meanwhile."""
+    statement = (
+        update(leases)
+        .where(leases.c.conversation_id == conversation_id, leases.c.owner == previous)
+        .values(owner=owner, expires_at=now + ttl, claimed_at=now)
+    )
     return connection.execute(statement).rowcount == 1

@@ -1,0 +1,89 @@
+"""SCENARIOS.md row 24: the reaper is SIGKILLed mid-sweep, again and again, and restarted.
+
+Every conversation must be closed exactly once — counted in the emulator's request log, write by
+write — and every intent in the ledger must end up with an outcome.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from session_reaper.ledger import Ledger
+from tests.durability.conftest import writes_per_conversation
+from tests.scenarios.conftest import Reaper
+from tests.scenarios.helpers import ended, idle_chat
+
+CONVERSATIONS = 300
+KILLS = 22
+
+
+def _start(reaper: Reaper, config: Path) -> subprocess.Popen[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "session_reaper.cli",
+        "sweep",
+        "--apply",
+        "--json",
+        "--config",
+        str(config),
+    ]
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=reaper.env(),
+        cwd=reaper.workdir,
+    )
+
+
+@pytest.mark.slow
+def test_row24_sigkill_at_random_points_never_does_anything_twice(emulator, tmp_path, conversation_view):
+    ids = emulator.create_conversations([idle_chat(40 + i % 30) for i in range(CONVERSATIONS)])
+    # Slow writes stretch the sweep so that kills land in every phase: before, during and after requests.
+    emulator.fault(method="PATCH", path=".*", latencyMs=40)
+    emulator.fault(method="POST", path=".*/messages$", latencyMs=40)
+    reaper = Reaper(emulator.base_url, tmp_path)
+    config = reaper.config({"sweep": {"concurrency": 2, "max_closes": 1000, "requests_per_minute": 100000}})
+    rng = random.Random(24)
+
+    kills = 0
+    deadline = time.monotonic() + 240
+    while kills < KILLS and time.monotonic() < deadline:
+        process = _start(reaper, config)
+        # Python start-up takes ~0.5-1 s; past it, every instant of the sweep is a possible kill point.
+        try:
+            process.wait(timeout=rng.uniform(0.5, 1.4))
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            kills += 1
+        else:
+            assert process.returncode == 0, process.stderr.read() if process.stderr else ""
+            if all(ended(conversation_view(cid)) for cid in ids[:: max(1, CONVERSATIONS // 12)]):
+                break
+    assert kills >= 20, f"only {kills} kills landed mid-sweep"
+
+    # Restarted without interruption until nothing is left to do.
+    for _ in range(3):
+        final = _start(reaper, config)
+        _, stderr = final.communicate(timeout=240)
+        assert final.returncode == 0, stderr
+
+    assert all(ended(conversation_view(cid)) for cid in ids)
+    counts = writes_per_conversation(emulator.requests(), ids)
+    for cid in ids:
+        assert counts[cid]["disconnect:participant"] == 1, (cid, counts[cid])
+        assert counts[cid]["annotate"] == 1, (cid, counts[cid])
+        assert counts[cid]["text"] == 1, (cid, counts[cid])
+        assert counts[cid]["teardown"] == 0 and counts[cid]["PATCH conversation"] == 0, (cid, counts[cid])
+    with Ledger.open(reaper.ledger_url) as ledger:
+        assert ledger.pending_steps() == []
