@@ -198,3 +198,27 @@ def test_past_the_grace_period_the_step_is_cut_short_and_the_next_start_resolves
     assert all(ended(view(emulator, cid)) for cid in ids)
     serve.signal(signal.SIGTERM)
     assert serve.wait_exit() == 0
+
+
+def test_without_apply_serve_only_reports_what_it_would_do(emulator: Any, serve: Serve) -> None:
+    cid = emulator.create_conversation(idle_chat(45))["id"]
+
+    serve.start()
+    serve.wait_until(
+        lambda: (
+            serve.metric("session_reaper_decisions_total", rule="idle", decision="close", outcome="dry-run")
+            >= 2
+        ),
+        "two dry-run passes",
+    )
+    serve.signal(signal.SIGTERM)
+    assert serve.wait_exit() == 0
+
+    reads_only = ("/oauth/token", "/api/v2/analytics/conversations/details/query")
+    writes = [
+        r
+        for r in emulator.requests()
+        if r["method"] in ("POST", "PATCH", "PUT", "DELETE") and not r["path"].startswith(reads_only)
+    ]
+    assert writes == []
+    assert not ended(view(emulator, cid))
