@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
+
 from tests.scenarios.helpers import (
     agent,
     customer,
