@@ -204,13 +204,8 @@ def test_without_apply_serve_only_reports_what_it_would_do(emulator: Any, serve:
     cid = emulator.create_conversation(idle_chat(45))["id"]
 
     serve.start()
-    serve.wait_until(
-        lambda: (
-            serve.metric("session_reaper_decisions_total", rule="idle", decision="close", outcome="dry-run")
-            >= 2
-        ),
-        "two dry-run passes",
-    )
+    dry_runs = {"rule": "idle", "decision": "close", "outcome": "dry-run"}
+    serve.wait_until(lambda: serve.metric("session_reaper_decisions_total", **dry_runs) >= 2, "two dry runs")
     serve.signal(signal.SIGTERM)
     assert serve.wait_exit() == 0
 
