@@ -16,8 +16,9 @@ Exit codes: 0 everything needed is there; 2 configuration (policy file, ``GENESY
 region); 3 authentication or a needed permission; 1 the platform could not be asked (unreachable,
 5xx): nothing could be judged.
 
-``python -m session_reaper.doctor --write-readme`` regenerates README.md's configuration reference
-(from ``config.reference_markdown()``); ``--check-readme`` says whether it is current.
+``python -m session_reaper.doctor --write-docs`` regenerates README.md's configuration reference
+(from ``config.reference_markdown()``) and docs/permissions.md (from ``CAPABILITIES``);
+``--check-docs`` says whether they are current.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ class Capability:
     permissions: tuple[str, ...]
     body: Callable[[Settings], Any] | None
     needed: Callable[[Settings], str | None]  # why it is needed by this configuration; None = not needed
-    purpose: str  # what the reaper does with it, for the README and docs/permissions.md
+    when: str  # when the configuration needs it, for docs/permissions.md
     warning_only: bool = False  # missing = ⚠, never a failure
     idempotent: bool = True
 
@@ -169,7 +170,7 @@ CAPABILITIES: tuple[Capability, ...] = (
         permissions=("analytics:conversationDetail:view",),
         body=None,  # built from the platform's clock at probe time
         needed=_always("every sweep discovers conversations"),
-        purpose="discovery: `POST /api/v2/analytics/conversations/details/query`",
+        when="always",
     ),
     Capability(
         key="read",
@@ -179,7 +180,7 @@ CAPABILITIES: tuple[Capability, ...] = (
         permissions=("conversation:communication:view",),
         body=None,
         needed=_always("every decision reads the conversation"),
-        purpose="decide: `GET /api/v2/conversations/{id}`",
+        when="always",
     ),
     Capability(
         key="recheck",
@@ -189,7 +190,7 @@ CAPABILITIES: tuple[Capability, ...] = (
         permissions=(),
         body=None,
         needed=_always("every action re-reads the conversation first"),
-        purpose="re-check just before acting: `GET /api/v2/conversations/messages/{id}`",
+        when="always",
     ),
     Capability(
         key="disconnect-participant",
@@ -199,7 +200,7 @@ CAPABILITIES: tuple[Capability, ...] = (
         permissions=("conversation:communication:disconnect",),
         body=lambda settings: {"state": "disconnected"},
         needed=_needs_participant_disconnect,
-        purpose="rules idle, customer-left: `PATCH /api/v2/conversations/messages/{id}/participants/{pid}`",
+        when="rules idle or customer-left enabled (the default)",
     ),
     Capability(
         key="disconnect-conversation",
@@ -209,7 +210,7 @@ CAPABILITIES: tuple[Capability, ...] = (
         permissions=("conversation:communication:disconnect", "conversation:message:park"),
         body=lambda settings: {"state": "disconnected"},
         needed=_needs_conversation_disconnect,
-        purpose="rules queue-abandoned, flow-stuck, escalation: `PATCH /api/v2/conversations/messages/{id}`",
+        when="rules queue-abandoned or flow-stuck enabled (the default); to escalate an agent disconnect",
     ),
     Capability(
         key="teardown",
@@ -219,7 +220,7 @@ CAPABILITIES: tuple[Capability, ...] = (
         permissions=("conversation:communication:disconnect",),
         body=None,
         needed=_needs_teardown,
-        purpose="rule orphaned: `POST /api/v2/conversations/{id}/disconnect`",
+        when="`[close] allow_teardown = true` (the default)",
     ),
     Capability(
         key="annotate",
@@ -229,7 +230,7 @@ CAPABILITIES: tuple[Capability, ...] = (
         permissions=(),
         body=lambda settings: {"attributes": {"reaper.doctor": "probe"}},
         needed=_needs_annotate,
-        purpose="reason recorded: `PATCH /api/v2/conversations/messages/{id}/participants/{pid}/attributes`",
+        when="`[close] annotate = true` (the default)",
     ),
     Capability(
         key="send-message",
@@ -239,8 +240,7 @@ CAPABILITIES: tuple[Capability, ...] = (
         permissions=("conversation:message:create", "conversation:webmessaging:create"),
         body=lambda settings: {"textBody": "session-reaper doctor probe"},
         needed=_needs_send,
-        purpose="`warning_text`, `closing_text`: "
-        "`POST /api/v2/conversations/messages/{id}/communications/{cid}/messages`",
+        when="`[close] closing_text` not empty (the default) or `warn_before` > 0",
         idempotent=False,
     ),
     Capability(
@@ -251,8 +251,7 @@ CAPABILITIES: tuple[Capability, ...] = (
         permissions=(),
         body=lambda settings: {"code": settings.close.wrapup_code or str(uuid.uuid4())},
         needed=_needs_wrapup,
-        purpose="rule acw-stuck: "
-        "`POST /api/v2/conversations/messages/{id}/participants/{pid}/communications/{cid}/wrapup`",
+        when="`[close] wrapup_code` set (default: empty) and rule acw-stuck enabled",
     ),
     Capability(
         key="queues",
@@ -262,7 +261,7 @@ CAPABILITIES: tuple[Capability, ...] = (
         permissions=("routing:queue:view",),
         body=None,
         needed=_always("doctor lists queues whose inactivity timer is off"),
-        purpose="`doctor` only: `GET /api/v2/routing/queues`",
+        when="optional: `doctor` lists queues whose own inactivity timer is off (missing = a warning)",
         warning_only=True,
     ),
 )
@@ -666,9 +665,88 @@ def run(config: Path | None, console: Console, environ: Mapping[str, str] | None
     return diagnosis.exit_code
 
 
-# ------------------------------------------------------------------------------ README maintenance
+# ---------------------------------------------------------------------------- docs kept in sync
+
+
+def operation_text(capability: Capability) -> str:
+    """``PATCH /api/v2/conversations/messages/{conversationId}/participants/{participantId}``."""
+    path = (
+        capability.path.replace("{cid}", "{conversationId}")
+        .replace("{pid}", "{participantId}")
+        .replace("{commid}", "{communicationId}")
+    )
+    return f"{capability.method} {path}"
+
+
+def permissions_markdown() -> str:
+    """docs/permissions.md, generated from ``CAPABILITIES`` so that it cannot drift from the doctor."""
+    rows = []
+    for capability in CAPABILITIES:
+        if capability.permissions:
+            allowed = "<br>or ".join(f"`{p}`<br>{permission_label(p)}" for p in capability.permissions)
+        else:
+            allowed = "none listed by our sources; probed anyway"
+        rows.append(
+            f"| {capability.title} | `{operation_text(capability)}` | {allowed} | {capability.when} |"
+        )
+    permission_rows = [f"| `{p}` | {permission_label(p)} |" for p in known_permissions()]
+    out = [
+        "# Permissions",
+        "",
+        "<!-- Generated from src/session_reaper/doctor.py (CAPABILITIES) by `doctor.permissions_markdown()`;",
+        "     do not edit. Regenerate: .venv/bin/python -m session_reaper.doctor --write-docs -->",
+        "",
+        "A client-credentials OAuth client has no user: it is authorized by the **roles** granted to it,",
+        "not by OAuth scopes (`webchat:write`, `conversation:write` and the like authorize nothing here).",
+        "session-reaper needs one role with the permissions below.",
+        "",
+        "## Create the role and the OAuth client",
+        "",
+        f"1. **Admin > Roles / Permissions > Add role**, named e.g. `{ROLE_NAME}`. On its *Permission* tab,",
+        "   add every permission of the first table (search by the label; the name is what a 403 says).",
+        "2. **Admin > Integrations > OAuth > Add client** (*IT and Integrations* in newer menus): grant type",
+        f"   **Client Credentials**. On its *Roles* tab, assign `{ROLE_NAME}` with the division(s) that hold",
+        "   the queues in scope (Home, or every division).",
+        "3. Save, copy the client id and secret into `GENESYSCLOUD_OAUTHCLIENT_ID` and",
+        "   `GENESYSCLOUD_OAUTHCLIENT_SECRET`, and run `session-reaper doctor`.",
+        "",
+        "| permission | label in the admin UI |",
+        "|---|---|",
+        *permission_rows,
+        "",
+        "## What each operation needs, and when",
+        "",
+        "Where several permissions are listed, any one of them allows the operation. Operations for which",
+        "no source we have lists a permission are modelled (in the emulator) as needing only a valid token;",
+        "the doctor probes them anyway and names whatever permission a real 403 asks for.",
+        "",
+        "| operation | call | permission | needed when |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        "## How `doctor` judges a permission",
+        "",
+        "From the platform's own answers, never from the role's name. Each operation is called once on a",
+        "conversation id that cannot exist (a random UUID), with a well-formed body. The platform checks",
+        "the permission before it looks the conversation up, so:",
+        "",
+        "- `403 missing.permissions` = the permission is missing (the body names it);",
+        "- `404 not.found` (or `400`/`409` about the request itself) = the permission is there;",
+        "- discovery is an analytics query over the last minute, one conversation a page;",
+        "- the queue check lists queues (`GET /api/v2/routing/queues`) and reads",
+        "  `mediaSettings.message.enableInactivityTimeout` of each queue in scope.",
+        "",
+        "Nothing is changed: there is no conversation to change. `doctor` exits 0 when everything the",
+        "configuration needs is there, 3 when a needed permission is missing or the credentials are",
+        "refused, 2 on a configuration error (policy file, `GENESYSCLOUD_*` variables, region), 1 when the",
+        "platform could not be asked. A missing queue permission is a warning only.",
+        "",
+    ]
+    return "\n".join(out)
+
 
 README = Path(__file__).resolve().parents[2] / "README.md"
+PERMISSIONS_DOC = Path(__file__).resolve().parents[2] / "docs" / "permissions.md"
 START = "<!-- config-reference:start -->"
 END = "<!-- config-reference:end -->"
 
@@ -689,30 +767,49 @@ def with_reference(text: str) -> str:
     return text[: start + len(START)] + "\n" + reference_markdown().strip("\n") + "\n" + text[end:]
 
 
+def stale_docs(readme: Path = README, permissions_doc: Path = PERMISSIONS_DOC) -> list[str]:
+    """The generated documents that differ from the code (empty = all current)."""
+    stale = []
+    if readme_block(readme.read_text(encoding="utf-8")) != reference_markdown().strip("\n"):
+        stale.append(str(readme))
+    if not permissions_doc.is_file() or permissions_doc.read_text(encoding="utf-8") != permissions_markdown():
+        stale.append(str(permissions_doc))
+    return stale
+
+
+def write_docs(readme: Path = README, permissions_doc: Path = PERMISSIONS_DOC) -> list[str]:
+    """Regenerate README.md's configuration reference and docs/permissions.md; the files changed."""
+    changed = []
+    text = readme.read_text(encoding="utf-8")
+    updated = with_reference(text)
+    if updated != text:
+        readme.write_text(updated, encoding="utf-8")
+        changed.append(str(readme))
+    generated = permissions_markdown()
+    if not permissions_doc.is_file() or permissions_doc.read_text(encoding="utf-8") != generated:
+        permissions_doc.write_text(generated, encoding="utf-8")
+        changed.append(str(permissions_doc))
+    return changed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """``--write-docs``: regenerate the generated docs; ``--check-docs``: exit 1 when one is stale."""
     args = list(sys.argv[1:] if argv is None else argv)
-    path = README
-    if len(args) == 2:
-        path = Path(args[1])
-    if args[:1] == ["--write-readme"]:
-        text = path.read_text(encoding="utf-8")
-        updated = with_reference(text)
-        if updated != text:
-            path.write_text(updated, encoding="utf-8")
-            print(f"{path}: configuration reference regenerated")
-        else:
-            print(f"{path}: configuration reference already current")
-        return 0
-    if args[:1] == ["--check-readme"]:
-        current = readme_block(path.read_text(encoding="utf-8"))
-        if current != reference_markdown().strip("\n"):
-            print(
-                f"{path}: configuration reference is stale; "
-                "run python -m session_reaper.doctor --write-readme"
-            )
+    if args == ["--write-docs"]:
+        try:
+            changed = write_docs()
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return 1
+        for path in changed:
+            print(f"regenerated {path}")
         return 0
-    print("usage: python -m session_reaper.doctor --write-readme|--check-readme [README.md]", file=sys.stderr)
+    if args == ["--check-docs"]:
+        stale = stale_docs()
+        for path in stale:
+            print(f"{path} is stale: run .venv/bin/python -m session_reaper.doctor --write-docs")
+        return 1 if stale else 0
+    print("usage: python -m session_reaper.doctor --write-docs | --check-docs", file=sys.stderr)
     return 2
 
 
