@@ -93,9 +93,11 @@ class DemoOptions:
 
 
 def day_start(today: datetime | None = None) -> datetime:
-    """08:00 UTC of the current date: the demo's virtual morning (only the date comes from this machine)."""
-    moment = today or datetime.now(UTC)
-    return moment.astimezone(UTC).replace(hour=8, minute=0, second=0, microsecond=0)
+    """08:00 UTC of the latest weekday: the demo's virtual morning (only the date comes from this machine)."""
+    moment = (today or datetime.now(UTC)).astimezone(UTC)
+    while moment.weekday() >= 5:  # Saturday, Sunday: the Friday before
+        moment -= timedelta(days=1)
+    return moment.replace(hour=8, minute=0, second=0, microsecond=0)
 
 
 def traffic_seed(seed: int) -> int:
@@ -108,7 +110,7 @@ class GuestsAndAgents(WorldTarget):
 
     A guest or agent acting on a conversation the reaper (or the platform) had already ended is refused
     by the emulator; the conversation is counted and the generator carries on, so that both worlds draw
-    the same random traffic. A count above zero would mean the reaper closed something a person was using.
+    the same random traffic. Above zero, someone found their chat closed while they were still in it.
     """
 
     def __init__(self, world: World) -> None:
@@ -360,7 +362,7 @@ def dry_run_tables(console: Console, record: SweepRecord) -> None:
     table = Table(
         title="Dry run: what the reaper would do, and why (nothing was changed)", title_justify="left"
     )
-    for column, style in (("conversation", "dim"), ("queue", ""), ("rule", "bold"), ("would", "cyan")):
+    for column, style in (("id", "dim"), ("queue", ""), ("rule", "bold"), ("do", "cyan")):
         table.add_column(column, style=style, no_wrap=True)
     table.add_column("why", overflow="fold")
     for line in shown:
@@ -438,7 +440,8 @@ def applied_table(console: Console, record: SweepRecord) -> None:
             console.print(f"[red]failed[/] {line.conversation_id} ({line.rule}): {line.error}")
 
 
-def summary_table(console: Console, totals: Totals, *, wall_seconds: float, refused: int) -> None:
+def summary_table(console: Console, day: Day, *, wall_seconds: float, refused: int) -> None:
+    totals = day.totals
     by_rule = Table(title="Closed by rule", title_justify="left")
     by_rule.add_column("rule", style="bold")
     by_rule.add_column("backlog at 08:00", justify="right")
@@ -472,6 +475,10 @@ def summary_table(console: Console, totals: Totals, *, wall_seconds: float, refu
             f"{s.api_requests / totals.ended:.1f}" if totals.ended else "-",
         ),
         ("guest/agent actions refused: chat already closed", str(refused)),
+        (
+            f"stale sessions at {day.end:%H:%M}: with the reaper / without",
+            f"{day.points[-1].stale_with} / {day.points[-1].stale_without}" if day.points else "-",
+        ),
         ("wall time", f"{wall_seconds:.1f} s"),
     ]
     for name, value in rows:
@@ -614,7 +621,10 @@ def _progress(console: Console, what: str) -> Progress:
 
 
 class Demo:
-    def __init__(self, console: Console, server: EmulatorServer, options: DemoOptions) -> None:
+    def __init__(
+        self, console: Console, server: EmulatorServer, options: DemoOptions, *, started: float
+    ) -> None:
+        self.started = started  # monotonic time the demo began, for its wall time
         self.console = console
         self.server = server
         self.options = options
@@ -723,7 +733,6 @@ class Demo:
         )
 
     async def run(self) -> int:
-        started = time.monotonic()
         self.introduce()
         ledger = Ledger.open(self.settings.sweep.ledger)
         try:
@@ -738,8 +747,8 @@ class Demo:
             self.console.rule("[bold]Summary")
             summary_table(
                 self.console,
-                day.totals,
-                wall_seconds=time.monotonic() - started,
+                day,
+                wall_seconds=time.monotonic() - self.started,
                 refused=len(self.hands.refused),
             )
             data = report_data(ledger, day)
@@ -752,10 +761,11 @@ class Demo:
 
 def run_demo(console: Console, options: DemoOptions) -> int:
     """The whole demo; returns the exit code (1 when an action failed)."""
+    started = time.monotonic()
     with EmulatorServer(
         rate_limit=DEMO_RATE_LIMIT,
         seed="none",
         analytics_lag=ANALYTICS_LAG,
         propagation_delay=PROPAGATION_DELAY,
     ) as server:
-        return asyncio.run(Demo(console, server, options).run())
+        return asyncio.run(Demo(console, server, options, started=started).run())
