@@ -27,6 +27,8 @@ DEMO_QUEUES: tuple[tuple[str, str, int | None, str], ...] = (
     ("queue-vip", "VIP", None, "DISCONNECT"),
 )
 UNTIMED = ("queue-support", "queue-sales", "queue-vip")
+# Queues whose after-call work is time-boxed (the platform applies its system wrap-up when it runs out).
+ACW_TIMEOUT_MS = {"queue-sales": 300_000, "queue-vip": 600_000}
 CHANNELS = (("webmessaging", 0.8), ("sms", 0.08), ("whatsapp", 0.08), ("open", 0.04))
 GUEST_LINES = (
     "Hi, I need help with my order",
@@ -433,18 +435,21 @@ class TrafficGenerator:
             sim.phase = "done"
 
     def _route(self, sim: _Sim) -> None:
-        sim.agent = self.target.join(
-            sim.id,
-            {
-                "purpose": "agent",
-                "userId": self.rng.choice(self.agents),
-                "queueId": sim.queue_id,
-                "wrapupRequired": True,
-            },
-        )
+        sim.agent = self.target.join(sim.id, self._agent(sim))
         if sim.fate != "zombie":  # a zombie's acd leg is the one that never ends
             self.target.leave(sim.id, sim.acd or "", "transfer")
         sim.phase, sim.due, sim.guest_turn = "chatting", self._later(5, 60), False
+
+    def _agent(self, sim: _Sim) -> dict[str, Any]:
+        agent: dict[str, Any] = {
+            "purpose": "agent",
+            "userId": self.rng.choice(self.agents),
+            "queueId": sim.queue_id,
+            "wrapupRequired": True,
+        }
+        if sim.queue_id in ACW_TIMEOUT_MS:
+            agent["wrapupTimeoutMs"] = ACW_TIMEOUT_MS[sim.queue_id]
+        return agent
 
     def _end(self, sim: _Sim) -> None:
         t, r = self.target, self.rng
@@ -464,15 +469,7 @@ class TrafficGenerator:
             sim.phase = "done"
         elif sim.fate == "transfer":
             t.leave(sim.id, sim.agent or "", "transfer")
-            sim.agent = t.join(
-                sim.id,
-                {
-                    "purpose": "agent",
-                    "userId": r.choice(self.agents),
-                    "queueId": sim.queue_id,
-                    "wrapupRequired": True,
-                },
-            )
+            sim.agent = t.join(sim.id, self._agent(sim))
             sim.fate = r.choice(["resolved", "idle", "customer-left"])
             sim.exchanges, sim.due, sim.guest_turn = r.randint(2, 6), self._later(10, 60), False
         else:  # idle: both stay connected, nobody writes again
