@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.scenarios.conftest import Reaper, ReaperRun
 
 from session_reaper.doctor import CAPABILITIES, known_permissions, permission_label
 from session_reaper.emulator.client import Emulator
+from tests.scenarios.conftest import Reaper, ReaperRun
 
 DISCONNECT = "conversation:communication:disconnect"
 _ids = itertools.count()
