@@ -248,3 +248,34 @@ def test_unknown_things_are_404_in_the_platform_shape(emulator: Any) -> None:
         assert answer.headers["date"].endswith("GMT")
     wrong = emulator.platform.delete(f"{MESSAGES}/anything")
     assert wrong.status_code == 405 and wrong.json()["code"] == "method.not.allowed"
+
+
+def test_a_participant_patch_can_carry_the_wrapup_and_the_disconnect(emulator: Any) -> None:
+    spec = chat()
+    spec["participants"][2]["wrapupRequired"] = True
+    cid = emulator.create_conversation(spec)["id"]
+    agent = leg(emulator.platform.get(f"{MESSAGES}/{cid}").json(), "agent")
+
+    answer = emulator.platform.patch(
+        f"{MESSAGES}/{cid}/participants/{agent['id']}",
+        json={"state": "disconnected", "wrapup": {"code": "code-resolved", "notes": "done in chat"}},
+    )
+
+    assert answer.status_code == 202
+    view = emulator.platform.get(f"/api/v2/conversations/{cid}").json()
+    assert leg(view, "agent")["wrapup"]["notes"] == "done in chat"
+    assert "startAcwTime" not in leg(view, "agent")  # wrapped up before leaving: no after-call work
+    assert view["endTime"]
+
+
+def test_a_wrapup_needs_the_participants_own_communication(emulator: Any) -> None:
+    spec = chat()
+    spec["participants"][2].update(state="disconnected", wrapupRequired=True, endedAgo="5m")
+    cid = emulator.create_conversation(spec)["id"]
+    view = emulator.platform.get(f"/api/v2/conversations/{cid}").json()
+    agent, customer = leg(view, "agent"), leg(view, "customer")
+    url = f"{MESSAGES}/{cid}/participants/{agent['id']}/communications/{customer['messages'][0]['id']}/wrapup"
+
+    assert emulator.platform.post(url, json={"code": "code-resolved"}).status_code == 404
+    good = url.replace(customer["messages"][0]["id"], agent["messages"][0]["id"])
+    assert emulator.platform.post(good, json={"notes": "no code"}).status_code == 400

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
 import pytest
 
 from session_reaper.emulator.client import AdminError
@@ -100,3 +101,18 @@ def test_the_request_log_has_no_bodies_and_skips_admin_routes(emulator: Any) -> 
     assert "secret words" not in str(log) and "private reply" not in str(log)
     emulator.clear_requests()
     assert emulator.requests() == []
+
+
+def test_a_trigger_can_move_the_clock_and_a_fault_can_hit_the_token_endpoint(emulator: Any) -> None:
+    before = emulator.now()
+    emulator.trigger(method="GET", path="/tokens/me", action={"type": "advance", "seconds": 3600})
+    emulator.platform.get("/api/v2/tokens/me")
+    assert (emulator.now() - before).total_seconds() >= 3600
+
+    emulator.fault(method="POST", path="^/oauth/token$", status=503, times=1)
+    token = httpx.post(
+        f"{emulator.base_url}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=("emulator", "emulator-secret"),
+    )
+    assert token.status_code == 503
