@@ -233,9 +233,15 @@ def demo(
     quick: bool = typer.Option(False, "--quick", help="A two-hour day in fewer steps (for tests)."),
 ) -> None:
     """No set-up: an emulated contact center, a dry run, an applied sweep, a working day, an HTML report."""
-    from session_reaper.demo import DemoOptions, run_demo
+    from session_reaper.demo import DemoError, DemoOptions, run_demo
 
-    raise typer.Exit(run_demo(out, DemoOptions(html=html_file, seed=seed, quick=quick)))
+    try:
+        code = run_demo(out, DemoOptions(html=html_file, seed=seed, quick=quick))
+    except DemoError as exc:
+        raise _fail(EXIT_USAGE, str(exc)) from None
+    except KeyboardInterrupt:
+        raise _fail(130, "interrupted") from None
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -754,14 +754,24 @@ class Demo:
             data = report_data(ledger, day)
         finally:
             ledger.close()
-        report.write_html(self.options.html, data, "session-reaper demo: a working day in the emulator")
+        try:
+            report.write_html(self.options.html, data, "session-reaper demo: a working day in the emulator")
+        except OSError as exc:
+            raise DemoError(f"cannot write {self.options.html}: {exc.strerror or exc}") from None
         self.console.print(f"Wrote [bold]{self.options.html}[/]: a self-contained HTML report with charts.")
         return EXIT_ACTION_FAILED if day.totals.summary.failed else EXIT_OK
 
 
+class DemoError(Exception):
+    """The demo cannot run or finish as asked (e.g. the report cannot be written there)."""
+
+
 def run_demo(console: Console, options: DemoOptions) -> int:
-    """The whole demo; returns the exit code (1 when an action failed)."""
+    """The whole demo; returns the exit code (1 when an action failed). Raises DemoError."""
     started = time.monotonic()
+    folder = options.html.parent
+    if not folder.is_dir():  # say so now, not after the whole day
+        raise DemoError(f"--html {options.html}: no such directory {folder}")
     with EmulatorServer(
         rate_limit=DEMO_RATE_LIMIT,
         seed="none",

@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.demo.conftest import DemoRun
 
 from session_reaper.demo import GuestsAndAgents, stale_sessions
 from session_reaper.emulator.server import build_world
+from tests.demo.conftest import DemoRun
 
 CHROMIUM = Path("/usr/bin/chromium")
 WIDTH, HEIGHT = 1200, 3600  # tall enough for the whole report
@@ -98,6 +98,20 @@ def test_demo_help_names_every_flag() -> None:
     assert done.returncode == 0, done.stderr
     for flag in ("--html", "--seed", "--quick", "session-reaper-demo.html"):
         assert flag in done.stdout
+
+
+def test_an_html_path_in_no_directory_is_refused_before_the_demo_runs(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "x.html"
+    done = subprocess.run(
+        [sys.executable, "-m", "session_reaper.cli", "demo", "--quick", "--html", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "160"},
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "no such directory" in done.stderr
+    assert "Dry run" not in done.stdout
 
 
 # ---------------------------------------------------------------------------------- the demo's pieces
