@@ -115,6 +115,10 @@ def test_segment_predicates_select_channel_and_queue(emulator: Any) -> None:
     ]
     assert ids(either) == {web, sms}
     assert ids(segment("queueId", "q-none")) == set()
+    shouting = [
+        {"type": "AND", "predicates": [{"dimension": "messagetype", "operator": "MATCHES", "value": "sms"}]}
+    ]
+    assert ids(shouting) == {sms}
     assert "conversations" not in query(emulator, segmentFilters=segment("queueId", "q-none")).json()
 
 

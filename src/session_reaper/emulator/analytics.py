@@ -57,10 +57,12 @@ def _predicate(raw: Any, allowed: frozenset[str], where: str) -> Test:
     kind = str(raw.get("type", "dimension")).lower()
     if kind != "dimension":
         raise bad_request(f"{where}: predicate type {raw.get('type')!r} is not supported (use 'dimension')")
-    dimension = raw.get("dimension")
-    if dimension not in allowed:
-        raise bad_request(f"{where}: unknown dimension {dimension!r}; one of {sorted(allowed)}")
-    operator = str(raw.get("operator", "matches"))
+    # enum values are accepted in any case, as everywhere in the platform's request bodies
+    canonical = {name.lower(): name for name in allowed}
+    dimension = canonical.get(str(raw.get("dimension", "")).lower())
+    if dimension is None:
+        raise bad_request(f"{where}: unknown dimension {raw.get('dimension')!r}; one of {sorted(allowed)}")
+    operator = str(raw.get("operator", "matches")).lower()
     value = raw.get("value")
     if operator == "matches":
         if not isinstance(value, str):
@@ -68,9 +70,11 @@ def _predicate(raw: Any, allowed: frozenset[str], where: str) -> Test:
         return lambda dims: dims.get(dimension) == value
     if operator == "exists":
         return lambda dims: dimension in dims
-    if operator == "notExists":
+    if operator == "notexists":
         return lambda dims: dimension not in dims
-    raise bad_request(f"{where}: unknown operator {operator!r}; one of ['exists', 'matches', 'notExists']")
+    raise bad_request(
+        f"{where}: unknown operator {raw.get('operator')!r}; one of ['exists', 'matches', 'notExists']"
+    )
 
 
 def _combine(kind: str, tests: list[Test]) -> Test:
@@ -168,7 +172,9 @@ def _only_open(raw: Any) -> bool:
     if not isinstance(raw, dict) or str(raw.get("type", "")).lower() != "and":
         return False
     return any(
-        isinstance(p, dict) and p.get("dimension") == "conversationEnd" and p.get("operator") == "notExists"
+        isinstance(p, dict)
+        and str(p.get("dimension", "")).lower() == "conversationend"
+        and str(p.get("operator", "")).lower() == "notexists"
         for p in raw.get("predicates") or []
     )
 
