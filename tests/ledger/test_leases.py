@@ -52,3 +52,22 @@ def test_defaults_are_the_ledgers_owner_and_clock(ledger: Ledger) -> None:
     assert ledger.claim("conv-1")  # replica-a at the fake clock's T0, default TTL
     assert not ledger.claim("conv-1", "replica-b", now=T0 + timedelta(minutes=4))
     assert ledger.release("conv-1")
+
+
+def test_the_holder_is_visible_expired_or_not(ledger: Ledger) -> None:
+    assert ledger.lease_holder("conv-1") is None
+    assert ledger.claim("conv-1", "replica-a", ttl=TTL, now=T0)
+    assert ledger.lease_holder("conv-1") == ("replica-a", T0 + TTL)
+    ledger.release("conv-1", "replica-a")
+    assert ledger.lease_holder("conv-1") is None
+
+
+def test_a_dead_holders_lease_is_taken_over_once(ledger: Ledger) -> None:
+    assert ledger.claim("conv-1", "host:111:dead", ttl=TTL, now=T0)
+    # Two restarted replicas both see the dead holder: one statement each, one winner.
+    assert ledger.take_over("conv-1", "host:111:dead", "host:222:new", ttl=TTL, now=T0 + timedelta(seconds=5))
+    assert not ledger.take_over(
+        "conv-1", "host:111:dead", "host:333:new", ttl=TTL, now=T0 + timedelta(seconds=5)
+    )
+    assert ledger.lease_holder("conv-1") == ("host:222:new", T0 + timedelta(seconds=5) + TTL)
+    assert not ledger.take_over("conv-9", "host:111:dead", "host:222:new", ttl=TTL, now=T0)
