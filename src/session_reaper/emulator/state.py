@@ -13,10 +13,8 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
-import uuid
 from collections import deque
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,7 +22,9 @@ from pydantic import ValidationError
 from session_reaper.emulator import assumptions as A
 from session_reaper.emulator import views
 from session_reaper.emulator.auth import Registry
-from session_reaper.emulator.clock import VirtualClock, iso, parse_iso
+from session_reaper.emulator.build import build_conversation, build_leg
+from session_reaper.emulator.clock import VirtualClock, iso
+from session_reaper.emulator.entities import EPOCH, Conversation, Leg, Queue, Snapshot, Written, new_id
 from session_reaper.emulator.errors import PlatformError, bad_request, not_found
 from session_reaper.emulator.faults import FaultBook
 from session_reaper.emulator.spec import (
@@ -34,110 +34,9 @@ from session_reaper.emulator.spec import (
     ParticipantSpec,
     QueueSpec,
     explain,
-    parse_duration,
 )
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@dataclass(slots=True)
-class Written:
-    """One message as the platform lists it; the text is kept for the admin API only."""
-
-    id: str
-    at: datetime
-    status: str
-    text: str | None = None
-
-
-@dataclass(slots=True)
-class Leg:
-    """A participant with its one communication (messaging has exactly one per participant)."""
-
-    id: str
-    purpose: str
-    state: str
-    start: datetime
-    communication_id: str
-    name: str | None = None
-    user_id: str | None = None
-    queue_id: str | None = None
-    connected: datetime | None = None
-    end: datetime | None = None
-    disconnect_type: str | None = None
-    attributes: dict[str, str] = field(default_factory=dict)
-    wrapup_required: bool = False
-    wrapup_timeout_ms: int | None = None
-    wrapup: dict[str, Any] | None = None
-    acw_start: datetime | None = None
-    acw_end: datetime | None = None
-    messages: list[Written] = field(default_factory=list)
-
-    @property
-    def active(self) -> bool:
-        return self.state not in ENDED_STATES
-
-    @property
-    def in_acw(self) -> bool:
-        return self.acw_start is not None and self.acw_end is None
-
-    @property
-    def direction(self) -> str:
-        return "inbound"
-
-
-@dataclass(slots=True)
-class Snapshot:
-    at: datetime
-    media: bytes
-    generic: bytes
-    analytics: views.AnalyticsRecord
-
-
-@dataclass(slots=True)
-class Conversation:
-    id: str
-    media: str  # message, voice, chat, email
-    message_type: str
-    start: datetime
-    legs: list[Leg]
-    end: datetime | None = None
-    inactivity_timeout: datetime | None = None
-    inactivity_seconds: float | None = None  # how far each message pushes the timer
-    inactivity_action: str = "DISCONNECT"
-    version: int = 0
-    cache: dict[str, Any] = field(default_factory=dict)
-    history: list[Snapshot] = field(default_factory=list)
-
-    def leg(self, participant_id: str) -> Leg:
-        for leg in self.legs:
-            if leg.id == participant_id:
-                return leg
-        raise not_found("participant")
-
-    def leg_by_communication(self, communication_id: str) -> Leg:
-        for leg in self.legs:
-            if leg.communication_id == communication_id:
-                return leg
-        raise not_found("communication")
-
-    @property
-    def ended(self) -> bool:
-        return self.end is not None
-
-
-@dataclass(slots=True)
-class Queue:
-    id: str
-    name: str
-    inactivity_seconds: int | None = None
-    action_type: str = "DISCONNECT"
-    flow_id: str | None = None
-    created: datetime = EPOCH
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
+__all__ = ["EPOCH", "Conversation", "Leg", "Queue", "Snapshot", "World", "Written", "new_id"]
 
 
 class World:
@@ -389,8 +288,16 @@ class World:
             conv_id = spec.id or new_id()
             if conv_id in self.conversations:
                 raise PlatformError(409, "conflict", f"conversation {conv_id} already exists")
-            conv = self._build(conv_id, spec, now)
+            queue = self.queue(spec.queueId, create=True) if spec.queueId else None
+            conv = build_conversation(conv_id, spec, now, queue)
             self.conversations[conv_id] = conv
+            for leg in conv.legs:
+                if leg.in_acw and leg.wrapup_timeout_ms is not None and leg.acw_start is not None:
+                    self._schedule(
+                        leg.acw_start + timedelta(milliseconds=leg.wrapup_timeout_ms), "acw", conv, leg.id
+                    )
+            if conv.inactivity_timeout is not None:
+                self._schedule(conv.inactivity_timeout, "inactivity", conv)
             if conv.end is None:
                 self.open_ids[conv_id] = None
             if self.keeps_history:
@@ -399,99 +306,6 @@ class World:
                 conv.history.append(snap)
             self.epoch += 1
             return conv
-
-    def _build(self, conv_id: str, spec: ConversationSpec, now: datetime) -> Conversation:
-        def ago(value: str | float | None) -> datetime | None:
-            return None if value is None else now - parse_duration(value)
-
-        message_times = [m.moment(now) for p in spec.participants for m in p.messages]
-        known = [
-            t
-            for p in spec.participants
-            for t in (ago(p.startedAgo), ago(p.endedAgo), ago(p.acwStartedAgo))
-            if t is not None
-        ]
-        start = ago(spec.startedAgo) or min([*message_times, *known], default=now)
-        queue_id = spec.queueId
-        if queue_id:
-            self.queue(queue_id, create=True)
-        legs = [self._build_leg(p, spec, start, now) for p in spec.participants]
-        conv = Conversation(conv_id, spec.mediaType, spec.messageType, start, legs)
-        ends = [t for leg in legs for t in (leg.end, leg.acw_end) if t is not None]
-        if not any(leg.active or leg.in_acw for leg in legs):
-            conv.end = max(ends, default=start)
-        for leg in legs:
-            if leg.in_acw and leg.wrapup_timeout_ms is not None and leg.acw_start is not None:
-                self._schedule(
-                    leg.acw_start + timedelta(milliseconds=leg.wrapup_timeout_ms), "acw", conv, leg.id
-                )
-        queue = self.queues.get(queue_id) if queue_id else None
-        last_message = max(message_times, default=start)
-        if spec.inactivityTimeout is not None:
-            conv.inactivity_timeout = parse_iso(spec.inactivityTimeout)
-            conv.inactivity_seconds = (conv.inactivity_timeout - last_message).total_seconds()
-        elif queue is not None and queue.inactivity_seconds and spec.mediaType == "message":
-            conv.inactivity_seconds = queue.inactivity_seconds
-            conv.inactivity_timeout = last_message + timedelta(seconds=queue.inactivity_seconds)
-        if queue is not None:
-            conv.inactivity_action = queue.action_type
-        if conv.inactivity_timeout is not None and conv.end is None:
-            self._schedule(conv.inactivity_timeout, "inactivity", conv)
-        elif conv.end is not None:
-            conv.inactivity_timeout = None
-        return conv
-
-    def _build_leg(self, p: ParticipantSpec, spec: ConversationSpec, start: datetime, now: datetime) -> Leg:
-        written = sorted(
-            (
-                Written(
-                    new_id(),
-                    m.moment(now),
-                    "received" if p.purpose == "customer" else "delivery-success",
-                    m.text,
-                )
-                for m in p.messages
-            ),
-            key=lambda w: w.at,
-        )
-        leg_start = now - parse_duration(p.startedAgo) if p.startedAgo is not None else start
-        leg = Leg(
-            id=p.id or new_id(),
-            purpose=p.purpose,
-            state=p.state,
-            start=leg_start,
-            communication_id=new_id(),
-            name=p.name or _default_name(p.purpose, spec),
-            user_id=p.userId or (new_id() if p.purpose == "agent" else None),
-            queue_id=p.queueId or (spec.queueId if p.purpose in ("acd", "agent") else None),
-            attributes=dict(p.attributes),
-            wrapup_required=p.wrapupRequired,
-            wrapup_timeout_ms=p.wrapupTimeoutMs,
-            messages=written,
-        )
-        if p.state not in ("alerting", "offering", "contacting", "dialing", "none"):
-            leg.connected = leg_start
-        if p.wrapup is not None:
-            leg.wrapup = {
-                "code": p.wrapup.code,
-                "notes": p.wrapup.notes,
-                "name": p.wrapup.name or p.wrapup.code,
-            }
-        if p.state in ENDED_STATES:
-            last_own = written[-1].at if written else leg_start
-            leg.end = now - parse_duration(p.endedAgo) if p.endedAgo is not None else max(leg_start, last_own)
-            leg.disconnect_type = p.disconnectType or A.CREATED_ENDED_DISCONNECT_TYPE.get(
-                p.purpose, A.CREATED_ENDED_DISCONNECT_TYPE_OTHER
-            )
-            if p.purpose == "agent" and p.wrapupRequired:
-                leg.acw_start = (
-                    now - parse_duration(p.acwStartedAgo) if p.acwStartedAgo is not None else leg.end
-                )
-                if leg.wrapup is not None:
-                    leg.acw_end = leg.acw_start
-        elif p.disconnectType:
-            raise bad_request(f"participant {p.purpose}: disconnectType given but state is {p.state!r}")
-        return leg
 
     # --- the platform's operations ----------------------------------------------------------------------
 
@@ -674,7 +488,7 @@ class World:
             shell = ConversationSpec(
                 participants=[spec], queueId=next((g.queue_id for g in conv.legs if g.queue_id), None)
             )
-            leg = self._build_leg(spec, shell, now, now)
+            leg = build_leg(spec, shell, now, now)
             conv.legs.append(leg)
             self._changed(conv, now)
             return leg
@@ -731,14 +545,6 @@ class World:
                 if message["messageId"] in texts:
                     message["text"] = texts[message["messageId"]]
         return view
-
-
-def _default_name(purpose: str, spec: ConversationSpec) -> str:
-    if purpose == "acd":
-        return spec.queueId or "Queue"
-    return {"customer": "Guest", "agent": "Agent", "workflow": "Inbound message flow"}.get(
-        purpose, purpose.title()
-    )
 
 
 def _code_name(code: str) -> str:

@@ -15,7 +15,7 @@ from session_reaper.emulator import assumptions as A
 from session_reaper.emulator.clock import iso
 
 if TYPE_CHECKING:
-    from session_reaper.emulator.state import Conversation, Leg
+    from session_reaper.emulator.entities import Conversation, Leg
 
 MESSENGER_TYPES = frozenset(
     {"sms", "facebook", "twitter", "whatsapp", "webmessaging", "instagram", "open", "apple"}
