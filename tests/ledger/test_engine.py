@@ -30,6 +30,10 @@ def test_other_urls_are_refused_without_echoing_a_password(url: str) -> None:
     assert "hunter2" not in str(caught.value)
 
 
+def test_a_home_relative_sqlite_path_is_expanded() -> None:
+    assert normalize_url("sqlite:///~/reaper/ledger.db").database == str(Path.home() / "reaper" / "ledger.db")
+
+
 def test_describe_never_shows_the_password() -> None:
     ledger = Ledger(__import__("sqlalchemy").create_engine(normalize_url("postgresql://u:hunter2@h/db")))
     assert "hunter2" not in ledger.describe()

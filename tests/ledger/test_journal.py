@@ -158,3 +158,20 @@ def test_one_ledger_is_shared_by_threads(ledger: Ledger) -> None:
     assert errors == []
     assert ledger.closes_by("rule", T0) == [("idle", 80)]
     assert ledger.pending_steps() == []
+
+
+def test_prune_drops_old_inaction_and_keeps_the_audit_trail(ledger: Ledger, clock: FakeClock) -> None:
+    sweep = ledger.start_sweep(True)
+    for n, outcome in enumerate(["skipped", "deferred", "dry-run"]):
+        ledger.buffer_decision(sweep, f"old-{n}", decision="skip", outcome=outcome)
+    closed = ledger.record_decision(sweep, "old-closed", decision="close", rule="idle")
+    ledger.step_outcome(ledger.step_intent(closed, "old-closed", "disconnect:agent", "a"), "done")
+    ledger.set_decision_outcome(closed, "done")
+    cancelled = ledger.record_decision(sweep, "old-cancelled", decision="close", outcome="cancelled")
+    clock.advance(days=30)
+    ledger.buffer_decision(sweep, "recent", decision="skip", outcome="skipped")
+
+    assert ledger.prune(T0 + timedelta(days=7)) == 3
+    with ledger.engine.connect() as connection:
+        kept = set(connection.exec_driver_sql("SELECT id FROM decisions").scalars())
+    assert closed in kept and cancelled in kept and len(kept) == 3

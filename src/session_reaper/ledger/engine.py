@@ -37,6 +37,9 @@ def normalize_url(url: str) -> URL:
     if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg"):
         return parsed.set(drivername="postgresql+psycopg")
     if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        database = parsed.database
+        if database and database.startswith("~"):  # config files say ~/...; SQLite would not expand it
+            parsed = parsed.set(database=str(Path(database).expanduser()))
         return parsed.set(drivername="sqlite+pysqlite")
     raise LedgerUrlError(
         f"unsupported ledger back end {parsed.drivername!r} (use sqlite:///FILE or postgresql://...)"
@@ -61,7 +64,7 @@ def _sqlite_engine(url: URL) -> Engine:
         # One shared connection, or every thread would see its own empty database.
         kwargs["poolclass"] = StaticPool
     else:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, delete, exists, func, insert, select, update
 from sqlalchemy.engine import Engine
 
 from session_reaper.ledger import leases as lease_sql
@@ -32,6 +32,7 @@ from session_reaper.ledger.vocabulary import (
     DECISION_OUTCOMES,
     DECISIONS,
     EFFECTIVE_STEP_OUTCOMES,
+    INACTION_OUTCOMES,
     MESSAGE_KINDS,
     STEP_OUTCOMES,
     check,
@@ -338,6 +339,21 @@ class Ledger:
         )
         with self.engine.connect() as connection:
             return connection.execute(query).scalar()
+
+    def prune(self, before: datetime) -> int:
+        """Delete decisions older than `before` that changed nothing (skipped, deferred, dry run).
+
+        Every sweep journals each conversation it looked at, so these are most of the rows; the
+        audit trail proper — decisions that acted, their steps, sweeps, message ids — is kept.
+        Returns how many rows went.
+        """
+        self.flush()
+        no_steps = ~exists().where(steps.c.decision_id == decisions.c.id)
+        statement = delete(decisions).where(
+            decisions.c.decided_at < before, decisions.c.outcome.in_(INACTION_OUTCOMES), no_steps
+        )
+        with self.engine.begin() as connection:
+            return connection.execute(statement).rowcount
 
     # -- leases --------------------------------------------------------------------------------------
 

@@ -25,6 +25,8 @@ STEP_OUTCOMES = frozenset(
 EFFECTIVE_STEP_OUTCOMES = frozenset({"done", "already-done", "resolved-done"})
 MESSAGE_KINDS = frozenset({"warning", "closing"})
 CLOSING_DECISIONS = ("close", "teardown")
+# Decisions that changed nothing on the platform: the bulk of the journal, and what `prune` may drop.
+INACTION_OUTCOMES = ("skipped", "deferred", "dry-run")
 
 ERROR_MAX = 500
 # Belt and braces: errors come from our own exceptions, which never carry credentials; should one
