@@ -545,7 +545,10 @@ async def _permissions(api: GenesysApi, settings: Settings, diagnosis: Diagnosis
         result, error = await _probe(api, capability, settings)
         asked = error.permissions if isinstance(error, PermissionMissing) and error.permissions else ()
         permissions = asked or capability.permissions
-        named = " or ".join(f"{p} ({permission_label(p)})" for p in permissions) or "no documented permission"
+        named = (
+            " or ".join(f"{p} ({permission_label(p)})" for p in permissions)
+            or "no permission listed by the sources"
+        )
         name = f"permission: {capability.title}"
         if capability.key == "queues":
             queues_allowed = result == "present"
@@ -716,9 +719,10 @@ def permissions_markdown() -> str:
         "",
         "## What each operation needs, and when",
         "",
-        "Where several permissions are listed, any one of them allows the operation. Operations for which",
-        "no source we have lists a permission are modelled (in the emulator) as needing only a valid token;",
-        "the doctor probes them anyway and names whatever permission a real 403 asks for.",
+        "Where several permissions are listed, any one of them allows the operation. The source of each",
+        "is in docs/platform-notes.md; operations for which no source lists a permission are modelled (in",
+        "the emulator) as needing only a valid token. The doctor probes them anyway and names whatever",
+        "permission a real 403 asks for.",
         "",
         "| operation | call | permission | needed when |",
         "|---|---|---|---|",
