@@ -103,7 +103,7 @@ def media_dict(conv: Conversation) -> dict[str, Any]:
             else None,
             "attributes": dict(leg.attributes),
             "messages": _details(leg),
-            "type": conv.message_type,
+            "type": conv.message_type if conv.media == "message" else None,
         }
         participants.append(_clean(participant))
     return _clean(
