@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from session_reaper.ledger import Ledger, LedgerUrlError, normalize_url
+
+from .conftest import T0
 
 
 @pytest.mark.parametrize(
@@ -53,3 +56,28 @@ def test_sqlite_is_wal_with_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> N
 def test_foreign_keys_are_enforced(ledger: Ledger) -> None:
     with pytest.raises(Exception, match=r"(?i)foreign key"):
         ledger.step_intent(999, "conv-1", "annotate", "cust-1")
+
+
+def test_sqlite_readers_take_no_lock_and_writers_take_it_up_front(tmp_path: Path) -> None:
+    with Ledger.open(f"sqlite:///{tmp_path}/ledger.db") as ledger:
+        ledger.record_reaper_message("conv-1", "msg-1", "closing", sent_at=T0)
+        begins: list[str] = []
+        event.listen(
+            ledger.engine,
+            "before_cursor_execute",
+            lambda _c, _cur, statement, *_: (
+                begins.append(statement) if statement.startswith("BEGIN") else None
+            ),
+        )
+        ledger.claim("conv-1", now=T0)
+        ledger.reaper_messages("conv-1")
+        assert begins == ["BEGIN IMMEDIATE", "BEGIN"]
+
+        # Another process is mid-write (holds the write lock): reads go on without waiting for it.
+        other = sqlite3.connect(str(tmp_path / "ledger.db"), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("DELETE FROM reaper_messages")
+        assert ledger.reaper_messages("conv-1") == {"msg-1": "closing"}
+        other.execute("COMMIT")
+        other.close()
+        assert ledger.reaper_messages("conv-1") == {}

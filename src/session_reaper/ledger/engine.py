@@ -1,10 +1,11 @@
 """Turn a ledger URL into a ready SQLAlchemy engine for one of the two supported back ends.
 
 SQLite (the default): WAL so that readers never block the writer, a busy timeout so that a second
-process waits instead of failing, foreign keys on, and every transaction opened with BEGIN IMMEDIATE.
-The last point matters: a deferred SQLite transaction that reads and then writes can fail at once
-with "database is locked" when another writer got there first; taking the write lock up front
-makes concurrent writers (threads, a second replica, two migrators) simply queue.
+process waits instead of failing, foreign keys on, and write transactions opened with BEGIN
+IMMEDIATE (use `writer(engine)`). The last point matters: a deferred SQLite transaction that reads
+and then writes can fail at once with "database is locked" when another writer got there first;
+taking the write lock up front makes concurrent writers (threads, a second replica, two migrators)
+simply queue. Reads stay deferred: in WAL they take no lock at all.
 
 PostgreSQL: `postgresql://` means psycopg 3.
 """
@@ -20,6 +21,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 BUSY_TIMEOUT_SECONDS = 30.0
+_WRITE_OPTION = "session_reaper_ledger_write"
 
 
 class LedgerUrlError(ValueError):
@@ -84,9 +86,15 @@ def _sqlite_engine(url: URL) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine (same pool) whose transactions take SQLite's write lock when they begin."""
+    return engine.execution_options(**{_WRITE_OPTION: True})
 
 
 def dialect_insert(connection: Connection) -> Any:

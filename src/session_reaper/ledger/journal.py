@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 
 from session_reaper.ledger import leases as lease_sql
 from session_reaper.ledger import migrate, reports
-from session_reaper.ledger.engine import create_ledger_engine, dialect_insert
+from session_reaper.ledger.engine import create_ledger_engine, dialect_insert, writer
 from session_reaper.ledger.schema import decisions, reaper_messages, steps, sweeps
 from session_reaper.ledger.vocabulary import (
     DECISION_OUTCOMES,
@@ -69,6 +69,7 @@ class PendingStep:
 class Ledger:
     def __init__(self, engine: Engine, *, owner: str | None = None, clock: Clock | None = None) -> None:
         self.engine = engine
+        self._writer = writer(engine)
         self.owner = owner or default_owner()
         self.clock: Clock = clock or _machine_clock
         self._buffer: list[dict[str, Any]] = []
@@ -114,12 +115,12 @@ class Ledger:
 
     def start_sweep(self, apply: bool, *, owner: str | None = None, at: datetime | None = None) -> int:
         values = {"owner": owner or self.owner, "apply": apply, "started_at": self._now(at)}
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             return _inserted_id(connection.execute(insert(sweeps).values(values).returning(sweeps.c.id)))
 
     def finish_sweep(self, sweep_id: int, summary: Mapping[str, Any], *, at: datetime | None = None) -> None:
         self.flush()
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             connection.execute(
                 update(sweeps)
                 .where(sweeps.c.id == sweep_id)
@@ -146,7 +147,7 @@ class Ledger:
     ) -> int:
         """Journal a decision now (before acting on it); returns its id for the steps."""
         row = self._decision_row(**_args(locals()))
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             return _inserted_id(connection.execute(insert(decisions).values(row).returning(decisions.c.id)))
 
     def buffer_decision(
@@ -183,7 +184,7 @@ class Ledger:
         if not rows:
             return 0
         try:
-            with self.engine.begin() as connection:
+            with self._writer.begin() as connection:
                 connection.execute(insert(decisions), rows)
         except BaseException:
             with self._buffer_lock:
@@ -206,7 +207,7 @@ class Ledger:
     ) -> None:
         check(outcome, DECISION_OUTCOMES, "decision outcome")
         values = {"outcome": outcome, "outcome_at": self._now(at), "error": scrub(error)}
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             connection.execute(update(decisions).where(decisions.c.id == decision_id).values(values))
 
     # -- steps ---------------------------------------------------------------------------------------
@@ -228,7 +229,7 @@ class Ledger:
             "participant_id": participant_id,
             "intent_at": self._now(at),
         }
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             return _inserted_id(connection.execute(insert(steps).values(values).returning(steps.c.id)))
 
     def step_outcome(
@@ -253,7 +254,7 @@ class Ledger:
             "request_count": request_count,
         }
         statement = update(steps).where(steps.c.id == step_id, steps.c.outcome.is_(None)).values(values)
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             return connection.execute(statement).rowcount == 1
 
     def pending_steps(self, owner: str | None = None) -> list[PendingStep]:
@@ -318,7 +319,7 @@ class Ledger:
             "kind": kind,
             "sent_at": self._now(sent_at),
         }
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             statement = dialect_insert(connection)(reaper_messages).values(values)
             connection.execute(
                 statement.on_conflict_do_nothing(index_elements=[reaper_messages.c.message_id])
@@ -352,7 +353,7 @@ class Ledger:
         statement = delete(decisions).where(
             decisions.c.decided_at < before, decisions.c.outcome.in_(INACTION_OUTCOMES), no_steps
         )
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             return connection.execute(statement).rowcount
 
     # -- leases --------------------------------------------------------------------------------------
@@ -366,7 +367,7 @@ class Ledger:
         now: datetime | None = None,
     ) -> bool:
         """Take the conversation's lease unless another owner holds an unexpired one."""
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             return lease_sql.claim(connection, conversation_id, owner or self.owner, ttl, self._now(now))
 
     def renew(
@@ -377,7 +378,7 @@ class Ledger:
         ttl: timedelta = DEFAULT_LEASE_TTL,
         now: datetime | None = None,
     ) -> bool:
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             return lease_sql.renew(connection, conversation_id, owner or self.owner, ttl, self._now(now))
 
     def lease_holder(self, conversation_id: str) -> tuple[str, datetime] | None:
@@ -394,13 +395,13 @@ class Ledger:
         now: datetime | None = None,
     ) -> bool:
         """Take a lease whose holder is known to be dead (a killed process), without waiting for expiry."""
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             return lease_sql.take_over(
                 connection, conversation_id, owner or self.owner, previous, ttl, self._now(now)
             )
 
     def release(self, conversation_id: str, owner: str | None = None) -> bool:
-        with self.engine.begin() as connection:
+        with self._writer.begin() as connection:
             return lease_sql.release(connection, conversation_id, owner or self.owner)
 
     # -- reports -------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from session_reaper.ledger.engine import writer
+
 VERSION_TABLE = "ledger_version"
 # Any bigint works as long as no other application on the same PostgreSQL uses it.
 ADVISORY_LOCK_KEY = 0x5E55_10A1_1ED6_E201
@@ -47,7 +49,7 @@ def upgrade(engine: Engine, target: str = "head") -> str | None:
     """Upgrade to `target` (a revision id or "head"); returns the revision the ledger is at."""
     script = script_directory()
     config = Config()
-    with engine.begin() as connection:
+    with writer(engine).begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
         found = current_revision(connection)
