@@ -23,6 +23,7 @@ types: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
+	scripts/ensure-chromium
 	$(BIN)/pytest -q -n 2 $(PYTEST_ARGS)
 
 test: lint types unit

@@ -6,7 +6,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from rich.console import Console
@@ -24,6 +24,9 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+if TYPE_CHECKING:
+    from session_reaper.config import Settings
+
 T = TypeVar("T")
 
 ConfigOption = typer.Option(
@@ -39,8 +42,12 @@ def _fail(code: int, message: str) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _load(config: Path | None, *, apply: bool | None = None):  # type: ignore[no-untyped-def]
+def _load(config: Path | None, *, apply: bool | None = None) -> Settings:
+    from session_reaper import logs
     from session_reaper.config import ConfigError, load_settings
+
+    # Interactive commands: only warnings, on stderr, through the same redacting pipeline as `serve`.
+    logs.configure(json=False, level="warning")
 
     try:
         settings = load_settings(config)
@@ -140,17 +147,18 @@ def explain(
     async def work():  # type: ignore[no-untyped-def]
         async with open_runtime(settings) as rt:
             reader = Sweep(rt.api, rt.ledger, settings, apply=False)
-            conversation = await reader.read(conversation_id)
+            try:
+                conversation = await reader.read(conversation_id)
+            except NotFound:
+                return None
             now = rt.api.clock.now()
             verdict = evaluate(conversation, now, settings.policy())
             return conversation, now, verdict, plan(conversation, verdict, settings.close_settings())
 
-    try:
-        conversation, now, verdict, steps = _run(work)
-    except typer.Exit:
-        raise
-    except NotFound:
-        raise _fail(EXIT_USAGE, f"conversation {conversation_id} not found") from None
+    found = _run(work)
+    if found is None:
+        raise _fail(EXIT_USAGE, f"conversation {conversation_id} not found")
+    conversation, now, verdict, steps = found
     render.explanation(out, conversation, now, verdict, steps)
 
 

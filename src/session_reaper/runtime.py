@@ -7,12 +7,13 @@ turn the few meaningful failures into exit codes.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from session_reaper.config import Credentials, Settings
 from session_reaper.genesys.api import GenesysApi
+from session_reaper.genesys.http import ResponseEvent
 from session_reaper.genesys.regions import resolve
 from session_reaper.ledger import Ledger
 
@@ -31,8 +32,17 @@ class Runtime:
 
 @asynccontextmanager
 async def open_runtime(
-    settings: Settings, environ: Mapping[str, str] | None = None, *, ledger: Ledger | None = None
+    settings: Settings,
+    environ: Mapping[str, str] | None = None,
+    *,
+    ledger: Ledger | None = None,
+    on_response: Callable[[ResponseEvent], None] | None = None,
 ) -> AsyncIterator[Runtime]:
+    """An authenticated platform API and an open ledger; both closed on exit.
+
+    Bad credentials raise AuthenticationFailed before any work starts; `on_response` sees every
+    platform answer (metrics).
+    """
     env = os.environ if environ is None else environ
     credentials = Credentials.from_env(env)
     endpoints = resolve(credentials.region, credentials.api_url, credentials.login_url)
@@ -45,6 +55,7 @@ async def open_runtime(
             client_secret=credentials.client_secret.get_secret_value(),
             requests_per_minute=settings.sweep.requests_per_minute,
             access_token=credentials.access_token.get_secret_value() if credentials.access_token else None,
+            on_response=on_response,
         ) as api:
             yield Runtime(settings, api, journal)
     finally:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import socket
 import time
@@ -38,15 +37,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from session_reaper import logs
-from session_reaper.config import ConfigError, Credentials, Settings
-from session_reaper.genesys.api import GenesysApi
+from session_reaper.config import ConfigError, Settings
 from session_reaper.genesys.errors import AuthenticationFailed, GenesysError, PermissionMissing
 from session_reaper.genesys.http import ResponseEvent
-from session_reaper.genesys.regions import resolve
-from session_reaper.ledger import Ledger, LedgerUrlError, LedgerVersionError
+from session_reaper.ledger import LedgerUrlError, LedgerVersionError
 from session_reaper.metrics import Metrics
 from session_reaper.results import DecisionLine, Outcome
-from session_reaper.runtime import EXIT_ACTION_FAILED, EXIT_AUTH, EXIT_OK, EXIT_USAGE, Runtime
+from session_reaper.runtime import EXIT_ACTION_FAILED, EXIT_AUTH, EXIT_OK, EXIT_USAGE, Runtime, open_runtime
 from session_reaper.sweep import NotBefore, Sweep, SweepResult
 
 DEFAULT_HOST = "127.0.0.1"
@@ -288,22 +285,12 @@ async def open_service_runtime(
 
     Connecting gets a token first: refused credentials raise AuthenticationFailed before anything runs.
     """
-    credentials = Credentials.from_env(os.environ if environ is None else environ)
-    endpoints = resolve(credentials.region, credentials.api_url, credentials.login_url)
 
     def count(event: ResponseEvent) -> None:
         metrics.observe_request(event.method, event.status if event.status is not None else "error")
 
-    with contextlib.closing(Ledger.open(settings.sweep.ledger)) as ledger:
-        async with GenesysApi.connect(
-            endpoints,
-            client_id=credentials.client_id,
-            client_secret=credentials.client_secret.get_secret_value(),
-            requests_per_minute=settings.sweep.requests_per_minute,
-            access_token=credentials.access_token.get_secret_value() if credentials.access_token else None,
-            on_response=count,
-        ) as api:
-            yield Runtime(settings, api, ledger)
+    async with open_runtime(settings, environ, on_response=count) as runtime:
+        yield runtime
 
 
 async def serve(settings: Settings, *, host: str, port: int, grace: float = DEFAULT_GRACE) -> int:

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from session_reaper import logs
 from session_reaper.config import Settings
 from session_reaper.executor import Executor
 from session_reaper.genesys.api import GenesysApi
@@ -27,6 +28,7 @@ from session_reaper.recovery import recover_pending
 from session_reaper.results import DecisionLine, Outcome, Summary
 from session_reaper.rules import Action, Verdict, evaluate
 
+_log = logs.get_logger()
 _OWN_KINDS = {"warning": ActivityKind.REAPER_WARNING, "closing": ActivityKind.REAPER_CLOSING}
 _CAPPED_CLOSES = frozenset({Action.CLOSE, Action.WARN})
 
@@ -182,6 +184,10 @@ class Sweep:
         )
 
     async def _decide_and_act(self, sweep_id: int, conversation_id: str) -> None:
+        with logs.conversation(conversation_id):
+            await self._decide_and_act_logged(sweep_id, conversation_id)
+
+    async def _decide_and_act_logged(self, sweep_id: int, conversation_id: str) -> None:
         try:
             conversation = await self.read(conversation_id)
         except NotFound:
@@ -275,6 +281,16 @@ class Sweep:
                 channel=line.channel,
                 platform_now=now,
             )
+        log_line = _log.info if line.decision not in ("skip", "defer") else _log.debug
+        log_line(
+            "decided",
+            rule=line.rule,
+            decision=line.decision,
+            outcome=line.outcome.value,
+            reason=line.reason,
+            steps=line.steps,
+            error=line.error,
+        )
         self._lines.append(line)
         self._summary.count(line)
         if self._on_line is not None:
