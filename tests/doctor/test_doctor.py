@@ -164,3 +164,27 @@ def test_labels_are_the_ui_s() -> None:
     assert permission_label("analytics:conversationDetail:view") == "Analytics > Conversation Detail > View"
     assert permission_label(DISCONNECT) == "Conversation > Communication > Disconnect"
     assert "routing:queue:view" in known_permissions()
+
+
+def test_a_ready_access_token_is_checked_and_an_unreachable_host_exits_1(
+    emulator: Emulator, reaper: Reaper
+) -> None:
+    auth = emulator.platform.auth
+    token = getattr(auth, "token", "")
+    assert token
+    ready = doctor(
+        reaper,
+        "",
+        "",
+        env={
+            "GENESYSCLOUD_OAUTHCLIENT_ID": "",
+            "GENESYSCLOUD_OAUTHCLIENT_SECRET": "",
+            "GENESYSCLOUD_ACCESS_TOKEN": token,
+        },
+    )
+    assert ready.code == 0, ready.stdout + ready.stderr
+    assert "GENESYSCLOUD_ACCESS_TOKEN" in ready.stdout and token not in ready.stdout + ready.stderr
+
+    gone = doctor(reaper, "emulator", "emulator-secret", env={"GENESYSCLOUD_API_URL": "http://127.0.0.1:9"})
+    assert gone.code == 1, gone.stdout + gone.stderr
+    assert lines(gone, "✗ token") and "no answer" in gone.stdout
