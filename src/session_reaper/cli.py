@@ -225,11 +225,14 @@ def report(
 
 
 @app.command()
-def doctor(config: Path | None = ConfigOption) -> None:
+def doctor(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the list."),
+    config: Path | None = ConfigOption,
+) -> None:
     """Check config, region, token, organization, every permission the rules need, queues' own timers."""
     from session_reaper.doctor import run
 
-    raise typer.Exit(run(config, out))
+    raise typer.Exit(run(config, out, as_json=as_json))
 
 
 @app.command()

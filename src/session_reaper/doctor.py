@@ -24,6 +24,7 @@ region); 3 authentication or a needed permission; 1 the platform could not be as
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import sys
@@ -81,8 +82,10 @@ ROLE_NAME = "session-reaper"
 
 
 def permission_label(permission: str) -> str:
-    """The label the admin UI shows: ``analytics:conversationDetail:view`` -> ``Analytics > Conversation
-    Detail > View``."""
+    """The label the admin UI shows.
+
+    ``analytics:conversationDetail:view`` -> ``Analytics > Conversation Detail > View``.
+    """
     parts = []
     for part in permission.split(":"):
         words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", part)
@@ -94,9 +97,9 @@ def permission_label(permission: str) -> str:
 class Capability:
     """One platform operation the reaper uses, the permissions that allow it, and when it is needed.
 
-    ``permissions``: any one of them allows the operation (what the platform's 403 names). Empty =
-    the SDK's documentation lists none; the operation is probed all the same, and a 403 names what
-    the platform asks for.
+    ``permissions``: any one of them allows the operation (what the platform's 403 names), as in
+    docs/platform-notes.md. Empty = no source lists one; the operation is probed all the same, and a
+    403 names what the platform asks for.
     """
 
     key: str
@@ -119,15 +122,19 @@ def _enabled(settings: Settings, *rules: str) -> list[str]:
     return [name for name in rules if settings.rules.get(name).enabled]
 
 
+def _rules(names: Sequence[str]) -> str:
+    return ("rules " if len(names) > 1 else "rule ") + ", ".join(names)
+
+
 def _needs_participant_disconnect(settings: Settings) -> str | None:
     rules = _enabled(settings, "idle", "customer-left")
-    return f"rules {', '.join(rules)} disconnect the agent" if rules else None
+    return f"{_rules(rules)} disconnect the agent" if rules else None
 
 
 def _needs_conversation_disconnect(settings: Settings) -> str | None:
     rules = _enabled(settings, "queue-abandoned", "flow-stuck")
     if rules:
-        return f"rules {', '.join(rules)} disconnect the conversation"
+        return f"{_rules(rules)} disconnect the conversation"
     escalating = _enabled(settings, "idle", "customer-left")
     return "a participant disconnect that does not end the conversation escalates" if escalating else None
 
@@ -662,9 +669,27 @@ def render(console: Console, diagnosis: Diagnosis) -> None:
     console.print(verdict)
 
 
-def run(config: Path | None, console: Console, environ: Mapping[str, str] | None = None) -> int:
+def to_json(diagnosis: Diagnosis) -> dict[str, Any]:
+    return {
+        "checks": [check.to_json() for check in diagnosis.checks],
+        "queuesWithoutTimer": list(diagnosis.queues_without_timer),
+        "exitCode": diagnosis.exit_code,
+    }
+
+
+def run(
+    config: Path | None,
+    console: Console,
+    environ: Mapping[str, str] | None = None,
+    *,
+    as_json: bool = False,
+) -> int:
+    """Diagnose, print (a ✓/✗ list, or one JSON object), and return the exit code."""
     diagnosis = diagnose(config, environ)
-    render(console, diagnosis)
+    if as_json:
+        print(json.dumps(to_json(diagnosis), ensure_ascii=False), flush=True)
+    else:
+        render(console, diagnosis)
     return diagnosis.exit_code
 
 

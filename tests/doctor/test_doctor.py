@@ -7,6 +7,7 @@ doctor's probes on random conversation ids get 403 exactly when a permission is 
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,15 @@ def every_permission_but(*missing: str) -> list[str]:
     return [p for p in known_permissions() if p not in missing]
 
 
-def doctor(reaper: Reaper, client_id: str, secret: str = "doctor-secret-value", **kwargs: Any) -> ReaperRun:
+def doctor(
+    reaper: Reaper,
+    client_id: str,
+    secret: str = "doctor-secret-value",
+    args: tuple[str, ...] = (),
+    **kwargs: Any,
+) -> ReaperRun:
     reaper.client_id, reaper.client_secret = client_id, secret
-    return reaper.run("doctor", **kwargs)
+    return reaper.run("doctor", *args, **kwargs)
 
 
 def lines(run: ReaperRun, mark: str) -> list[str]:
@@ -95,6 +102,12 @@ def test_queues_without_the_platform_timer_are_listed(emulator: Emulator, reaper
     assert any("Untimed" in w and "q-timer-off" in w and "timer off" in w for w in warnings), run.stdout
     assert not any("Timed " in w or "q-timer-on" in w for w in warnings)
     assert any("platform timer on in 1 of 2" in t and "Timed (1800s)" in t for t in lines(run, "✓"))
+
+    as_json = doctor(reaper, reaper.client_id, "doctor-secret-value", args=("--json",))
+    assert as_json.code == 0
+    report = json.loads(as_json.stdout)
+    assert report["queuesWithoutTimer"] == [{"id": "q-timer-off", "name": "Untimed"}]
+    assert report["exitCode"] == 0 and all(c["status"] != "fail" for c in report["checks"])
 
 
 def test_what_is_needed_follows_the_configuration(emulator: Emulator, reaper: Reaper) -> None:
