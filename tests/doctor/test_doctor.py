@@ -201,3 +201,15 @@ def test_a_ready_access_token_is_checked_and_an_unreachable_host_exits_1(
     gone = doctor(reaper, "emulator", "emulator-secret", env={"GENESYSCLOUD_API_URL": "http://127.0.0.1:9"})
     assert gone.code == 1, gone.stdout + gone.stderr
     assert lines(gone, "✗ token") and "no answer" in gone.stdout
+
+
+def test_the_doctor_s_permissions_are_the_ones_the_emulator_enforces() -> None:
+    from session_reaper.emulator import platform
+
+    routes = {(method, path): permissions for path, method, _, permissions in platform.ROUTES}
+    for capability in CAPABILITIES:
+        enforced = routes[(capability.method, capability.path)]
+        if capability.key == "disconnect-participant":
+            # the route needs none; its handler asks for Disconnect when the body sets a state
+            enforced = (platform.DISCONNECT,)
+        assert set(capability.permissions) == set(enforced), capability.key
