@@ -109,8 +109,8 @@ def markdown(figures: dict[str, Any]) -> str:
             SECTION,
             "",
             f"`benchmarks/api_cost.py`: {figures['conversations']} seeded conversations of mixed situations, "
-            "two `sweep --apply` passes (the second 11 virtual minutes later, for after-call work), counted in "
-            f"the emulator's request log. Machine: {figures['machine']}.",
+            "two `sweep --apply` passes (the second 11 virtual minutes later, for after-call work), "
+            f"counted in the emulator's request log. Machine: {figures['machine']}.",
             "",
             "| figure | value |",
             "|---|---|",
