@@ -76,6 +76,7 @@ EXIT_AUTH = 3
 _RETRY = RetryPolicy(max_attempts=3, max_transport_attempts=2, backoff_cap=2.0, max_retry_after=10.0)
 
 ROLE_NAME = "session-reaper"
+MAX_QUEUES_LISTED = 25  # one ⚠ line each; the rest in one line (every one of them in --json)
 
 
 # ------------------------------------------------------------------------------------- permissions
@@ -455,7 +456,7 @@ async def _queues(api: GenesysApi, settings: Settings, diagnosis: Diagnosis) -> 
         diagnosis.add(Check("queue inactivity timers", Status.OK, summary))
         return
     diagnosis.add(Check("queue inactivity timers", Status.OK if on else Status.WARN, summary))
-    for queue in off:
+    for queue in off[:MAX_QUEUES_LISTED]:
         diagnosis.add(
             Check(
                 f"queue {queue['name']}",
@@ -465,6 +466,11 @@ async def _queues(api: GenesysApi, settings: Settings, diagnosis: Diagnosis) -> 
                 "optional: turn on the queue's message inactivity timeout (Admin > Queues > Message) "
                 "to let the platform end idle conversations too",
             )
+        )
+    if len(off) > MAX_QUEUES_LISTED:
+        more = len(off) - MAX_QUEUES_LISTED
+        diagnosis.add(
+            Check("more queues", Status.WARN, f"{more} more with the timer off (all of them: doctor --json)")
         )
 
 

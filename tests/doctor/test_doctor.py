@@ -213,3 +213,26 @@ def test_the_doctor_s_permissions_are_the_ones_the_emulator_enforces() -> None:
             # the route needs none; its handler asks for Disconnect when the body sets a state
             enforced = (platform.DISCONNECT,)
         assert set(capability.permissions) == set(enforced), capability.key
+
+
+def test_many_untimed_queues_are_summed_up_after_the_first_ones(emulator: Emulator, tmp_path: Path) -> None:
+    from session_reaper.doctor import MAX_QUEUES_LISTED, Status, diagnose
+
+    for number in range(MAX_QUEUES_LISTED + 3):
+        emulator.add_queue(f"q-{number:02d}", name=f"Queue {number:02d}")
+    environ = {
+        "GENESYSCLOUD_OAUTHCLIENT_ID": "emulator",
+        "GENESYSCLOUD_OAUTHCLIENT_SECRET": "emulator-secret",
+        "GENESYSCLOUD_API_URL": emulator.base_url,
+    }
+    config = tmp_path / "session-reaper.toml"
+    config.write_text('[sweep]\nqueues = { exclude = ["q-00"] }\n')
+    diagnosis = diagnose(config, environ)
+    assert diagnosis.exit_code == 0
+    assert len(diagnosis.queues_without_timer) == MAX_QUEUES_LISTED + 2  # q-00 is out of scope
+    listed = [c for c in diagnosis.checks if c.name.startswith("queue Queue")]
+    assert len(listed) == MAX_QUEUES_LISTED and all(c.status is Status.WARN for c in listed)
+    assert "Queue 00" not in {c.name for c in listed}
+    assert [c.detail for c in diagnosis.checks if c.name == "more queues"] == [
+        "2 more with the timer off (all of them: doctor --json)"
+    ]
