@@ -29,6 +29,15 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+
+@app.callback()
+def _everywhere() -> None:
+    """Interactive commands log only warnings, on stderr, through the redacting pipeline `serve` uses."""
+    from session_reaper import logs
+
+    logs.configure(json=False, level="warning")
+
+
 ConfigOption = typer.Option(
     None,
     "--config",
@@ -43,11 +52,7 @@ def _fail(code: int, message: str) -> typer.Exit:
 
 
 def _load(config: Path | None, *, apply: bool | None = None) -> Settings:
-    from session_reaper import logs
     from session_reaper.config import ConfigError, load_settings
-
-    # Interactive commands: only warnings, on stderr, through the same redacting pipeline as `serve`.
-    logs.configure(json=False, level="warning")
 
     try:
         settings = load_settings(config)
