@@ -136,6 +136,27 @@ def test_paging_is_stable_and_counts_total_hits(emulator: Any) -> None:
     assert newest_first["conversationStart"] == starts[-1]
 
 
+def test_answers_follow_every_change_between_queries(emulator: Any) -> None:
+    first = emulator.create_conversation(conversation(ago="50m"))["id"]
+    second = emulator.create_conversation(conversation(ago="40m"))["id"]
+
+    def unended() -> list[str]:
+        body = query(
+            emulator, conversationFilters=UNENDED, segmentFilters=segment("mediaType", "message")
+        ).json()
+        return [c["conversationId"] for c in body.get("conversations", [])]
+
+    assert unended() == [first, second]
+    emulator.platform.patch(f"/api/v2/conversations/messages/{first}", json={"state": "disconnected"})
+    third = emulator.create_conversation(conversation(ago="45m"))["id"]
+    assert unended() == [third, second]
+    emulator.message(second, "customer", "still here")
+    page = query(
+        emulator, conversationFilters=UNENDED, order="desc", paging={"pageSize": 1, "pageNumber": 2}
+    ).json()
+    assert [c["conversationId"] for c in page["conversations"]] == [third] and page["totalHits"] == 2
+
+
 def test_the_interval_selects_by_conversation_start(emulator: Any) -> None:
     emulator.create_conversation(conversation(ago="3d"))
     recent = emulator.create_conversation(conversation(ago="1h"))["id"]

@@ -9,6 +9,7 @@ Answers are cached per world epoch: paging through an unchanged world costs a sl
 from __future__ import annotations
 
 import json
+from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -157,7 +158,6 @@ class Query:
         self.filter_key = json.dumps(
             [body.get("conversationFilters"), body.get("segmentFilters")], sort_keys=True
         )
-        self.key = json.dumps([self.filter_key, self.start, self.end, order, self.order_by])
 
     def selects(self, record: AnalyticsRecord) -> bool:
         return self.start <= record.start < self.end and self.filters(record)
@@ -193,52 +193,91 @@ def _candidates(world: World, query: Query, now: datetime) -> Iterable[str]:
     return ids
 
 
-def _matching(world: World, query: Query, now: datetime) -> list[AnalyticsRecord]:
-    """Records selected by the query. Without an analytics lag, each conversation's verdict is kept per
-    filter set and conversation version, so after a change only the changed conversations are tested."""
-    records = []
-    if world.analytics_lag:
-        for cid in dict.fromkeys(_candidates(world, query, now)):
+class FilterIndex:
+    """The conversations one filter set selects, sorted by start, kept up to date change by change.
+
+    Built once from the candidates; afterwards only the conversations changed since (the world's change
+    log) are tested again, so a page costs a few bisections and a slice even while the world moves.
+    """
+
+    REBUILD_AFTER = 5_000  # this many changes since the last look: cheaper to start over
+
+    def __init__(self, world: World, query: Query) -> None:
+        self.entries: list[tuple[str, str]] = []  # (conversationStart, conversationId), sorted
+        self.records: dict[str, AnalyticsRecord] = {}
+        now = world.clock.now()
+        for cid in _candidates(world, query, now):
             record = world.analytics_view(world.conversations[cid], now)
-            if record is not None and query.selects(record):
-                records.append(record)
-        return records
-    verdicts = world.analytics_verdicts.get(query.filter_key)
-    if verdicts is None:
-        if len(world.analytics_verdicts) > 16:
-            world.analytics_verdicts.clear()
-        verdicts = world.analytics_verdicts[query.filter_key] = {}
-    for cid in _candidates(world, query, now):
-        conv = world.conversations[cid]
-        known = verdicts.get(cid)
-        if known is None or known[0] != conv.version:
-            record = world.analytics_view(conv, now)
-            known = verdicts[cid] = (conv.version, record is not None and query.filters(record), record)
-        if known[1] and known[2] is not None and query.start <= known[2].start < query.end:
-            records.append(known[2])
-    return records
+            if record is not None and query.filters(record):
+                self.records[cid] = record
+                self.entries.append((record.start, cid))
+        self.entries.sort()
+        self.seen = len(world.changes)
+
+    def catch_up(self, world: World, query: Query) -> bool:
+        """Apply the changes since the last look; False when rebuilding would be cheaper."""
+        pending = world.changes[self.seen :]
+        if len(pending) > self.REBUILD_AFTER:
+            return False
+        now = world.clock.now()
+        for cid in dict.fromkeys(pending):
+            old = self.records.pop(cid, None)
+            if old is not None:
+                del self.entries[bisect_left(self.entries, (old.start, cid))]
+            conv = world.conversations.get(cid)
+            record = world.analytics_view(conv, now) if conv is not None else None
+            if record is not None and query.filters(record):
+                self.records[cid] = record
+                insort(self.entries, (record.start, cid))
+        self.seen = len(world.changes)
+        return True
+
+    def window(self, query: Query) -> list[tuple[str, str]]:
+        low = bisect_left(self.entries, (query.start,))
+        high = bisect_left(self.entries, (query.end,))
+        return self.entries[low:high]
+
+
+def _index(world: World, query: Query) -> FilterIndex:
+    index: FilterIndex | None = world.analytics_indexes.get(query.filter_key)
+    if index is None or not index.catch_up(world, query):
+        if len(world.analytics_indexes) > 16:
+            world.analytics_indexes.clear()
+        index = world.analytics_indexes[query.filter_key] = FilterIndex(world, query)
+    return index
+
+
+def _afresh(world: World, query: Query) -> list[str]:
+    """Every answer evaluated from scratch: with an analytics lag it depends on the time itself."""
+    now = world.clock.now()
+    records = []
+    for cid in dict.fromkeys(_candidates(world, query, now)):
+        record = world.analytics_view(world.conversations[cid], now)
+        if record is not None and query.selects(record):
+            records.append(record)
+    if query.order_by == "conversationEnd":
+        records.sort(key=lambda r: (r.end or "~", r.conversation_id), reverse=query.descending)
+    else:
+        records.sort(key=lambda r: (r.start, r.conversation_id), reverse=query.descending)
+    return [r.fragment for r in records]
 
 
 def run(world: World, body: Any) -> bytes:
     """Answer one details query (the caller holds the world's lock and has ticked the clock)."""
     query = Query(body)
-    now = world.clock.now()
-    cached = world.analytics_cache.get(query.key) if not world.analytics_lag else None
-    if cached is not None and cached[0] == world.epoch:
-        fragments = cached[1]
-    else:
-        records = _matching(world, query, now)
-        if query.order_by == "conversationEnd":
-            records.sort(key=lambda r: (r.end or "~", r.conversation_id), reverse=query.descending)
-        else:
-            records.sort(key=lambda r: (r.start, r.conversation_id), reverse=query.descending)
-        fragments = [r.fragment for r in records]
-        if not world.analytics_lag:
-            if len(world.analytics_cache) > 64:
-                world.analytics_cache.clear()
-            world.analytics_cache[query.key] = (world.epoch, fragments)
     first = (query.number - 1) * query.size
-    page = fragments[first : first + query.size]
+    if world.analytics_lag or query.order_by != "conversationStart":  # rare: no index
+        fragments = _afresh(world, query)
+        total, page = len(fragments), fragments[first : first + query.size]
+    else:
+        index = _index(world, query)
+        window = index.window(query)
+        total = len(window)
+        if query.descending:
+            chosen = window[::-1][first : first + query.size]
+        else:
+            chosen = window[first : first + query.size]
+        page = [index.records[cid].fragment for _, cid in chosen]
     if not page:  # the platform omits `conversations` when there are none
-        return b'{"totalHits":%d}' % len(fragments)
-    return b'{"conversations":[%s],"totalHits":%d}' % (",".join(page).encode(), len(fragments))
+        return b'{"totalHits":%d}' % total
+    return b'{"conversations":[%s],"totalHits":%d}' % (",".join(page).encode(), total)

@@ -66,10 +66,9 @@ class World:
         self.queues: dict[str, Queue] = {}
         self.timers: list[tuple[datetime, int, str, str, str]] = []
         self._seq = itertools.count()
-        self.epoch = 0  # bumps on every change: analytics answers are cached per epoch
-        self.analytics_cache: dict[str, tuple[int, list[str]]] = {}  # query -> (epoch, page fragments)
-        # filter set -> conversation id -> (version, selected, record): only changed ones are tested again
-        self.analytics_verdicts: dict[str, dict[str, tuple[int, bool, views.AnalyticsRecord | None]]] = {}
+        # every change, in order (a conversation id each): analytics indexes catch up from where they were
+        self.changes: list[str] = []
+        self.analytics_indexes: dict[str, Any] = {}  # filter set -> analytics.FilterIndex
 
     def reset(self) -> None:
         """Empty the world; OAuth clients and their tokens stay."""
@@ -139,7 +138,7 @@ class World:
     def _changed(self, conv: Conversation, at: datetime) -> None:
         conv.version += 1
         conv.cache.clear()
-        self.epoch += 1
+        self.changes.append(conv.id)
         if self.keeps_history:
             conv.history.append(self._snapshot(conv, at))
             horizon = at - max(self.propagation_delay, self.analytics_lag)
@@ -304,7 +303,7 @@ class World:
                 snap = self._snapshot(conv, now)
                 snap.at = EPOCH  # what the admin creates already existed: visible at once
                 conv.history.append(snap)
-            self.epoch += 1
+            self.changes.append(conv.id)
             return conv
 
     # --- the platform's operations ----------------------------------------------------------------------
