@@ -194,18 +194,25 @@ class Executor:
         if not ending:
             return
         current: Step | None = ending[-1]
+        sent = ending
         while current is not None:
-            seen = await self._wait_for_end(run)
-            if seen:
+            if await self._wait_for_end(run, sent):
                 return
             current = escalate(current, self._close.allow_teardown)
             if current is None:
                 break
             await self._run_step(run, current)
+            sent = [current]
         state = _describe(run.last_seen)
         raise StepFailed(f"conversation did not end within {self._verify_timeout:.0f}s; last seen: {state}")
 
-    async def _wait_for_end(self, run: Execution) -> bool:
+    async def _wait_for_end(self, run: Execution, sent: list[Step]) -> bool:
+        """Read until the conversation has ended (True), or until waiting can no longer help (False).
+
+        Waiting helps while our own disconnect has not shown yet (the platform propagates changes
+        with a delay). Once it shows and the conversation is still open — say a queue leg is still
+        connected — nothing will change by itself: escalate at once rather than wait out the timeout.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._verify_timeout
         delay = self._poll_interval
@@ -214,10 +221,19 @@ class Executor:
             run.last_seen = seen
             if all(p.ended for p in seen.participants):
                 return True
-            if loop.time() + delay > deadline:
+            if _own_effect_visible(sent, seen) or loop.time() + delay > deadline:
                 return False
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+def _own_effect_visible(sent: list[Step], seen: Conversation) -> bool:
+    """Whether the participant disconnects we sent show on the platform (a whole-conversation call
+    shows only as the end itself)."""
+    targets = [s.participant_id for s in sent if s.kind is StepKind.DISCONNECT_AGENT and s.participant_id]
+    if not targets or len(targets) != len(sent):
+        return False
+    return all((p := seen.participant(t)) is None or p.ended for t in targets)
 
 
 def _need(value: str | None, step: Step) -> str:

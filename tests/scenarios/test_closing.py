@@ -298,3 +298,36 @@ def test_row13_an_agents_own_wrapup_is_never_overwritten(emulator, reaper, conve
     wrapup = agent_leg.get("wrapup") or agent_leg["messages"][0].get("wrapup")
     assert wrapup["code"] == "agent-chosen"
     assert wrapup["notes"] == "customer will call back"
+
+
+def test_verify_escalates_at_once_when_a_queue_leg_keeps_the_conversation_open(
+    emulator, reaper, conversation_view
+):
+    spec = {
+        "messageType": "webmessaging",
+        "participants": [customer(ago="45m"), acd(state="connected", startedAgo="50m"), agent(ago="46m")],
+    }
+    cid = emulator.create_conversation(spec)["id"]
+
+    run = reaper.sweep(config={"sweep": {"verify_timeout": "60s"}})
+
+    line = run.line(cid)
+    assert (line["rule"], line["outcome"]) == ("idle", "done"), line
+    assert line["steps"] == [
+        "annotate",
+        "closing-text",
+        "disconnect:agent",
+        "disconnect:conversation",
+        "verify",
+    ]
+    assert ended(conversation_view(cid))
+    on_conversation = [
+        r for r in writes(emulator.requests(), cid) if r["path"] == f"/api/v2/conversations/messages/{cid}"
+    ]
+    assert len(on_conversation) == 1
+    # Escalated at once: one decision read and one verify read per disconnect, not a poll every
+    # couple of seconds for the whole 60 s verify timeout.
+    generic_reads = [
+        r for r in emulator.requests() if r["method"] == "GET" and r["path"] == f"/api/v2/conversations/{cid}"
+    ]
+    assert len(generic_reads) <= 4, len(generic_reads)
