@@ -244,7 +244,19 @@ def _index(world: World, query: Query) -> FilterIndex:
         if len(world.analytics_indexes) > 16:
             world.analytics_indexes.clear()
         index = world.analytics_indexes[query.filter_key] = FilterIndex(world, query)
+    _compact(world)
     return index
+
+
+def _compact(world: World, keep: int = 100_000) -> None:
+    """Drop the part of the change log every index has already applied, so it never grows unbounded."""
+    if len(world.changes) <= keep:
+        return
+    applied = min(index.seen for index in world.analytics_indexes.values())
+    if applied:
+        del world.changes[:applied]
+        for index in world.analytics_indexes.values():
+            index.seen -= applied
 
 
 def _afresh(world: World, query: Query) -> list[str]:
