@@ -90,7 +90,10 @@ class Registry:
         if grant_type != "client_credentials":
             raise LoginError(400, "unsupported_grant_type", f"unsupported grant_type {grant_type!r}")
         token = secrets.token_urlsafe(32)
-        self.tokens[token] = (client, self.clock.now() + timedelta(seconds=client.token_ttl))
+        now = self.clock.now()
+        if len(self.tokens) > 10_000:  # forget expired tokens now and then: every run of a client asks anew
+            self.tokens = {t: (c, exp) for t, (c, exp) in self.tokens.items() if exp > now}
+        self.tokens[token] = (client, now + timedelta(seconds=client.token_ttl))
         return client, token, client.token_ttl
 
     def client_for(self, authorization: str | None) -> tuple[Client | None, str | None]:
