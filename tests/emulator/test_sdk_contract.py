@@ -293,3 +293,18 @@ def test_the_raw_token_answer_is_what_the_sdk_parses(emulator: Any) -> None:
         auth=("emulator", "emulator-secret"),
     )
     assert json.loads("[" + answer.text + "]")[0]["access_token"]
+
+
+def test_the_checks_themselves_catch_an_unknown_enum_and_a_stray_field() -> None:
+    body = {
+        "id": "c",
+        "participants": [{"id": "p", "purpose": "customer", "state": "asleep"}],
+        "colour": "red",
+    }
+    raw = json.dumps(body)
+    answer = gc.ApiClient().deserialize(_Response(raw), "MessageConversation")
+
+    with pytest.raises(AssertionError, match="enum"):
+        walk(answer)
+    with pytest.raises(AssertionError, match="colour"):
+        covered(json.loads(raw), answer)
