@@ -21,7 +21,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals may hold secrets
 )
-out = Console(highlight=False, soft_wrap=True)
+# Piped or redirected, rich would fold tables at 80 columns and break every conversation id.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 if TYPE_CHECKING:

@@ -38,8 +38,12 @@ def sweep_table(
     shown = [ln for ln in lines if not only_actions or ln.decision not in ("skip",)]
     title = "Sweep" if apply else "Dry run (nothing was changed; add --apply to act)"
     table = Table(title=title, show_lines=False, expand=False)
-    for column in ("conversation", "rule", "decision", "outcome", "why", "steps"):
-        table.add_column(column, overflow="fold")
+    table.add_column("conversation", no_wrap=True)
+    table.add_column("rule", no_wrap=True)
+    table.add_column("decision", no_wrap=True)
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("why", overflow="fold", ratio=3)
+    table.add_column("steps", overflow="fold", ratio=2)
     for line in sorted(shown, key=lambda ln: (ln.decision == "skip", ln.rule or "", ln.conversation_id)):
         style = _OUTCOME_STYLE.get(line.outcome, "")
         why = line.reason + (f" — {line.error}" if line.error else "")
@@ -55,11 +59,11 @@ def sweep_table(
 
 
 def summary(console: Console, totals: Summary) -> None:
-    table = Table(title="Summary", show_header=True)
-    data = totals.to_json()["summary"]
-    for key in data:
-        table.add_column(key, justify="right")
-    table.add_row(*(str(v) for v in data.values()))
+    table = Table(title="Summary", show_header=False)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in totals.to_json()["summary"].items():
+        table.add_row(key, str(value))
     console.print(table)
 
 
