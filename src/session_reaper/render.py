@@ -137,8 +137,18 @@ def explanation(
         console.print(f"Could become eligible {_ago(now, verdict.eligible_at)} (not read again before then).")
     if steps:
         console.print("[bold]Calls it would make:[/]")
+        recheck = (
+            f"GET /api/v2/conversations/messages/{conversation.id} (re-check: cancel if anything changed)"
+        )
+        console.print(f"  • {recheck}")
+        wrote = False
         for step in steps:
+            ending = step.kind.value in ("disconnect:agent", "disconnect:conversation", "teardown")
+            if ending and wrote:
+                console.print(f"  • {recheck}")
+                wrote = False
             console.print(f"  • {describe_call(conversation.id, step)}")
+            wrote = wrote or step.kind.value != "verify"
 
 
 def describe_call(conversation_id: str, step: Step) -> str:
