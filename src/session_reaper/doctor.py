@@ -1,9 +1,10 @@
 """`session-reaper doctor`: is everything the configured behaviour needs really there?
 
 Each check ends with ✓ (there), ✗ (missing; with a one-line fix), ⚠ (worth knowing, never fatal) or
-– (not needed by this configuration). In order: the policy file, the credentials in the environment,
-region and hosts, a token, the organization behind it (``GET /api/v2/tokens/me``), every permission
-the configured rules need, and the queues whose own message inactivity timer is off.
+– (not needed by this configuration). In order: the policy file, the audit ledger (read-only), the
+credentials in the environment, region and hosts, a token, the organization behind it
+(``GET /api/v2/tokens/me``), every permission the configured rules need, and the queues whose own
+message inactivity timer is off.
 
 Permissions are judged from the platform's real answers, never guessed from a role's name: each
 operation the reaper uses is called once on a conversation that cannot exist (a random UUID). The
@@ -12,9 +13,9 @@ is missing and ``404`` (or any other refusal about the request itself) means it 
 changed anywhere: there is nothing to change. Reads are probed the same way; discovery with an
 analytics query over the last minute, one conversation a page.
 
-Exit codes: 0 everything needed is there; 2 configuration (policy file, ``GENESYSCLOUD_*`` variables,
-region); 3 authentication or a needed permission; 1 the platform could not be asked (unreachable,
-5xx): nothing could be judged.
+Exit codes: 0 everything needed is there; 2 configuration (policy file, ledger URL, ``GENESYSCLOUD_*``
+variables, region); 3 authentication or a needed permission; 1 the platform (or the ledger's
+database) could not be asked: unreachable, 5xx.
 
 ``python -m session_reaper.doctor --write-docs`` regenerates README.md's configuration reference
 (from ``config.reference_markdown()``) and docs/permissions.md (from ``CAPABILITIES``);
@@ -381,6 +382,72 @@ def _host_check(endpoints: Endpoints, credentials: Credentials) -> Check:
     return Check("region and hosts", Status.OK, f"{where} ({source}){note}")
 
 
+def _ledger_check(url: str, cwd: Path | None = None) -> tuple[Check, int | None]:
+    """Whether the audit ledger can be reached, read-only: nothing is created, migrated or written."""
+    from sqlalchemy import create_engine
+
+    from session_reaper.ledger import LedgerUrlError, migrate, normalize_url
+
+    fix_url = 'set [sweep] ledger = "sqlite:///session-reaper.db" or "postgresql://user@host/db"'
+    try:
+        parsed = normalize_url(url)
+    except LedgerUrlError as exc:
+        return Check("ledger", Status.FAIL, str(exc), fix_url), EXIT_CONFIG
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database in ("", ":memory:"):
+            return Check("ledger", Status.WARN, f"{shown}: in memory, nothing is kept", fix_url), None
+        path = Path(database) if Path(database).is_absolute() else (cwd or Path.cwd()) / database
+        if not path.exists():
+            parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+            if parent is None or not os.access(parent, os.W_OK):
+                return (
+                    Check(
+                        "ledger", Status.FAIL, f"{shown}: {parent or path.parent} is not writable", fix_url
+                    ),
+                    EXIT_CONFIG,
+                )
+            return Check("ledger", Status.OK, f"{shown}: created at the first sweep"), None
+        engine = create_engine(parsed)
+    else:
+        engine = create_engine(parsed, connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as connection:
+            found = migrate.current_revision(connection)
+    except Exception as exc:  # the driver's message may name the host but never the password
+        return (
+            Check(
+                "ledger",
+                Status.FAIL,
+                f"{shown}: cannot read it ({type(exc).__name__})",
+                "check the database is reachable and the user may connect (PGPASSWORD for PostgreSQL)",
+            ),
+            EXIT_UNREACHABLE,
+        )
+    finally:
+        engine.dispose()
+    head = migrate.head()
+    if found is None:
+        return Check(
+            "ledger", Status.OK, f"{shown}: reachable; the schema is created at the first sweep"
+        ), None
+    if found == head:
+        return Check("ledger", Status.OK, f"{shown}: schema revision {found} (current)"), None
+    known = {rev.revision for rev in migrate.script_directory().walk_revisions()}
+    if found not in known:
+        return (
+            Check(
+                "ledger",
+                Status.FAIL,
+                f"{shown}: schema revision {found} is newer than this session-reaper knows",
+                "upgrade session-reaper",
+            ),
+            EXIT_CONFIG,
+        )
+    return Check("ledger", Status.OK, f"{shown}: schema revision {found}, upgraded at the first sweep"), None
+
+
 async def _probe(
     api: GenesysApi, capability: Capability, settings: Settings
 ) -> tuple[str, GenesysError | None]:
@@ -626,6 +693,8 @@ def diagnose(config: Path | None, environ: Mapping[str, str] | None = None) -> D
     where = str(settings.source) if settings.source else "no file: the built-in defaults"
     mode = "apply" if settings.sweep.apply else "dry run unless --apply"
     diagnosis.add(Check("config", Status.OK, f"{where} ({mode})"))
+    ledger, code = _ledger_check(settings.sweep.ledger)
+    diagnosis.add(ledger, exit_code=code)
     try:
         credentials = Credentials.from_env(env)
     except CredentialsError as exc:

@@ -236,3 +236,38 @@ def test_many_untimed_queues_are_summed_up_after_the_first_ones(emulator: Emulat
     assert [c.detail for c in diagnosis.checks if c.name == "more queues"] == [
         "2 more with the timer off (all of them: doctor --json)"
     ]
+
+
+def test_the_ledger_is_checked_read_only(emulator: Emulator, tmp_path: Path) -> None:
+    from session_reaper.doctor import Status, diagnose
+    from session_reaper.ledger import Ledger
+
+    environ = {
+        "GENESYSCLOUD_OAUTHCLIENT_ID": "emulator",
+        "GENESYSCLOUD_OAUTHCLIENT_SECRET": "emulator-secret",
+        "GENESYSCLOUD_API_URL": emulator.base_url,
+    }
+    config = tmp_path / "session-reaper.toml"
+
+    def ledger_check(url: str) -> tuple[int, Any]:
+        config.write_text(f"[sweep]\nledger = {json.dumps(url)}\n")
+        diagnosis = diagnose(config, environ)
+        return diagnosis.exit_code, next(c for c in diagnosis.checks if c.name == "ledger")
+
+    future = tmp_path / "later" / "ledger.db"
+    code, check = ledger_check(f"sqlite:///{future}")
+    assert (code, check.status) == (0, Status.OK) and "created at the first sweep" in check.detail
+    assert not future.exists() and not future.parent.exists()  # nothing created
+
+    existing = tmp_path / "ledger.db"
+    Ledger.open(f"sqlite:///{existing}").close()
+    code, check = ledger_check(f"sqlite:///{existing}")
+    assert (code, check.status) == (0, Status.OK) and "(current)" in check.detail
+
+    code, check = ledger_check("mysql://reaper:hunter2@db/reaper")
+    assert (code, check.status) == (2, Status.FAIL)
+    assert "hunter2" not in check.detail
+
+    code, check = ledger_check("postgresql://reaper:hunter2@127.0.0.1:9/reaper")
+    assert (code, check.status) == (1, Status.FAIL)
+    assert "hunter2" not in check.detail + check.fix
