@@ -27,7 +27,7 @@ from session_reaper.ledger import Ledger
 from session_reaper.model import ActivityKind, Conversation
 from session_reaper.plan import CloseSettings, Step, StepKind, escalate, plan
 from session_reaper.results import DecisionLine, Outcome
-from session_reaper.rules import Verdict, changed_since
+from session_reaper.rules import Policy, Verdict, changed_since
 
 # Steps that end something: the last chance to notice a person is still there comes right before them.
 _ENDING_STEPS = frozenset({StepKind.DISCONNECT_AGENT, StepKind.DISCONNECT_CONVERSATION, StepKind.TEARDOWN})
@@ -69,6 +69,7 @@ class Executor:
         read: Reader,
         recheck: Reader,
         close: CloseSettings,
+        policy: Policy,
         *,
         verify_timeout: timedelta,
         now: Callable[[], datetime],
@@ -79,6 +80,7 @@ class Executor:
         self._read = read
         self._recheck = recheck
         self._close = close
+        self._policy = policy
         self._verify_timeout = verify_timeout.total_seconds()
         self._now = now
         self._poll_interval = poll_interval
@@ -90,7 +92,7 @@ class Executor:
             # The re-check reads the media view: a second, independent look at the conversation.
             fresh = await self._recheck(decided.id)
             run.last_seen = fresh
-            why = changed_since(decided, fresh)
+            why = self._changed(decided, fresh)
             if why is not None:
                 return self._cancelled(line, why)
             # Communication ids (needed to write to the guest or wrap up) come from the decision's read.
@@ -103,7 +105,7 @@ class Executor:
                     continue
                 if step.kind in _ENDING_STEPS and wrote:
                     latest = await self._recheck(decided.id)
-                    why = changed_since(run.last_seen, latest)
+                    why = self._changed(run.last_seen, latest)
                     run.last_seen = latest
                     if why is not None:
                         line.steps = run.steps_done
@@ -120,6 +122,14 @@ class Executor:
             line.error = str(exc)
         line.steps = run.steps_done
         return line
+
+    def _changed(self, before: Conversation, after: Conversation) -> str | None:
+        return changed_since(
+            before,
+            after,
+            exempt_attribute=self._policy.exempt_attribute,
+            watch_platform_timer=self._policy.respect_platform_timer,
+        )
 
     def _cancelled(self, line: DecisionLine, why: str) -> DecisionLine:
         line.outcome = Outcome.CANCELLED

@@ -486,7 +486,11 @@ def _people_attributes(participant: Participant) -> dict[str, str]:
 
 
 def changed_since(
-    decided: Conversation, fresh: Conversation, *, exempt_attribute: str = "reaper.exempt"
+    decided: Conversation,
+    fresh: Conversation,
+    *,
+    exempt_attribute: str = "reaper.exempt",
+    watch_platform_timer: bool = True,
 ) -> str | None:
     """Why the conversation re-read just before acting no longer matches the one decided on, or None.
 
@@ -518,6 +522,8 @@ def changed_since(
             return f"{who} participant became exempt ({exempt_attribute}=true)"
         if _people_attributes(old) != _people_attributes(p):
             return f"{who} participant attributes changed"
-    if fresh.inactivity_timeout != decided.inactivity_timeout and fresh.inactivity_timeout is not None:
+    # Any message moves a running timer (the reaper's own closing text too): only a timer that was
+    # not there at the decision means the platform has taken the conversation over.
+    if watch_platform_timer and decided.inactivity_timeout is None and fresh.inactivity_timeout is not None:
         return "the platform's inactivity timer was set"
     return None

@@ -97,6 +97,7 @@ class Sweep:
             self.read,
             self.recheck,
             settings.close_settings(),
+            self._policy,
             verify_timeout=settings.sweep.verify_timeout,
             now=self.now,
         )

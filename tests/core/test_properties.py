@@ -202,7 +202,10 @@ def test_eligible_at_is_a_lower_bound(conversation, policy, fraction, later_minu
     if verdict.eligible_at is None:
         at = NOW + timedelta(minutes=later_minutes)  # "never by itself": not later either
     elif verdict.eligible_at > NOW:
-        at = NOW + (verdict.eligible_at - NOW) * fraction
+        # Strictly before: timedelta rounds to microseconds, so 60 s x 0.9999999999999999 is 60 s.
+        at = min(
+            NOW + (verdict.eligible_at - NOW) * fraction, verdict.eligible_at - timedelta(microseconds=1)
+        )
     else:
         return
 
