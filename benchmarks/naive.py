@@ -6,13 +6,16 @@ What it does, like the scripts in the threads once their endpoints are corrected
 - if the last message from anyone is older than the threshold, PATCH the conversation to
   `disconnected` — one rule, no re-read before acting, no exemptions, no platform timer, no wrap-up;
 - on a 429, sleep for Retry-After and carry on.
-To be fair it uses the platform's clock (the `Date` header) rather than the machine's, and the real
-endpoints (the threads' `/remove`, `DELETE` and `/messaging/` would not close anything at all).
+To be fair it uses the platform's clock (the `Date` header) rather than the machine's, the real
+endpoints (the threads' `/remove`, `DELETE` and `/messaging/` would not close anything at all), and the
+same scope as the reaper when `channels` is given (a `messageType` segment filter), so that both watch
+the same conversations. `sleep` is injectable so that a benchmark can run it on a virtual clock.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -29,9 +32,20 @@ class NaiveStats:
 
 
 class NaiveCleanup:
-    def __init__(self, base_url: str, client_id: str, client_secret: str, threshold: timedelta) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        threshold: timedelta,
+        *,
+        channels: Sequence[str] = (),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=30)
         self.threshold = threshold
+        self.channels = tuple(channels)
+        self.sleep = sleep
         self.stats = NaiveStats()
         self.platform_now = datetime.now(UTC)
         token = self._send(
@@ -50,7 +64,7 @@ class NaiveCleanup:
                 self.platform_now = parsedate_to_datetime(answer.headers["date"])
             if answer.status_code == 429:
                 self.stats.rate_limited += 1
-                time.sleep(float(answer.headers.get("Retry-After", "1")))
+                self.sleep(float(answer.headers.get("Retry-After", "1")))
                 continue
             return answer
 
@@ -59,6 +73,16 @@ class NaiveCleanup:
         start = end - timedelta(days=31)
         ids: list[str] = []
         page = 1
+        segment_filters: list[dict[str, Any]] = [
+            {"type": "and", "predicates": [{"dimension": "mediaType", "value": "message"}]}
+        ]
+        if self.channels:
+            segment_filters.append(
+                {
+                    "type": "or",
+                    "predicates": [{"dimension": "messageType", "value": c} for c in self.channels],
+                }
+            )
         while True:
             body = self._send(
                 "POST",
@@ -72,9 +96,7 @@ class NaiveCleanup:
                             "predicates": [{"dimension": "conversationEnd", "operator": "notExists"}],
                         }
                     ],
-                    "segmentFilters": [
-                        {"type": "and", "predicates": [{"dimension": "mediaType", "value": "message"}]}
-                    ],
+                    "segmentFilters": segment_filters,
                 },
             ).json()
             batch = [c["conversationId"] for c in body.get("conversations", [])]

@@ -1,0 +1,813 @@
+"""The reaper against the forum-style naive script, on the same seeded world and the same virtual day.
+
+Each tool gets its own emulator world (same seed, same overnight backlog, same guests and agents through
+the day) with the platform's limit of 300 requests per minute, and sweeps every minute of virtual time.
+A third world with the same traffic is never swept: the baseline. The three run as three processes.
+
+Virtual time, honestly: the platform's limit is per *minute*, so a real run would take a real day. Here
+the emulator's clock stands still except when the driver moves it, and its rate limiter counts on that
+clock (benchmarks.common.stepped). A tool's requests take no virtual time; it spends virtual time only
+when it waits — its own pacer, a 429's Retry-After, or the next minute's sweep. Then the driver plays the
+guests and agents (10-second ticks, identical in every world) up to the moment the tool waits for, and
+hands back. So each tool can send 300 requests per virtual minute and no more, whatever this machine's
+speed, and the traffic is the same in every world. Network latency is not modelled (it would only slow
+the naive script further: it is sequential).
+
+    .venv/bin/python -m benchmarks.compare            # the full day, writes docs and results.json
+    .venv/bin/python -m benchmarks.compare --smoke    # a tiny world and a quarter of an hour, writes nothing
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from benchmarks.common import (
+    AsyncBatonSleep,
+    Baton,
+    CloseLog,
+    CountingTransport,
+    DayOver,
+    LongChats,
+    Thresholds,
+    WatchedHands,
+    load_average,
+    machine,
+    machine_line,
+    percentile,
+    stepped,
+)
+from benchmarks.naive import NaiveCleanup
+from session_reaper.config import Settings
+from session_reaper.demo import stale_sessions, traffic_seed
+from session_reaper.emulator.server import EmulatorServer
+from session_reaper.emulator.traffic import DEMO_QUEUES, TrafficGenerator, demo_specs
+from session_reaper.genesys.api import GenesysApi
+from session_reaper.genesys.http import PlatformHttp
+from session_reaper.genesys.regions import resolve
+from session_reaper.ledger import Ledger
+from session_reaper.logs import configure as configure_logs
+from session_reaper.sweep import NotBefore, Sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "benchmarks.md"
+IMG = ROOT / "docs" / "img"
+RESULTS = ROOT / "benchmarks" / "results.json"
+SECTION = "## Reaper vs naive"
+
+PLATFORM_LIMIT = 300  # requests per minute per OAuth client
+CLIENT = ("emulator", "emulator-secret")
+CHANNELS = ("webmessaging",)
+TICK = 10.0  # virtual seconds per traffic tick: the same in every world
+START = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)  # a Friday, 08:00 UTC: the first sweep
+WRAPUP_CODE = "code-follow-up"  # as the demo: acw-stuck applies it
+NAIVE_THRESHOLD = timedelta(minutes=30)
+TOOLS = ("reaper", "naive", "none")
+
+
+def reaper_settings() -> Settings:
+    return Settings.model_validate(
+        {
+            "sweep": {
+                "ledger": "sqlite:///:memory:",
+                "requests_per_minute": PLATFORM_LIMIT,
+                "verify_timeout": "10s",
+            },
+            "close": {"wrapup_code": WRAPUP_CODE},
+        }
+    )
+
+
+# --------------------------------------------------------------------------------------------- tools
+
+
+def run_naive(baton: Baton, base_url: str, end: float, sweeps: list[dict[str, Any]]) -> None:
+    cleanup = NaiveCleanup(
+        base_url,
+        *CLIENT,
+        NAIVE_THRESHOLD,
+        channels=CHANNELS,
+        sleep=lambda seconds: baton.wait_until(baton.now() + seconds),
+    )
+    try:
+        next_start = baton.now()
+        while True:
+            baton.wait_until(next_start)
+            began = baton.now()
+            if began >= end:
+                return
+            before = cleanup.stats.requests
+            closed = cleanup.sweep()
+            sweeps.append(
+                {
+                    "began": began,
+                    "ended": baton.now(),
+                    "closed": len(closed),
+                    "requests": cleanup.stats.requests - before,
+                }
+            )
+            next_start = began + 60
+    finally:
+        cleanup.close()
+
+
+async def run_reaper_async(
+    baton: Baton, base_url: str, end: float, sweeps: list[dict[str, Any]], operations: Counter[str]
+) -> None:
+    settings = reaper_settings()
+    transport = CountingTransport()
+    sleep = AsyncBatonSleep(baton, transport)
+    http = PlatformHttp(
+        resolve("us-east-1", base_url, None),
+        client_id=CLIENT[0],
+        client_secret=CLIENT[1],
+        requests_per_minute=settings.sweep.requests_per_minute,
+        transport=transport,
+        monotonic=baton.now,
+        sleep=sleep,
+    )
+    ledger = Ledger.open(settings.sweep.ledger)
+    async with http:
+        api = GenesysApi(http)
+        await http.authenticate()
+        not_before = NotBefore()  # kept across sweeps, as `serve` keeps it
+        next_start = baton.now()
+        while True:
+            if baton.now() < next_start:
+                await sleep(next_start - baton.now())
+            began = baton.now()
+            if began >= end:
+                return
+            result = await Sweep(api, ledger, settings, apply=True, not_before=not_before).run()
+            if result.aborted is not None:
+                raise result.aborted
+            s = result.summary
+            sweeps.append(
+                {
+                    "began": began,
+                    "ended": baton.now(),
+                    "closed": s.closed,
+                    "tornDown": s.torn_down,
+                    "wrappedUp": s.wrapped_up,
+                    "cancelled": s.cancelled,
+                    "failed": s.failed,
+                    "deferred": s.deferred,
+                    "scanned": s.scanned,
+                    "requests": s.api_requests,
+                }
+            )
+            operations.clear()
+            operations.update(api.stats.by_operation)
+            next_start = began + 60
+
+
+def tool_thread(
+    tool: str, baton: Baton, base_url: str, end: float, sweeps: list[dict[str, Any]], operations: Counter[str]
+) -> None:
+    try:
+        if tool == "naive":
+            run_naive(baton, base_url, end, sweeps)
+        else:
+            asyncio.run(run_reaper_async(baton, base_url, end, sweeps, operations))
+        baton.finish()
+    except DayOver:
+        baton.finish()
+    except BaseException as exc:  # reported by the driver
+        baton.finish(exc)
+
+
+# ------------------------------------------------------------------------------------------- worker
+
+
+def in_scope_counts(world: Any, now: datetime) -> tuple[int, int]:
+    """Unended conversations in scope, and agents among them in after-call work without a wrap-up."""
+    open_count = acw = 0
+    for cid in world.open_ids:
+        conv = world.conversations[cid]
+        if conv.media != "message" or conv.message_type not in CHANNELS:
+            continue
+        open_count += 1
+        acw += sum(1 for leg in conv.legs if leg.purpose == "agent" and leg.in_acw)
+    return open_count, acw
+
+
+def worker(tool: str, args: argparse.Namespace) -> dict[str, Any]:
+    wall0, cpu0 = time.monotonic(), psutil.Process().cpu_times()
+    configure_logs(json=False, level="warning")
+    server = EmulatorServer(rate_limit=PLATFORM_LIMIT, seed="none")
+    world = stepped(server.world)
+    thresholds = Thresholds() if tool == "reaper" else Thresholds.single(NAIVE_THRESHOLD)
+    closes = CloseLog(world, thresholds).install()
+    warmup = timedelta(minutes=args.warmup)
+    world.clock.set(START - warmup)
+    for queue_id, name, timeout, action in DEMO_QUEUES:
+        world.configure_queue(
+            {"id": queue_id, "name": name, "inactivityTimeoutSeconds": timeout, "actionType": action}
+        )
+    for n in range(args.backlog):  # the overnight backlog: the demo's organization, several times over
+        for spec in demo_specs(args.seed + n):
+            world.create_conversation(spec)
+    hands = WatchedHands(world)
+    clock = world.clock
+    traffic = TrafficGenerator(hands, traffic_seed(args.seed), args.arrivals, now=clock.now())
+    long_chats = LongChats(hands, args.seed + 2_000_003, args.long_chats, clock.now())
+
+    def tick() -> None:
+        traffic.step(TICK, tick=TICK)
+        long_chats.step(clock.now())
+
+    for _ in range(round(warmup.total_seconds() / TICK)):
+        tick()
+    start = clock.now().timestamp()
+    end = start + args.hours * 3600
+    created_before = len(traffic.created)
+    open0, _ = in_scope_counts(world, clock.now())
+    server.start()
+    world.requests.clear()
+
+    baton = Baton(lambda: clock.now().timestamp())
+    sweeps: list[dict[str, Any]] = []
+    operations: Counter[str] = Counter()
+    thread = None
+    if tool != "none":
+        thread = threading.Thread(
+            target=tool_thread, args=(tool, baton, server.base_url, end, sweeps, operations), daemon=True
+        )
+        thread.start()
+
+    minutes: list[dict[str, Any]] = []
+    by_status: Counter[int] = Counter()
+    by_method: Counter[str] = Counter()
+    pending: list[dict[str, Any]] = []
+
+    def drain() -> None:
+        while world.requests:
+            entry = world.requests.popleft()
+            if entry["path"] != "/oauth/token":
+                pending.append(entry)
+
+    def sample() -> None:
+        drain()
+        statuses = Counter(e["status"] for e in pending)
+        by_status.update(statuses)
+        by_method.update(e["method"] for e in pending)
+        with world.lock:
+            now = world.tick()
+            open_count, acw = in_scope_counts(world, now)
+        minutes.append(
+            {
+                "minute": round((now.timestamp() - start) / 60),
+                "requests": len(pending),
+                "rateLimited": statuses[429],
+                "open": open_count,
+                "stale": stale_sessions(world, CHANNELS),
+                "acw": acw,
+            }
+        )
+        pending.clear()
+
+    error: str | None = None
+    now = start
+    while now < end:
+        wake = baton.next_wake() if thread is not None else end
+        if wake is None:
+            if baton.error is not None:
+                error = f"{type(baton.error).__name__}: {baton.error}"
+            break
+        target = min(max(wake, now), end)
+        while now < target:
+            tick()
+            now = clock.now().timestamp()
+            if round(now - start) % 60 == 0:
+                sample()
+        if now >= end:
+            break
+        baton.release()
+    drain()
+
+    # The day is over: the tool is parked at its next wait; the world is measured as it stands.
+    with world.lock:
+        final_now = world.tick()
+        open_end, acw_end = in_scope_counts(world, final_now)
+    stale_end = stale_sessions(world, CHANNELS)
+    first = [c for c in closes.first_closes() if c.at.timestamp() >= start]
+    wrong = [c for c in first if c.wrong]
+    first_sweep_end = sweeps[0]["ended"] if sweeps else start
+    # The backlog is drained at the end of the first sweep that was not held back by the per-sweep cap.
+    cap = reaper_settings().sweep.max_closes
+    drained = next(
+        (w["ended"] for w in sweeps if tool == "naive" or w.get("closed", 0) + w.get("tornDown", 0) < cap),
+        end,
+    )
+    # Reaction delay in steady state: conversations whose threshold ran out after the backlog was cleared.
+    right = [c for c in first if not c.wrong and c.delay is not None]
+    steady = [c for c in right if (c.since + c.threshold).timestamp() >= drained]  # type: ignore[operator]
+    delays = [c.delay for c in steady if c.delay is not None]
+    backlog_closed = len(right) - len(steady)
+    steady_429 = sum(m["rateLimited"] for m in minutes if start + m["minute"] * 60 > drained)
+    closed_at = {c.conversation_id: c.at for c in closes.closes if c.ok}
+    after_close = [
+        (at, cid, why) for at, cid, why in hands.refusals if cid in closed_at and closed_at[cid] <= at
+    ]
+    requests = sum(m["requests"] for m in minutes)
+    conversation_minutes = sum(m["open"] for m in minutes)
+    cpu1 = psutil.Process().cpu_times()
+    result = {
+        "tool": tool,
+        "error": error,
+        "hours": args.hours,
+        "arrivalsPerHour": args.arrivals,
+        "conversationsAtStart": open0,
+        "arrivalsDuringDay": len(traffic.created) - created_before,
+        "longChatsOpened": long_chats.created,
+        "longChatsWentSilent": long_chats.went_silent,
+        "concurrent": {
+            "min": min((m["open"] for m in minutes), default=0),
+            "mean": round(conversation_minutes / max(1, len(minutes)), 1),
+            "max": max((m["open"] for m in minutes), default=0),
+        },
+        "sweeps": len(sweeps),
+        "firstSweepMinutes": round((first_sweep_end - start) / 60, 1),
+        "backlogDrainedMinutes": round((drained - start) / 60, 1),
+        "sweepMinutes": {
+            "p50": percentile([(s["ended"] - s["began"]) / 60 for s in sweeps], 50),
+            "max": max(((s["ended"] - s["began"]) / 60 for s in sweeps), default=None),
+        },
+        "apiRequests": requests,
+        "requestsByMethod": dict(by_method),
+        "requestsByStatus": {str(k): v for k, v in sorted(by_status.items())},
+        "requestsByOperation": dict(operations),
+        "conversationMinutesWatched": conversation_minutes,
+        "requestsPer1000ConversationMinutes": round(1000 * requests / conversation_minutes, 2)
+        if conversation_minutes
+        else None,
+        "closed": len(first),
+        "requestsPerClosedConversation": round(requests / len(first), 2) if first else None,
+        "rateLimited": sum(m["rateLimited"] for m in minutes),
+        "rateLimitedSteadyState": steady_429,
+        "wrongCloses": len(wrong),
+        "wrongClosesBy": {
+            "inUse": sum(1 for c in wrong if c.in_use),
+            "exempt": sum(1 for c in wrong if c.exempt),
+            "platformTimer": sum(1 for c in wrong if c.timer),
+        },
+        "guestOrAgentActionsRefused": len(hands.refusals),
+        "refusedAfterToolClose": len(after_close),
+        "refusals": [[at.isoformat(), cid, why] for at, cid, why in hands.refusals[:30]],
+        "refusedCloses": [
+            [c.at.isoformat(), c.conversation_id, c.kind, c.situation, str(c.since), str(c.last_person)]
+            for c in closes.closes
+            if c.conversation_id in {cid for _, cid, _ in after_close}
+        ][:20],
+        "closesBySituation": dict(Counter(c.situation for c in first)),
+        "wrapupsApplied": closes.wrapups,
+        "staleAtEnd": stale_end,
+        "openAtEnd": open_end,
+        "agentsInAcwAtEnd": acw_end,
+        "reactionDelaySeconds": {
+            "p50": percentile(delays, 50),
+            "p95": percentile(delays, 95),
+            "p99": percentile(delays, 99),
+            "max": max(delays, default=None),
+            "count": len(delays),
+        },
+        "closedFromBacklog": backlog_closed,
+        "delays": [round(d, 1) for d in delays],
+        "peakRssMiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "cpuSeconds": round(cpu1.user + cpu1.system - cpu0.user - cpu0.system, 1),
+        "wallSeconds": round(time.monotonic() - wall0, 1),
+        "loadAverageAtEnd": load_average(),
+        "minutes": minutes,
+        "sweepLog": sweeps[:5],
+    }
+    return result
+
+
+# ------------------------------------------------------------------------------------------- parent
+
+
+def run_workers(args: argparse.Namespace, out_dir: Path) -> dict[str, dict[str, Any]]:
+    command = [sys.executable, "-m", "benchmarks.compare"]
+    common = ["--hours", str(args.hours), "--arrivals", str(args.arrivals), "--backlog", str(args.backlog)]
+    common += ["--warmup", str(args.warmup), "--seed", str(args.seed), "--long-chats", str(args.long_chats)]
+    processes = {}
+    for tool in TOOLS:
+        out = out_dir / f"{tool}.json"
+        processes[tool] = (
+            subprocess.Popen([*command, "--worker", tool, "--out", str(out), *common], cwd=ROOT),
+            out,
+        )
+    results = {}
+    for tool, (process, out) in processes.items():
+        if process.wait() != 0:
+            raise SystemExit(f"the {tool} worker failed (exit {process.returncode})")
+        results[tool] = json.loads(out.read_text())
+    return results
+
+
+def fmt(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    r, n, z = results["reaper"], results["naive"], results["none"]
+    rows = [
+        ("API requests (the day)", fmt(r["apiRequests"]), fmt(n["apiRequests"]), "0"),
+        ("conversations closed", fmt(r["closed"]), fmt(n["closed"]), "–"),
+        (
+            "API requests per closed conversation",
+            fmt(r["requestsPerClosedConversation"], 1),
+            fmt(n["requestsPerClosedConversation"], 1),
+            "–",
+        ),
+        (
+            "conversation-minutes watched",
+            fmt(r["conversationMinutesWatched"]),
+            fmt(n["conversationMinutesWatched"]),
+            fmt(z["conversationMinutesWatched"]),
+        ),
+        (
+            "**API requests per 1,000 conversation-minutes**",
+            f"**{fmt(r['requestsPer1000ConversationMinutes'], 1)}**",
+            f"**{fmt(n['requestsPer1000ConversationMinutes'], 1)}**",
+            "–",
+        ),
+        (
+            "429s received (all / after the first sweep)",
+            f"{fmt(r['rateLimited'])} / {fmt(r['rateLimitedSteadyState'])}",
+            f"{fmt(n['rateLimited'])} / {fmt(n['rateLimitedSteadyState'])}",
+            "–",
+        ),
+        (
+            "**closed while in use, exempt, or on the platform's timer**",
+            f"**{fmt(r['wrongCloses'])}**",
+            f"**{fmt(n['wrongCloses'])}**",
+            "–",
+        ),
+        (
+            "… of which a person wrote within the threshold",
+            fmt(r["wrongClosesBy"]["inUse"]),
+            fmt(n["wrongClosesBy"]["inUse"]),
+            "–",
+        ),
+        (
+            "… exempt (`reaper.exempt`)",
+            fmt(r["wrongClosesBy"]["exempt"]),
+            fmt(n["wrongClosesBy"]["exempt"]),
+            "–",
+        ),
+        (
+            "… platform inactivity timer running",
+            fmt(r["wrongClosesBy"]["platformTimer"]),
+            fmt(n["wrongClosesBy"]["platformTimer"]),
+            "–",
+        ),
+        (
+            "guest/agent actions refused (after a close by the tool)",
+            f"{fmt(r['guestOrAgentActionsRefused'])} ({fmt(r['refusedAfterToolClose'])})",
+            f"{fmt(n['guestOrAgentActionsRefused'])} ({fmt(n['refusedAfterToolClose'])})",
+            fmt(z["guestOrAgentActionsRefused"]),
+        ),
+        (
+            "stale conversations open at the end (silent ≥ 30 min)",
+            fmt(r["staleAtEnd"]),
+            fmt(n["staleAtEnd"]),
+            fmt(z["staleAtEnd"]),
+        ),
+        (
+            "agents left in after-call work at the end",
+            fmt(r["agentsInAcwAtEnd"]),
+            fmt(n["agentsInAcwAtEnd"]),
+            fmt(z["agentsInAcwAtEnd"]),
+        ),
+        (
+            "reaction delay past the threshold in steady state, p50 / p95 / p99 (s)",
+            " / ".join(fmt(r["reactionDelaySeconds"][k]) for k in ("p50", "p95", "p99")),
+            " / ".join(fmt(n["reactionDelaySeconds"][k]) for k in ("p50", "p95", "p99")),
+            "–",
+        ),
+        (
+            "first sweep took / backlog drained after (virtual minutes)",
+            f"{fmt(r['firstSweepMinutes'], 0)} / {fmt(r['backlogDrainedMinutes'], 0)}",
+            f"{fmt(n['firstSweepMinutes'], 0)} / {fmt(n['backlogDrainedMinutes'], 0)}",
+            "–",
+        ),
+        (
+            "sweeps run / longest sweep (virtual minutes)",
+            f"{r['sweeps']} / {fmt(r['sweepMinutes']['max'], 1)}",
+            f"{n['sweeps']} / {fmt(n['sweepMinutes']['max'], 1)}",
+            "–",
+        ),
+        (
+            "peak RSS of the process (MiB): emulator world + traffic + tool",
+            fmt(r["peakRssMiB"], 0),
+            fmt(n["peakRssMiB"], 0),
+            fmt(z["peakRssMiB"], 0),
+        ),
+        (
+            "… the tool's share (minus the never-swept process)",
+            fmt(r["peakRssMiB"] - z["peakRssMiB"], 0),
+            fmt(n["peakRssMiB"] - z["peakRssMiB"], 0),
+            "–",
+        ),
+        (
+            "CPU seconds / wall seconds of the process",
+            f"{fmt(r['cpuSeconds'], 0)} / {fmt(r['wallSeconds'], 0)}",
+            f"{fmt(n['cpuSeconds'], 0)} / {fmt(n['wallSeconds'], 0)}",
+            f"{fmt(z['cpuSeconds'], 0)} / {fmt(z['wallSeconds'], 0)}",
+        ),
+    ]
+    lines = ["| figure | reaper | naive script | never swept |", "|---|---:|---:|---:|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(lines)
+
+
+def targets(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
+    r, n = results["reaper"], results["naive"]
+    p99 = r["reactionDelaySeconds"]["p99"]
+    ratio = (
+        r["requestsPer1000ConversationMinutes"] / n["requestsPer1000ConversationMinutes"]
+        if r["requestsPer1000ConversationMinutes"] and n["requestsPer1000ConversationMinutes"]
+        else None
+    )
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "**missed**"
+
+    return [
+        ("zero wrong closes", f"{r['wrongCloses']}", verdict(r["wrongCloses"] == 0)),
+        (
+            "zero 429s in steady state",
+            f"{r['rateLimitedSteadyState']}",
+            verdict(r["rateLimitedSteadyState"] == 0),
+        ),
+        (
+            "reaction delay p99 ≤ 70 s (one sweep interval + 10 s)",
+            f"{fmt(p99)} s",
+            verdict(p99 is not None and p99 <= 70),
+        ),
+        (
+            "requests per 1,000 conversation-minutes ≤ 1/5 of the naive script's",
+            f"{ratio:.3f} of the naive's (1/{1 / ratio:.1f})" if ratio else "–",
+            verdict(ratio is not None and ratio <= 0.2),
+        ),
+    ]
+
+
+def plots(results: dict[str, dict[str, Any]], img: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    img.mkdir(parents=True, exist_ok=True)
+    colours = {"reaper": "tab:green", "naive": "tab:red", "none": "tab:gray"}
+    labels = {"reaper": "reaper", "naive": "naive script", "none": "never swept"}
+    names = []
+
+    def hours(series: list[dict[str, Any]]) -> list[float]:
+        return [8 + m["minute"] / 60 for m in series]
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for tool in TOOLS:
+        ax.plot(
+            hours(results[tool]["minutes"]),
+            [m["stale"] for m in results[tool]["minutes"]],
+            label=labels[tool],
+            color=colours[tool],
+        )
+    ax.set_xlabel("virtual hour of the day (UTC)")
+    ax.set_ylabel("stale web messaging conversations\n(not ended, silent ≥ 30 min)")
+    ax.set_title("Stale conversations through the day")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(img / "compare-stale.png", dpi=110)
+    plt.close(fig)
+    names.append("compare-stale.png")
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for tool in ("naive", "reaper"):
+        ax.plot(
+            hours(results[tool]["minutes"]),
+            [m["requests"] for m in results[tool]["minutes"]],
+            label=labels[tool],
+            color=colours[tool],
+            linewidth=0.8,
+        )
+    ax.axhline(PLATFORM_LIMIT, color="black", linestyle="--", linewidth=0.8, label="platform limit 300/min")
+    ax.set_xlabel("virtual hour of the day (UTC)")
+    ax.set_ylabel("API requests per virtual minute")
+    ax.set_title("API requests per minute")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(img / "compare-requests.png", dpi=110)
+    plt.close(fig)
+    names.append("compare-requests.png")
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for tool in ("reaper", "naive"):
+        delays = sorted(results[tool]["delays"])
+        if delays:
+            ax.plot(
+                [d / 60 for d in delays],
+                [(i + 1) / len(delays) for i in range(len(delays))],
+                label=labels[tool],
+                color=colours[tool],
+            )
+    ax.axvline(70 / 60, color="black", linestyle="--", linewidth=0.8, label="target p99: 70 s")
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel("reaction delay past the threshold (minutes, log scale above 1)")
+    ax.set_ylabel("share of closes")
+    ax.set_title("Reaction delay past the threshold (cumulative)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(img / "compare-delay.png", dpi=110)
+    plt.close(fig)
+    names.append("compare-delay.png")
+    return names
+
+
+def section(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
+    r, n, z = results["reaper"], results["naive"], results["none"]
+    target_rows = "\n".join(f"| {a} | {b} | {c} |" for a, b, c in targets(results))
+    return f"""{SECTION}
+
+`benchmarks/compare.py` ({meta["at"]}): the reaper and `benchmarks/naive.py` (the forum-style script:
+analytics query, `GET` each conversation, `PATCH` the conversation disconnected when the last message is
+30 minutes old, sleep on 429 — scoped to web messaging like the reaper) each against its own emulator world
+with the platform's limit of {PLATFORM_LIMIT} requests per minute, each sweeping every virtual minute, over
+the same virtual day: {meta["hours"]:g} hours from 08:00 UTC. The worlds are identical at the start:
+the demo's organization {meta["backlog"]} times over (the overnight backlog: idle chats, lingering agents,
+guests gone, bots, zombies, after-call work, exempt conversations, queues with the platform's own timer,
+other channels) and {meta["longChats"]:,} long-lived web messaging chats, then {meta["warmup"]:g} minutes of
+live traffic before the first sweep. Through the day, the same in every world: the demo's traffic
+generator plays {meta["arrivals"]:,.0f} arrivals per hour ({r["arrivalsDuringDay"]:,} in all: bots,
+queues, agents, transfers, guests going silent or leaving, agents lingering, after-call work), and the
+long-lived chats (guest and agent each writing every 5 minutes on average, for 30 minutes to 4 hours;
+15% fall silent for good, the rest are ended by the agent and wrapped up) are replaced as they end
+({r["longChatsOpened"]:,} opened in all). Unended web messaging conversations in the reaper's world:
+{r["concurrent"]["min"]:,}–{r["concurrent"]["max"]:,} (mean {r["concurrent"]["mean"]:,.0f}); in the naive
+script's: {n["concurrent"]["min"]:,}–{n["concurrent"]["max"]:,}; never swept:
+{z["concurrent"]["min"]:,}–{z["concurrent"]["max"]:,}. The reaper runs with the built-in
+defaults plus `wrapup_code = "{WRAPUP_CODE}"` (so that `acw-stuck` acts) and its journal in SQLite in memory.
+
+Machine: {machine_line(meta["machine"])}. The three worlds ran as three processes at once; load average
+(1, 5, 15 min) before: {", ".join(map(str, meta["loadBefore"]))}; after:
+{", ".join(map(str, meta["loadAfter"]))}.
+The virtual-time figures (requests, closes, delays) do not depend on the machine's speed or load; CPU,
+wall time and memory do.
+
+{table(results)}
+
+| target (the reaper's side) | measured | |
+|---|---|---|
+{target_rows}
+
+![stale conversations through the day](img/compare-stale.png)
+![API requests per minute](img/compare-requests.png)
+![reaction delay past the threshold](img/compare-delay.png)
+
+How it is measured:
+- **Virtual time.** Each emulator's clock stands still except when the driver moves it, and its rate
+  limiter counts requests on that clock (`benchmarks/common.py: stepped`; the emulator has no such option
+  yet). A tool's requests take no virtual time: it spends virtual time only while it waits — the reaper's
+  pacer (95% of 300/min), a 429's `Retry-After`, or the next minute's sweep. The driver then plays guests
+  and agents in 10-second ticks up to that moment and hands back. So both tools get exactly 300 requests
+  per virtual minute, whatever this machine's speed, and the traffic is identical in all three worlds.
+- **Wrong close** = a close request (participant disconnect, conversation disconnect or teardown)
+  served while, in the emulator's world at that instant, a customer or agent had written within the
+  tool's own threshold for the situation (the naive script: 30 minutes for everything; the reaper: its
+  rule's — idle 30, customer-left 5, queue-abandoned 20, flow-stuck 60, orphaned 15 minutes), or a
+  participant carried `reaper.exempt = "true"`, or the platform's own inactivity timer was running.
+  The tool's own texts (the reaper's closing text) never count as a message. "Guest/agent actions
+  refused" is the other side of it: the simulated guests and agents trying to write, join, leave or wrap
+  up in a conversation that was already closed.
+- **Reaction delay** = for each conversation's first close that was not wrong, the close time minus
+  (the moment the situation's clock started + the threshold). Conversations that went stale but were
+  never closed are not in it; they are in "stale at the end".
+- **Requests** are the emulator's request log (token requests excluded); **conversation-minutes
+  watched** = the unended web messaging conversations in the tool's own world, summed over every minute
+  of the day. **Steady state** starts once the overnight backlog is drained: for the reaper, at the end
+  of its first sweep that was not held back by its per-sweep cap (`max_closes = 200`); for the naive
+  script (no cap), at the end of its first sweep. 429s and reaction delays are counted from there.
+- **Memory** is the peak RSS of each process, which also holds its emulator world and traffic generator;
+  the tool's share is estimated by subtracting the never-swept process's peak (same world, no tool).
+"""
+
+
+def write_section(text: str, marker: str = SECTION) -> None:
+    doc = DOC.read_text()
+    start = doc.find(marker + "\n")
+    if start == -1:
+        doc = doc.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
+    else:
+        following = doc.find("\n## ", start + len(marker))
+        end = len(doc) if following == -1 else following + 1
+        doc = doc[:start] + text.rstrip("\n") + "\n" + ("\n" + doc[end:] if following != -1 else "")
+    DOC.write_text(doc)
+
+
+def update_results(key_values: dict[str, Any]) -> None:
+    current = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    current.update(key_values)
+    RESULTS.write_text(json.dumps(current, indent=2) + "\n")
+
+
+def compact(result: dict[str, Any]) -> dict[str, Any]:
+    """What results.json keeps of a worker's output: every figure, not the raw series."""
+    return {k: v for k, v in result.items() if k not in ("minutes", "delays", "sweepLog", "refusals")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--hours", type=float, default=10.0, help="virtual hours of the day from 08:00")
+    parser.add_argument("--arrivals", type=float, default=6000.0, help="new conversations per virtual hour")
+    parser.add_argument("--backlog", type=int, default=6, help="copies of the demo organization at the start")
+    parser.add_argument(
+        "--long-chats", type=int, default=2000, help="long-lived web messaging chats kept live"
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=60.0, help="virtual minutes of traffic before the first sweep"
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--smoke", action="store_true", help="a tiny world and a quarter of an hour; writes nothing"
+    )
+    parser.add_argument("--out-dir", type=Path, help="where the workers' JSON goes (default: a temp dir)")
+    parser.add_argument("--no-write", action="store_true", help="print the table, write no docs or results")
+    parser.add_argument("--worker", choices=TOOLS, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.hours, args.arrivals, args.backlog, args.warmup, args.no_write = 0.25, 300.0, 1, 10.0, True
+        args.long_chats = 50
+    if args.worker:
+        result = worker(args.worker, args)
+        args.out.write_text(json.dumps(result))
+        sys.stdout.flush()
+        os._exit(0)  # the tool thread is parked at its next wait: no need to wake it
+    meta = {
+        "at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "hours": args.hours,
+        "arrivals": args.arrivals,
+        "backlog": args.backlog,
+        "warmup": args.warmup,
+        "longChats": args.long_chats,
+        "seed": args.seed,
+        "machine": machine(),
+        "loadBefore": load_average(),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        out_dir = args.out_dir or Path(tmp)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        results = run_workers(args, out_dir)
+    meta["loadAfter"] = load_average()
+    errors = {tool: r["error"] for tool, r in results.items() if r.get("error")}
+    print(table(results))
+    for name, value, verdict in targets(results):
+        print(f"- {name}: {value} ({verdict.strip('*')})")
+    if errors:
+        print(f"errors: {errors}", file=sys.stderr)
+        return 1
+    if not args.no_write:
+        plots(results, IMG)
+        write_section(section(results, meta))
+        update_results(
+            {
+                "reaper": compact(results["reaper"]),
+                "naive": compact(results["naive"]),
+                "neverSwept": compact(results["none"]),
+                "compareMeta": meta,
+            }
+        )
+        print(f"wrote {DOC.relative_to(ROOT)}, {RESULTS.relative_to(ROOT)} and docs/img/compare-*.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
