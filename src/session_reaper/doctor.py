@@ -448,7 +448,7 @@ def _ledger_check(url: str, cwd: Path | None = None) -> tuple[Check, int | None]
     return Check("ledger", Status.OK, f"{shown}: schema revision {found}, upgraded at the first sweep"), None
 
 
-async def _probe(
+async def probe(
     api: GenesysApi, capability: Capability, settings: Settings
 ) -> tuple[str, GenesysError | None]:
     """("present" | "missing" | "auth" | "unknown", the error that decided it)."""
@@ -622,7 +622,7 @@ async def _permissions(api: GenesysApi, settings: Settings, diagnosis: Diagnosis
     queues_allowed = False
     for capability in CAPABILITIES:
         why = capability.needed(settings)
-        result, error = await _probe(api, capability, settings)
+        result, error = await probe(api, capability, settings)
         asked = error.permissions if isinstance(error, PermissionMissing) and error.permissions else ()
         permissions = asked or capability.permissions
         named = (

@@ -27,7 +27,7 @@ from session_reaper.ledger import Ledger
 from session_reaper.model import ActivityKind, Conversation
 from session_reaper.plan import CloseSettings, Step, StepKind, escalate, plan
 from session_reaper.results import DecisionLine, Outcome
-from session_reaper.rules import Policy, Verdict, changed_since
+from session_reaper.rules import Action, Policy, Verdict, changed_since
 
 # Steps that end something: the last chance to notice a person is still there comes right before them.
 _ENDING_STEPS = frozenset({StepKind.DISCONNECT_AGENT, StepKind.DISCONNECT_CONVERSATION, StepKind.TEARDOWN})
@@ -81,11 +81,24 @@ class Executor:
         self._recheck = recheck
         self._close = close
         self._policy = policy
+        self._first_disconnect = asyncio.Lock()
+        self._disconnect_proven = asyncio.Event()
         self._verify_timeout = verify_timeout.total_seconds()
         self._now = now
         self._poll_interval = poll_interval
 
     async def execute(self, decided: Conversation, verdict: Verdict, decision_id: int) -> DecisionLine:
+        """Act on one conversation. Until one disconnect of this sweep has gone through, acts take
+        turns: if the client may not disconnect, only one guest is written to before the 403 stops
+        the sweep (the closing text precedes the disconnect), not one per concurrent worker."""
+        if self._disconnect_proven.is_set() or verdict.action in (Action.WARN, Action.WRAPUP):
+            return await self._execute(decided, verdict, decision_id)
+        async with self._first_disconnect:
+            if not self._disconnect_proven.is_set():
+                return await self._execute(decided, verdict, decision_id)
+        return await self._execute(decided, verdict, decision_id)
+
+    async def _execute(self, decided: Conversation, verdict: Verdict, decision_id: int) -> DecisionLine:
         run = Execution(decided.id, decision_id, decided, verdict)
         line = DecisionLine(decided.id, verdict.rule, verdict.action.value, Outcome.DONE, verdict.reason)
         try:
@@ -161,6 +174,8 @@ class Executor:
             raise
         else:
             ledger.step_outcome(step_id, outcome)
+        if step.kind in _ENDING_STEPS:
+            self._disconnect_proven.set()  # the platform let it through: the permission is there
         run.steps_done.append(step.kind.value)
 
     async def _send(self, run: Execution, step: Step) -> str:
