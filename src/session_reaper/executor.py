@@ -72,6 +72,7 @@ class Executor:
         policy: Policy,
         *,
         verify_timeout: timedelta,
+        on_message: Callable[[str, str, str], None] | None = None,
         now: Callable[[], datetime],
         poll_interval: float = 0.25,
     ) -> None:
@@ -84,6 +85,7 @@ class Executor:
         self._first_disconnect = asyncio.Lock()
         self._disconnect_proven = asyncio.Event()
         self._verify_timeout = verify_timeout.total_seconds()
+        self._on_message = on_message
         self._now = now
         self._poll_interval = poll_interval
 
@@ -193,6 +195,8 @@ class Executor:
                 if isinstance(message_id, str) and message_id:
                     kind = "warning" if step.kind is StepKind.WARNING_TEXT else "closing"
                     self._ledger.record_reaper_message(cid, message_id, kind)
+                    if self._on_message is not None:
+                        self._on_message(cid, message_id, kind)
             case StepKind.DISCONNECT_AGENT:
                 await api.disconnect_participant(cid, _need(step.participant_id, step))
             case StepKind.DISCONNECT_CONVERSATION:

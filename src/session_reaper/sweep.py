@@ -88,6 +88,7 @@ class Sweep:
         self._policy = settings.policy()
         self._closes_left = settings.sweep.max_closes
         self._teardowns_left = settings.sweep.max_teardowns
+        self._own: dict[str, dict[str, str]] | None = None  # the reaper's own message ids, per sweep
         self._lines: list[DecisionLine] = []
         self._summary = Summary()
         self._stopping = False  # set by stop(): no new conversation is started
@@ -99,6 +100,7 @@ class Sweep:
             settings.close_settings(),
             self._policy,
             verify_timeout=settings.sweep.verify_timeout,
+            on_message=self.remember_message,
             now=self.now,
         )
 
@@ -120,8 +122,21 @@ class Sweep:
         return to_conversation(view, self._own_messages(conversation_id))
 
     def _own_messages(self, conversation_id: str) -> dict[str, ActivityKind]:
-        own = self.ledger.reaper_messages(conversation_id)
+        if self._own is None:  # outside a run (explain): ask the journal for this one conversation
+            own = self.ledger.reaper_messages(conversation_id)
+        else:
+            own = self._own.get(conversation_id, {})
         return {mid: _OWN_KINDS.get(kind, ActivityKind.REAPER_CLOSING) for mid, kind in own.items()}
+
+    def remember_message(self, conversation_id: str, message_id: str, kind: str) -> None:
+        """A text the reaper just sent: journalled by the executor, known to this sweep at once."""
+        if self._own is not None:
+            self._own.setdefault(conversation_id, {})[message_id] = kind
+
+    def _load_own_messages(self) -> None:
+        # One query per sweep instead of one per conversation; a day of margin past the lookback.
+        since = self.now() - self.settings.sweep.lookback - timedelta(days=1)
+        self._own = self.ledger.reaper_messages_since(since)
 
     async def run(self) -> SweepResult:
         started = time.monotonic()
@@ -131,6 +146,7 @@ class Sweep:
         try:
             if self.apply:
                 await recover_pending(self.api, self.ledger, self.read, owner=self.owner)
+            self._load_own_messages()
             await self._sweep(sweep_id)
         except* (PermissionMissing, AuthenticationFailed) as group:
             # Nothing else can succeed without the permission or the credentials: stop, no retry storm.

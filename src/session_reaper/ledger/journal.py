@@ -333,6 +333,18 @@ class Ledger:
         with self.engine.connect() as connection:
             return {message_id: kind for message_id, kind in connection.execute(query)}
 
+    def reaper_messages_since(self, since: datetime) -> dict[str, dict[str, str]]:
+        """conversation id -> {message id -> kind} for every message the reaper sent since `since`:
+        one query for a whole sweep instead of one per conversation."""
+        query = select(
+            reaper_messages.c.conversation_id, reaper_messages.c.message_id, reaper_messages.c.kind
+        ).where(reaper_messages.c.sent_at >= since)
+        found: dict[str, dict[str, str]] = {}
+        with self.engine.connect() as connection:
+            for conversation_id, message_id, kind in connection.execute(query):
+                found.setdefault(conversation_id, {})[message_id] = kind
+        return found
+
     def warned_at(self, conversation_id: str) -> datetime | None:
         """When the reaper last sent its warning in this conversation, if ever."""
         query = select(func.max(reaper_messages.c.sent_at)).where(
