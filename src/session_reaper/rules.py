@@ -470,6 +470,32 @@ def _warn_first(
     )
 
 
+# Rules whose clock is the conversation's silence: a change of state can make them apply at once to
+# a silence that began long ago. The others start their clock at a change of state (the guest
+# leaving, a participant ending, after-call work beginning), which can only happen from now on.
+_SILENCE_CLOCKS = frozenset({"idle", "queue-abandoned", "flow-stuck"})
+
+
+def reread_at(conversation: Conversation, now: datetime, policy: Policy, verdict: Verdict) -> datetime | None:
+    """Until when the conversation need not be read again, whatever people do meanwhile; None = next pass.
+
+    A skip's `eligible_at` covers the rules that match the conversation as it stands. Read again no
+    later than any rule could act after a change of state too: a new message only delays every
+    clock, but a guest who leaves an idle chat makes `customer-left` act five minutes later.
+    """
+    if verdict.action is Action.DEFER:
+        return verdict.eligible_at  # every rule waits for the platform's timer; messages only move it
+    if verdict.action is not Action.SKIP or verdict.eligible_at is None:
+        return None
+    silence = _silence_since(conversation) or now
+    bounds = [verdict.eligible_at]
+    for name in RULE_ORDER:
+        rule = policy.rule(name)
+        if rule.enabled:
+            bounds.append((silence if name in _SILENCE_CLOCKS else now) + rule.shortest)
+    return max(now, min(bounds))
+
+
 def evaluate(conversation: Conversation, now: datetime, policy: Policy) -> Verdict:
     """The verdict on one conversation at platform time `now`."""
     guarded = _guard(conversation, now, policy)

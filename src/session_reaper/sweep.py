@@ -26,7 +26,7 @@ from session_reaper.model import ActivityKind, Conversation
 from session_reaper.plan import plan
 from session_reaper.recovery import recover_pending
 from session_reaper.results import DecisionLine, Outcome, Summary
-from session_reaper.rules import Action, Verdict, evaluate
+from session_reaper.rules import Action, Verdict, evaluate, reread_at
 
 _log = logs.get_logger()
 _OWN_KINDS = {"warning": ActivityKind.REAPER_WARNING, "closing": ActivityKind.REAPER_CLOSING}
@@ -43,9 +43,9 @@ class NotBefore:
         when = self.until.get(conversation_id)
         return when is None or when <= now
 
-    def remember(self, conversation_id: str, verdict: Verdict) -> None:
-        if verdict.action in (Action.SKIP, Action.DEFER) and verdict.eligible_at is not None:
-            self.until[conversation_id] = verdict.eligible_at
+    def remember(self, conversation_id: str, until: datetime | None) -> None:
+        if until is not None:
+            self.until[conversation_id] = until
         else:
             self.until.pop(conversation_id, None)
 
@@ -211,7 +211,7 @@ class Sweep:
             return
         now = self.now()
         verdict = evaluate(conversation, now, self._policy)
-        self.not_before.remember(conversation_id, verdict)
+        self.not_before.remember(conversation_id, reread_at(conversation, now, self._policy, verdict))
         line = DecisionLine(
             conversation_id,
             verdict.rule,
