@@ -8,8 +8,10 @@ per-sweep caps. Decisions stream out as they are made; the summary comes last.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -21,7 +23,7 @@ from session_reaper.genesys.discovery import DiscoveredConversation, discover
 from session_reaper.genesys.errors import AuthenticationFailed, NotFound, PermissionMissing
 from session_reaper.genesys.mapping import to_conversation
 from session_reaper.leasing import acquire, new_owner
-from session_reaper.ledger import Ledger
+from session_reaper.ledger import Ledger, ScheduledRead
 from session_reaper.model import ActivityKind, Conversation
 from session_reaper.plan import plan
 from session_reaper.recovery import recover_pending
@@ -35,24 +37,65 @@ _CAPPED_CLOSES = frozenset({Action.CLOSE, Action.WARN})
 
 @dataclass
 class NotBefore:
-    """Conversations proven unable to become eligible before a time: not read again until then."""
+    """Conversations proven unable to become eligible before a time: not read again until then.
 
-    until: dict[str, datetime] = field(default_factory=dict)
+    Kept across passes by `serve`, and in the ledger between one-shot runs (`read_schedule`), where
+    an entry counts only for the same conversation (its start time) under the same policy.
+    """
 
-    def due(self, conversation_id: str, now: datetime) -> bool:
-        when = self.until.get(conversation_id)
-        return when is None or when <= now
+    until: dict[str, ScheduledRead] = field(default_factory=dict)
+    changed: set[str] = field(default_factory=set)  # remembered or forgotten since the last save
 
-    def remember(self, conversation_id: str, until: datetime | None) -> None:
+    def due(self, conversation_id: str, now: datetime, started_at: datetime | None = None) -> bool:
+        read = self.until.get(conversation_id)
+        if read is None:
+            return True
+        if read.conversation_start and started_at and read.conversation_start != started_at:
+            self.remember(conversation_id, None)  # another conversation under the same id
+            return True
+        return read.until <= now
+
+    def remember(
+        self, conversation_id: str, until: datetime | None, started_at: datetime | None = None
+    ) -> None:
         if until is not None:
-            self.until[conversation_id] = until
+            self.until[conversation_id] = ScheduledRead(until, started_at)
         else:
             self.until.pop(conversation_id, None)
+        self.changed.add(conversation_id)
 
     def forget_missing(self, seen: set[str]) -> None:
         for conversation_id in list(self.until):
             if conversation_id not in seen:
-                del self.until[conversation_id]
+                self.remember(conversation_id, None)
+
+    def load(self, reads: Mapping[str, ScheduledRead]) -> None:
+        """Entries from the ledger; what this process already knows wins."""
+        for conversation_id, read in reads.items():
+            self.until.setdefault(conversation_id, read)
+
+    def take_changes(self) -> tuple[dict[str, ScheduledRead], set[str]]:
+        """(entries to write, ids to delete) since the last call."""
+        changed, self.changed = self.changed, set()
+        keep = {cid: self.until[cid] for cid in changed if cid in self.until}
+        return keep, changed - set(keep)
+
+
+def policy_fingerprint(settings: Settings) -> str:
+    """What a read schedule depends on: a schedule made under other thresholds or scope is not used."""
+    relevant = {
+        "sweep": settings.sweep.model_dump(
+            mode="json",
+            include={"channels", "queues", "exempt_attribute", "respect_platform_timer", "lookback"},
+        ),
+        "rules": settings.rules.model_dump(mode="json"),
+        "close": settings.close.model_dump(
+            mode="json", include={"warn_before", "allow_teardown", "wrapup_code"}
+        ),
+        "schedule": settings.schedule.model_dump(mode="json"),
+    }
+    text = json.dumps(relevant, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 @dataclass
@@ -86,6 +129,7 @@ class Sweep:
         # Journal times must compare with the platform's (completed_step's `since`), never the machine's.
         ledger.clock = self.now
         self._policy = settings.policy()
+        self._fingerprint = policy_fingerprint(settings)
         self._closes_left = settings.sweep.max_closes
         self._teardowns_left = settings.sweep.max_teardowns
         self._own: dict[str, dict[str, str]] | None = None  # the reaper's own message ids, per sweep
@@ -147,6 +191,7 @@ class Sweep:
             if self.apply:
                 await recover_pending(self.api, self.ledger, self.read, owner=self.owner)
             self._load_own_messages()
+            self.not_before.load(self.ledger.read_schedule(self._fingerprint, self.now()))
             await self._sweep(sweep_id)
         except* (PermissionMissing, AuthenticationFailed) as group:
             # Nothing else can succeed without the permission or the credentials: stop, no retry storm.
@@ -154,33 +199,34 @@ class Sweep:
         finally:
             self._summary.api_requests = self.api.stats.total - requests_before
             self._summary.duration_seconds = time.monotonic() - started
+            self._save_schedule()
             self.ledger.finish_sweep(sweep_id, self._summary.to_json()["summary"])
         return SweepResult(self._lines, self._summary, aborted)
 
     async def _sweep(self, sweep_id: int) -> None:
         sweep = self.settings.sweep
-        queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=sweep.concurrency * 4)
+        queue: asyncio.Queue[DiscoveredConversation | None] = asyncio.Queue(maxsize=sweep.concurrency * 4)
         seen: set[str] = set()
 
         async def produce() -> None:
             try:
                 # Discovery completes before anything is closed: closing conversations while paging
                 # through the analytics answer would shift its pages and skip conversations.
-                found = [c.conversation_id async for c in self._discover()]
-                for conversation_id in found:
-                    if conversation_id in seen:
+                found = [c async for c in self._discover()]
+                for conversation in found:
+                    if conversation.conversation_id in seen:
                         continue
-                    seen.add(conversation_id)
-                    if self.not_before.due(conversation_id, self.now()):
-                        await queue.put(conversation_id)
+                    seen.add(conversation.conversation_id)
+                    if self.not_before.due(conversation.conversation_id, self.now(), conversation.started_at):
+                        await queue.put(conversation)
             finally:
                 for _ in range(sweep.concurrency):
                     await queue.put(None)
 
         async def work() -> None:
-            while (conversation_id := await queue.get()) is not None:
+            while (found := await queue.get()) is not None:
                 if not self._stopping:  # once stopping, drain the queue without acting
-                    await self._decide_and_act(sweep_id, conversation_id)
+                    await self._decide_and_act(sweep_id, found.conversation_id, found.started_at)
 
         async with asyncio.TaskGroup() as group:
             group.create_task(produce())
@@ -188,6 +234,13 @@ class Sweep:
                 group.create_task(work())
         if not self._stopping:  # a stopped pass did not see everything in scope
             self.not_before.forget_missing(seen)
+
+    def _save_schedule(self) -> None:
+        keep, forget = self.not_before.take_changes()
+        try:
+            self.ledger.save_read_schedule(self._fingerprint, self.now(), keep, forget)
+        except Exception as exc:  # an optimisation only: the next run just reads more
+            _log.warning("read schedule not saved", error=str(exc))
 
     def _discover(self) -> AsyncIterator[DiscoveredConversation]:
         sweep = self.settings.sweep
@@ -200,18 +253,22 @@ class Sweep:
             now=self.now(),
         )
 
-    async def _decide_and_act(self, sweep_id: int, conversation_id: str) -> None:
+    async def _decide_and_act(self, sweep_id: int, conversation_id: str, started_at: datetime | None) -> None:
         with logs.conversation(conversation_id):
-            await self._decide_and_act_logged(sweep_id, conversation_id)
+            await self._decide_and_act_logged(sweep_id, conversation_id, started_at)
 
-    async def _decide_and_act_logged(self, sweep_id: int, conversation_id: str) -> None:
+    async def _decide_and_act_logged(
+        self, sweep_id: int, conversation_id: str, started_at: datetime | None
+    ) -> None:
         try:
             conversation = await self.read(conversation_id)
         except NotFound:
             return
         now = self.now()
         verdict = evaluate(conversation, now, self._policy)
-        self.not_before.remember(conversation_id, reread_at(conversation, now, self._policy, verdict))
+        self.not_before.remember(
+            conversation_id, reread_at(conversation, now, self._policy, verdict), started_at
+        )
         line = DecisionLine(
             conversation_id,
             verdict.rule,
@@ -228,7 +285,7 @@ class Sweep:
         elif not self._within_caps(verdict):
             line.outcome = Outcome.DEFERRED
             line.reason = f"{verdict.reason}; deferred: per-sweep cap reached"
-            self.not_before.until.pop(conversation_id, None)
+            self.not_before.remember(conversation_id, None)
         elif not self.apply:
             line.outcome = Outcome.DRY_RUN
             line.steps = [s.kind.value for s in plan(conversation, verdict, self.settings.close_settings())]

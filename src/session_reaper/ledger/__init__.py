@@ -9,7 +9,14 @@ No column stores a token, a secret or message text.
 from __future__ import annotations
 
 from session_reaper.ledger.engine import LedgerUrlError, normalize_url
-from session_reaper.ledger.journal import DEFAULT_LEASE_TTL, Clock, Ledger, PendingStep, default_owner
+from session_reaper.ledger.journal import (
+    DEFAULT_LEASE_TTL,
+    Clock,
+    Ledger,
+    PendingStep,
+    ScheduledRead,
+    default_owner,
+)
 from session_reaper.ledger.migrate import LedgerVersionError
 from session_reaper.ledger.reports import Failure, Grouping, RequestCost
 
@@ -23,6 +30,7 @@ __all__ = [
     "LedgerVersionError",
     "PendingStep",
     "RequestCost",
+    "ScheduledRead",
     "default_owner",
     "normalize_url",
 ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from session_reaper.ledger import leases as lease_sql
 from session_reaper.ledger import migrate, reports
 from session_reaper.ledger.engine import create_ledger_engine, dialect_insert, writer
-from session_reaper.ledger.schema import decisions, reaper_messages, steps, sweeps
+from session_reaper.ledger.schema import decisions, read_schedule, reaper_messages, steps, sweeps
 from session_reaper.ledger.vocabulary import (
     DECISION_OUTCOMES,
     DECISIONS,
@@ -50,6 +50,14 @@ def _machine_clock() -> datetime:
 
 def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledRead:
+    """Not to be read before `until`; valid for the conversation that started at `conversation_start`."""
+
+    until: datetime
+    conversation_start: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +352,61 @@ class Ledger:
             for conversation_id, message_id, kind in connection.execute(query):
                 found.setdefault(conversation_id, {})[message_id] = kind
         return found
+
+    # -- the read schedule ----------------------------------------------------------------------------
+
+    def read_schedule(self, policy: str, now: datetime) -> dict[str, ScheduledRead]:
+        """Conversations not to be read before a time, decided under `policy`, still in force at `now`.
+
+        Rows decided after `now` (the platform's clock went back) or under another policy are ignored.
+        """
+        query = select(
+            read_schedule.c.conversation_id,
+            read_schedule.c.not_before,
+            read_schedule.c.conversation_start,
+        ).where(
+            read_schedule.c.policy == policy,
+            read_schedule.c.decided_at <= now,
+            read_schedule.c.not_before > now,
+        )
+        with self.engine.connect() as connection:
+            return {cid: ScheduledRead(until, start) for cid, until, start in connection.execute(query)}
+
+    def save_read_schedule(
+        self,
+        policy: str,
+        decided_at: datetime,
+        reads: Mapping[str, ScheduledRead],
+        forget: Iterable[str] = (),
+    ) -> None:
+        """Upsert the rows of `reads` and delete those of `forget`, in one transaction.
+
+        An upsert, not delete-then-insert: replicas saving the same conversation at once must not
+        collide on its key.
+        """
+        rows = [
+            {
+                "conversation_id": cid,
+                "not_before": read.until,
+                "decided_at": decided_at,
+                "conversation_start": read.conversation_start,
+                "policy": policy,
+            }
+            for cid, read in reads.items()
+        ]
+        gone = sorted(set(forget) - set(reads))
+        with self._writer.begin() as connection:
+            for start in range(0, len(gone), 500):
+                chunk = gone[start : start + 500]
+                connection.execute(delete(read_schedule).where(read_schedule.c.conversation_id.in_(chunk)))
+            if rows:
+                upsert = dialect_insert(connection)(read_schedule)
+                columns = ("not_before", "decided_at", "conversation_start", "policy")
+                statement = upsert.on_conflict_do_update(
+                    index_elements=[read_schedule.c.conversation_id],
+                    set_={c: upsert.excluded[c] for c in columns},
+                )
+                connection.execute(statement, rows)
 
     def warned_at(self, conversation_id: str) -> datetime | None:
         """When the reaper last sent its warning in this conversation, if ever."""

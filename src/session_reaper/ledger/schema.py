@@ -96,6 +96,16 @@ reaper_messages = Table(
     Index("ix_reaper_messages_conversation", "conversation_id"),
 )
 
+read_schedule = Table(
+    "read_schedule",
+    metadata,
+    Column("conversation_id", String(ID), primary_key=True),
+    Column("not_before", UtcDateTime, nullable=False),
+    Column("decided_at", UtcDateTime, nullable=False),
+    Column("conversation_start", UtcDateTime, nullable=True),
+    Column("policy", String(64), nullable=False),
+)
+
 leases = Table(
     "leases",
     metadata,
