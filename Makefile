@@ -28,8 +28,14 @@ unit: $(STAMP)
 
 test: lint types unit
 
+# Figures go to docs/benchmarks.md (each script rewrites only its own section) and benchmarks/results.json.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/emulator_load.py
+	$(BIN)/python -m benchmarks.emulator_load
+	SESSION_REAPER_TEST_POSTGRES_URL=$${SESSION_REAPER_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test} \
+	  $(BIN)/python -m benchmarks.ledger_write
+	$(BIN)/python -m benchmarks.api_cost --write-docs
+	$(BIN)/python -m benchmarks.compare
+	$(BIN)/python -m benchmarks.scale
 
 emulator: $(STAMP)
 	$(BIN)/session-reaper emulator
