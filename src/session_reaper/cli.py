@@ -64,13 +64,23 @@ def _load(config: Path | None, *, apply: bool | None = None) -> Settings:
 
 def _run(work: Callable[[], Awaitable[T]]) -> T:
     """Run async work; map the platform's meaningful failures to exit codes and clear messages."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from session_reaper.config import ConfigError
     from session_reaper.genesys.errors import AuthenticationFailed, GenesysError, PermissionMissing
+    from session_reaper.genesys.regions import UnknownRegion
+    from session_reaper.ledger import LedgerUrlError, LedgerVersionError
 
     try:
         return asyncio.run(work())  # type: ignore[arg-type]
-    except ConfigError as exc:
+    except (ConfigError, UnknownRegion, LedgerUrlError, LedgerVersionError) as exc:
         raise _fail(EXIT_USAGE, str(exc)) from None
+    except SQLAlchemyError as exc:
+        # The driver's text may quote the URL; say what failed, not how to log in.
+        reason = type(getattr(exc, "orig", None) or exc).__name__
+        raise _fail(
+            EXIT_ACTION_FAILED, f"the ledger database could not be used ({reason}): check sweep.ledger"
+        ) from None
     except (AuthenticationFailed, PermissionMissing) as exc:
         raise _fail(EXIT_AUTH, str(exc)) from None
     except GenesysError as exc:

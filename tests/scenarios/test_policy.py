@@ -205,3 +205,20 @@ def test_agent_idle_but_customer_wrote_is_not_a_person_left_behind(emulator, rea
 
     assert reaper.sweep().line(cid)["decision"] == "skip"
     assert writes(emulator.requests()) == []
+
+
+def test_an_unknown_region_is_a_usage_error(emulator, reaper):
+    run = reaper.run("sweep", env={"GENESYSCLOUD_API_URL": "", "GENESYSCLOUD_REGION": "mars-east-1"})
+
+    assert run.code == 2
+    assert "mars-east-1" in run.stderr and "us-east-1" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_an_unreachable_ledger_database_fails_cleanly_without_its_password(emulator, reaper):
+    run = reaper.run("sweep", config={"sweep": {"ledger": "postgresql://reaper:hunter2@127.0.0.1:1/ledger"}})
+
+    assert run.code == 1
+    assert "ledger" in run.stderr
+    assert "hunter2" not in run.stderr + run.stdout
+    assert "Traceback" not in run.stderr
