@@ -476,3 +476,72 @@ class WatchedHands(GuestsAndAgents):
             self.refused.add(conversation_id)
             self.refusals.append((self.world.clock.now(), conversation_id, str(exc)))
             return ""
+
+
+# ------------------------------------------------------------------------------------- prototype
+
+PROTOTYPE_NOTE = (
+    "P1: a conversation is read again as soon as its analytics record (participants, segments, "
+    "inactivity timer) differs from the one seen at its last read, so a skip waits for its own "
+    "eligible_at instead of `reread_at`'s five-minute bound for state changes; "
+    "P2: once the sweep's max_closes is used up, no further conversation is read in that sweep; "
+    "P3: a skip that nothing could make eligible on its own (exempt, nothing to do) is read again "
+    "after 30 minutes (or on a P1 change), not on every pass"
+)
+
+
+def prototype_read_schedule() -> None:
+    """PROTOTYPE, not product code: patch the reaper in this process to measure P1-P3 (PROTOTYPE_NOTE).
+
+    Written against the product at commit 9f44d78 (`NotBefore.due/remember`, `sweep.reread_at`,
+    `discovery._summary`, `Sweep._decide_and_act_logged`); it measures a proposal, nothing more.
+    """
+    from session_reaper import rules, sweep
+    from session_reaper.genesys import discovery
+
+    seen_now: dict[str, tuple[Any, ...]] = {}  # fingerprint in the latest discovery
+    at_read: dict[str, tuple[Any, ...] | None] = {}  # fingerprint when last read
+    summary = discovery._summary
+
+    def fingerprint(raw: Any) -> tuple[Any, ...]:
+        legs = []
+        for participant in raw.get("participants") or []:
+            segments = [s for x in participant.get("sessions") or [] for s in x.get("segments") or []]
+            last_end = segments[-1].get("segmentEnd") if segments else None
+            legs.append((participant.get("participantId"), len(segments), last_end))
+        return (tuple(sorted(legs, key=str)), raw.get("inactivityTimeout"))
+
+    def patched_summary(raw: Any) -> Any:
+        found = summary(raw)
+        if found is not None:
+            seen_now[found.conversation_id] = fingerprint(raw)
+        return found
+
+    due, remember = sweep.NotBefore.due, sweep.NotBefore.remember
+
+    def patched_due(self: Any, conversation_id: str, now: datetime, *args: Any) -> bool:
+        if conversation_id in self.until and at_read.get(conversation_id) != seen_now.get(conversation_id):
+            return True
+        return bool(due(self, conversation_id, now, *args))
+
+    def patched_remember(self: Any, conversation_id: str, until: Any, *args: Any) -> None:
+        at_read[conversation_id] = seen_now.get(conversation_id)
+        remember(self, conversation_id, until, *args)
+
+    def patched_reread_at(conversation: Any, now: datetime, policy: Any, verdict: Any) -> datetime | None:
+        if verdict.action in (rules.Action.SKIP, rules.Action.DEFER):
+            return verdict.eligible_at if verdict.eligible_at is not None else now + timedelta(minutes=30)
+        return None
+
+    act = sweep.Sweep._decide_and_act_logged
+
+    async def patched_act(self: Any, sweep_id: int, conversation_id: str, *args: Any) -> None:
+        if self.apply and self._closes_left <= 0:
+            return  # not read, nothing remembered: due again next pass
+        await act(self, sweep_id, conversation_id, *args)
+
+    discovery._summary = patched_summary  # type: ignore[assignment]
+    sweep.NotBefore.due = patched_due  # type: ignore[method-assign]
+    sweep.NotBefore.remember = patched_remember  # type: ignore[method-assign]
+    sweep.reread_at = patched_reread_at  # type: ignore[attr-defined]
+    sweep.Sweep._decide_and_act_logged = patched_act  # type: ignore[method-assign]

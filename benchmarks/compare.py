@@ -37,6 +37,7 @@ from typing import Any
 import psutil
 
 from benchmarks.common import (
+    PROTOTYPE_NOTE,
     AsyncBatonSleep,
     Baton,
     CloseLog,
@@ -49,6 +50,7 @@ from benchmarks.common import (
     machine,
     machine_line,
     percentile,
+    prototype_read_schedule,
     stepped,
 )
 from benchmarks.naive import NaiveCleanup
@@ -126,7 +128,12 @@ def run_naive(baton: Baton, base_url: str, end: float, sweeps: list[dict[str, An
 
 
 async def run_reaper_async(
-    baton: Baton, base_url: str, end: float, sweeps: list[dict[str, Any]], operations: Counter[str]
+    baton: Baton,
+    base_url: str,
+    end: float,
+    sweeps: list[dict[str, Any]],
+    operations: Counter[str],
+    decisions: Counter[str],
 ) -> None:
     settings = reaper_settings()
     transport = CountingTransport()
@@ -155,6 +162,7 @@ async def run_reaper_async(
             result = await Sweep(api, ledger, settings, apply=True, not_before=not_before).run()
             if result.aborted is not None:
                 raise result.aborted
+            decisions.update(f"{ln.rule or '-'} {ln.decision} {ln.outcome.value}" for ln in result.lines)
             s = result.summary
             sweeps.append(
                 {
@@ -176,13 +184,19 @@ async def run_reaper_async(
 
 
 def tool_thread(
-    tool: str, baton: Baton, base_url: str, end: float, sweeps: list[dict[str, Any]], operations: Counter[str]
+    tool: str,
+    baton: Baton,
+    base_url: str,
+    end: float,
+    sweeps: list[dict[str, Any]],
+    operations: Counter[str],
+    decisions: Counter[str],
 ) -> None:
     try:
         if tool == "naive":
             run_naive(baton, base_url, end, sweeps)
         else:
-            asyncio.run(run_reaper_async(baton, base_url, end, sweeps, operations))
+            asyncio.run(run_reaper_async(baton, base_url, end, sweeps, operations, decisions))
         baton.finish()
     except DayOver:
         baton.finish()
@@ -208,6 +222,8 @@ def in_scope_counts(world: Any, now: datetime) -> tuple[int, int]:
 def worker(tool: str, args: argparse.Namespace) -> dict[str, Any]:
     wall0, cpu0 = time.monotonic(), psutil.Process().cpu_times()
     configure_logs(json=False, level="warning")
+    if args.prototype and tool == "reaper":
+        prototype_read_schedule()  # NOT the product: proposals measured in-process (see common.py)
     server = EmulatorServer(rate_limit=PLATFORM_LIMIT, seed="none")
     world = stepped(server.world)
     thresholds = Thresholds() if tool == "reaper" else Thresholds.single(NAIVE_THRESHOLD)
@@ -242,10 +258,13 @@ def worker(tool: str, args: argparse.Namespace) -> dict[str, Any]:
     baton = Baton(lambda: clock.now().timestamp())
     sweeps: list[dict[str, Any]] = []
     operations: Counter[str] = Counter()
+    decisions: Counter[str] = Counter()
     thread = None
     if tool != "none":
         thread = threading.Thread(
-            target=tool_thread, args=(tool, baton, server.base_url, end, sweeps, operations), daemon=True
+            target=tool_thread,
+            args=(tool, baton, server.base_url, end, sweeps, operations, decisions),
+            daemon=True,
         )
         thread.start()
 
@@ -351,6 +370,11 @@ def worker(tool: str, args: argparse.Namespace) -> dict[str, Any]:
         "requestsByMethod": dict(by_method),
         "requestsByStatus": {str(k): v for k, v in sorted(by_status.items())},
         "requestsByOperation": dict(operations),
+        "decisions": dict(decisions.most_common()),
+        "wrongCloseRecords": [
+            [c.at.isoformat(), c.conversation_id, c.situation, str(c.last_person), c.exempt, c.timer]
+            for c in wrong[:20]
+        ],
         "conversationMinutesWatched": conversation_minutes,
         "requestsPer1000ConversationMinutes": round(1000 * requests / conversation_minutes, 2)
         if conversation_minutes
@@ -386,6 +410,17 @@ def worker(tool: str, args: argparse.Namespace) -> dict[str, Any]:
             "count": len(delays),
         },
         "closedFromBacklog": backlog_closed,
+        "reactionDelayBySituation": {
+            situation: {
+                "count": len(values),
+                "p50": percentile(values, 50),
+                "p99": percentile(values, 99),
+                "max": max(values),
+            }
+            for situation in sorted({c.situation for c in steady})
+            for values in [[c.delay for c in steady if c.situation == situation and c.delay is not None]]
+            if values
+        },
         "delays": [round(d, 1) for d in delays],
         "peakRssMiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "cpuSeconds": round(cpu1.user + cpu1.system - cpu0.user - cpu0.system, 1),
@@ -404,6 +439,8 @@ def run_workers(args: argparse.Namespace, out_dir: Path) -> dict[str, dict[str, 
     command = [sys.executable, "-m", "benchmarks.compare"]
     common = ["--hours", str(args.hours), "--arrivals", str(args.arrivals), "--backlog", str(args.backlog)]
     common += ["--warmup", str(args.warmup), "--seed", str(args.seed), "--long-chats", str(args.long_chats)]
+    if args.prototype:
+        common.append("--prototype")
     processes = {}
     for tool in TOOLS:
         out = out_dir / f"{tool}.json"
@@ -419,6 +456,21 @@ def run_workers(args: argparse.Namespace, out_dir: Path) -> dict[str, dict[str, 
     return results
 
 
+def product_commit() -> str:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "src"], cwd=ROOT, capture_output=True, text=True
+        )
+    except OSError:
+        return "unknown"
+    return f"commit {done.stdout.strip()}" + (
+        " plus uncommitted changes in src/" if dirty.stdout.strip() else ""
+    )
+
+
 def fmt(value: Any, digits: int = 0) -> str:
     if value is None:
         return "–"
@@ -429,117 +481,118 @@ def fmt(value: Any, digits: int = 0) -> str:
     return str(value)
 
 
-def table(results: dict[str, dict[str, Any]]) -> str:
-    r, n, z = results["reaper"], results["naive"], results["none"]
-    rows = [
-        ("API requests (the day)", fmt(r["apiRequests"]), fmt(n["apiRequests"]), "0"),
-        ("conversations closed", fmt(r["closed"]), fmt(n["closed"]), "–"),
-        (
-            "API requests per closed conversation",
-            fmt(r["requestsPerClosedConversation"], 1),
-            fmt(n["requestsPerClosedConversation"], 1),
-            "–",
-        ),
-        (
-            "conversation-minutes watched",
-            fmt(r["conversationMinutesWatched"]),
-            fmt(n["conversationMinutesWatched"]),
-            fmt(z["conversationMinutesWatched"]),
-        ),
-        (
-            "**API requests per 1,000 conversation-minutes**",
-            f"**{fmt(r['requestsPer1000ConversationMinutes'], 1)}**",
-            f"**{fmt(n['requestsPer1000ConversationMinutes'], 1)}**",
-            "–",
-        ),
-        (
-            "429s received (all / after the first sweep)",
-            f"{fmt(r['rateLimited'])} / {fmt(r['rateLimitedSteadyState'])}",
-            f"{fmt(n['rateLimited'])} / {fmt(n['rateLimitedSteadyState'])}",
-            "–",
-        ),
-        (
-            "**closed while in use, exempt, or on the platform's timer**",
-            f"**{fmt(r['wrongCloses'])}**",
-            f"**{fmt(n['wrongCloses'])}**",
-            "–",
-        ),
-        (
-            "… of which a person wrote within the threshold",
-            fmt(r["wrongClosesBy"]["inUse"]),
-            fmt(n["wrongClosesBy"]["inUse"]),
-            "–",
-        ),
-        (
-            "… exempt (`reaper.exempt`)",
-            fmt(r["wrongClosesBy"]["exempt"]),
-            fmt(n["wrongClosesBy"]["exempt"]),
-            "–",
-        ),
-        (
-            "… platform inactivity timer running",
-            fmt(r["wrongClosesBy"]["platformTimer"]),
-            fmt(n["wrongClosesBy"]["platformTimer"]),
-            "–",
-        ),
-        (
-            "guest/agent actions refused (after a close by the tool)",
-            f"{fmt(r['guestOrAgentActionsRefused'])} ({fmt(r['refusedAfterToolClose'])})",
-            f"{fmt(n['guestOrAgentActionsRefused'])} ({fmt(n['refusedAfterToolClose'])})",
-            fmt(z["guestOrAgentActionsRefused"]),
-        ),
-        (
-            "stale conversations open at the end (silent ≥ 30 min)",
-            fmt(r["staleAtEnd"]),
-            fmt(n["staleAtEnd"]),
-            fmt(z["staleAtEnd"]),
-        ),
-        (
-            "agents left in after-call work at the end",
-            fmt(r["agentsInAcwAtEnd"]),
-            fmt(n["agentsInAcwAtEnd"]),
-            fmt(z["agentsInAcwAtEnd"]),
-        ),
-        (
-            "reaction delay past the threshold in steady state, p50 / p95 / p99 (s)",
-            " / ".join(fmt(r["reactionDelaySeconds"][k]) for k in ("p50", "p95", "p99")),
-            " / ".join(fmt(n["reactionDelaySeconds"][k]) for k in ("p50", "p95", "p99")),
-            "–",
-        ),
-        (
-            "first sweep took / backlog drained after (virtual minutes)",
-            f"{fmt(r['firstSweepMinutes'], 0)} / {fmt(r['backlogDrainedMinutes'], 0)}",
-            f"{fmt(n['firstSweepMinutes'], 0)} / {fmt(n['backlogDrainedMinutes'], 0)}",
-            "–",
-        ),
-        (
-            "sweeps run / longest sweep (virtual minutes)",
-            f"{r['sweeps']} / {fmt(r['sweepMinutes']['max'], 1)}",
-            f"{n['sweeps']} / {fmt(n['sweepMinutes']['max'], 1)}",
-            "–",
-        ),
-        (
-            "peak RSS of the process (MiB): emulator world + traffic + tool",
-            fmt(r["peakRssMiB"], 0),
-            fmt(n["peakRssMiB"], 0),
-            fmt(z["peakRssMiB"], 0),
-        ),
-        (
-            "… the tool's share (minus the never-swept process)",
-            fmt(r["peakRssMiB"] - z["peakRssMiB"], 0),
-            fmt(n["peakRssMiB"] - z["peakRssMiB"], 0),
-            "–",
-        ),
-        (
-            "CPU seconds / wall seconds of the process",
-            f"{fmt(r['cpuSeconds'], 0)} / {fmt(r['wallSeconds'], 0)}",
-            f"{fmt(n['cpuSeconds'], 0)} / {fmt(n['wallSeconds'], 0)}",
-            f"{fmt(z['cpuSeconds'], 0)} / {fmt(z['wallSeconds'], 0)}",
-        ),
+ROWS: list[tuple[str, Any, bool]] = [
+    # (figure, value of one tool's result, shown for the never-swept world)
+    ("API requests (the day)", lambda x: fmt(x["apiRequests"]), True),
+    ("conversations closed", lambda x: fmt(x["closed"]), False),
+    ("API requests per closed conversation", lambda x: fmt(x["requestsPerClosedConversation"], 1), False),
+    ("conversation-minutes watched", lambda x: fmt(x["conversationMinutesWatched"]), True),
+    (
+        "**API requests per 1,000 conversation-minutes**",
+        lambda x: f"**{fmt(x['requestsPer1000ConversationMinutes'], 1)}**",
+        False,
+    ),
+    (
+        "429s received (all / in steady state)",
+        lambda x: f"{fmt(x['rateLimited'])} / {fmt(x['rateLimitedSteadyState'])}",
+        False,
+    ),
+    (
+        "**closed while in use, exempt, or on the platform's timer**",
+        lambda x: f"**{fmt(x['wrongCloses'])}**",
+        False,
+    ),
+    ("… of which a person wrote within the threshold", lambda x: fmt(x["wrongClosesBy"]["inUse"]), False),
+    ("… exempt (`reaper.exempt`)", lambda x: fmt(x["wrongClosesBy"]["exempt"]), False),
+    ("… platform inactivity timer running", lambda x: fmt(x["wrongClosesBy"]["platformTimer"]), False),
+    (
+        "guest/agent actions refused after a close (a guest back after the threshold)",
+        lambda x: fmt(x["guestOrAgentActionsRefused"]),
+        True,
+    ),
+    ("stale conversations open at the end (silent ≥ 30 min)", lambda x: fmt(x["staleAtEnd"]), True),
+    ("agents left in after-call work at the end", lambda x: fmt(x["agentsInAcwAtEnd"]), True),
+    (
+        "**reaction delay past the threshold in steady state, p50 / p95 / p99 (s)**",
+        lambda x: "**" + " / ".join(fmt(x["reactionDelaySeconds"][k]) for k in ("p50", "p95", "p99")) + "**",
+        False,
+    ),
+    (
+        "first sweep took / backlog drained after (virtual minutes)",
+        lambda x: f"{fmt(x['firstSweepMinutes'], 0)} / {fmt(x['backlogDrainedMinutes'], 0)}",
+        False,
+    ),
+    (
+        "sweeps run / longest (virtual minutes)",
+        lambda x: f"{x['sweeps']} / {fmt(x['sweepMinutes']['max'], 0)}",
+        False,
+    ),
+    (
+        "peak RSS of the process, MiB (emulator world + traffic + tool)",
+        lambda x: fmt(x["peakRssMiB"], 0),
+        True,
+    ),
+    (
+        "CPU s / wall s of the process",
+        lambda x: f"{fmt(x['cpuSeconds'], 0)} / {fmt(x['wallSeconds'], 0)}",
+        True,
+    ),
+]
+
+
+def table(results: dict[str, dict[str, Any]], prototype: dict[str, Any] | None = None) -> str:
+    z = results["none"]
+    head = "| figure | reaper | naive script | never swept |"
+    rule = "|---|---:|---:|---:|"
+    if prototype is not None:
+        head += " reaper + proposals (prototype) |"
+        rule += "---:|"
+    lines = [head, rule]
+    for label, value, for_none in ROWS:
+        cells = [value(results["reaper"]), value(results["naive"]), value(z) if for_none else "–"]
+        if prototype is not None:
+            cells.append(value(prototype))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    tool_share = [
+        fmt(results["reaper"]["peakRssMiB"] - z["peakRssMiB"], 0),
+        fmt(results["naive"]["peakRssMiB"] - z["peakRssMiB"], 0),
+        "–",
     ]
-    lines = ["| figure | reaper | naive script | never swept |", "|---|---:|---:|---:|"]
-    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    if prototype is not None:
+        tool_share.append(fmt(prototype["peakRssMiB"] - z["peakRssMiB"], 0))
+    lines.insert(
+        -1, "| … the tool's share (minus the never-swept process) | " + " | ".join(tool_share) + " |"
+    )
     return "\n".join(lines)
+
+
+def spending(result: dict[str, Any]) -> str:
+    """Where the reaper's requests went: reads that ended in a skip, reads of capped candidates, closes."""
+    decisions: dict[str, int] = result.get("decisions", {})
+    ops: dict[str, int] = result.get("requestsByOperation", {})
+    skipped = sum(v for k, v in decisions.items() if k.endswith(" skip skipped"))
+    defer_timer = sum(v for k, v in decisions.items() if k.endswith(" defer deferred"))
+    capped = sum(
+        v
+        for k, v in decisions.items()
+        if k.split(" ")[1] in ("close", "teardown", "warn") and k.endswith(" deferred")
+    )
+    acted = sum(v for k, v in decisions.items() if k.endswith(" done"))
+    pages = ops.get("postAnalyticsConversationsDetailsQuery", 0)
+    total = max(1, result["apiRequests"])
+
+    def share(n: int) -> str:
+        return f"{n:,} ({n / total:.0%})"
+
+    return (
+        f"Of the reaper's {total:,} requests: {share(pages)} were analytics pages (discovery, every sweep); "
+        f"{share(skipped)} were reads of conversations it then left alone (`skip`: not yet eligible, exempt, "
+        f"nothing to do); {share(defer_timer)} reads ended in `defer` (the platform's timer runs); "
+        f"{share(capped)} reads of eligible conversations ended `deferred` because the sweep's "
+        f"`max_closes` was used up; the rest, {share(total - pages - skipped - defer_timer - capped)}, "
+        f"went to the {acted:,} conversations acted on (decision read, re-check, annotation, closing text, "
+        "disconnect, verification, and the later `acw-stuck` wrap-ups)."
+    )
 
 
 def targets(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
@@ -574,22 +627,32 @@ def targets(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
     ]
 
 
-def plots(results: dict[str, dict[str, Any]], img: Path) -> list[str]:
+def plots(
+    results: dict[str, dict[str, Any]], img: Path, prototype: dict[str, Any] | None = None
+) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     img.mkdir(parents=True, exist_ok=True)
-    colours = {"reaper": "tab:green", "naive": "tab:red", "none": "tab:gray"}
-    labels = {"reaper": "reaper", "naive": "naive script", "none": "never swept"}
+    colours = {"reaper": "tab:green", "naive": "tab:red", "none": "tab:gray", "proto": "tab:blue"}
+    labels = {
+        "reaper": "reaper",
+        "naive": "naive script",
+        "none": "never swept",
+        "proto": "reaper + proposals",
+    }
+    if prototype is not None:
+        results = {**results, "proto": prototype}
+    shown = [t for t in (*TOOLS, "proto") if t in results]
     names = []
 
     def hours(series: list[dict[str, Any]]) -> list[float]:
         return [8 + m["minute"] / 60 for m in series]
 
     fig, ax = plt.subplots(figsize=(8, 4))
-    for tool in TOOLS:
+    for tool in shown:
         ax.plot(
             hours(results[tool]["minutes"]),
             [m["stale"] for m in results[tool]["minutes"]],
@@ -607,7 +670,7 @@ def plots(results: dict[str, dict[str, Any]], img: Path) -> list[str]:
     names.append("compare-stale.png")
 
     fig, ax = plt.subplots(figsize=(8, 4))
-    for tool in ("naive", "reaper"):
+    for tool in [t for t in shown if t != "none"]:
         ax.plot(
             hours(results[tool]["minutes"]),
             [m["requests"] for m in results[tool]["minutes"]],
@@ -627,7 +690,7 @@ def plots(results: dict[str, dict[str, Any]], img: Path) -> list[str]:
     names.append("compare-requests.png")
 
     fig, ax = plt.subplots(figsize=(8, 4))
-    for tool in ("reaper", "naive"):
+    for tool in [t for t in shown if t != "none"]:
         delays = sorted(results[tool]["delays"])
         if delays:
             ax.plot(
@@ -650,29 +713,51 @@ def plots(results: dict[str, dict[str, Any]], img: Path) -> list[str]:
     return names
 
 
-def section(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
+def section(
+    results: dict[str, dict[str, Any]], meta: dict[str, Any], prototype: dict[str, Any] | None = None
+) -> str:
     r, n, z = results["reaper"], results["naive"], results["none"]
-    target_rows = "\n".join(f"| {a} | {b} | {c} |" for a, b, c in targets(results))
+    if prototype is None:
+        target_rows = "\n".join(f"| {a} | {b} | {c} |" for a, b, c in targets(results))
+        target_head = "| target (the reaper's side) | measured | |\n|---|---|---|"
+    else:
+        mine = targets({**results, "reaper": prototype})
+        target_rows = "\n".join(
+            f"| {a} | {b} | {c} | {pb} | {pc} |"
+            for (a, b, c), (_, pb, pc) in zip(targets(results), mine, strict=True)
+        )
+        target_head = (
+            "| target (the reaper's side) | reaper | | reaper + proposals (prototype) | |\n"
+            "|---|---|---|---|---|"
+        )
+    proto_text = ""
+    if prototype is not None:
+        proto_text = (
+            "\n**The last column is not the product**: the same run with the reaper patched in-process by "
+            "`benchmarks/common.py: prototype_read_schedule` (`compare.py --prototype`), to measure changes "
+            f"proposed to the product. {meta.get('prototypeNote', '')}. {spending(prototype)}\n"
+        )
     return f"""{SECTION}
 
-`benchmarks/compare.py` ({meta["at"]}): the reaper and `benchmarks/naive.py` (the forum-style script:
-analytics query, `GET` each conversation, `PATCH` the conversation disconnected when the last message is
-30 minutes old, sleep on 429 — scoped to web messaging like the reaper) each against its own emulator world
-with the platform's limit of {PLATFORM_LIMIT} requests per minute, each sweeping every virtual minute, over
-the same virtual day: {meta["hours"]:g} hours from 08:00 UTC. The worlds are identical at the start:
-the demo's organization {meta["backlog"]} times over (the overnight backlog: idle chats, lingering agents,
-guests gone, bots, zombies, after-call work, exempt conversations, queues with the platform's own timer,
-other channels) and {meta["longChats"]:,} long-lived web messaging chats, then {meta["warmup"]:g} minutes of
-live traffic before the first sweep. Through the day, the same in every world: the demo's traffic
-generator plays {meta["arrivals"]:,.0f} arrivals per hour ({r["arrivalsDuringDay"]:,} in all: bots,
-queues, agents, transfers, guests going silent or leaving, agents lingering, after-call work), and the
-long-lived chats (guest and agent each writing every 5 minutes on average, for 30 minutes to 4 hours;
+`benchmarks/compare.py` ({meta["at"]}; product code: {meta.get("product", "?")}): the reaper and
+`benchmarks/naive.py` (the forum-style script: analytics query, `GET` each conversation, `PATCH` the
+conversation disconnected when the last message is 30 minutes old, sleep on 429 — scoped to web
+messaging like the reaper) each against its own emulator world with the platform's limit of
+{PLATFORM_LIMIT} requests per minute, each sweeping every virtual minute, over the same virtual day:
+{meta["hours"]:g} hours from 08:00 UTC. The worlds are identical at the start: the demo's organization
+{meta["backlog"]} times over (the overnight backlog: idle chats, lingering agents, guests gone, bots,
+zombies, after-call work, exempt conversations, queues with the platform's own timer, other channels)
+and {meta["longChats"]:,} long-lived web messaging chats, then {meta["warmup"]:g} minutes of live
+traffic before the first sweep. Through the day, the same in every world: the demo's traffic generator
+plays {meta["arrivals"]:,.0f} arrivals per hour ({r["arrivalsDuringDay"]:,} in all: bots, queues,
+agents, transfers, guests going silent or leaving, agents lingering, after-call work), and the
+long-lived chats (a message every 5 minutes on average, guest and agent in turn, for 30 minutes to 4 hours;
 15% fall silent for good, the rest are ended by the agent and wrapped up) are replaced as they end
 ({r["longChatsOpened"]:,} opened in all). Unended web messaging conversations in the reaper's world:
-{r["concurrent"]["min"]:,}–{r["concurrent"]["max"]:,} (mean {r["concurrent"]["mean"]:,.0f}); in the naive
-script's: {n["concurrent"]["min"]:,}–{n["concurrent"]["max"]:,}; never swept:
-{z["concurrent"]["min"]:,}–{z["concurrent"]["max"]:,}. The reaper runs with the built-in
-defaults plus `wrapup_code = "{WRAPUP_CODE}"` (so that `acw-stuck` acts) and its journal in SQLite in memory.
+{r["concurrent"]["min"]:,}–{r["concurrent"]["max"]:,} (mean {r["concurrent"]["mean"]:,.0f}); in the
+naive script's: {n["concurrent"]["min"]:,}–{n["concurrent"]["max"]:,}; never swept:
+{z["concurrent"]["min"]:,}–{z["concurrent"]["max"]:,}. The reaper runs with the built-in defaults plus
+`wrapup_code = "{WRAPUP_CODE}"` (so that `acw-stuck` acts) and its journal in SQLite in memory.
 
 Machine: {machine_line(meta["machine"])}. The three worlds ran as three processes at once; load average
 (1, 5, 15 min) before: {", ".join(map(str, meta["loadBefore"]))}; after:
@@ -680,10 +765,11 @@ Machine: {machine_line(meta["machine"])}. The three worlds ran as three processe
 The virtual-time figures (requests, closes, delays) do not depend on the machine's speed or load; CPU,
 wall time and memory do.
 
-{table(results)}
+{table(results, prototype)}
 
-| target (the reaper's side) | measured | |
-|---|---|---|
+{spending(r)}
+{proto_text}
+{target_head}
 {target_rows}
 
 ![stale conversations through the day](img/compare-stale.png)
@@ -704,7 +790,8 @@ How it is measured:
   participant carried `reaper.exempt = "true"`, or the platform's own inactivity timer was running.
   The tool's own texts (the reaper's closing text) never count as a message. "Guest/agent actions
   refused" is the other side of it: the simulated guests and agents trying to write, join, leave or wrap
-  up in a conversation that was already closed.
+  up in a conversation that was already closed — in these runs, guests of long-lived chats coming back
+  after a silence longer than the threshold (the message gaps are random), which no tool could foresee.
 - **Reaction delay** = for each conversation's first close that was not wrong, the close time minus
   (the moment the situation's clock started + the threshold). Conversations that went stale but were
   never closed are not in it; they are in "stale at the end".
@@ -746,7 +833,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--hours", type=float, default=10.0, help="virtual hours of the day from 08:00")
-    parser.add_argument("--arrivals", type=float, default=6000.0, help="new conversations per virtual hour")
+    parser.add_argument("--arrivals", type=float, default=1000.0, help="new conversations per virtual hour")
     parser.add_argument("--backlog", type=int, default=6, help="copies of the demo organization at the start")
     parser.add_argument(
         "--long-chats", type=int, default=2000, help="long-lived web messaging chats kept live"
@@ -760,6 +847,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out-dir", type=Path, help="where the workers' JSON goes (default: a temp dir)")
     parser.add_argument("--no-write", action="store_true", help="print the table, write no docs or results")
+    parser.add_argument("--from-dir", type=Path, help="use the workers' JSON already in this directory")
+    parser.add_argument(
+        "--prototype",
+        action="store_true",
+        help="patch the proposals of common.py into the reaper (not the product)",
+    )
+    parser.add_argument(
+        "--prototype-dir", type=Path, help="the reaper.json of a --prototype run, shown beside"
+    )
+    parser.add_argument("--product", default=None, help="what product code ran (default: the git commit)")
+    parser.add_argument(
+        "--load-before", help="with --from-dir: the load average before the run, e.g. 2.1,3.0,3.5"
+    )
     parser.add_argument("--worker", choices=TOOLS, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -782,26 +882,47 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "loadBefore": load_average(),
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        out_dir = args.out_dir or Path(tmp)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        results = run_workers(args, out_dir)
-    meta["loadAfter"] = load_average()
+    meta["product"] = args.product or product_commit()
+    if args.from_dir:
+        results = {tool: json.loads((args.from_dir / f"{tool}.json").read_text()) for tool in TOOLS}
+        meta["loadAfter"] = results["reaper"]["loadAverageAtEnd"]
+        meta["at"] = datetime.fromtimestamp((args.from_dir / "reaper.json").stat().st_mtime, UTC).strftime(
+            "%Y-%m-%d %H:%M UTC"
+        )
+        if args.load_before:
+            meta["loadBefore"] = [float(x) for x in args.load_before.split(",")]
+        meta.update(results["reaper"].get("meta", {}))
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            out_dir = args.out_dir or Path(tmp)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            results = run_workers(args, out_dir)
+        meta["loadAfter"] = load_average()
+        if args.out_dir:
+            stored = json.loads((out_dir / "reaper.json").read_text())
+            stored["meta"] = meta
+            (out_dir / "reaper.json").write_text(json.dumps(stored))
+    prototype = None
+    if args.prototype_dir:
+        prototype = json.loads((args.prototype_dir / "reaper.json").read_text())
+        meta["prototypeNote"] = PROTOTYPE_NOTE
     errors = {tool: r["error"] for tool, r in results.items() if r.get("error")}
-    print(table(results))
+    print(table(results, prototype))
     for name, value, verdict in targets(results):
         print(f"- {name}: {value} ({verdict.strip('*')})")
     if errors:
         print(f"errors: {errors}", file=sys.stderr)
         return 1
     if not args.no_write:
-        plots(results, IMG)
-        write_section(section(results, meta))
+        plots(results, IMG, prototype)
+        write_section(section(results, meta, prototype))
+        extra = {"reaperWithProposals": compact(prototype)} if prototype is not None else {}
         update_results(
             {
                 "reaper": compact(results["reaper"]),
                 "naive": compact(results["naive"]),
                 "neverSwept": compact(results["none"]),
+                **extra,
                 "compareMeta": meta,
             }
         )
