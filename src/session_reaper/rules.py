@@ -476,17 +476,28 @@ def _warn_first(
 _SILENCE_CLOCKS = frozenset({"idle", "queue-abandoned", "flow-stuck"})
 
 
-def reread_at(conversation: Conversation, now: datetime, policy: Policy, verdict: Verdict) -> datetime | None:
-    """Until when the conversation need not be read again, whatever people do meanwhile; None = next pass.
+def reread_at(
+    conversation: Conversation,
+    now: datetime,
+    policy: Policy,
+    verdict: Verdict,
+    *,
+    changes_visible: bool = False,
+) -> datetime | None:
+    """Until when the conversation need not be read again; None = the next pass.
 
-    A skip's `eligible_at` covers the rules that match the conversation as it stands. Read again no
-    later than any rule could act after a change of state too: a new message only delays every
-    clock, but a guest who leaves an idle chat makes `customer-left` act five minutes later.
+    A skip's `eligible_at` covers the rules that match the conversation as it stands; a new message
+    only delays every clock. A change of participants can make another rule act sooner (a guest who
+    leaves an idle chat makes `customer-left` act five minutes later). With `changes_visible` the
+    caller sees such changes some other way (discovery's analytics answer) and reads at once when
+    one happens, so `eligible_at` is enough; without, the wait is bounded by every enabled rule.
     """
     if verdict.action is Action.DEFER:
         return verdict.eligible_at  # every rule waits for the platform's timer; messages only move it
     if verdict.action is not Action.SKIP or verdict.eligible_at is None:
         return None
+    if changes_visible:
+        return verdict.eligible_at
     silence = _silence_since(conversation) or now
     bounds = [verdict.eligible_at]
     for name in RULE_ORDER:

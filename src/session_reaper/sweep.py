@@ -46,20 +46,33 @@ class NotBefore:
     until: dict[str, ScheduledRead] = field(default_factory=dict)
     changed: set[str] = field(default_factory=set)  # remembered or forgotten since the last save
 
-    def due(self, conversation_id: str, now: datetime, started_at: datetime | None = None) -> bool:
+    def due(
+        self,
+        conversation_id: str,
+        now: datetime,
+        started_at: datetime | None = None,
+        participants: str | None = None,
+    ) -> bool:
         read = self.until.get(conversation_id)
         if read is None:
             return True
         if read.conversation_start and started_at and read.conversation_start != started_at:
             self.remember(conversation_id, None)  # another conversation under the same id
             return True
+        if read.participants_fingerprint and participants != read.participants_fingerprint:
+            self.remember(conversation_id, None)  # someone joined or left: read it now
+            return True
         return read.until <= now
 
     def remember(
-        self, conversation_id: str, until: datetime | None, started_at: datetime | None = None
+        self,
+        conversation_id: str,
+        until: datetime | None,
+        started_at: datetime | None = None,
+        participants: str | None = None,
     ) -> None:
         if until is not None:
-            self.until[conversation_id] = ScheduledRead(until, started_at)
+            self.until[conversation_id] = ScheduledRead(until, started_at, participants)
         else:
             self.until.pop(conversation_id, None)
         self.changed.add(conversation_id)
@@ -217,7 +230,12 @@ class Sweep:
                     if conversation.conversation_id in seen:
                         continue
                     seen.add(conversation.conversation_id)
-                    if self.not_before.due(conversation.conversation_id, self.now(), conversation.started_at):
+                    if self.not_before.due(
+                        conversation.conversation_id,
+                        self.now(),
+                        conversation.started_at,
+                        conversation.participants_fingerprint,
+                    ):
                         await queue.put(conversation)
             finally:
                 for _ in range(sweep.concurrency):
@@ -226,7 +244,7 @@ class Sweep:
         async def work() -> None:
             while (found := await queue.get()) is not None:
                 if not self._stopping:  # once stopping, drain the queue without acting
-                    await self._decide_and_act(sweep_id, found.conversation_id, found.started_at)
+                    await self._decide_and_act(sweep_id, found)
 
         async with asyncio.TaskGroup() as group:
             group.create_task(produce())
@@ -253,22 +271,21 @@ class Sweep:
             now=self.now(),
         )
 
-    async def _decide_and_act(self, sweep_id: int, conversation_id: str, started_at: datetime | None) -> None:
-        with logs.conversation(conversation_id):
-            await self._decide_and_act_logged(sweep_id, conversation_id, started_at)
+    async def _decide_and_act(self, sweep_id: int, found: DiscoveredConversation) -> None:
+        with logs.conversation(found.conversation_id):
+            await self._decide_and_act_logged(sweep_id, found)
 
-    async def _decide_and_act_logged(
-        self, sweep_id: int, conversation_id: str, started_at: datetime | None
-    ) -> None:
+    async def _decide_and_act_logged(self, sweep_id: int, found: DiscoveredConversation) -> None:
+        conversation_id = found.conversation_id
         try:
             conversation = await self.read(conversation_id)
         except NotFound:
             return
         now = self.now()
         verdict = evaluate(conversation, now, self._policy)
-        self.not_before.remember(
-            conversation_id, reread_at(conversation, now, self._policy, verdict), started_at
-        )
+        seen = found.participants_fingerprint
+        until = reread_at(conversation, now, self._policy, verdict, changes_visible=seen is not None)
+        self.not_before.remember(conversation_id, until, found.started_at, seen)
         line = DecisionLine(
             conversation_id,
             verdict.rule,

@@ -20,25 +20,47 @@ def _recent_chat() -> dict:
     return spec
 
 
-def test_not_read_again_before_it_could_become_eligible(emulator, reaper):
-    cid = emulator.create_conversation(_recent_chat())["id"]
+def test_not_read_again_before_it_could_become_eligible(emulator, reaper, conversation_view):
+    created = emulator.create_conversation(_recent_chat())
+    cid = created["id"]
+    guest = next(p["id"] for p in created["participants"] if p["purpose"] == "customer")
 
     first = reaper.sweep()
     assert first.line(cid)["decision"] == "skip"
     assert _reads(emulator, cid) == 1
 
     emulator.clear_requests()
-    emulator.advance(4 * 60)  # a guest leaving now would make customer-left act 5 minutes later
+    emulator.advance(10 * 60)  # idle could act 28 minutes after the first read, not sooner
     second = reaper.sweep()
 
     assert all(ln["conversationId"] != cid for ln in second.lines)
     assert _reads(emulator, cid) == 0
 
-    emulator.advance(2 * 60)
+    # The guest leaves: discovery's analytics answer shows it, so it is read at once ...
+    emulator.leave(cid, guest)
     third = reaper.sweep()
 
+    assert third.line(cid)["rule"] == "customer-left"
     assert third.line(cid)["decision"] == "skip"
     assert _reads(emulator, cid) == 1
+
+    # ... and closed as soon as customer-left's five minutes have passed, not at idle's thirty.
+    emulator.advance(5 * 60 + 5)
+    fourth = reaper.sweep()
+
+    assert fourth.line(cid)["outcome"] == "done"
+
+
+def test_messages_alone_do_not_bring_a_read_forward(emulator, reaper):
+    cid = emulator.create_conversation(_recent_chat())["id"]
+    reaper.sweep()
+    emulator.clear_requests()
+    for _ in range(3):
+        emulator.advance(60)
+        emulator.message(cid, "customer", "still typing")
+        reaper.sweep()
+
+    assert _reads(emulator, cid) == 0
 
 
 def test_a_changed_policy_reads_at_once(emulator, reaper):

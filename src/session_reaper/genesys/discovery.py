@@ -13,6 +13,8 @@ are found on the next sweep, and a conversation is never yielded twice.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,6 +41,10 @@ class DiscoveredConversation:
     started_at: datetime | None
     queue_ids: frozenset[str]
     message_types: frozenset[str]
+    # Who is in the conversation and which of their segments have ended, as analytics sees it. Every
+    # change that can make a rule act sooner (a guest leaving, an agent joining or leaving) changes
+    # it; messages do not, and need not: they only push every rule's clock later.
+    participants_fingerprint: str | None = None
 
 
 def windows(
@@ -155,7 +161,30 @@ def _summary(raw: Mapping[str, Any]) -> DiscoveredConversation | None:
         parse_time(raw.get("conversationStart")),
         frozenset(queue_ids),
         frozenset(message_types),
+        _participants_fingerprint(raw),
     )
+
+
+def _participants_fingerprint(raw: Mapping[str, Any]) -> str | None:
+    participants = raw.get("participants")
+    if not isinstance(participants, list):
+        return None
+    shape = sorted(
+        (
+            str(p.get("participantId")),
+            str(p.get("purpose")),
+            [
+                [str(seg.get("segmentType")), str(seg.get("segmentEnd"))]
+                for session in p.get("sessions") or []
+                if isinstance(session, Mapping)
+                for seg in session.get("segments") or []
+                if isinstance(seg, Mapping)
+            ],
+        )
+        for p in participants
+        if isinstance(p, Mapping)
+    )
+    return hashlib.sha256(json.dumps(shape).encode()).hexdigest()[:24]
 
 
 def _in_scope(

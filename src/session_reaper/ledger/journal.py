@@ -58,6 +58,7 @@ class ScheduledRead:
 
     until: datetime
     conversation_start: datetime | None = None
+    participants_fingerprint: str | None = None  # valid while the participants look like this
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,13 +365,17 @@ class Ledger:
             read_schedule.c.conversation_id,
             read_schedule.c.not_before,
             read_schedule.c.conversation_start,
+            read_schedule.c.participants_fingerprint,
         ).where(
             read_schedule.c.policy == policy,
             read_schedule.c.decided_at <= now,
             read_schedule.c.not_before > now,
         )
         with self.engine.connect() as connection:
-            return {cid: ScheduledRead(until, start) for cid, until, start in connection.execute(query)}
+            return {
+                cid: ScheduledRead(until, start, seen)
+                for cid, until, start, seen in connection.execute(query)
+            }
 
     def save_read_schedule(
         self,
@@ -391,6 +396,7 @@ class Ledger:
                 "decided_at": decided_at,
                 "conversation_start": read.conversation_start,
                 "policy": policy,
+                "participants_fingerprint": read.participants_fingerprint,
             }
             for cid, read in reads.items()
         ]
@@ -401,7 +407,13 @@ class Ledger:
                 connection.execute(delete(read_schedule).where(read_schedule.c.conversation_id.in_(chunk)))
             if rows:
                 upsert = dialect_insert(connection)(read_schedule)
-                columns = ("not_before", "decided_at", "conversation_start", "policy")
+                columns = (
+                    "not_before",
+                    "decided_at",
+                    "conversation_start",
+                    "policy",
+                    "participants_fingerprint",
+                )
                 statement = upsert.on_conflict_do_update(
                     index_elements=[read_schedule.c.conversation_id],
                     set_={c: upsert.excluded[c] for c in columns},

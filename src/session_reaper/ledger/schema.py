@@ -104,6 +104,7 @@ read_schedule = Table(
     Column("decided_at", UtcDateTime, nullable=False),
     Column("conversation_start", UtcDateTime, nullable=True),
     Column("policy", String(64), nullable=False),
+    Column("participants_fingerprint", String(64), nullable=True),
 )
 
 leases = Table(

@@ -1,7 +1,8 @@
 """v3: the read schedule, so that one-shot sweeps (cron) skip what cannot become eligible yet.
 
 Each row says a conversation need not be read before `not_before`, as decided at `decided_at` under
-the policy fingerprinted in `policy`, for the conversation that started at `conversation_start`.
+the policy fingerprinted in `policy`, for the conversation that started at `conversation_start`, while
+its participants look as `participants_fingerprint` says (analytics: who is in it, whose segment ended).
 
 Revision ID: 0003
 Revises: 0002
@@ -26,6 +27,7 @@ def upgrade() -> None:
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("conversation_start", sa.DateTime(timezone=True), nullable=True),
         sa.Column("policy", sa.String(64), nullable=False),
+        sa.Column("participants_fingerprint", sa.String(64), nullable=True),
     )
 
 
