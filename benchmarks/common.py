@@ -481,13 +481,23 @@ class WatchedHands(GuestsAndAgents):
 # ------------------------------------------------------------------------------------- prototype
 
 PROTOTYPE_NOTE = (
-    "P1: a conversation is read again as soon as its analytics record (participants, segments, "
-    "inactivity timer) differs from the one seen at its last read, so a skip waits for its own "
-    "eligible_at instead of `reread_at`'s five-minute bound for state changes; "
+    "P1: the analytics record each sweep already fetches lists every participant with its segments; when "
+    "it differs from the one seen at the last read (someone joined, left, began or ended after-call "
+    "work), the conversation is read again within the time the fastest state-change rule needs "
+    "(customer-left's 5 minutes, less one sweep interval), or at once if a silence rule could already "
+    "apply — so a skip otherwise waits for its own eligible_at instead of `reread_at`'s five-minute "
+    "bound from now on every healthy chat; "
     "P2: once the sweep's max_closes is used up, no further conversation is read in that sweep; "
     "P3: a skip that nothing could make eligible on its own (exempt, nothing to do) is read again "
     "after 30 minutes (or on a P1 change), not on every pass"
 )
+
+
+def vars_of(entry: Any) -> tuple[Any, ...]:
+    """The fields of a dataclass entry, in order."""
+    import dataclasses
+
+    return tuple(getattr(entry, f.name) for f in dataclasses.fields(entry))
 
 
 def prototype_read_schedule() -> None:
@@ -500,8 +510,14 @@ def prototype_read_schedule() -> None:
     from session_reaper.genesys import discovery
 
     seen_now: dict[str, tuple[Any, ...]] = {}  # fingerprint in the latest discovery
-    at_read: dict[str, tuple[Any, ...] | None] = {}  # fingerprint when last read
+    at_read: dict[str, tuple[Any, ...] | None] = {}  # fingerprint when last read (or last rescheduled)
+    silence: dict[str, datetime] = {}  # when the silence began, at the last read
     summary = discovery._summary
+    state_rules = ("customer-left", "orphaned", "acw-stuck")
+    silence_rules = ("idle", "queue-abandoned", "flow-stuck")
+    policy = rules.Policy()
+    fastest_change = min(policy.rule(r).shortest for r in state_rules) - timedelta(minutes=1)
+    fastest_silence = min(policy.rule(r).shortest for r in silence_rules)
 
     def fingerprint(raw: Any) -> tuple[Any, ...]:
         legs = []
@@ -509,7 +525,7 @@ def prototype_read_schedule() -> None:
             segments = [s for x in participant.get("sessions") or [] for s in x.get("segments") or []]
             last_end = segments[-1].get("segmentEnd") if segments else None
             legs.append((participant.get("participantId"), len(segments), last_end))
-        return (tuple(sorted(legs, key=str)), raw.get("inactivityTimeout"))
+        return tuple(sorted(legs, key=str))
 
     def patched_summary(raw: Any) -> Any:
         found = summary(raw)
@@ -520,8 +536,17 @@ def prototype_read_schedule() -> None:
     due, remember = sweep.NotBefore.due, sweep.NotBefore.remember
 
     def patched_due(self: Any, conversation_id: str, now: datetime, *args: Any) -> bool:
-        if conversation_id in self.until and at_read.get(conversation_id) != seen_now.get(conversation_id):
-            return True
+        current = seen_now.get(conversation_id)
+        if conversation_id in self.until and at_read.get(conversation_id) != current:
+            at_read[conversation_id] = current
+            bound = now + fastest_change
+            if conversation_id in silence:
+                bound = min(bound, max(now, silence[conversation_id] + fastest_silence))
+            entry = self.until[conversation_id]
+            if hasattr(entry, "until"):  # a ScheduledRead (later product versions)
+                self.until[conversation_id] = type(entry)(min(entry.until, bound), *tuple(vars_of(entry))[1:])
+            else:
+                self.until[conversation_id] = min(entry, bound)
         return bool(due(self, conversation_id, now, *args))
 
     def patched_remember(self: Any, conversation_id: str, until: Any, *args: Any) -> None:
@@ -529,6 +554,9 @@ def prototype_read_schedule() -> None:
         remember(self, conversation_id, until, *args)
 
     def patched_reread_at(conversation: Any, now: datetime, policy: Any, verdict: Any) -> datetime | None:
+        began = rules._silence_since(conversation)
+        if began is not None:
+            silence[conversation.id] = began
         if verdict.action in (rules.Action.SKIP, rules.Action.DEFER):
             return verdict.eligible_at if verdict.eligible_at is not None else now + timedelta(minutes=30)
         return None

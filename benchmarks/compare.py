@@ -441,11 +441,14 @@ def run_workers(args: argparse.Namespace, out_dir: Path) -> dict[str, dict[str, 
     common += ["--warmup", str(args.warmup), "--seed", str(args.seed), "--long-chats", str(args.long_chats)]
     if args.prototype:
         common.append("--prototype")
+    runs = [(tool, tool, []) for tool in TOOLS]
+    if args.with_prototype:
+        runs.append(("proto", "reaper", ["--prototype"]))
     processes = {}
-    for tool in TOOLS:
-        out = out_dir / f"{tool}.json"
-        processes[tool] = (
-            subprocess.Popen([*command, "--worker", tool, "--out", str(out), *common], cwd=ROOT),
+    for name, tool, extra in runs:
+        out = out_dir / f"{name}.json"
+        processes[name] = (
+            subprocess.Popen([*command, "--worker", tool, "--out", str(out), *common, *extra], cwd=ROOT),
             out,
         )
     results = {}
@@ -856,6 +859,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--prototype-dir", type=Path, help="the reaper.json of a --prototype run, shown beside"
     )
+    parser.add_argument(
+        "--with-prototype", action="store_true", help="a 4th world: the reaper with the proposals patched in"
+    )
     parser.add_argument("--product", default=None, help="what product code ran (default: the git commit)")
     parser.add_argument(
         "--load-before", help="with --from-dir: the load average before the run, e.g. 2.1,3.0,3.5"
@@ -885,6 +891,8 @@ def main(argv: list[str] | None = None) -> int:
     meta["product"] = args.product or product_commit()
     if args.from_dir:
         results = {tool: json.loads((args.from_dir / f"{tool}.json").read_text()) for tool in TOOLS}
+        if (args.from_dir / "proto.json").exists():
+            results["proto"] = json.loads((args.from_dir / "proto.json").read_text())
         meta["loadAfter"] = results["reaper"]["loadAverageAtEnd"]
         meta["at"] = datetime.fromtimestamp((args.from_dir / "reaper.json").stat().st_mtime, UTC).strftime(
             "%Y-%m-%d %H:%M UTC"
@@ -902,9 +910,10 @@ def main(argv: list[str] | None = None) -> int:
             stored = json.loads((out_dir / "reaper.json").read_text())
             stored["meta"] = meta
             (out_dir / "reaper.json").write_text(json.dumps(stored))
-    prototype = None
+    prototype = results.pop("proto", None)
     if args.prototype_dir:
         prototype = json.loads((args.prototype_dir / "reaper.json").read_text())
+    if prototype is not None:
         meta["prototypeNote"] = PROTOTYPE_NOTE
     errors = {tool: r["error"] for tool, r in results.items() if r.get("error")}
     print(table(results, prototype))

@@ -38,6 +38,7 @@ import httpx
 import psutil
 
 from benchmarks.common import load_average, machine, machine_line
+from benchmarks.compare import product_commit, update_results, write_section
 from session_reaper.config import Settings
 from session_reaper.emulator.client import EmulatorAdmin
 from session_reaper.logs import configure as configure_logs
@@ -291,11 +292,11 @@ def plot(runs: list[dict[str, Any]], img: Path) -> None:
     import matplotlib.pyplot as plt
 
     img.mkdir(parents=True, exist_ok=True)
-    names = [p["phase"] for p in runs[0]["phases"]]
+    names = [p["phase"] for p in max((r["phases"] for r in runs), key=len)]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     width = 0.8 / len(runs)
     for i, run in enumerate(runs):
-        xs = [j + i * width for j in range(len(names))]
+        xs = [j + i * width for j in range(len(run["phases"]))]
         left.bar(xs, [p["wallSeconds"] for p in run["phases"]], width, label=f"{run['size']:,}")
         right.bar(xs, [p["peakRssMiB"] for p in run["phases"]], width, label=f"{run['size']:,}")
     for ax, target, unit in (
@@ -304,10 +305,8 @@ def plot(runs: list[dict[str, Any]], img: Path) -> None:
     ):
         ax.axhline(target, color="black", linestyle="--", linewidth=0.8, label=f"target {target:g}")
         ax.set_xticks([j + width * (len(runs) - 1) / 2 for j in range(len(names))])
-        ax.set_xticklabels(
-            [n.split(",")[0] + ("\n" + n.split(",")[1].strip() if "," in n else "") for n in names],
-            fontsize=8,
-        )
+        short = {"dry run": "dry run", "apply, max_closes = 200 (default)": "apply\ncap 200 (default)"}
+        ax.set_xticklabels([short.get(n, "apply\ncap lifted") for n in names], fontsize=8)
         ax.set_ylabel(unit)
         ax.legend(title="unended", fontsize=8)
         ax.grid(alpha=0.3, axis="y")
@@ -315,6 +314,10 @@ def plot(runs: list[dict[str, Any]], img: Path) -> None:
     fig.tight_layout()
     fig.savefig(img / "scale.png", dpi=110)
     plt.close(fig)
+
+
+def _load(value: Any) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def section(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
@@ -326,18 +329,21 @@ def section(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     ok_rss = max(p["peakRssMiB"] for p in big["phases"]) <= TARGET_MIB
     return f"""{SECTION}
 
-`benchmarks/scale.py` ({meta["at"]}): the reaper alone against {" and ".join(f"{r['size']:,}" for r in runs)}
-unended web messaging conversations, the rate limit lifted (emulator and `requests_per_minute` at
-{LIFTED:,}), `concurrency = {big["concurrency"]}`, the journal in SQLite on disk (WAL, synchronous=FULL, as
-shipped). The emulator is its own process (one uvicorn worker); each size gets a fresh reaper process, so
-CPU and RSS are the reaper's own. Mix of the conversations: {mix}. Three sweeps in a row on the same
-world: a dry run (every conversation read and decided), an applied sweep with the default cap of 200
-closes (what one `serve` pass does), then an applied sweep with the cap lifted (the whole backlog closed
-in one pass; each close is a re-read, an annotation, a closing text, a disconnect and a verifying read).
+`benchmarks/scale.py` ({meta["at"]}; product code: {meta.get("product", "?")}): the reaper alone against
+{" and ".join(f"{r['size']:,}" for r in runs)} unended web messaging conversations, the rate limit
+lifted (emulator and `requests_per_minute` at {LIFTED:,}), `concurrency = {big["concurrency"]}`, the
+journal in SQLite on disk (WAL, synchronous=FULL, as shipped). The emulator is its own process (one
+uvicorn worker); each size gets a fresh reaper process, so CPU and RSS are the reaper's own. Mix of the
+conversations: {mix}. Sweeps in a row on the same world, each with a fresh read schedule: a dry run
+(every conversation read and decided; "deferred" counts the eligible ones past the cap of 200), an
+applied sweep with the default cap of 200 closes (what one `serve` pass does), and — up to 10,000
+conversations, because every close journals 13 statements with each intent committed (fsync) before its
+request — an applied sweep with the cap lifted: the whole backlog closed in one pass (each close is a
+decision read, a re-check, an annotation, a closing text, a disconnect and a verifying read).
 
 Machine: {machine_line(meta["machine"])}. The reaper and the emulator share its 2 cores with each other and
-with other work: load average (1, 5, 15 min) before: {", ".join(map(str, meta["loadBefore"]))}; after:
-{", ".join(map(str, meta["loadAfter"]))}.
+with other work: load average (1, 5, 15 min) before: {_load(meta["loadBefore"])}; after:
+{_load(meta["loadAfter"])}.
 
 {table(runs)}
 
@@ -373,6 +379,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the sweep with the close cap lifted runs only up to this size (each close is fsync-journalled)",
     )
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--out-dir", type=Path, help="keep each size's JSON here")
+    parser.add_argument("--from-dir", type=Path, help="use the JSON of an earlier --out-dir run")
+    parser.add_argument(
+        "--load-before", help="with --from-dir: the load average before that run, e.g. 0.5,1.2,3.1"
+    )
+    parser.add_argument("--product", help="what product code ran (default: the git commit)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -388,7 +400,10 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
-            out = Path(tmp) / f"{size}.json"
+            out = (args.out_dir or Path(tmp)) / f"{size}.json"
+            if args.from_dir:
+                runs.append(json.loads((args.from_dir / f"{size}.json").read_text()))
+                continue
             command = [sys.executable, "-m", "benchmarks.scale", "--worker", "--size", str(size)]
             command += ["--concurrency", str(args.concurrency), "--out", str(out)]
             command += ["--lifted-up-to", str(args.lifted_up_to)]
@@ -397,14 +412,20 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run(command, cwd=ROOT, check=True)
             runs.append(json.loads(out.read_text()))
     meta["loadAfter"] = load_average()
+    meta["product"] = args.product or product_commit()
+    if args.from_dir:
+        last = args.from_dir / f"{args.sizes[-1]}.json"
+        meta["at"] = datetime.fromtimestamp(last.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        meta["loadAfter"] = runs[-1]["loadAverageAtEnd"]
+        meta["loadBefore"] = (
+            [float(x) for x in args.load_before.split(",")] if args.load_before else "not recorded"
+        )
     print(table(runs))
     if args.profile:
         for run in runs:
             for p in run["phases"]:
                 print(f"\n### {run['size']:,} {p['phase']}\n{p.get('profile', '')}")
     if not args.no_write:
-        from benchmarks.compare import update_results, write_section
-
         plot(runs, IMG)
         write_section(section(runs, meta), SECTION)
         for run in runs:
