@@ -119,6 +119,8 @@ class Executor:
                     run.steps_done.append(StepKind.VERIFY.value)
                     continue
                 if step.kind in _ENDING_STEPS and wrote:
+                    # The re-check and the disconnect leave back to back: no pacing wait between them.
+                    await self._api.http.limiter.wait_for_room(2)
                     latest = await self._recheck(decided.id)
                     why = self._changed(run.last_seen, latest)
                     run.last_seen = latest

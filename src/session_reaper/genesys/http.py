@@ -144,6 +144,23 @@ class PacingLimiter:
         """No request starts before ``moment`` (monotonic): the platform said so with Retry-After."""
         self._not_before = max(self._not_before, moment)
 
+    async def wait_for_room(self, count: int) -> None:
+        """Wait until `count` requests could start now without waiting (takes nothing).
+
+        A check and the action that depends on it should leave back to back: a pacing wait between
+        them is a window in which the checked state can change.
+        """
+        while True:
+            now = self._monotonic()
+            recent = sum(1 for started in self._started if started > now - self.window)
+            wait = self._not_before - now
+            if recent + count > self.budget and self._started:
+                index = min(len(self._started) - 1, max(0, len(self._started) - (self.budget - count) - 1))
+                wait = max(wait, self._started[index] + self.window - now)
+            if wait <= 0 or count > self.budget:
+                return
+            await self._sleep(wait)
+
     async def acquire(self) -> None:
         async with self._lock:
             while True:
