@@ -1,8 +1,8 @@
 """Shared pieces of the comparison and scale benchmarks.
 
 - `stepped(world)`: the emulator's virtual clock moves only when the driver advances it, and its
-  per-client rate limit counts on that virtual clock (300 requests per *virtual* minute). The emulator
-  has no such option yet; this patches one in-process world.
+  per-client rate limit counts on that virtual clock (300 requests per *virtual* minute; the emulator's
+  `rate_on_virtual_clock` option, or a patched copy of its limiter on older emulators).
 - `Baton`: the driver and one tool take turns. The tool runs (its requests take no virtual time) until it
   has to wait — its pacer, a 429's Retry-After, or the next minute's sweep — then hands over the time
   it waits for; the driver plays the guests and agents up to then and hands back.
@@ -59,8 +59,11 @@ def stepped(world: World) -> World:
     """Freeze `world`'s clock between advances and count its rate limit on that clock."""
     world.clock.__class__ = SteppedClock
     registry = world.registry
+    if hasattr(registry, "rate_on_virtual_clock"):  # the emulator's own option (since a5e62dd)
+        registry.rate_on_virtual_clock = True
+        return world
 
-    def take(client: Client) -> None:  # Registry.take, on virtual seconds instead of time.monotonic()
+    def take(client: Client) -> None:  # older emulators: Registry.take on virtual seconds
         now = world.clock.now().timestamp()
         recent = client.recent
         while recent and recent[0] <= now - A.RATE_WINDOW_SECONDS:

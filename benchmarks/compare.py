@@ -781,11 +781,12 @@ wall time and memory do.
 
 How it is measured:
 - **Virtual time.** Each emulator's clock stands still except when the driver moves it, and its rate
-  limiter counts requests on that clock (`benchmarks/common.py: stepped`; the emulator has no such option
-  yet). A tool's requests take no virtual time: it spends virtual time only while it waits — the reaper's
-  pacer (95% of 300/min), a 429's `Retry-After`, or the next minute's sweep. The driver then plays guests
-  and agents in 10-second ticks up to that moment and hands back. So both tools get exactly 300 requests
-  per virtual minute, whatever this machine's speed, and the traffic is identical in all three worlds.
+  limiter counts requests on that clock (`benchmarks/common.py: stepped`, with the emulator's
+  `rate_on_virtual_clock`). A tool's requests take no virtual time: it spends virtual time only while it
+  waits — the reaper's pacer (95% of 300/min), a 429's `Retry-After`, or the next minute's sweep. The
+  driver then plays guests and agents in 10-second ticks up to that moment and hands back. So both tools
+  get exactly 300 requests per virtual minute, whatever this machine's speed, and the traffic is
+  identical in all three worlds.
 - **Wrong close** = a close request (participant disconnect, conversation disconnect or teardown)
   served while, in the emulator's world at that instant, a customer or agent had written within the
   tool's own threshold for the situation (the naive script: 30 minutes for everything; the reaper: its
