@@ -474,6 +474,7 @@ def _warn_first(
 # a silence that began long ago. The others start their clock at a change of state (the guest
 # leaving, a participant ending, after-call work beginning), which can only happen from now on.
 _SILENCE_CLOCKS = frozenset({"idle", "queue-abandoned", "flow-stuck"})
+UNCHANGING_REREAD = timedelta(minutes=30)
 
 
 def reread_at(
@@ -494,8 +495,13 @@ def reread_at(
     """
     if verdict.action is Action.DEFER:
         return verdict.eligible_at  # every rule waits for the platform's timer; messages only move it
-    if verdict.action is not Action.SKIP or verdict.eligible_at is None:
+    if verdict.action is not Action.SKIP:
         return None
+    if verdict.eligible_at is None:
+        # Nothing makes it eligible by itself (exempt, out of scope, no rule applies): only a change of
+        # participants can, which the caller sees. The backstop covers what analytics does not show
+        # (an exemption lifted).
+        return now + UNCHANGING_REREAD if changes_visible else None
     if changes_visible:
         return verdict.eligible_at
     silence = _silence_since(conversation) or now
