@@ -163,14 +163,18 @@ class AsyncBatonSleep:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            # Let every runnable task reach its own wait (the pacer's lock) and every request land.
-            while True:
-                for _ in range(3):
-                    await asyncio.sleep(0)
-                if self.transport.in_flight == 0:
-                    break
-                await asyncio.sleep(0.001)
-            await asyncio.to_thread(self.baton.wait_until, target)
+            # Hand over only once every other task waits too: nothing runnable, no request on the wire.
+            # Then block the event loop itself while the driver moves the clock, so that no request can
+            # leave at a virtual time it would never have left at.
+            loop = asyncio.get_running_loop()
+            quiet = 0
+            while quiet < 3:
+                await asyncio.sleep(0)
+                idle = self.transport.in_flight == 0 and not getattr(loop, "_ready", None)
+                quiet = quiet + 1 if idle else 0
+                if not idle and self.transport.in_flight:
+                    await asyncio.sleep(0.0005)
+            self.baton.wait_until(target)
 
 
 # --------------------------------------------------------------------------------- ground truth
