@@ -28,8 +28,6 @@ import httpx
 import psutil
 
 from session_reaper.demo import GuestsAndAgents
-from session_reaper.emulator import assumptions as A
-from session_reaper.emulator.auth import Client
 from session_reaper.emulator.clock import VirtualClock, to_ms
 from session_reaper.emulator.entities import Conversation
 from session_reaper.emulator.errors import PlatformError
@@ -58,28 +56,7 @@ class SteppedClock(VirtualClock):
 def stepped(world: World) -> World:
     """Freeze `world`'s clock between advances and count its rate limit on that clock."""
     world.clock.__class__ = SteppedClock
-    registry = world.registry
-    if hasattr(registry, "rate_on_virtual_clock"):  # the emulator's own option (since a5e62dd)
-        registry.rate_on_virtual_clock = True
-        return world
-
-    def take(client: Client) -> None:  # older emulators: Registry.take on virtual seconds
-        now = world.clock.now().timestamp()
-        recent = client.recent
-        while recent and recent[0] <= now - A.RATE_WINDOW_SECONDS:
-            recent.popleft()
-        if len(recent) >= client.rate_limit:
-            wait = max(1, math.ceil(recent[0] + A.RATE_WINDOW_SECONDS - now))
-            raise PlatformError(
-                429,
-                "too.many.requests",
-                f"Rate limit exceeded the maximum. [{client.rate_limit} requests/min]",
-                {"limit": str(client.rate_limit)},
-                retry_after=wait,
-            )
-        recent.append(now)
-
-    registry.take = take  # type: ignore[method-assign]
+    world.registry.rate_on_virtual_clock = True
     return world
 
 

@@ -25,12 +25,10 @@ from session_reaper.genesys.errors import (
 )
 from session_reaper.ledger import Ledger
 from session_reaper.model import ActivityKind, Conversation
-from session_reaper.plan import CloseSettings, Step, StepKind, escalate, plan
+from session_reaper.plan import ENDING_STEPS, CloseSettings, Step, StepKind, escalate, plan
 from session_reaper.results import DecisionLine, Outcome
 from session_reaper.rules import Action, Policy, Verdict, changed_since
 
-# Steps that end something: the last chance to notice a person is still there comes right before them.
-_ENDING_STEPS = frozenset({StepKind.DISCONNECT_AGENT, StepKind.DISCONNECT_CONVERSATION, StepKind.TEARDOWN})
 _MESSAGE_KINDS = {
     StepKind.WARNING_TEXT: ActivityKind.REAPER_WARNING,
     StepKind.CLOSING_TEXT: ActivityKind.REAPER_CLOSING,
@@ -118,7 +116,7 @@ class Executor:
                     await self._verify_with_escalation(run, steps)
                     run.steps_done.append(StepKind.VERIFY.value)
                     continue
-                if step.kind in _ENDING_STEPS and wrote:
+                if step.kind in ENDING_STEPS and wrote:
                     # The re-check and the disconnect leave back to back: no pacing wait between them.
                     await self._api.http.limiter.wait_for_room(2)
                     latest = await self._recheck(decided.id)
@@ -178,7 +176,7 @@ class Executor:
             raise
         else:
             ledger.step_outcome(step_id, outcome)
-        if step.kind in _ENDING_STEPS:
+        if step.kind in ENDING_STEPS:
             self._disconnect_proven.set()  # the platform let it through: the permission is there
         run.steps_done.append(step.kind.value)
 
@@ -221,7 +219,7 @@ class Executor:
         return "done"
 
     async def _verify_with_escalation(self, run: Execution, steps: tuple[Step, ...]) -> None:
-        ending = [s for s in steps if s.kind in _ENDING_STEPS]
+        ending = [s for s in steps if s.kind in ENDING_STEPS]
         if not ending:
             return
         current: Step | None = ending[-1]

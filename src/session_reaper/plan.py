@@ -36,6 +36,10 @@ class StepKind(StrEnum):
     VERIFY = "verify"
 
 
+# Steps that end something: the last chance to notice a person is still there comes right before them.
+ENDING_STEPS = frozenset({StepKind.DISCONNECT_AGENT, StepKind.DISCONNECT_CONVERSATION, StepKind.TEARDOWN})
+
+
 @dataclass(frozen=True, slots=True)
 class CloseSettings:
     """How to close ([close] in the TOML file; built by ``config.Settings.close_settings()``)."""

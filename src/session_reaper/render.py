@@ -18,7 +18,7 @@ from rich.progress import (
 from rich.table import Table
 
 from session_reaper.model import Conversation
-from session_reaper.plan import Step
+from session_reaper.plan import ENDING_STEPS, Step
 from session_reaper.results import DecisionLine, Outcome, Summary
 from session_reaper.rules import Verdict
 
@@ -143,8 +143,7 @@ def explanation(
         console.print(f"  • {recheck}")
         wrote = False
         for step in steps:
-            ending = step.kind.value in ("disconnect:agent", "disconnect:conversation", "teardown")
-            if ending and wrote:
+            if step.kind in ENDING_STEPS and wrote:
                 console.print(f"  • {recheck}")
                 wrote = False
             console.print(f"  • {describe_call(conversation.id, step)}")
