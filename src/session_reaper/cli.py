@@ -3,36 +3,84 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.markup import escape
 
 from session_reaper.runtime import EXIT_ACTION_FAILED, EXIT_AUTH, EXIT_OK, EXIT_USAGE
 
+
+class _Argument(typer.core.TyperArgument):
+    """An argument reads as its metavar (`ID`), like a flag's value: not `{ID}` nor `ID <str>`."""
+
+    def _usage_display_name(self) -> str:
+        return self.display_name_raw
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+
+def _conventional(params: list[Any]) -> list[Any]:
+    """The help every command shows: flags without a value, arguments by their metavar alone."""
+    for param in params:
+        if isinstance(param, typer.core.TyperOption) and param.is_flag and param.metavar is None:
+            param.metavar = ""  # a flag takes no value (Typer would print `<bool>`)
+        elif type(param) is typer.core.TyperArgument and param.metavar is not None:
+            param.__class__ = _Argument  # Typer has no hook to choose an argument's class
+    return params
+
+
+class _Command(typer.core.TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _conventional(super().get_params(ctx))
+
+
+class _Group(typer.core.TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _conventional(super().get_params(ctx))
+
+
 app = typer.Typer(
     name="session-reaper",
     help="Find idle and stale Genesys Cloud web messaging sessions and end them cleanly.",
+    cls=_Group,
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_show_locals=False,  # locals may hold secrets
 )
+command = functools.partial(app.command, cls=_Command)
 # Piped or redirected, rich would fold tables at 80 columns and break every conversation id.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 if TYPE_CHECKING:
     from session_reaper.config import Settings
+    from session_reaper.selection import Selection
 
 T = TypeVar("T")
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from session_reaper import __version__
+
+        print(f"session-reaper {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _everywhere() -> None:
+def _everywhere(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
     """Interactive commands log only warnings, on stderr, through the redacting pipeline `serve` uses."""
     from session_reaper import logs
 
@@ -42,8 +90,12 @@ def _everywhere() -> None:
 ConfigOption = typer.Option(
     None,
     "--config",
+    metavar="FILE",
     help="Policy file (TOML). Default: $SESSION_REAPER_CONFIG, else ./session-reaper.toml if present.",
     dir_okay=False,
+)
+FreshOption = typer.Option(
+    False, "--fresh", help="Read every conversation now, whatever the saved read schedule says."
 )
 
 
@@ -70,10 +122,11 @@ def _run(work: Callable[[], Awaitable[T]]) -> T:
     from session_reaper.genesys.errors import AuthenticationFailed, GenesysError, PermissionMissing
     from session_reaper.genesys.regions import UnknownRegion
     from session_reaper.ledger import LedgerUrlError, LedgerVersionError
+    from session_reaper.selection import PlanError
 
     try:
         return asyncio.run(work())  # type: ignore[arg-type]
-    except (ConfigError, UnknownRegion, LedgerUrlError, LedgerVersionError) as exc:
+    except (ConfigError, UnknownRegion, LedgerUrlError, LedgerVersionError, PlanError) as exc:
         raise _fail(EXIT_USAGE, str(exc)) from None
     except SQLAlchemyError as exc:
         # The driver's text may quote the URL; say what failed, not how to log in.
@@ -89,11 +142,32 @@ def _run(work: Callable[[], Awaitable[T]]) -> T:
         raise _fail(130, "interrupted") from None
 
 
-@app.command()
+@command()
 def sweep(
     apply: bool = typer.Option(False, "--apply", help="Act. Without it (and without apply=true): a dry run."),
     json_lines: bool = typer.Option(
-        False, "--json", help="Print JSON Lines: one per conversation, then a summary."
+        False, "--json", help="Print JSON Lines: one per conversation, then a summary (a plan for --plan)."
+    ),
+    fresh: bool = FreshOption,
+    only: list[str] | None = typer.Option(
+        None,
+        "--only",
+        metavar="ID",
+        help="Only this conversation, read directly by id (repeat for more); nothing else is touched.",
+    ),
+    plan_file: Path | None = typer.Option(
+        None,
+        "--plan",
+        metavar="FILE",
+        dir_okay=False,
+        help="Carry out the close/warn/teardown/wrapup lines of an earlier `sweep --json` dry run, each"
+        " re-decided first: a line that no longer holds is cancelled.",
+    ),
+    plan_max_age: str = typer.Option(
+        "1h",
+        "--plan-max-age",
+        metavar="DURATION",
+        help="Refuse a --plan older than this, on the platform's clock.",
     ),
     config: Path | None = ConfigOption,
 ) -> None:
@@ -104,6 +178,8 @@ def sweep(
     from session_reaper.sweep import Sweep
 
     settings = _load(config, apply=apply)
+    max_age = _duration("--plan-max-age", plan_max_age)
+    selection = _selection(only, plan_file, fresh=fresh, dry_run=not settings.sweep.apply)
 
     def show(line):  # type: ignore[no-untyped-def]
         if json_lines:
@@ -111,7 +187,12 @@ def sweep(
 
     async def work():  # type: ignore[no-untyped-def]
         async with open_runtime(settings) as rt:
-            return await Sweep(rt.api, rt.ledger, settings, apply=settings.sweep.apply, on_line=show).run()
+            if selection.plan is not None:  # before anything is sent, recovery included
+                selection.plan.check_age(rt.api.clock.now(), max_age)
+            reaper = Sweep(
+                rt.api, rt.ledger, settings, apply=settings.sweep.apply, on_line=show, selection=selection
+            )
+            return await reaper.run()
 
     result = _run(work)
     if json_lines:
@@ -124,19 +205,46 @@ def sweep(
     raise typer.Exit(EXIT_ACTION_FAILED if result.summary.failed else EXIT_OK)
 
 
-@app.command()
-def scan(config: Path | None = ConfigOption) -> None:
+def _duration(flag: str, text: str) -> timedelta:
+    from session_reaper.schedule import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise _fail(EXIT_USAGE, f"{flag}: {exc}") from None
+
+
+def _selection(only: list[str] | None, plan_file: Path | None, *, fresh: bool, dry_run: bool) -> Selection:
+    from session_reaper.selection import PlanError, Selection, load_plan
+
+    ids = [i.strip() for i in only] if only else None
+    if ids is not None and not all(ids):
+        raise _fail(EXIT_USAGE, "--only: an empty conversation id")
+    try:
+        plan = load_plan(plan_file) if plan_file is not None else None
+    except PlanError as exc:
+        raise _fail(EXIT_USAGE, str(exc)) from None
+    return Selection(only=tuple(ids) if ids else None, plan=plan, fresh=fresh, list_unread=dry_run)
+
+
+@command()
+def scan(fresh: bool = FreshOption, config: Path | None = ConfigOption) -> None:
     """Dry run: a table of every conversation in scope with its verdict and why."""
     from session_reaper import render
     from session_reaper.runtime import open_runtime
+    from session_reaper.selection import Selection
     from session_reaper.sweep import Sweep
 
     settings = _load(config).with_apply(False)
+    selection = Selection(fresh=fresh, list_unread=True)
 
     async def work():  # type: ignore[no-untyped-def]
         async with open_runtime(settings) as rt:
             with render.progress(err) as tick:
-                return await Sweep(rt.api, rt.ledger, settings, apply=False, on_conversation=tick).run()
+                reaper = Sweep(
+                    rt.api, rt.ledger, settings, apply=False, on_conversation=tick, selection=selection
+                )
+                return await reaper.run()
 
     result = _run(work)
     render.sweep_table(out, result.lines, apply=False)
@@ -145,9 +253,9 @@ def scan(config: Path | None = ConfigOption) -> None:
         raise _fail(EXIT_AUTH, str(result.aborted))
 
 
-@app.command()
+@command()
 def explain(
-    conversation_id: str = typer.Argument(..., help="The conversation to explain."),
+    conversation_id: str = typer.Argument(..., metavar="ID", help="The conversation to explain."),
     config: Path | None = ConfigOption,
 ) -> None:
     """Participants, roles, activity timeline, the rule that applies and what would be done."""
@@ -178,7 +286,7 @@ def explain(
     render.explanation(out, conversation, now, verdict, steps)
 
 
-@app.command()
+@command()
 def report(
     since: str = typer.Option(
         "7d", "--since", metavar="DURATION", help="How far back to look: a duration such as 7d, 24h, 90m."
@@ -187,12 +295,7 @@ def report(
         None, "--html", metavar="FILE", help="Also write a self-contained HTML report with charts to FILE."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as one JSON object."),
-    config: str | None = typer.Option(
-        None,
-        "--config",
-        metavar="FILE",
-        help="Policy file (TOML). Default: $SESSION_REAPER_CONFIG, else ./session-reaper.toml if present.",
-    ),
+    config: Path | None = ConfigOption,
 ) -> None:
     """From the ledger: closes by rule, queue and hour, failures with their last error, requests per close."""
     import json
@@ -217,7 +320,7 @@ def report(
     except ValueError as exc:
         raise fail(2, f"--since: {exc}") from None
     try:
-        settings = load_settings(Path(config) if config else None)
+        settings = load_settings(config)
     except ConfigError as exc:
         raise fail(2, str(exc)) from None
     now = datetime.now(UTC)
@@ -240,7 +343,7 @@ def report(
         (stderr if as_json else stdout).print(f"Wrote {html_file}", markup=False)
 
 
-@app.command()
+@command()
 def doctor(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the list."),
     config: Path | None = ConfigOption,
@@ -251,12 +354,14 @@ def doctor(
     raise typer.Exit(run(config, out, as_json=as_json))
 
 
-@app.command()
+@command()
 def demo(
     html_file: Path = typer.Option(
         Path("session-reaper-demo.html"), "--html", metavar="FILE", help="Where to write the HTML report."
     ),
-    seed: int = typer.Option(7, "--seed", help="Seed of the emulated contact center and of its traffic."),
+    seed: int = typer.Option(
+        7, "--seed", metavar="N", help="Seed of the emulated contact center and of its traffic."
+    ),
     quick: bool = typer.Option(False, "--quick", help="A two-hour day in fewer steps (for tests)."),
 ) -> None:
     """No set-up: an emulated contact center, a dry run, an applied sweep, a working day, an HTML report."""
@@ -271,46 +376,60 @@ def demo(
     raise typer.Exit(code)
 
 
-@app.command()
+@command()
 def emulator(
-    host: str = typer.Option("127.0.0.1", help="Interface to bind; loopback by default."),
-    port: int = typer.Option(8089, help="TCP port."),
-    rate_limit: int = typer.Option(300, "--rate-limit", help="Requests per minute per OAuth client."),
+    host: str = typer.Option("127.0.0.1", metavar="HOST", help="Interface to bind; loopback by default."),
+    port: int = typer.Option(
+        8089, metavar="PORT", help="TCP port; 0 picks a free one (the banner names it)."
+    ),
+    rate_limit: int = typer.Option(
+        300, "--rate-limit", metavar="N", help="Requests per minute per OAuth client."
+    ),
     seed: str = typer.Option(
-        "demo", help="'demo' fills the world with realistic traffic; 'none' starts empty."
+        "demo",
+        metavar="demo|none",
+        help="'demo' fills the world with realistic traffic; 'none' starts empty.",
     ),
     analytics_lag: float = typer.Option(
-        0.0, "--analytics-lag", help="Seconds before analytics sees a change."
+        0.0, "--analytics-lag", metavar="SECONDS", help="Seconds before analytics sees a change."
     ),
 ) -> None:
     """Run the Genesys Cloud platform emulator (platform API + /emulator/v1 admin API)."""
-    from session_reaper.emulator.server import serve
+    from session_reaper.emulator.server import CannotListen, serve
 
-    serve(host=host, port=port, rate_limit=rate_limit, seed=seed, analytics_lag=analytics_lag)
+    if seed not in ("demo", "none"):
+        raise _fail(EXIT_USAGE, f"--seed: unknown seed {seed!r}: use demo or none")
+    try:
+        serve(host=host, port=port, rate_limit=rate_limit, seed=seed, analytics_lag=analytics_lag)
+    except CannotListen as exc:
+        raise _fail(EXIT_USAGE, f"--host/--port: {exc}") from None
 
 
-@app.command()
+@command()
 def serve(
     host: str = typer.Option(
         "127.0.0.1",
+        metavar="HOST",
         help="Interface for /healthz, /readyz, /metrics; loopback by default (0.0.0.0 in a container).",
     ),
-    port: int = typer.Option(9464, help="TCP port for /healthz, /readyz and /metrics."),
+    port: int = typer.Option(9464, metavar="PORT", help="TCP port for /healthz, /readyz and /metrics."),
     apply: bool = typer.Option(False, "--apply", help="Act. Without it (and without apply=true): dry runs."),
-    config: str | None = typer.Option(
-        None,
-        "--config",
-        help="Policy file (TOML). Default: $SESSION_REAPER_CONFIG, else ./session-reaper.toml if present.",
-    ),
+    config: Path | None = ConfigOption,
     grace: float = typer.Option(
-        25.0, "--grace", help="Seconds the steps in flight get to finish on SIGTERM/SIGINT."
+        25.0,
+        "--grace",
+        metavar="SECONDS",
+        help="Seconds the steps in flight get to finish on SIGTERM/SIGINT.",
     ),
-    log_format: str = typer.Option("json", "--log-format", help="json (one object per line) or console."),
-    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+    log_format: str = typer.Option(
+        "json", "--log-format", metavar="json|console", help="json (one object per line) or console."
+    ),
+    log_level: str = typer.Option(
+        "info", "--log-level", metavar="debug|info|warning|error", help="debug, info, warning or error."
+    ),
 ) -> None:
     """Sweep every sweep.interval with /healthz, /readyz and /metrics; stop cleanly on SIGTERM/SIGINT."""
     import asyncio
-    from pathlib import Path
 
     from session_reaper import logs
     from session_reaper.config import ConfigError, load_settings
@@ -323,7 +442,7 @@ def serve(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--log-level") from None
     try:
-        settings = load_settings(Path(config) if config else None)
+        settings = load_settings(config)
     except ConfigError as exc:
         logs.get_logger(component="service").error("cannot start: configuration", problem=str(exc))
         raise typer.Exit(2) from None

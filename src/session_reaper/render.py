@@ -36,7 +36,7 @@ def sweep_table(
     console: Console, lines: Sequence[DecisionLine], *, apply: bool, only_actions: bool = False
 ) -> None:
     shown = [ln for ln in lines if not only_actions or ln.decision not in ("skip",)]
-    title = "Sweep" if apply else "Dry run (nothing was changed; add --apply to act)"
+    title = "Sweep" if apply else "Dry run: nothing was changed. To act: session-reaper sweep --apply"
     table = Table(title=title, show_lines=False, expand=False)
     table.add_column("conversation", no_wrap=True)
     table.add_column("rule", no_wrap=True)

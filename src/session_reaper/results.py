@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -33,6 +34,8 @@ class DecisionLine:
     queue_id: str | None = None
     channel: str | None = None
     decision_id: int | None = None  # set once the decision is journalled (before acting)
+    # The platform time of the decision: a reviewed dry run (`sweep --plan`) is refused when too old.
+    decided_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         line: dict[str, Any] = {
@@ -45,6 +48,8 @@ class DecisionLine:
         }
         if self.error:
             line["error"] = self.error
+        if self.decided_at is not None:
+            line["decidedAt"] = self.decided_at.isoformat(timespec="seconds").replace("+00:00", "Z")
         return line
 
 

@@ -29,6 +29,7 @@ from session_reaper.plan import plan
 from session_reaper.recovery import recover_pending
 from session_reaper.results import DecisionLine, Outcome, Summary
 from session_reaper.rules import Action, Verdict, evaluate, reread_at
+from session_reaper.selection import Selection
 
 _log = logs.get_logger()
 _OWN_KINDS = {"warning": ActivityKind.REAPER_WARNING, "closing": ActivityKind.REAPER_CLOSING}
@@ -130,8 +131,10 @@ class Sweep:
         not_before: NotBefore | None = None,
         on_line: Callable[[DecisionLine], None] | None = None,
         on_conversation: Callable[[], None] | None = None,
+        selection: Selection | None = None,
     ) -> None:
         self.api = api
+        self.selection = selection if selection is not None else Selection()
         self.ledger = ledger
         self.settings = settings
         self.apply = apply
@@ -201,7 +204,7 @@ class Sweep:
         sweep_id = self.ledger.start_sweep(self.apply, owner=self.owner)
         aborted: BaseException | None = None
         try:
-            if self.apply:
+            if self.apply and self.selection.everything:  # --only/--plan: nothing but those
                 await recover_pending(self.api, self.ledger, self.read, owner=self.owner)
             self._load_own_messages()
             self.not_before.load(self.ledger.read_schedule(self._fingerprint, self.now()))
@@ -225,18 +228,17 @@ class Sweep:
             try:
                 # Discovery completes before anything is closed: closing conversations while paging
                 # through the analytics answer would shift its pages and skip conversations.
-                found = [c async for c in self._discover()]
+                found = [c async for c in self._candidates()]
                 for conversation in found:
                     if conversation.conversation_id in seen:
                         continue
                     seen.add(conversation.conversation_id)
-                    if self.not_before.due(
-                        conversation.conversation_id,
-                        self.now(),
-                        conversation.started_at,
-                        conversation.participants_fingerprint,
-                    ):
+                    if self._due(conversation):
                         await queue.put(conversation)
+                    elif self.selection.list_unread:  # a dry run shows what the schedule holds back
+                        cid, now = conversation.conversation_id, self.now()
+                        until = self.not_before.until[cid].until
+                        self._emit(sweep_id, *self.selection.unread(cid, until, now), now)
             finally:
                 for _ in range(sweep.concurrency):
                     await queue.put(None)
@@ -250,7 +252,8 @@ class Sweep:
             group.create_task(produce())
             for _ in range(sweep.concurrency):
                 group.create_task(work())
-        if not self._stopping:  # a stopped pass did not see everything in scope
+        # A stopped pass, or one over named conversations, did not see everything in scope.
+        if not self._stopping and self.selection.everything:
             self.not_before.forget_missing(seen)
 
     def _save_schedule(self) -> None:
@@ -271,6 +274,22 @@ class Sweep:
             now=self.now(),
         )
 
+    async def _candidates(self) -> AsyncIterator[DiscoveredConversation]:
+        """Discovery's answer, or the conversations named (--only, --plan), read directly by id."""
+        named = self.selection.ids()
+        if named is None:
+            async for conversation in self._discover():
+                yield conversation
+            return
+        for conversation_id in named:
+            yield DiscoveredConversation(conversation_id, None, frozenset(), frozenset())
+
+    def _due(self, found: DiscoveredConversation) -> bool:
+        """Read now? Named conversations and --fresh always are; others when the schedule says so."""
+        cid, now = found.conversation_id, self.now()
+        due = self.not_before.due(cid, now, found.started_at, found.participants_fingerprint)
+        return due or self.selection.fresh or not self.selection.everything
+
     async def _decide_and_act(self, sweep_id: int, found: DiscoveredConversation) -> None:
         with logs.conversation(found.conversation_id):
             await self._decide_and_act_logged(sweep_id, found)
@@ -280,6 +299,9 @@ class Sweep:
         try:
             conversation = await self.read(conversation_id)
         except NotFound:
+            if self.selection.named(conversation_id):  # asked for by id: say it is not there
+                now = self.now()
+                self._emit(sweep_id, *self.selection.missing(conversation_id, now), now)
             return
         now = self.now()
         verdict = evaluate(conversation, now, self._policy)
@@ -295,7 +317,12 @@ class Sweep:
             queue_id=next(iter(sorted(conversation.queue_ids)), None),
             channel=conversation.channel or None,
         )
-        if verdict.action is Action.SKIP:
+        if (changed := self.selection.cancels(conversation_id, verdict)) is not None:
+            planned = self.selection.planned(conversation_id)
+            assert planned is not None
+            line.rule, line.decision, line.reason = planned.rule, planned.decision, changed
+            line.outcome = Outcome.CANCELLED  # the reviewed line no longer holds: never forced
+        elif verdict.action is Action.SKIP:
             line.outcome = Outcome.SKIPPED
         elif verdict.action is Action.DEFER:
             line.outcome = Outcome.DEFERRED
@@ -358,6 +385,8 @@ class Sweep:
             ledger.release(conversation.id, self.owner)
 
     def _emit(self, sweep_id: int, line: DecisionLine, verdict: Verdict, now: datetime) -> None:
+        if line.decided_at is None:
+            line.decided_at = now
         if line.decision_id is None:
             # Acted-on conversations were journalled before acting; the rest is journalled in bulk.
             self.ledger.buffer_decision(

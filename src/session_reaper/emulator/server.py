@@ -10,7 +10,13 @@ from types import TracebackType
 import uvicorn
 
 from session_reaper.emulator.app import create_app
+from session_reaper.emulator.auth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from session_reaper.emulator.state import World
+
+# The variables the platform's own tools (CLI, SDK examples, Terraform provider) read; the reaper too.
+_ENV_CLIENT_ID = "GENESYSCLOUD_OAUTHCLIENT_ID"
+_ENV_CLIENT_SECRET = "GENESYSCLOUD_OAUTHCLIENT_SECRET"
+_ENV_API_URL = "GENESYSCLOUD_API_URL"
 
 
 def build_world(
@@ -41,14 +47,56 @@ def _config(world: World, host: str, port: int) -> uvicorn.Config:
     )
 
 
+class CannotListen(Exception):
+    """The address cannot be bound (port in use, host not local)."""
+
+
 def serve(host: str, port: int, rate_limit: int, seed: str, analytics_lag: float) -> None:
-    """Run the emulator until interrupted (the `session-reaper emulator` command)."""
+    """Run the emulator until interrupted (the `session-reaper emulator` command).
+
+    The socket is bound (and listening) before the banner is printed, so that the banner names the
+    real port (also for ``--port 0``) and a client that reads it can connect at once.
+    """
     world = build_world(rate_limit=rate_limit, seed=seed, analytics_lag=analytics_lag)
-    print(
-        f"Genesys Cloud emulator on http://{host}:{port} (admin API under /emulator/v1; seed={seed})",
-        flush=True,
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CannotListen(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(2048)
+    bound_port = int(sock.getsockname()[1])
+    print(banner(host, bound_port, seed), flush=True)
+    uvicorn.Server(_config(world, host, bound_port)).run(sockets=[sock])
+
+
+def banner(host: str, port: int, seed: str) -> str:
+    """What the emulator says when it starts: where it is and how to point the reaper at it."""
+    url = base_url(host, port)
+    return "\n".join(
+        [
+            f"Genesys Cloud emulator on {url} (admin API under /emulator/v1; seed={seed})",
+            f"Default OAuth client: id {DEFAULT_CLIENT_ID!r}, secret {DEFAULT_CLIENT_SECRET!r}"
+            " (every permission). Point the reaper at it:",
+            "",
+            f"  export {_ENV_CLIENT_ID}={DEFAULT_CLIENT_ID}",
+            f"  export {_ENV_CLIENT_SECRET}={DEFAULT_CLIENT_SECRET}",
+            f"  export {_ENV_API_URL}={url}",
+            "",
+            "then: session-reaper doctor, session-reaper scan. Ctrl-C stops the emulator.",
+        ]
     )
-    uvicorn.Server(_config(world, host, port)).run()
+
+
+def base_url(host: str, port: int) -> str:
+    """The URL a local client uses: a wildcard bind is reached on loopback."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _free_port(host: str) -> int:
