@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.scenarios.helpers import customer, ended, idle_chat, writes
+from tests.scenarios.helpers import acd, agent, customer, ended, idle_chat, writes
 
 ANALYTICS = "/api/v2/analytics/conversations/details/query"
 
@@ -127,6 +127,52 @@ def test_a_plan_acts_only_on_its_actionable_lines(emulator, reaper, conversation
         assert _touched(emulator, untouched) == []
     assert all(run.line(cid)["outcome"] == "done" and ended(conversation_view(cid)) for cid in idle)
     assert not ended(conversation_view(recent)) and not ended(conversation_view(late))
+
+
+def _zombie() -> dict:
+    return {
+        "messageType": "webmessaging",
+        "participants": [
+            customer(state="disconnected", ago="25m", endedAgo="20m"),
+            acd(state="connected", startedAgo="30m"),
+            agent(state="disconnected", ago="24m", endedAgo="20m"),
+        ],
+    }
+
+
+def _after_call_work() -> dict:
+    return {
+        "messageType": "webmessaging",
+        "participants": [
+            customer(state="disconnected", ago="20m", endedAgo="16m", disconnectType="peer"),
+            acd(),
+            agent(state="disconnected", ago="18m", endedAgo="16m", wrapupRequired=True, acwStartedAgo="15m"),
+        ],
+    }
+
+
+def _abandoned_in_queue() -> dict:
+    return {"messageType": "webmessaging", "participants": [customer(ago="40m"), acd(state="connected")]}
+
+
+def test_a_plan_carries_out_every_kind_of_action_it_reviewed(emulator, reaper):
+    config = {"close": {"warn_before": "5m", "wrapup_code": "code-abandoned"}}
+    expected = {
+        emulator.create_conversation(idle_chat(45))["id"]: ("idle", "warn"),
+        emulator.create_conversation(_zombie())["id"]: ("orphaned", "teardown"),
+        emulator.create_conversation(_after_call_work())["id"]: ("acw-stuck", "wrapup"),
+        emulator.create_conversation(_abandoned_in_queue())["id"]: ("queue-abandoned", "close"),
+    }
+    plan = _plan(reaper, config=config)
+    emulator.advance(60)
+
+    run = reaper.run("sweep", "--json", "--apply", "--plan", str(plan), config=config)
+
+    assert run.code == 0, run.stderr
+    for cid, (rule, decision) in expected.items():
+        line = run.line(cid)
+        assert (line["rule"], line["decision"], line["outcome"]) == (rule, decision, "done"), line
+        assert writes(emulator.requests(), cid), f"nothing was sent for {decision}"
 
 
 def test_a_line_whose_verdict_no_longer_holds_is_cancelled(emulator, reaper, conversation_view):
