@@ -8,54 +8,23 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
-import typer.core
 from rich.console import Console
 from rich.markup import escape
 
+from session_reaper.cli_help import ConventionalCommand, ConventionalGroup
 from session_reaper.runtime import EXIT_ACTION_FAILED, EXIT_AUTH, EXIT_OK, EXIT_USAGE
-
-
-class _Argument(typer.core.TyperArgument):
-    """An argument reads as its metavar (`ID`), like a flag's value: not `{ID}` nor `ID <str>`."""
-
-    def _usage_display_name(self) -> str:
-        return self.display_name_raw
-
-    def display_type_rich(self, ctx: Any) -> str | None:
-        return None
-
-
-def _conventional(params: list[Any]) -> list[Any]:
-    """The help every command shows: flags without a value, arguments by their metavar alone."""
-    for param in params:
-        if isinstance(param, typer.core.TyperOption) and param.is_flag and param.metavar is None:
-            param.metavar = ""  # a flag takes no value (Typer would print `<bool>`)
-        elif type(param) is typer.core.TyperArgument and param.metavar is not None:
-            param.__class__ = _Argument  # Typer has no hook to choose an argument's class
-    return params
-
-
-class _Command(typer.core.TyperCommand):
-    def get_params(self, ctx: Any) -> list[Any]:
-        return _conventional(super().get_params(ctx))
-
-
-class _Group(typer.core.TyperGroup):
-    def get_params(self, ctx: Any) -> list[Any]:
-        return _conventional(super().get_params(ctx))
-
 
 app = typer.Typer(
     name="session-reaper",
     help="Find idle and stale Genesys Cloud web messaging sessions and end them cleanly.",
-    cls=_Group,
+    cls=ConventionalGroup,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals may hold secrets
 )
-command = functools.partial(app.command, cls=_Command)
+command = functools.partial(app.command, cls=ConventionalCommand)
 # Piped or redirected, rich would fold tables at 80 columns and break every conversation id.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
