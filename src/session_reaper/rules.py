@@ -15,7 +15,6 @@ change, so that the sweep need not read the conversation again before then.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -23,10 +22,12 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from session_reaper.model import Conversation, Participant, Role
+# The re-check lives in its own module; re-exported here, where callers have always found it.
+from session_reaper.recheck import ANNOTATION_KEYS as ANNOTATION_KEYS
+from session_reaper.recheck import changed_since as changed_since
+from session_reaper.recheck import is_exempt
 from session_reaper.schedule import Schedule, format_duration, format_elapsed
 
-# The participant attributes the reaper writes itself (see plan.annotate): they never cancel an action.
-ANNOTATION_KEYS = ("reaper.rule", "reaper.reason", "reaper.closedAt")
 
 
 class Action(StrEnum):
@@ -50,21 +51,6 @@ class RulePolicy:
     def shortest(self) -> timedelta:
         """The smallest threshold that can ever apply: the safe one to predict with."""
         return self.after if self.after_hours is None else min(self.after, self.after_hours)
-
-
-# The rules, narrowest action first: this order is the tie-break when several could act.
-RULE_ORDER = ("acw-stuck", "customer-left", "idle", "queue-abandoned", "flow-stuck", "orphaned")
-
-DEFAULT_RULES: Mapping[str, RulePolicy] = MappingProxyType(
-    {
-        "idle": RulePolicy(timedelta(minutes=30)),
-        "customer-left": RulePolicy(timedelta(minutes=5)),
-        "queue-abandoned": RulePolicy(timedelta(minutes=20)),
-        "flow-stuck": RulePolicy(timedelta(minutes=60)),
-        "orphaned": RulePolicy(timedelta(minutes=15)),
-        "acw-stuck": RulePolicy(timedelta(minutes=10)),
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +99,6 @@ class Verdict:
 # ---------------------------------------------------------------------------------------------- guards
 
 
-def _is_exempt(participant: Participant, attribute: str) -> bool:
-    return participant.attributes.get(attribute, "").strip().lower() == "true"
-
-
 def _guard(conversation: Conversation, now: datetime, policy: Policy) -> Verdict | None:
     """A verdict when something stops every rule, else None."""
 
@@ -132,7 +114,7 @@ def _guard(conversation: Conversation, now: datetime, policy: Policy) -> Verdict
         return skip("queue not in scope")
     if excluded := sorted(queues & policy.queue_exclude):
         return skip(f"queue {excluded[0]} excluded")
-    exempt = next((p for p in conversation.participants if _is_exempt(p, policy.exempt_attribute)), None)
+    exempt = next((p for p in conversation.participants if is_exempt(p, policy.exempt_attribute)), None)
     if exempt is not None:
         return skip(
             f"exempt: {exempt.purpose or exempt.role.value} participant has {policy.exempt_attribute}=true"
@@ -176,6 +158,17 @@ def _active(conversation: Conversation, role: Role) -> tuple[Participant, ...]:
     return tuple(p for p in conversation.with_role(role) if p.active)
 
 
+def _attached_agents(conversation: Conversation) -> tuple[Participant, ...]:
+    """Every agent leg still in the conversation, the ones a text can go through first: connected,
+    then parked, then offered (alerting, ...). Ending the conversation for good ends all of them."""
+    agents = _active(conversation, Role.AGENT)
+    return (
+        *(p for p in agents if p.connected),
+        *(p for p in agents if p.parked),
+        *(p for p in agents if not p.connected and not p.parked),
+    )
+
+
 def _latest(*times: datetime | None) -> datetime | None:
     known = [t for t in times if t is not None]
     return max(known) if known else None
@@ -190,9 +183,20 @@ def _silence_since(conversation: Conversation) -> datetime | None:
     return conversation.started_at or (min(starts) if starts else None)
 
 
-def _customer_connected(conversation: Conversation) -> bool:
+def _here_since(participant: Participant) -> datetime | None:
+    """When the leg connected (an agent accepted the offer, or resumed a parked chat); None when the
+    platform does not say (then the last message alone is the clock)."""
+    return _latest(participant.connected_at, participant.resumed_at)
+
+
+def _connected_customer(conversation: Conversation) -> Participant | None:
     customer = conversation.customer
-    return customer is not None and customer.connected
+    return customer if customer is not None and customer.connected else None
+
+
+def _guest_silence(conversation: Conversation, customer: Participant) -> datetime | None:
+    # A guest who came back on a new leg is there since that leg connected, even before writing.
+    return _latest(_silence_since(conversation), _here_since(customer))
 
 
 def _acw_clock(agent: Participant) -> datetime | None:
@@ -226,12 +230,17 @@ def acw_stuck(conversation: Conversation, policy: Policy) -> Match | None:
 
 
 def customer_left(conversation: Conversation, policy: Policy) -> Match | None:
+    # `customer` is a leg still there whenever one is: a guest who came back is not gone.
     customer = conversation.customer
-    agents = _active(conversation, Role.AGENT)
+    agents = _attached_agents(conversation)
     if customer is None or not customer.ended or not agents:
         return None
     last = conversation.last_activity
-    since = _latest(customer.ended_at, last.at if last else None, customer.started_at)
+    # The condition holds since the guest left with an agent attached: an agent who joined later
+    # (or a message written later) starts the clock there.
+    since = _latest(
+        customer.ended_at, last.at if last else None, customer.started_at, *(_here_since(p) for p in agents)
+    )
     if since is None:
         return None
     who = "agent still connected" if len(agents) == 1 else f"{len(agents)} agents still connected"
@@ -251,13 +260,26 @@ def customer_left(conversation: Conversation, policy: Policy) -> Match | None:
 
 
 def idle(conversation: Conversation, policy: Policy) -> Match | None:
-    agents = _active(conversation, Role.AGENT)
-    if not _customer_connected(conversation) or not agents:
+    # Idle needs a person on both sides: a connected guest and a connected agent. An agent who
+    # parked the conversation waits on purpose (rule `parked`); one only offered it is not there yet.
+    customer = _connected_customer(conversation)
+    agents = _attached_agents(conversation)
+    present = [p for p in agents if p.connected]
+    if customer is None or not present or any(p.parked for p in agents):
         return None
-    since = _silence_since(conversation)
+    # Idle since the later of the last message and the moment the last of them arrived: an agent
+    # who accepted a minute ago after a long silent wait in queue has been idle for a minute. An
+    # offer still pending (a transfer in progress) was someone's doing when it was made.
+    offered = [p for p in agents if not p.connected]
+    since = _latest(
+        _guest_silence(conversation, customer),
+        *(_here_since(p) for p in present),
+        *(p.started_at for p in offered),
+    )
     if since is None:
         return None
-    # Only agents still in the conversation: one transferred away and gone is never a target.
+    # Only agents still in the conversation, every one of them: a close that leaves one behind
+    # (a conference, a transfer being offered) has not ended anything.
     return Match(
         "idle",
         Action.CLOSE,
@@ -268,12 +290,40 @@ def idle(conversation: Conversation, policy: Policy) -> Match | None:
     )
 
 
+def parked(conversation: Conversation, policy: Policy) -> Match | None:
+    customer = _connected_customer(conversation)
+    agents = _attached_agents(conversation)
+    holding = [p for p in agents if p.parked]
+    if customer is None or not holding:
+        return None
+    # Parked since the latest park (a message after it means the chat was picked up meanwhile).
+    since = _latest(_guest_silence(conversation, customer), *(p.parked_at or _here_since(p) for p in holding))
+    if since is None:
+        return None
+    return Match(
+        "parked",
+        Action.CLOSE,
+        since,
+        tuple(p.id for p in agents),
+        "parked by the agent, no message for {elapsed} (threshold {threshold})",
+        "parked, last message {elapsed} ago (parked after {threshold})",
+    )
+
+
+def _waiting_for_an_agent(conversation: Conversation) -> bool:
+    """In queue (an acd leg) or being offered to an agent who has not accepted yet; no agent there."""
+    agents = _active(conversation, Role.AGENT)
+    if any(p.connected or p.parked for p in agents):
+        return False
+    return bool(_active(conversation, Role.QUEUE)) or any(p.arriving for p in agents)
+
+
 def queue_abandoned(conversation: Conversation, policy: Policy) -> Match | None:
-    if not _customer_connected(conversation) or _active(conversation, Role.AGENT):
+    customer = _connected_customer(conversation)
+    if customer is None or not _waiting_for_an_agent(conversation):
         return None
-    if not _active(conversation, Role.QUEUE):
-        return None
-    since = _silence_since(conversation)
+    # The guest's silence, wherever they waited: an offer to an agent is not activity of theirs.
+    since = _guest_silence(conversation, customer)
     if since is None:
         return None
     return Match(
@@ -287,11 +337,12 @@ def queue_abandoned(conversation: Conversation, policy: Policy) -> Match | None:
 
 
 def flow_stuck(conversation: Conversation, policy: Policy) -> Match | None:
-    if not _customer_connected(conversation) or not _active(conversation, Role.FLOW):
+    customer = _connected_customer(conversation)
+    if customer is None or not _active(conversation, Role.FLOW):
         return None
     if _active(conversation, Role.AGENT) or _active(conversation, Role.QUEUE):
         return None
-    since = _silence_since(conversation)
+    since = _guest_silence(conversation, customer)
     if since is None:
         return None
     return Match(
@@ -308,7 +359,8 @@ def orphaned(conversation: Conversation, policy: Policy) -> Match | None:
     if not any(p.active for p in conversation.participants):
         return None  # every participant ended: at most after-call work is open, which is acw-stuck's
     people = (*conversation.with_role(Role.CUSTOMER), *_agents(conversation))
-    if any(p.connected for p in people):
+    # A parked agent is there on purpose: customer-left or parked speaks for that conversation.
+    if any(p.connected or p.parked for p in people):
         return None
     last = conversation.last_activity
     ends = [p.ended_at for p in conversation.participants if p.ended and p.ended_at is not None]
@@ -326,16 +378,59 @@ def orphaned(conversation: Conversation, policy: Policy) -> Match | None:
     )
 
 
-RULES: Mapping[str, Callable[[Conversation, Policy], Match | None]] = MappingProxyType(
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One rule of the catalog: every list of rules (config, docs, the order of decision) is this one."""
+
+    check: Callable[[Conversation, Policy], Match | None]
+    default: RulePolicy
+    situation: str  # what it looks for, in the reference documentation
+
+
+# The catalog, narrowest action first: this order is the tie-break when several could act.
+RULES: Mapping[str, Rule] = MappingProxyType(
     {
-        "acw-stuck": acw_stuck,
-        "customer-left": customer_left,
-        "idle": idle,
-        "queue-abandoned": queue_abandoned,
-        "flow-stuck": flow_stuck,
-        "orphaned": orphaned,
+        "acw-stuck": Rule(
+            acw_stuck,
+            RulePolicy(timedelta(minutes=10)),
+            "agent disconnected but in after-call work without wrap-up (needs `[close] wrapup_code`)",
+        ),
+        "customer-left": Rule(
+            customer_left,
+            RulePolicy(timedelta(minutes=5)),
+            "no customer leg connected any more (the guest left), agent still attached",
+        ),
+        "idle": Rule(
+            idle,
+            RulePolicy(timedelta(minutes=30)),
+            "customer and agent connected, nobody wrote for `after` since the later of the last message"
+            " and the agent's connecting",
+        ),
+        "parked": Rule(
+            parked,
+            RulePolicy(timedelta(hours=72), enabled=False),
+            "an agent parked the conversation (waiting for the guest on purpose), nobody wrote since;"
+            " closes like idle: closing text, every agent disconnected",
+        ),
+        "queue-abandoned": Rule(
+            queue_abandoned,
+            RulePolicy(timedelta(minutes=20)),
+            "waiting in queue or offered to an agent who has not accepted (no agent connected), customer silent",
+        ),
+        "flow-stuck": Rule(
+            flow_stuck,
+            RulePolicy(timedelta(minutes=60)),
+            "still in an inbound message flow or bot, customer silent",
+        ),
+        "orphaned": Rule(
+            orphaned,
+            RulePolicy(timedelta(minutes=15)),
+            "no connected customer and no connected person, yet not ended",
+        ),
     }
 )
+RULE_ORDER: tuple[str, ...] = tuple(RULES)
+DEFAULT_RULES: Mapping[str, RulePolicy] = MappingProxyType({name: r.default for name, r in RULES.items()})
 
 
 # ------------------------------------------------------------------------------------------- decision
@@ -346,7 +441,7 @@ def _matches(conversation: Conversation, policy: Policy) -> list[Match]:
     for name in RULE_ORDER:
         if not policy.rule(name).enabled:
             continue
-        match = RULES[name](conversation, policy)
+        match = RULES[name].check(conversation, policy)
         if match is not None:
             found.append(match)
     return found
@@ -420,11 +515,12 @@ def _nothing_to_do(conversation: Conversation) -> str:
     return f"no rule applies ({states})" if states else "no rule applies (no participants)"
 
 
-def _warning_channel(conversation: Conversation, targets: tuple[str, ...]) -> Participant | None:
-    """The agent communication a warning (or closing text) can be sent through."""
+def text_channel(conversation: Conversation, targets: tuple[str, ...]) -> Participant | None:
+    """The agent a warning or closing text can be sent through: one of the targets that is there
+    (connected or parked) with a communication; an agent only offered the chat cannot write."""
     for participant_id in targets:
         p = conversation.participant(participant_id)
-        if p is not None and p.role is Role.AGENT and p.active and p.communication_id:
+        if p is not None and p.role is Role.AGENT and (p.connected or p.parked) and p.communication_id:
             return p
     return None
 
@@ -435,7 +531,7 @@ def _warn_first(
     """With warn_before > 0: warn, then close only once warn_before has passed in silence."""
     if verdict.action is not Action.CLOSE or policy.warn_before <= timedelta(0):
         return verdict
-    if _warning_channel(conversation, verdict.targets) is None:
+    if text_channel(conversation, verdict.targets) is None:
         return verdict  # nobody to send a warning through: close without one
     warning = conversation.last_warning
     # A warning counts only if it was sent since the rule's clock started (i.e. after the last message).
@@ -473,6 +569,8 @@ def _warn_first(
 # Rules whose clock is the conversation's silence: a change of state can make them apply at once to
 # a silence that began long ago. The others start their clock at a change of state (the guest
 # leaving, a participant ending, after-call work beginning), which can only happen from now on.
+# `parked` starts at a park, a change of state. A silence clock only ever starts later than the silence
+# (a leg connecting), so silence + threshold stays a lower bound.
 _SILENCE_CLOCKS = frozenset({"idle", "queue-abandoned", "flow-stuck"})
 UNCHANGING_REREAD = timedelta(minutes=30)
 
@@ -519,54 +617,3 @@ def evaluate(conversation: Conversation, now: datetime, policy: Policy) -> Verdi
     if guarded is not None:
         return guarded
     return _decide(conversation, now, policy, _matches(conversation, policy))
-
-
-# ------------------------------------------------------------------------------------- re-check
-
-
-def _people_attributes(participant: Participant) -> dict[str, str]:
-    return {k: v for k, v in participant.attributes.items() if k not in ANNOTATION_KEYS}
-
-
-def changed_since(
-    decided: Conversation,
-    fresh: Conversation,
-    *,
-    exempt_attribute: str = "reaper.exempt",
-    watch_platform_timer: bool = True,
-) -> str | None:
-    """Why the conversation re-read just before acting no longer matches the one decided on, or None.
-
-    Anything a person (or the platform) did in between cancels the action: a new message, a
-    participant joining or changing state, a wrap-up applied, an attribute set (the exempt one above
-    all), the platform's own timer being set. The reaper's own texts and annotations are not changes.
-    """
-    # A multiset: two messages at the same instant from the same participant are still two messages.
-    seen = Counter((a.at, a.participant_id, a.message_id) for a in decided.activities if not a.by_reaper)
-    for activity in fresh.activities:
-        if activity.by_reaper:
-            continue
-        key = (activity.at, activity.participant_id, activity.message_id)
-        if seen[key] <= 0:
-            return f"new message from the {activity.role.value}"
-        seen[key] -= 1
-    before = {p.id: p for p in decided.participants}
-    for p in fresh.participants:
-        old = before.get(p.id)
-        who = p.purpose or p.role.value
-        if old is None:
-            return f"{who} participant added"
-        if old.state != p.state:
-            return f"{who} participant state changed: {old.state} -> {p.state}"
-        # Compare what matters, not raw timestamps: the two platform views word after-call work differently.
-        if old.wrapup != p.wrapup or old.in_after_call_work != p.in_after_call_work:
-            return f"{who} wrap-up applied"
-        if _is_exempt(p, exempt_attribute) and not _is_exempt(old, exempt_attribute):
-            return f"{who} participant became exempt ({exempt_attribute}=true)"
-        if _people_attributes(old) != _people_attributes(p):
-            return f"{who} participant attributes changed"
-    # Any message moves a running timer (the reaper's own closing text too): only a timer that was
-    # not there at the decision means the platform has taken the conversation over.
-    if watch_platform_timer and decided.inactivity_timeout is None and fresh.inactivity_timeout is not None:
-        return "the platform's inactivity timer was set"
-    return None

@@ -200,6 +200,15 @@ async def leave(request: Request) -> Response:
     return _reply({"left": params["participant_id"]})
 
 
+@router.post("/conversations/{conversation_id}/participants/{participant_id}/state")
+@_guard
+async def change_state(request: Request) -> Response:
+    body = await _object(request)
+    params = request.path_params
+    _world(request).admin_state(params["conversation_id"], params["participant_id"], body.get("state", ""))
+    return _reply({"participantId": params["participant_id"], "state": str(body.get("state")).lower()})
+
+
 @router.post("/conversations/{conversation_id}/participants/{participant_id}/wrapup")
 @_guard
 async def agent_wrapup(request: Request) -> Response:
