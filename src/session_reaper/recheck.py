@@ -47,6 +47,14 @@ def _new_message(decided: Conversation, fresh: Conversation) -> str | None:
     return None
 
 
+def _standing(p: Participant) -> str:
+    """The state in the words both platform views share: the generic view's communication knows only
+    alerting/connected/parked/disconnected, where the media view says offering, contacting, ..."""
+    if p.ended:
+        return "ended"
+    return "arriving" if p.arriving else p.state
+
+
 def _guest_left_with_the_last_leg(fresh: Conversation, participant: Participant) -> bool:
     """The platform ends the guest's leg when the last agent, queue or flow leg is gone."""
     return (
@@ -79,8 +87,9 @@ def changed_since(
         who = p.purpose or p.role.value
         if old is None:
             return f"{who} participant added"
-        mine = p.id in ours and (p.ended or p.state == old.state)
-        if old.state != p.state and not mine:
+        moved = _standing(old) != _standing(p)
+        mine = p.id in ours and (p.ended or not moved)
+        if moved and not mine:
             if not (ours and old.active and _guest_left_with_the_last_leg(fresh, p)):
                 return f"{who} participant state changed: {old.state} -> {p.state}"
         # Compare what matters, not raw timestamps: the two platform views word after-call work
