@@ -141,9 +141,7 @@ class Executor:
         line.steps = run.steps_done
         return line
 
-    def _changed(
-        self, before: Conversation, after: Conversation, own: set[str] | None = None
-    ) -> str | None:
+    def _changed(self, before: Conversation, after: Conversation, own: set[str] | None = None) -> str | None:
         return changed_since(
             before,
             after,

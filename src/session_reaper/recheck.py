@@ -89,9 +89,9 @@ def changed_since(
             return f"{who} participant added"
         moved = _standing(old) != _standing(p)
         mine = p.id in ours and (p.ended or not moved)
-        if moved and not mine:
-            if not (ours and old.active and _guest_left_with_the_last_leg(fresh, p)):
-                return f"{who} participant state changed: {old.state} -> {p.state}"
+        consequence = bool(ours) and old.active and _guest_left_with_the_last_leg(fresh, p)
+        if moved and not mine and not consequence:
+            return f"{who} participant state changed: {old.state} -> {p.state}"
         # Compare what matters, not raw timestamps: the two platform views word after-call work
         # differently. A participant the reaper disconnected enters after-call work because of it.
         if not mine and (old.wrapup != p.wrapup or old.in_after_call_work != p.in_after_call_work):

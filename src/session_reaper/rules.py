@@ -22,12 +22,12 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from session_reaper.model import Conversation, Participant, Role
+
 # The re-check lives in its own module; re-exported here, where callers have always found it.
 from session_reaper.recheck import ANNOTATION_KEYS as ANNOTATION_KEYS
 from session_reaper.recheck import changed_since as changed_since
 from session_reaper.recheck import is_exempt
 from session_reaper.schedule import Schedule, format_duration, format_elapsed
-
 
 
 class Action(StrEnum):
@@ -415,7 +415,8 @@ RULES: Mapping[str, Rule] = MappingProxyType(
         "queue-abandoned": Rule(
             queue_abandoned,
             RulePolicy(timedelta(minutes=20)),
-            "waiting in queue or offered to an agent who has not accepted (no agent connected), customer silent",
+            "waiting in queue or offered to an agent who has not accepted (no agent connected),"
+            " customer silent",
         ),
         "flow-stuck": Rule(
             flow_stuck,

@@ -71,7 +71,9 @@ def participants(draw: st.DrawFn, index: int, role: Role) -> Participant:
         wrapup=draw(st.sampled_from([None, None, Wrapup("agent-code")])) if role is Role.AGENT else None,
         acw_started_at=draw(maybe_ago) if role is Role.AGENT and ended else None,
         # Legs that waited (in queue, offered) before connecting; parks and resumes at any time.
-        connected_at=draw(maybe_ago) if state not in ("alerting", "offering", "contacting", "dialing") else None,
+        connected_at=draw(maybe_ago)
+        if state not in ("alerting", "offering", "contacting", "dialing")
+        else None,
         parked_at=draw(maybe_ago) if state == "parked" or draw(st.booleans()) else None,
         resumed_at=draw(maybe_ago) if state != "parked" and draw(st.booleans()) else None,
     )

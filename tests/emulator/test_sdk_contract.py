@@ -127,7 +127,12 @@ def rich_world(emulator: Any) -> dict[str, str]:
         {
             "participants": [
                 {"purpose": "customer", "state": "disconnected", "startedAgo": "3h", "endedAgo": "2h"},
-                {"purpose": "customer", "startedAgo": "90m", "connectedAgo": "90m", "messages": [{"ago": "80m"}]},
+                {
+                    "purpose": "customer",
+                    "startedAgo": "90m",
+                    "connectedAgo": "90m",
+                    "messages": [{"ago": "80m"}],
+                },
                 {"purpose": "agent", "state": "parked", "connectedAgo": "85m", "parkedAgo": "70m"},
                 {"purpose": "agent", "connectedAgo": "60m", "parkedAgo": "50m", "resumedAgo": "40m"},
                 {"purpose": "agent", "state": "offering"},

@@ -41,7 +41,9 @@ def agent_disconnects(requests: list[dict[str, Any]], cid: str) -> list[str]:
     return [
         r["path"].removeprefix(prefix)
         for r in writes(requests, cid)
-        if r["method"] == "PATCH" and r["path"].startswith(prefix) and "/" not in r["path"].removeprefix(prefix)
+        if r["method"] == "PATCH"
+        and r["path"].startswith(prefix)
+        and "/" not in r["path"].removeprefix(prefix)
     ]
 
 
@@ -133,7 +135,7 @@ def test_someone_elses_activity_between_two_disconnects_cancels(
     cid = emulator.create_conversation(conference(2, id=f"race-{activity.replace(' ', '-')}"))["id"]
     emulator.trigger(
         method="PATCH",
-        path=f"/participants/agent-0$",
+        path="/participants/agent-0$",
         action={**OTHERS[activity], "conversationId": cid},
     )
 

@@ -52,7 +52,9 @@ def test_a_parked_conversation_is_never_closed_by_default(emulator, reaper, park
     assert writes(emulator.requests(), cid) == []
 
 
-@pytest.mark.parametrize(("parked_ago", "closes"), [("80h", True), ("73h", True), ("70h", False), ("2h", False)])
+@pytest.mark.parametrize(
+    ("parked_ago", "closes"), [("80h", True), ("73h", True), ("70h", False), ("2h", False)]
+)
 def test_rule_parked_when_enabled_closes_after_its_threshold(
     emulator, reaper, conversation_view, parked_ago, closes
 ):
@@ -147,7 +149,9 @@ def test_an_agent_only_offered_the_chat_leaves_it_to_queue_abandoned(
         assert writes(emulator.requests(), cid) == []
 
 
-@pytest.mark.parametrize(("accepted_ago", "closes"), [("1m", False), ("29m", False), ("31m", True), ("45m", True)])
+@pytest.mark.parametrize(
+    ("accepted_ago", "closes"), [("1m", False), ("29m", False), ("31m", True), ("45m", True)]
+)
 def test_an_agent_who_accepted_after_a_long_silent_wait_is_idle_from_the_accept(
     emulator, reaper, conversation_view, accepted_ago, closes
 ):
@@ -214,14 +218,19 @@ def test_customer_left_counts_from_when_the_guest_left(emulator, reaper, left_ag
 def returning(order: tuple[int, ...], *, new_silent: str, legs: int = 2) -> dict[str, Any]:
     """Old guest legs (disconnected) and the new one (connected, last), listed in `order`."""
     old = [
-        customer("disconnected", ago=f"{300 - 60 * i}m", startedAgo=f"{310 - 60 * i}m", endedAgo=f"{290 - 60 * i}m")
+        customer(
+            "disconnected", ago=f"{300 - 60 * i}m", startedAgo=f"{310 - 60 * i}m", endedAgo=f"{290 - 60 * i}m"
+        )
         for i in range(legs - 1)
     ]
     new = customer(ago=new_silent, startedAgo="100m", connectedAgo="100m", id="new-leg")
     guests = [*old, new]
     return {
         "queueId": "queue-support",
-        "participants": [*(guests[i] for i in order), agent(ago="120m", connectedAgo="130m", startedAgo="130m")],
+        "participants": [
+            *(guests[i] for i in order),
+            agent(ago="120m", connectedAgo="130m", startedAgo="130m"),
+        ],
     }
 
 
@@ -254,7 +263,9 @@ def test_a_guest_who_came_back_and_went_silent_is_closed_on_the_connected_leg(
     assert (line["rule"], line["outcome"]) == ("idle", "done"), line
     view = conversation_view(cid)
     assert ended(view)
-    annotated = [p["id"] for p in participants_by_purpose(view, "customer") if "reaper.rule" in p.get("attributes", {})]
+    annotated = [
+        p["id"] for p in participants_by_purpose(view, "customer") if "reaper.rule" in p.get("attributes", {})
+    ]
     assert annotated == ["new-leg"]
 
 

@@ -31,7 +31,13 @@ def build_conversation(
     known = [
         t
         for p in spec.participants
-        for t in (ago(p.startedAgo), ago(p.endedAgo), ago(p.acwStartedAgo), ago(p.connectedAgo), ago(p.parkedAgo))
+        for t in (
+            ago(p.startedAgo),
+            ago(p.endedAgo),
+            ago(p.acwStartedAgo),
+            ago(p.connectedAgo),
+            ago(p.parkedAgo),
+        )
         if t is not None
     ]
     # without an explicit start, the conversation began with the earliest thing the spec mentions

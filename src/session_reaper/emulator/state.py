@@ -505,7 +505,13 @@ class World:
             spec = ParticipantSpec.model_validate(body)
         except ValidationError as exc:
             raise bad_request(explain(exc)) from None
-        if spec.state in ENDED_STATES or spec.messages or spec.endedAgo or spec.startedAgo or spec.connectedAgo:
+        if (
+            spec.state in ENDED_STATES
+            or spec.messages
+            or spec.endedAgo
+            or spec.startedAgo
+            or spec.connectedAgo
+        ):
             raise bad_request("a joining participant is connected (or alerting) and has not written yet")
         with self.lock:
             now = self.tick()
