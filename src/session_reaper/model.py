@@ -33,9 +33,9 @@ class ActivityKind(StrEnum):
 
 # Participant states in which a participant has left the conversation for good.
 ENDED_STATES = frozenset({"disconnected", "terminated"})
-# States of a leg that is on its way in but not there yet: an offer nobody has accepted (alerting,
-# offering), a connection being set up (contacting, dialing). Nobody is there to be idle.
-ARRIVING_STATES = frozenset({"alerting", "offering", "contacting", "dialing"})
+# A leg neither connected nor parked nor ended is on its way in, not there yet: an offer nobody has
+# accepted (alerting, offering), a connection being set up (contacting, dialing). Nobody is there to
+# be idle.
 PARKED_STATE = "parked"  # an agent set the conversation aside on purpose, waiting for the guest
 
 
@@ -93,11 +93,6 @@ class Participant:
     @property
     def parked(self) -> bool:
         return self.state == PARKED_STATE
-
-    @property
-    def arriving(self) -> bool:
-        """Offered or being connected, not yet there."""
-        return self.state in ARRIVING_STATES
 
     @property
     def active(self) -> bool:

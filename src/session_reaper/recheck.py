@@ -49,10 +49,11 @@ def _new_message(decided: Conversation, fresh: Conversation) -> str | None:
 
 def _standing(p: Participant) -> str:
     """The state in the words both platform views share: the generic view's communication knows only
-    alerting/connected/parked/disconnected, where the media view says offering, contacting, ..."""
+    alerting/connected/parked/disconnected, where the media view says offering, contacting, none, ...
+    (all "not there yet")."""
     if p.ended:
         return "ended"
-    return "arriving" if p.arriving else p.state
+    return p.state if p.connected or p.parked else "arriving"
 
 
 def _guest_left_with_the_last_leg(fresh: Conversation, participant: Participant) -> bool:

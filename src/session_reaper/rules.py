@@ -315,7 +315,7 @@ def _waiting_for_an_agent(conversation: Conversation) -> bool:
     agents = _active(conversation, Role.AGENT)
     if any(p.connected or p.parked for p in agents):
         return False
-    return bool(_active(conversation, Role.QUEUE)) or any(p.arriving for p in agents)
+    return bool(_active(conversation, Role.QUEUE)) or bool(agents)  # every agent left is on its way
 
 
 def queue_abandoned(conversation: Conversation, policy: Policy) -> Match | None:
