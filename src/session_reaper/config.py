@@ -39,7 +39,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from session_reaper.plan import CloseSettings
-from session_reaper.rules import RULE_ORDER, Policy, RulePolicy
+from session_reaper.rules import RULE_ORDER, RULES, Policy, RulePolicy
 from session_reaper.schedule import (
     DURATION_HINT,
     BusinessHours,
@@ -167,28 +167,15 @@ class RuleConfig(_Table):
     )
 
 
-# What each rule looks for, for the reference documentation.
-RULE_DESCRIPTIONS: Mapping[str, str] = {
-    "idle": "customer and agent connected, nobody wrote for `after`",
-    "customer-left": "customer participant gone, agent still attached",
-    "queue-abandoned": "waiting in queue (acd connected, no agent), customer silent",
-    "flow-stuck": "still in an inbound message flow or bot, customer silent",
-    "orphaned": "no connected customer and no connected person, yet not ended",
-    "acw-stuck": "agent disconnected but in after-call work without wrap-up (needs `[close] wrapup_code`)",
-}
-RULE_DEFAULTS: Mapping[str, timedelta] = {
-    "idle": timedelta(minutes=30),
-    "customer-left": timedelta(minutes=5),
-    "queue-abandoned": timedelta(minutes=20),
-    "flow-stuck": timedelta(minutes=60),
-    "orphaned": timedelta(minutes=15),
-    "acw-stuck": timedelta(minutes=10),
-}
+# What each rule looks for and its defaults: from the rule catalog, the one list of rules.
+RULE_DESCRIPTIONS: Mapping[str, str] = {name: rule.situation for name, rule in RULES.items()}
+RULE_DEFAULTS: Mapping[str, timedelta] = {name: rule.default.after for name, rule in RULES.items()}
+RULE_ENABLED: Mapping[str, bool] = {name: rule.default.enabled for name, rule in RULES.items()}
 
 
 def _rule(name: str) -> Any:
     return Field(
-        default_factory=lambda: RuleConfig(after=RULE_DEFAULTS[name]),
+        default_factory=lambda: RuleConfig(after=RULE_DEFAULTS[name], enabled=RULE_ENABLED[name]),
         alias=name,
         description=RULE_DESCRIPTIONS[name],
     )
@@ -201,17 +188,19 @@ class RulesConfig(_Table):
     flow_stuck: RuleConfig = _rule("flow-stuck")
     orphaned: RuleConfig = _rule("orphaned")
     acw_stuck: RuleConfig = _rule("acw-stuck")
+    parked: RuleConfig = _rule("parked")
 
     @model_validator(mode="before")
     @classmethod
     def _default_after(cls, data: Any) -> Any:
-        # `[rules.idle] enabled = false` alone must keep idle's own default threshold.
+        # `[rules.idle] enabled = false` alone must keep idle's own default threshold, and
+        # `[rules.parked] after = "4h"` alone keeps parked's own default: disabled.
         if not isinstance(data, dict):
             return data
         filled = dict(data)
         for name, table in data.items():
-            if name in RULE_DEFAULTS and isinstance(table, dict) and "after" not in table:
-                filled[name] = {**table, "after": RULE_DEFAULTS[name]}
+            if name in RULE_DEFAULTS and isinstance(table, dict):
+                filled[name] = {"after": RULE_DEFAULTS[name], "enabled": RULE_ENABLED[name], **table}
         return filled
 
     def get(self, name: str) -> RuleConfig:
@@ -668,8 +657,11 @@ def reference_markdown() -> str:
         "",
         "## [rules.&lt;name&gt;]",
         "",
-        "Every rule table accepts the same keys; only the default `after` differs. The rules are decided in",
-        "this order, narrowest action first; the first one whose threshold has passed acts.",
+        "Every rule table accepts the same keys; only the defaults of `after` and `enabled` differ. The",
+        "rules are decided in this order, narrowest action first; the first one whose threshold has passed",
+        "acts.",
+        "A rule's `after` counts from the moment its condition began to hold (idle: the later of the last",
+        "message and the moment the agent connected; customer-left: the moment the guest left).",
         "",
         *[
             row.replace('| `after` | `"30m"` |', "| `after` | see below |")
@@ -679,7 +671,9 @@ def reference_markdown() -> str:
         "| rule | default `after` | applies when |",
         "|---|---|---|",
         *[
-            f"| `{name}` | `{_toml(rule.after)}` | {RULE_DESCRIPTIONS[name]} |"
+            f"| `{name}` | `{_toml(rule.after)}` | {RULE_DESCRIPTIONS[name]}"
+            + ("" if rule.enabled else " (disabled by default: `enabled = true` to use it)")
+            + " |"
             for name, rule in defaults.rules.items()
         ],
         "",

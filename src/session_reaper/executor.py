@@ -51,6 +51,9 @@ class Execution:
     verdict: Verdict
     steps_done: list[str] = field(default_factory=list)
     last_seen: Conversation | None = None
+    # Participants this run has disconnected: their leaving is the reaper's own doing, never a reason
+    # for the re-check before the next disconnect (a conference, a transfer in progress) to cancel.
+    disconnected: set[str] = field(default_factory=set)
 
     @property
     def decided_since(self) -> datetime | None:
@@ -120,7 +123,7 @@ class Executor:
                     # The re-check and the disconnect leave back to back: no pacing wait between them.
                     await self._api.http.limiter.wait_for_room(2)
                     latest = await self._recheck(decided.id)
-                    why = self._changed(run.last_seen, latest)
+                    why = self._changed(run.last_seen, latest, run.disconnected)
                     run.last_seen = latest
                     if why is not None:
                         line.steps = run.steps_done
@@ -138,12 +141,13 @@ class Executor:
         line.steps = run.steps_done
         return line
 
-    def _changed(self, before: Conversation, after: Conversation) -> str | None:
+    def _changed(self, before: Conversation, after: Conversation, own: set[str] | None = None) -> str | None:
         return changed_since(
             before,
             after,
             exempt_attribute=self._policy.exempt_attribute,
             watch_platform_timer=self._policy.respect_platform_timer,
+            disconnected_by_reaper=own or (),
         )
 
     def _cancelled(self, line: DecisionLine, why: str) -> DecisionLine:
@@ -153,6 +157,9 @@ class Executor:
 
     async def _run_step(self, run: Execution, step: Step) -> None:
         ledger = self._ledger
+        if step.kind is StepKind.DISCONNECT_AGENT and step.participant_id:
+            # Sent now or by an earlier run the journal remembers: the reaper's own doing either way.
+            run.disconnected.add(step.participant_id)
         if ledger.completed_step(
             run.conversation_id, step.kind.value, step.participant_id, since=run.decided_since
         ):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 
@@ -33,6 +33,10 @@ class ActivityKind(StrEnum):
 
 # Participant states in which a participant has left the conversation for good.
 ENDED_STATES = frozenset({"disconnected", "terminated"})
+# A leg neither connected nor parked nor ended is on its way in, not there yet: an offer nobody has
+# accepted (alerting, offering), a connection being set up (contacting, dialing). Nobody is there to
+# be idle.
+PARKED_STATE = "parked"  # an agent set the conversation aside on purpose, waiting for the guest
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +71,10 @@ class Participant:
     queue_id: str | None = None
     communication_id: str | None = None  # needed to send a message or apply a wrap-up
     started_at: datetime | None = None
+    connected_at: datetime | None = None  # when the leg connected (an agent accepted the offer)
     ended_at: datetime | None = None
+    parked_at: datetime | None = None  # the latest park (the platform's parkTime)
+    resumed_at: datetime | None = None  # the latest resume after a park (resumeTime)
     disconnect_type: str | None = None
     attributes: Mapping[str, str] = field(default_factory=dict)
     wrapup_required: bool = False
@@ -84,6 +91,10 @@ class Participant:
         return self.state == "connected"
 
     @property
+    def parked(self) -> bool:
+        return self.state == PARKED_STATE
+
+    @property
     def active(self) -> bool:
         """Still part of the conversation (connected, alerting, offering, parked, ...)."""
         return not self.ended
@@ -98,6 +109,17 @@ class Participant:
             and self.wrapup is None
             and self.acw_ended_at is None
         )
+
+
+_DAWN = datetime.min.replace(tzinfo=UTC)
+
+
+def _leg_start(p: Participant) -> datetime:
+    return p.connected_at or p.started_at or _DAWN
+
+
+def _leg_end(p: Participant) -> datetime:
+    return p.ended_at or _DAWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +145,17 @@ class Conversation:
 
     @property
     def customer(self) -> Participant | None:
-        """The guest; when there are several customer legs, the most recent one."""
+        """The guest. A guest who came back has several customer legs (the old one disconnected), in
+        an order the platform does not document: the connected leg is the guest, whatever the order;
+        else a leg still on its way; else the one that ended last."""
         customers = self.with_role(Role.CUSTOMER)
-        return customers[-1] if customers else None
+        for live in ([p for p in customers if p.connected], [p for p in customers if p.active]):
+            if live:
+                return max(live, key=_leg_start)
+        ended = [p for p in customers if p.ended]
+        if not ended:
+            return None
+        return max(ended, key=lambda p: (_leg_end(p), _leg_start(p)))
 
     @property
     def last_activity(self) -> Activity | None:

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from session_reaper.model import Conversation, Role
-from session_reaper.rules import ANNOTATION_KEYS, Action, Verdict
+from session_reaper.model import Conversation
+from session_reaper.rules import ANNOTATION_KEYS, Action, Verdict, text_channel
 
-# Rules whose close disconnects the lingering agent(s) only; the others end the whole conversation.
-_AGENT_CLOSES = frozenset({"idle", "customer-left"})
+# Rules whose close disconnects the lingering agent(s) only (every one still attached: connected,
+# parked or offered); the others end the whole conversation.
+_AGENT_CLOSES = frozenset({"idle", "customer-left", "parked"})
 
 
 class StepKind(StrEnum):
@@ -85,20 +86,11 @@ def _annotate(conversation: Conversation, verdict: Verdict, close: CloseSettings
     return (Step(StepKind.ANNOTATE, participant_id=customer.id, attributes=annotation(verdict)),)
 
 
-def _agent_communication(conversation: Conversation, targets: tuple[str, ...]) -> tuple[str, str] | None:
-    """(participant id, communication id) of an active target agent a text can be sent through."""
-    for participant_id in targets:
-        p = conversation.participant(participant_id)
-        if p is not None and p.role is Role.AGENT and p.active and p.communication_id:
-            return p.id, p.communication_id
-    return None
-
-
 def _text(kind: StepKind, conversation: Conversation, verdict: Verdict, text: str) -> tuple[Step, ...]:
-    channel = _agent_communication(conversation, verdict.targets)
+    channel = text_channel(conversation, verdict.targets)
     if channel is None or not text:
         return ()
-    return (Step(kind, participant_id=channel[0], communication_id=channel[1], text=text),)
+    return (Step(kind, participant_id=channel.id, communication_id=channel.communication_id, text=text),)
 
 
 def _close(conversation: Conversation, verdict: Verdict, close: CloseSettings) -> tuple[Step, ...]:

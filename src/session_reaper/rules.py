@@ -15,56 +15,24 @@ change, so that the sweep need not read the conversation again before then.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
-from types import MappingProxyType
 
+# The catalog of rules lives in its own module; its names are re-exported here, where callers find them.
+from session_reaper.catalog import DEFAULT_RULES as DEFAULT_RULES
+from session_reaper.catalog import RULE_ORDER as RULE_ORDER
+from session_reaper.catalog import RULES as RULES
+from session_reaper.catalog import Action as Action
+from session_reaper.catalog import Match, silence_since
+from session_reaper.catalog import RulePolicy as RulePolicy
 from session_reaper.model import Conversation, Participant, Role
+
+# The re-check lives in its own module; re-exported here, where callers have always found it.
+from session_reaper.recheck import ANNOTATION_KEYS as ANNOTATION_KEYS
+from session_reaper.recheck import changed_since as changed_since
+from session_reaper.recheck import is_exempt
 from session_reaper.schedule import Schedule, format_duration, format_elapsed
-
-# The participant attributes the reaper writes itself (see plan.annotate): they never cancel an action.
-ANNOTATION_KEYS = ("reaper.rule", "reaper.reason", "reaper.closedAt")
-
-
-class Action(StrEnum):
-    """What to do with a conversation; the values are the JSON ``decision``."""
-
-    CLOSE = "close"
-    WARN = "warn"
-    TEARDOWN = "teardown"
-    WRAPUP = "wrapup"
-    SKIP = "skip"
-    DEFER = "defer"
-
-
-@dataclass(frozen=True, slots=True)
-class RulePolicy:
-    after: timedelta
-    enabled: bool = True
-    after_hours: timedelta | None = None  # another threshold outside business hours
-
-    @property
-    def shortest(self) -> timedelta:
-        """The smallest threshold that can ever apply: the safe one to predict with."""
-        return self.after if self.after_hours is None else min(self.after, self.after_hours)
-
-
-# The rules, narrowest action first: this order is the tie-break when several could act.
-RULE_ORDER = ("acw-stuck", "customer-left", "idle", "queue-abandoned", "flow-stuck", "orphaned")
-
-DEFAULT_RULES: Mapping[str, RulePolicy] = MappingProxyType(
-    {
-        "idle": RulePolicy(timedelta(minutes=30)),
-        "customer-left": RulePolicy(timedelta(minutes=5)),
-        "queue-abandoned": RulePolicy(timedelta(minutes=20)),
-        "flow-stuck": RulePolicy(timedelta(minutes=60)),
-        "orphaned": RulePolicy(timedelta(minutes=15)),
-        "acw-stuck": RulePolicy(timedelta(minutes=10)),
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +81,6 @@ class Verdict:
 # ---------------------------------------------------------------------------------------------- guards
 
 
-def _is_exempt(participant: Participant, attribute: str) -> bool:
-    return participant.attributes.get(attribute, "").strip().lower() == "true"
-
-
 def _guard(conversation: Conversation, now: datetime, policy: Policy) -> Verdict | None:
     """A verdict when something stops every rule, else None."""
 
@@ -132,7 +96,7 @@ def _guard(conversation: Conversation, now: datetime, policy: Policy) -> Verdict
         return skip("queue not in scope")
     if excluded := sorted(queues & policy.queue_exclude):
         return skip(f"queue {excluded[0]} excluded")
-    exempt = next((p for p in conversation.participants if _is_exempt(p, policy.exempt_attribute)), None)
+    exempt = next((p for p in conversation.participants if is_exempt(p, policy.exempt_attribute)), None)
     if exempt is not None:
         return skip(
             f"exempt: {exempt.purpose or exempt.role.value} participant has {policy.exempt_attribute}=true"
@@ -151,193 +115,6 @@ def _guard(conversation: Conversation, now: datetime, policy: Policy) -> Verdict
     return None
 
 
-# ----------------------------------------------------------------------------------------------- rules
-
-
-@dataclass(frozen=True, slots=True)
-class Match:
-    """A rule whose state predicate holds; whether it may act depends on its clock and threshold."""
-
-    rule: str
-    action: Action
-    since: datetime  # when the rule's clock started
-    targets: tuple[str, ...]
-    eligible: str  # reason when eligible; {elapsed} and {threshold} are filled in
-    pending: str  # reason while waiting; {elapsed} and {threshold} are filled in
-    blocked: str | None = None  # the policy forbids this rule's action: it never acts
-    target_clocks: Mapping[str, datetime] | None = None  # a clock per target, when each has its own
-
-
-def _agents(conversation: Conversation) -> tuple[Participant, ...]:
-    return conversation.with_role(Role.AGENT)
-
-
-def _active(conversation: Conversation, role: Role) -> tuple[Participant, ...]:
-    return tuple(p for p in conversation.with_role(role) if p.active)
-
-
-def _latest(*times: datetime | None) -> datetime | None:
-    known = [t for t in times if t is not None]
-    return max(known) if known else None
-
-
-def _silence_since(conversation: Conversation) -> datetime | None:
-    """When the last person or bot wrote; without any message, when the conversation began."""
-    last = conversation.last_activity
-    if last is not None:
-        return last.at
-    starts = [p.started_at for p in conversation.participants if p.started_at is not None]
-    return conversation.started_at or (min(starts) if starts else None)
-
-
-def _customer_connected(conversation: Conversation) -> bool:
-    customer = conversation.customer
-    return customer is not None and customer.connected
-
-
-def _acw_clock(agent: Participant) -> datetime | None:
-    return agent.acw_started_at or agent.ended_at
-
-
-def acw_stuck(conversation: Conversation, policy: Policy) -> Match | None:
-    # The `after` counted from the start of each agent's own after-call work is what protects their
-    # notes: the reaper's own disconnect is never followed straight away by a wrap-up.
-    in_acw = [p for p in _agents(conversation) if p.in_after_call_work and _acw_clock(p) is not None]
-    if not in_acw:
-        return None
-    reachable = [p for p in in_acw if p.communication_id]
-    blocked = None
-    if not policy.wrapup_code:
-        blocked = "after-call work open; no wrapup_code configured"
-    elif not reachable:
-        blocked = "after-call work open; no communication to apply a wrap-up to"
-    chosen = reachable or in_acw
-    clocks = {p.id: t for p in chosen if (t := _acw_clock(p)) is not None}
-    return Match(
-        "acw-stuck",
-        Action.WRAPUP,
-        min(clocks.values()),
-        tuple(clocks),
-        "agent in after-call work for {elapsed} without wrap-up (threshold {threshold})",
-        "agent in after-call work for {elapsed} (acw-stuck after {threshold})",
-        blocked,
-        MappingProxyType(clocks),
-    )
-
-
-def customer_left(conversation: Conversation, policy: Policy) -> Match | None:
-    customer = conversation.customer
-    agents = _active(conversation, Role.AGENT)
-    if customer is None or not customer.ended or not agents:
-        return None
-    last = conversation.last_activity
-    since = _latest(customer.ended_at, last.at if last else None, customer.started_at)
-    if since is None:
-        return None
-    who = "agent still connected" if len(agents) == 1 else f"{len(agents)} agents still connected"
-    # The clock restarts on a message written after the customer left; say which clock it is.
-    if last is not None and customer.ended_at is not None and last.at > customer.ended_at:
-        what = "last message {elapsed} ago, after the customer left"
-    else:
-        what = "customer left {elapsed} ago"
-    return Match(
-        "customer-left",
-        Action.CLOSE,
-        since,
-        tuple(p.id for p in agents),
-        what + "; " + who + " (threshold {threshold})",
-        what + " (customer-left after {threshold})",
-    )
-
-
-def idle(conversation: Conversation, policy: Policy) -> Match | None:
-    agents = _active(conversation, Role.AGENT)
-    if not _customer_connected(conversation) or not agents:
-        return None
-    since = _silence_since(conversation)
-    if since is None:
-        return None
-    # Only agents still in the conversation: one transferred away and gone is never a target.
-    return Match(
-        "idle",
-        Action.CLOSE,
-        since,
-        tuple(p.id for p in agents),
-        "no message for {elapsed} (threshold {threshold})",
-        "last message {elapsed} ago (idle after {threshold})",
-    )
-
-
-def queue_abandoned(conversation: Conversation, policy: Policy) -> Match | None:
-    if not _customer_connected(conversation) or _active(conversation, Role.AGENT):
-        return None
-    if not _active(conversation, Role.QUEUE):
-        return None
-    since = _silence_since(conversation)
-    if since is None:
-        return None
-    return Match(
-        "queue-abandoned",
-        Action.CLOSE,
-        since,
-        (),
-        "waiting in queue with no agent; silent for {elapsed} (threshold {threshold})",
-        "waiting in queue, last message {elapsed} ago (queue-abandoned after {threshold})",
-    )
-
-
-def flow_stuck(conversation: Conversation, policy: Policy) -> Match | None:
-    if not _customer_connected(conversation) or not _active(conversation, Role.FLOW):
-        return None
-    if _active(conversation, Role.AGENT) or _active(conversation, Role.QUEUE):
-        return None
-    since = _silence_since(conversation)
-    if since is None:
-        return None
-    return Match(
-        "flow-stuck",
-        Action.CLOSE,
-        since,
-        (),
-        "still in a message flow; silent for {elapsed} (threshold {threshold})",
-        "in a message flow, last message {elapsed} ago (flow-stuck after {threshold})",
-    )
-
-
-def orphaned(conversation: Conversation, policy: Policy) -> Match | None:
-    if not any(p.active for p in conversation.participants):
-        return None  # every participant ended: at most after-call work is open, which is acw-stuck's
-    people = (*conversation.with_role(Role.CUSTOMER), *_agents(conversation))
-    if any(p.connected for p in people):
-        return None
-    last = conversation.last_activity
-    ends = [p.ended_at for p in conversation.participants if p.ended and p.ended_at is not None]
-    since = _latest(last.at if last else None, max(ends) if ends else None) or _silence_since(conversation)
-    if since is None:
-        return None
-    return Match(
-        "orphaned",
-        Action.TEARDOWN,
-        since,
-        (),
-        "no customer or agent connected, yet not ended, for {elapsed} (threshold {threshold})",
-        "no customer or agent connected for {elapsed} (orphaned after {threshold})",
-        None if policy.allow_teardown else "teardown not allowed",
-    )
-
-
-RULES: Mapping[str, Callable[[Conversation, Policy], Match | None]] = MappingProxyType(
-    {
-        "acw-stuck": acw_stuck,
-        "customer-left": customer_left,
-        "idle": idle,
-        "queue-abandoned": queue_abandoned,
-        "flow-stuck": flow_stuck,
-        "orphaned": orphaned,
-    }
-)
-
-
 # ------------------------------------------------------------------------------------------- decision
 
 
@@ -346,7 +123,7 @@ def _matches(conversation: Conversation, policy: Policy) -> list[Match]:
     for name in RULE_ORDER:
         if not policy.rule(name).enabled:
             continue
-        match = RULES[name](conversation, policy)
+        match = RULES[name].check(conversation, policy)
         if match is not None:
             found.append(match)
     return found
@@ -420,11 +197,12 @@ def _nothing_to_do(conversation: Conversation) -> str:
     return f"no rule applies ({states})" if states else "no rule applies (no participants)"
 
 
-def _warning_channel(conversation: Conversation, targets: tuple[str, ...]) -> Participant | None:
-    """The agent communication a warning (or closing text) can be sent through."""
+def text_channel(conversation: Conversation, targets: tuple[str, ...]) -> Participant | None:
+    """The agent a warning or closing text can be sent through: one of the targets that is there
+    (connected or parked) with a communication; an agent only offered the chat cannot write."""
     for participant_id in targets:
         p = conversation.participant(participant_id)
-        if p is not None and p.role is Role.AGENT and p.active and p.communication_id:
+        if p is not None and p.role is Role.AGENT and (p.connected or p.parked) and p.communication_id:
             return p
     return None
 
@@ -435,7 +213,7 @@ def _warn_first(
     """With warn_before > 0: warn, then close only once warn_before has passed in silence."""
     if verdict.action is not Action.CLOSE or policy.warn_before <= timedelta(0):
         return verdict
-    if _warning_channel(conversation, verdict.targets) is None:
+    if text_channel(conversation, verdict.targets) is None:
         return verdict  # nobody to send a warning through: close without one
     warning = conversation.last_warning
     # A warning counts only if it was sent since the rule's clock started (i.e. after the last message).
@@ -473,6 +251,8 @@ def _warn_first(
 # Rules whose clock is the conversation's silence: a change of state can make them apply at once to
 # a silence that began long ago. The others start their clock at a change of state (the guest
 # leaving, a participant ending, after-call work beginning), which can only happen from now on.
+# `parked` starts at a park, a change of state. A silence clock only ever starts later than the silence
+# (a leg connecting), so silence + threshold stays a lower bound.
 _SILENCE_CLOCKS = frozenset({"idle", "queue-abandoned", "flow-stuck"})
 UNCHANGING_REREAD = timedelta(minutes=30)
 
@@ -504,7 +284,7 @@ def reread_at(
         return now + UNCHANGING_REREAD if changes_visible else None
     if changes_visible:
         return verdict.eligible_at
-    silence = _silence_since(conversation) or now
+    silence = silence_since(conversation) or now
     bounds = [verdict.eligible_at]
     for name in RULE_ORDER:
         rule = policy.rule(name)
@@ -519,54 +299,3 @@ def evaluate(conversation: Conversation, now: datetime, policy: Policy) -> Verdi
     if guarded is not None:
         return guarded
     return _decide(conversation, now, policy, _matches(conversation, policy))
-
-
-# ------------------------------------------------------------------------------------- re-check
-
-
-def _people_attributes(participant: Participant) -> dict[str, str]:
-    return {k: v for k, v in participant.attributes.items() if k not in ANNOTATION_KEYS}
-
-
-def changed_since(
-    decided: Conversation,
-    fresh: Conversation,
-    *,
-    exempt_attribute: str = "reaper.exempt",
-    watch_platform_timer: bool = True,
-) -> str | None:
-    """Why the conversation re-read just before acting no longer matches the one decided on, or None.
-
-    Anything a person (or the platform) did in between cancels the action: a new message, a
-    participant joining or changing state, a wrap-up applied, an attribute set (the exempt one above
-    all), the platform's own timer being set. The reaper's own texts and annotations are not changes.
-    """
-    # A multiset: two messages at the same instant from the same participant are still two messages.
-    seen = Counter((a.at, a.participant_id, a.message_id) for a in decided.activities if not a.by_reaper)
-    for activity in fresh.activities:
-        if activity.by_reaper:
-            continue
-        key = (activity.at, activity.participant_id, activity.message_id)
-        if seen[key] <= 0:
-            return f"new message from the {activity.role.value}"
-        seen[key] -= 1
-    before = {p.id: p for p in decided.participants}
-    for p in fresh.participants:
-        old = before.get(p.id)
-        who = p.purpose or p.role.value
-        if old is None:
-            return f"{who} participant added"
-        if old.state != p.state:
-            return f"{who} participant state changed: {old.state} -> {p.state}"
-        # Compare what matters, not raw timestamps: the two platform views word after-call work differently.
-        if old.wrapup != p.wrapup or old.in_after_call_work != p.in_after_call_work:
-            return f"{who} wrap-up applied"
-        if _is_exempt(p, exempt_attribute) and not _is_exempt(old, exempt_attribute):
-            return f"{who} participant became exempt ({exempt_attribute}=true)"
-        if _people_attributes(old) != _people_attributes(p):
-            return f"{who} participant attributes changed"
-    # Any message moves a running timer (the reaper's own closing text too): only a timer that was
-    # not there at the decision means the platform has taken the conversation over.
-    if watch_platform_timer and decided.inactivity_timeout is None and fresh.inactivity_timeout is not None:
-        return "the platform's inactivity timer was set"
-    return None

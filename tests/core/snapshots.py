@@ -35,6 +35,9 @@ class Leg:
     acw_started: float | None = None
     communication_id: str | None = None
     queue_id: str | None = None
+    connected: float | None = None  # the leg connected (an agent accepted), minutes ago
+    parked: float | None = None  # parkTime
+    resumed: float | None = None  # resumeTime
 
     def participant(self, now: datetime) -> Participant:
         def at(m: float | None) -> datetime | None:
@@ -59,6 +62,9 @@ class Leg:
             wrapup_required=self.wrapup_required,
             wrapup=self.wrapup,
             acw_started_at=at(self.acw_started),
+            connected_at=at(self.connected),
+            parked_at=at(self.parked),
+            resumed_at=at(self.resumed),
         )
 
 

@@ -89,8 +89,11 @@ def test_an_empty_file_is_valid_and_gives_the_design_defaults(tmp_path):
         "queue-abandoned": timedelta(minutes=20),
         "flow-stuck": timedelta(minutes=60),
         "orphaned": timedelta(minutes=15),
+        "parked": timedelta(hours=72),
     }
-    assert all(rule.enabled and rule.after_hours is None for _, rule in settings.rules.items())
+    enabled = {name for name, rule in settings.rules.items() if rule.enabled}
+    assert enabled == {name for name, _ in settings.rules.items()} - {"parked"}  # parked: opt-in
+    assert all(rule.after_hours is None for _, rule in settings.rules.items())
     assert (close.warn_before, close.wrapup_code, close.annotate, close.allow_teardown) == (
         timedelta(0),
         "",

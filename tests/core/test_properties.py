@@ -24,7 +24,18 @@ from session_reaper.schedule import Schedule
 NOW = datetime(2026, 11, 4, 6, 0, tzinfo=UTC)  # just after a DST change in Los Angeles
 ACTING = {Action.CLOSE, Action.WARN, Action.TEARDOWN, Action.WRAPUP}
 ENDING = {Action.CLOSE, Action.TEARDOWN}
-STATES = ("connected", "connected", "alerting", "disconnected", "disconnected", "terminated", "parked")
+STATES = (
+    "connected",
+    "connected",
+    "alerting",
+    "offering",
+    "contacting",
+    "dialing",
+    "disconnected",
+    "disconnected",
+    "terminated",
+    "parked",
+)
 PURPOSES = {
     Role.CUSTOMER: "customer",
     Role.AGENT: "agent",
@@ -59,6 +70,12 @@ def participants(draw: st.DrawFn, index: int, role: Role) -> Participant:
         wrapup_required=role is Role.AGENT and draw(st.booleans()),
         wrapup=draw(st.sampled_from([None, None, Wrapup("agent-code")])) if role is Role.AGENT else None,
         acw_started_at=draw(maybe_ago) if role is Role.AGENT and ended else None,
+        # Legs that waited (in queue, offered) before connecting; parks and resumes at any time.
+        connected_at=draw(maybe_ago)
+        if state not in ("alerting", "offering", "contacting", "dialing")
+        else None,
+        parked_at=draw(maybe_ago) if state == "parked" or draw(st.booleans()) else None,
+        resumed_at=draw(maybe_ago) if state != "parked" and draw(st.booleans()) else None,
     )
 
 
@@ -154,6 +171,41 @@ def test_closing_verdicts_carry_a_threshold_the_silence_has_reached(conversation
             assert agent is not None and agent.in_after_call_work
             began = agent.acw_started_at or agent.ended_at
             assert began is not None and NOW - began >= verdict.threshold
+
+
+@PROPERTY
+@given(conversations(), policies())
+def test_a_close_for_presence_has_had_everyone_there_for_the_whole_threshold(conversation, policy):
+    """idle and parked count from the latest arrival: a connect, a resume, a park, a guest's new leg."""
+    verdict = evaluate(conversation, NOW, policy)
+    if verdict.action is not Action.CLOSE or verdict.rule not in ("idle", "parked"):
+        return
+    assert verdict.threshold is not None
+    customer = conversation.customer
+    assert customer is not None and customer.connected
+    assert not any(p.role is Role.AGENT and p.parked for p in conversation.participants) or (
+        verdict.rule == "parked"
+    )
+    for p in (customer, *(conversation.participant(t) for t in verdict.targets)):
+        assert p is not None
+        for began in (p.connected_at, p.resumed_at, p.parked_at if p.parked else None):
+            assert began is None or NOW - began >= verdict.threshold, (p, verdict)
+
+
+@PROPERTY
+@given(conversations(), policies(), st.data())
+def test_an_agent_who_just_arrived_is_never_closed_as_idle(conversation, policy, data):
+    agents = [p for p in conversation.participants if p.role is Role.AGENT and p.active]
+    if not agents:
+        return
+    who = data.draw(st.sampled_from(agents))
+    recent = data.draw(st.integers(0, int(policy.rule("idle").shortest.total_seconds()) - 1))
+    arrived = replace(who, state="connected", connected_at=NOW - timedelta(seconds=recent), parked_at=None)
+    people = tuple(arrived if p is who else p for p in conversation.participants)
+
+    verdict = evaluate(replace(conversation, participants=people), NOW, policy)
+
+    assert not (verdict.rule == "idle" and verdict.action in ENDING)
 
 
 @PROPERTY

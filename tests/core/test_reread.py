@@ -105,3 +105,39 @@ def test_a_departure_from_a_live_chat_is_never_read_too_late(conversation, polic
     at = min(left_at + (until - left_at) * probe, until - timedelta(microseconds=1))
 
     assert evaluate(changed, max(at, left_at), policy).action not in ACTING
+
+
+def _moves(participant: Participant, at) -> Participant:
+    """The participant's own change of presence at `at`: an offer accepted, a park, a resume."""
+    if participant.parked:
+        return replace(participant, state="connected", resumed_at=at)
+    if participant.connected:
+        return replace(participant, state="parked", parked_at=at)
+    return replace(participant, state="connected", connected_at=at)
+
+
+@PROPERTY
+@given(
+    conversations(),
+    policies(),
+    st.data(),
+    st.floats(min_value=0, max_value=1, exclude_max=True),
+    st.floats(min_value=0, max_value=1, exclude_max=True),
+)
+def test_an_accept_a_park_or_a_resume_is_never_read_too_late(conversation, policy, data, when, probe):
+    verdict = evaluate(conversation, NOW, policy)
+    until = reread_at(conversation, NOW, policy, verdict)
+    if until is None or until <= NOW or verdict.action is Action.DEFER:
+        return
+    live = [p for p in conversation.participants if p.active and p.role in (Role.AGENT, Role.CUSTOMER)]
+    if not live:
+        return
+    moving = data.draw(st.sampled_from(live))
+    moved_at = NOW + (until - NOW) * when
+    changed = replace(
+        conversation,
+        participants=tuple(_moves(p, moved_at) if p is moving else p for p in conversation.participants),
+    )
+    at = min(moved_at + (until - moved_at) * probe, until - timedelta(microseconds=1))
+
+    assert evaluate(changed, max(at, moved_at), policy).action not in ACTING

@@ -244,7 +244,8 @@ def test_queue_abandoned_needs_no_agent_and_flow_stuck_needs_no_queue():
     with_agent = chat(customer("connected", 40), acd("connected"), agent("alerting", 41))
     flow_and_queue = chat(customer("connected", 90), flow("connected"), acd("connected"))
 
-    assert evaluate(with_agent, NOW, DEFAULT).rule == "idle"  # an offered agent is still an agent
+    # an agent only offered the chat (alerting) is not there yet: it still waits in queue
+    assert evaluate(with_agent, NOW, DEFAULT).rule == "queue-abandoned"
     assert evaluate(flow_and_queue, NOW, DEFAULT).rule == "queue-abandoned"
 
 

@@ -122,7 +122,26 @@ def rich_world(emulator: Any) -> dict[str, str]:
     voice = emulator.create_conversation(
         {"mediaType": "voice", "participants": [{"purpose": "customer"}, {"purpose": "agent"}]}
     )
+    # A guest who came back, a parked agent, one who resumed, one who accepted late, one offered.
+    presence = emulator.create_conversation(
+        {
+            "participants": [
+                {"purpose": "customer", "state": "disconnected", "startedAgo": "3h", "endedAgo": "2h"},
+                {
+                    "purpose": "customer",
+                    "startedAgo": "90m",
+                    "connectedAgo": "90m",
+                    "messages": [{"ago": "80m"}],
+                },
+                {"purpose": "agent", "state": "parked", "connectedAgo": "85m", "parkedAgo": "70m"},
+                {"purpose": "agent", "connectedAgo": "60m", "parkedAgo": "50m", "resumedAgo": "40m"},
+                {"purpose": "agent", "state": "offering"},
+                {"purpose": "agent", "state": "contacting"},
+            ]
+        }
+    )
     return {
+        "presence": presence["id"],
         "idle": idle["id"],
         "acw": acw["id"],
         "flow": flow["id"],
@@ -186,13 +205,13 @@ def test_the_sdk_queries_analytics_with_its_own_models(
     everything = conversations.post_analytics_conversations_details_query(_interval_only(f"{start}/{end}"))
 
     found = {c.conversation_id for c in answer.conversations}
-    assert found == {ids["idle"], ids["acw"], ids["flow"], ids["timed"]}
-    assert answer.total_hits == 4
+    assert found == {ids["idle"], ids["acw"], ids["flow"], ids["timed"], ids["presence"]}
+    assert answer.total_hits == 5
     sent = gc.ApiClient().sanitize_for_serialization(query)
     raw = emulator.platform.post("/api/v2/analytics/conversations/details/query", json=sent).json()
     covered(raw, check(answer))
     check(everything)
-    assert everything.total_hits == 5
+    assert everything.total_hits == 6
 
 
 def _interval_only(interval: str) -> gc.ConversationQuery:

@@ -12,7 +12,9 @@ Extras beyond DESIGN.md:
   leaves by itself; `transfer*` hands over without ending the conversation
 - `POST /emulator/v1/conversations/{id}/participants/{pid}/wrapup` `{"code", "notes"}`: the agent applies
   its own wrap-up
-  (these three let the traffic generator act as guests and agents without touching the request log)
+- `POST /emulator/v1/conversations/{id}/participants/{pid}/state` `{"state": "connected"|"parked"}`: an
+  offered agent accepts (connectedTime), a connected one parks (parkTime), a parked one resumes (resumeTime)
+  (these let the traffic generator act as guests and agents without touching the request log)
 - `POST /emulator/v1/queues` `{id, name, inactivityTimeoutSeconds, actionType, flowId}`;
   `GET /emulator/v1/queues`
 - `GET /emulator/v1/faults`, `GET /emulator/v1/triggers`, `DELETE /emulator/v1/triggers`
@@ -198,6 +200,15 @@ async def leave(request: Request) -> Response:
     params = request.path_params
     _world(request).admin_leave(params["conversation_id"], params["participant_id"], kind.lower())
     return _reply({"left": params["participant_id"]})
+
+
+@router.post("/conversations/{conversation_id}/participants/{participant_id}/state")
+@_guard
+async def change_state(request: Request) -> Response:
+    body = await _object(request)
+    params = request.path_params
+    _world(request).admin_state(params["conversation_id"], params["participant_id"], body.get("state", ""))
+    return _reply({"participantId": params["participant_id"], "state": str(body.get("state")).lower()})
 
 
 @router.post("/conversations/{conversation_id}/participants/{participant_id}/wrapup")

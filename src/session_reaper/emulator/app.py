@@ -86,6 +86,10 @@ def _run_action(world: World, action: dict[str, Any]) -> None:
     elif kind == "disconnect":
         with world.lock:
             world.disconnect_participant(action["conversationId"], action["participantId"])
+    elif kind == "state":
+        world.admin_state(action["conversationId"], action["participantId"], action["state"])
+    elif kind == "join":
+        world.admin_join(action["conversationId"], action["participant"])
 
 
 def endpoint(operation: Operation, *permissions: str) -> Callable[[Request], Awaitable[Response]]:

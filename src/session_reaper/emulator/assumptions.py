@@ -23,6 +23,19 @@ CREATED_ENDED_DISCONNECT_TYPE_OTHER: Final = "client"
 # Participants whose purpose counts as "the customer side": they never keep a conversation alive alone.
 CUSTOMER_PURPOSES: Final = frozenset({"customer", "external"})
 
+# --- Offers, parking, returning guests ------------------------------------------------------------------
+# Participant order in a conversation is not documented; the emulator lists legs in the order they
+# were created (a guest's new leg after the old one) unless the admin spec lists them otherwise.
+# A leg connects (connectedTime) when the offer is accepted; an alerting/offering leg has no
+# connectedTime. PATCH {"state": "disconnected"} on an offered leg withdraws the offer (the leg ends,
+# disconnectType client, never connected).
+# Only a connected or parked communication can send a message; an offered one answers 400.
+STATES_THAT_CAN_SEND: Final = frozenset({"connected", "parked"})
+# Parking sets the participant's parkTime; resuming sets resumeTime (both kept from the latest park).
+# A message from the guest resumes every parked agent leg (state connected, resumeTime = now): the
+# platform routes the reply back to the agent who parked it.
+GUEST_MESSAGE_RESUMES_PARKED: Final = True
+
 # --- After-call work ---------------------------------------------------------------------------------
 # An agent with wrapupRequired enters after-call work when disconnected, until a wrap-up is applied or
 # wrapupTimeoutMs passes; without wrapupTimeoutMs it waits forever. On timeout (and on teardown) the

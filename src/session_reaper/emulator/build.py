@@ -12,9 +12,13 @@ from session_reaper.emulator import assumptions as A
 from session_reaper.emulator.clock import parse_iso
 from session_reaper.emulator.entities import Conversation, Leg, Queue, Written, new_id
 from session_reaper.emulator.errors import bad_request
-from session_reaper.emulator.spec import ENDED_STATES, ConversationSpec, ParticipantSpec, parse_duration
-
-NOT_YET_CONNECTED = frozenset({"alerting", "offering", "contacting", "dialing", "none"})
+from session_reaper.emulator.spec import (
+    ENDED_STATES,
+    NOT_YET_CONNECTED,
+    ConversationSpec,
+    ParticipantSpec,
+    parse_duration,
+)
 
 
 def build_conversation(
@@ -27,7 +31,13 @@ def build_conversation(
     known = [
         t
         for p in spec.participants
-        for t in (ago(p.startedAgo), ago(p.endedAgo), ago(p.acwStartedAgo))
+        for t in (
+            ago(p.startedAgo),
+            ago(p.endedAgo),
+            ago(p.acwStartedAgo),
+            ago(p.connectedAgo),
+            ago(p.parkedAgo),
+        )
         if t is not None
     ]
     # without an explicit start, the conversation began with the earliest thing the spec mentions
@@ -72,7 +82,17 @@ def build_leg(p: ParticipantSpec, spec: ConversationSpec, start: datetime, now: 
         messages=written,
     )
     if p.state not in NOT_YET_CONNECTED:
-        leg.connected = leg_start
+        leg.connected = now - parse_duration(p.connectedAgo) if p.connectedAgo is not None else leg_start
+        if leg.connected < leg_start:
+            raise bad_request(f"participant {p.purpose}: connectedAgo is before the leg started (startedAgo)")
+    if p.parkedAgo is not None or p.state == "parked":
+        leg.park = now - parse_duration(p.parkedAgo) if p.parkedAgo is not None else leg.connected
+        if leg.park is not None and leg.connected is not None and leg.park < leg.connected:
+            raise bad_request(f"participant {p.purpose}: parkedAgo is before the leg connected")
+    if p.resumedAgo is not None:
+        leg.resume = now - parse_duration(p.resumedAgo)
+        if leg.park is not None and leg.resume < leg.park:
+            raise bad_request(f"participant {p.purpose}: resumedAgo is before parkedAgo")
     if p.wrapup is not None:
         leg.wrapup = {"code": p.wrapup.code, "notes": p.wrapup.notes, "name": p.wrapup.name or p.wrapup.code}
     if p.state in ENDED_STATES:

@@ -90,6 +90,12 @@ class EmulatorAdmin:
         path = f"/conversations/{conversation_id}/participants/{participant_id}/leave"
         self._call("POST", path, {"disconnectType": disconnect_type})
 
+    def set_state(self, conversation_id: str, participant_id: str, state: str) -> None:
+        """The participant accepts an offer or resumes (``connected``), or parks (``parked``), now."""
+        self._call(
+            "POST", f"/conversations/{conversation_id}/participants/{participant_id}/state", {"state": state}
+        )
+
     def agent_wrapup(
         self, conversation_id: str, participant_id: str, code: str, notes: str | None = None
     ) -> None:

@@ -50,6 +50,8 @@ class Leg:
     wrapup: dict[str, Any] | None = None
     acw_start: datetime | None = None
     acw_end: datetime | None = None
+    park: datetime | None = None  # parkTime: the latest park
+    resume: datetime | None = None  # resumeTime: the latest resume after a park
     messages: list[Written] = field(default_factory=list)
 
     @property

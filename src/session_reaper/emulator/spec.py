@@ -31,6 +31,8 @@ PARTICIPANT_STATES = frozenset(
     }
 )
 ENDED_STATES = frozenset({"disconnected", "terminated"})
+# A leg in these states has not connected yet: an offer (alerting, offering) or a connection being made.
+NOT_YET_CONNECTED = frozenset({"alerting", "offering", "contacting", "dialing", "none"})
 DISCONNECT_TYPES = frozenset(
     {
         "endpoint",
@@ -140,6 +142,11 @@ class ParticipantSpec(_Strict):
     startedAgo: str | float | None = None
     endedAgo: str | float | None = None
     acwStartedAgo: str | float | None = None
+    # When the leg connected (an agent accepted the offer), if later than its start: a chat that
+    # waited in queue (acd, or the agent alerting) before someone picked it up.
+    connectedAgo: str | float | None = None
+    parkedAgo: str | float | None = None  # state parked: since when (parkTime); default its connecting
+    resumedAgo: str | float | None = None  # parked earlier (parkedAgo), resumed since (resumeTime)
 
     @field_validator("purpose")
     @classmethod
@@ -162,7 +169,9 @@ class ParticipantSpec(_Strict):
             raise ValueError(f"unknown disconnectType {value!r}; one of {sorted(DISCONNECT_TYPES)}")
         return value.lower() if value else None
 
-    _durations = field_validator("startedAgo", "endedAgo", "acwStartedAgo")(_ago)
+    _durations = field_validator(
+        "startedAgo", "endedAgo", "acwStartedAgo", "connectedAgo", "parkedAgo", "resumedAgo"
+    )(_ago)
 
     @model_validator(mode="after")
     def _consistent(self) -> ParticipantSpec:
@@ -170,6 +179,12 @@ class ParticipantSpec(_Strict):
             raise ValueError(f"endedAgo given but state is {self.state!r} (use disconnected)")
         if self.acwStartedAgo is not None and (self.purpose != "agent" or self.state not in ENDED_STATES):
             raise ValueError("acwStartedAgo is only for a disconnected agent")
+        if self.connectedAgo is not None and self.state in NOT_YET_CONNECTED:
+            raise ValueError(f"connectedAgo given but state is {self.state!r}: that leg has not connected")
+        if self.resumedAgo is not None and (self.parkedAgo is None or self.state == "parked"):
+            raise ValueError("resumedAgo needs parkedAgo and a state other than 'parked'")
+        if self.parkedAgo is not None and self.state != "parked" and self.resumedAgo is None:
+            raise ValueError(f"parkedAgo given but state is {self.state!r} (use parked, or give resumedAgo)")
         return self
 
 
@@ -256,22 +271,33 @@ class FaultSpec(_Strict):
 
 
 class TriggerAction(_Strict):
-    type: Literal["message", "advance", "disconnect"]
+    type: Literal["message", "advance", "disconnect", "state", "join"]
     conversationId: str | None = None
     from_: str = Field(default="customer", alias="from")
     text: str | None = None
     participantId: str | None = None
     seconds: float | None = None
+    state: str | None = None  # "state": the participant accepts (connected), parks or resumes
+    participant: dict[str, Any] | None = None  # "join": a participant spec, as the join route takes
 
     @model_validator(mode="after")
     def _complete(self) -> TriggerAction:
-        if self.type in ("message", "disconnect") and not self.conversationId:
+        if self.type != "advance" and not self.conversationId:
             raise ValueError(f"a {self.type!r} action needs a conversationId")
-        if self.type == "disconnect" and not self.participantId:
-            raise ValueError("a 'disconnect' action needs a participantId")
+        if self.type in ("disconnect", "state") and not self.participantId:
+            raise ValueError(f"a {self.type!r} action needs a participantId")
+        if self.type == "state" and self.state not in STATE_CHANGES:
+            raise ValueError(f"a 'state' action needs a state, one of {sorted(STATE_CHANGES)}")
+        if self.type == "join" and self.participant is None:
+            raise ValueError("a 'join' action needs a participant")
         if self.type == "advance" and self.seconds is None:
             raise ValueError("an 'advance' action needs seconds")
         return self
+
+
+# The states the admin API can move a live participant to: connected (an offer accepted, a parked
+# chat resumed) and parked.
+STATE_CHANGES = frozenset({"connected", "parked"})
 
 
 class TriggerSpec(_Strict):

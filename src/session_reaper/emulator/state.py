@@ -30,6 +30,8 @@ from session_reaper.emulator.faults import FaultBook
 from session_reaper.emulator.spec import (
     DISCONNECT_TYPES,
     ENDED_STATES,
+    NOT_YET_CONNECTED,
+    STATE_CHANGES,
     ConversationSpec,
     ParticipantSpec,
     QueueSpec,
@@ -420,7 +422,7 @@ class World:
         now = self.tick()
         conv = self.message_conversation(conversation_id)
         leg = conv.leg_by_communication(communication_id)
-        if not leg.active:
+        if leg.state not in A.STATES_THAT_CAN_SEND:
             raise PlatformError(
                 400, A.NOT_CONNECTED_SEND_CODE, f"Communication {communication_id} is not connected."
             )
@@ -465,9 +467,37 @@ class World:
                 new_id(), now, "received" if leg.purpose == "customer" else "delivery-success", text
             )
             leg.messages.append(written)
+            if leg.purpose == "customer" and A.GUEST_MESSAGE_RESUMES_PARKED:
+                for parked in conv.legs:
+                    if parked.state == "parked":
+                        parked.state, parked.resume = "connected", now
             self._activity(conv, now)
             self._changed(conv, now)
             return {"id": written.id, "participantId": leg.id, "at": iso(now)}
+
+    def admin_state(self, conversation_id: str, participant_id: str, state: str) -> None:
+        """A participant's own state change: an agent accepts an offer, parks the chat, resumes it."""
+        wanted = state.lower() if isinstance(state, str) else ""
+        if wanted not in STATE_CHANGES:
+            raise bad_request(f"state must be one of {sorted(STATE_CHANGES)}, not {state!r}")
+        with self.lock:
+            now = self.tick()
+            conv = self.conversation(conversation_id)
+            leg = conv.leg(participant_id)
+            if wanted == "parked" and leg.state != "connected":
+                raise bad_request(f"only a connected participant can park; {participant_id} is {leg.state}")
+            if wanted == "connected" and leg.state not in (*NOT_YET_CONNECTED, "parked"):
+                raise bad_request(
+                    f"only an offered or parked participant can connect; {participant_id} is {leg.state}"
+                )
+            if wanted == "parked":
+                leg.park = now
+            elif leg.state == "parked":
+                leg.resume = now
+            else:
+                leg.connected = now
+            leg.state = wanted
+            self._changed(conv, now)
 
     def admin_join(self, conversation_id: str, body: dict[str, Any]) -> Leg:
         """A participant joins now (an agent picks the conversation up, a flow takes it over)."""
@@ -475,7 +505,13 @@ class World:
             spec = ParticipantSpec.model_validate(body)
         except ValidationError as exc:
             raise bad_request(explain(exc)) from None
-        if spec.state in ENDED_STATES or spec.messages or spec.endedAgo or spec.startedAgo:
+        if (
+            spec.state in ENDED_STATES
+            or spec.messages
+            or spec.endedAgo
+            or spec.startedAgo
+            or spec.connectedAgo
+        ):
             raise bad_request("a joining participant is connected (or alerting) and has not written yet")
         with self.lock:
             now = self.tick()

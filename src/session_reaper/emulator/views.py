@@ -82,6 +82,13 @@ def _times(leg: Leg) -> dict[str, Any]:
     }
 
 
+def _parking(leg: Leg) -> dict[str, Any]:
+    return {
+        "parkTime": iso(leg.park) if leg.park else None,
+        "resumeTime": iso(leg.resume) if leg.resume else None,
+    }
+
+
 def media_dict(conv: Conversation) -> dict[str, Any]:
     participants = []
     for leg in conv.legs:
@@ -89,6 +96,7 @@ def media_dict(conv: Conversation) -> dict[str, Any]:
             "id": leg.id,
             "name": leg.name,
             **_times(leg),
+            **_parking(leg),
             "purpose": leg.purpose,
             "state": leg.state,
             "direction": leg.direction,
@@ -158,6 +166,7 @@ def _communication(conv: Conversation, leg: Leg) -> dict[str, Any]:
             "disconnectType": leg.disconnect_type,
             "connectedTime": iso(leg.connected) if leg.connected else None,
             "disconnectedTime": iso(leg.end) if leg.end else None,
+            **_parking(leg),
             "type": conv.message_type,
             "messages": _details(leg),
             "wrapup": _wrapup(leg),

@@ -140,7 +140,11 @@ def _participant(raw: Mapping[str, Any]) -> tuple[Participant, str, str, list[Ma
         queue_id=_str(raw.get("queueId")) or _ref_id(raw.get("queue")),
         communication_id=_str(comm.get("id")) if comm is not raw else None,
         started_at=parse_time(raw.get("startTime")) or parse_time(comm.get("connectedTime")),
+        # The media view has these on the participant, the generic view on its communication.
+        connected_at=_time(raw, comm, "connectedTime"),
         ended_at=ended_at,
+        parked_at=_time(raw, comm, "parkTime"),
+        resumed_at=_time(raw, comm, "resumeTime"),
         disconnect_type=_lower(comm.get("disconnectType")) or _lower(raw.get("disconnectType")),
         attributes=_attributes(raw.get("attributes")),
         wrapup_required=wrapup_required,
@@ -150,6 +154,10 @@ def _participant(raw: Mapping[str, Any]) -> tuple[Participant, str, str, list[Ma
     )
     channel = _lower(comm.get("type")) or _lower(raw.get("type")) or ""
     return participant, media, channel, details
+
+
+def _time(raw: Mapping[str, Any], comm: Mapping[str, Any], key: str) -> datetime | None:
+    return parse_time(raw.get(key)) or parse_time(comm.get(key))
 
 
 def _is_media_view(items: Sequence[Mapping[str, Any]]) -> bool:
