@@ -202,6 +202,7 @@ def report(
     from rich.console import Console
 
     from session_reaper import report as reporting
+    from session_reaper import report_html
     from session_reaper.config import ConfigError, load_settings
 
     stdout = Console(highlight=False, soft_wrap=True)
@@ -234,7 +235,7 @@ def report(
         reporting.render_terminal(stdout, data)
     if html_file is not None:
         try:
-            reporting.write_html(Path(html_file), data)
+            report_html.write_html(Path(html_file), data)
         except OSError as exc:
             raise fail(2, f"cannot write {html_file}: {exc.strerror or exc}") from None
         (stderr if as_json else stdout).print(f"Wrote {html_file}", markup=False)

@@ -115,3 +115,14 @@ leases = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     Column("claimed_at", UtcDateTime, nullable=False),
 )
+
+# Queue names as the platform gave them (the report names queues by them); no name when the read was
+# refused, with its HTTP status: the report then shows the id.
+queues = Table(
+    "queues",
+    metadata,
+    Column("queue_id", String(ID), primary_key=True),
+    Column("name", String(400)),
+    Column("status", Integer),
+    Column("read_at", UtcDateTime, nullable=False),
+)
