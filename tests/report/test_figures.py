@@ -143,7 +143,12 @@ def test_json_figures(filled: Ledger) -> None:
         "maxMinutes": 90.0,
     }
     # Idle minus the 30-minute threshold, never below zero: 0 0 1 3 5 11 60.
-    assert figures["pastThreshold"] == {"closes": 7, "medianMinutes": 3.0, "p90Minutes": 60.0, "maxMinutes": 60.0}
+    assert figures["pastThreshold"] == {
+        "closes": 7,
+        "medianMinutes": 3.0,
+        "p90Minutes": 60.0,
+        "maxMinutes": 60.0,
+    }
 
 
 def test_hours_are_made_continuous_for_the_chart() -> None:

@@ -74,7 +74,9 @@ def test_the_page_parses_and_is_self_contained(data: ReportData) -> None:
 
 def test_hostile_strings_are_escaped(data: ReportData) -> None:
     hostile_rule = [("<b>rule</b>", {"close": 1, "teardown": 0, "wrapup": 0, "warn": 0})]
-    page = render_html(replace(data, acted_by_rule=hostile_rule, by_queue=[("<b>q</b>", 1)]), title="<i>t</i>")
+    page = render_html(
+        replace(data, acted_by_rule=hostile_rule, by_queue=[("<b>q</b>", 1)]), title="<i>t</i>"
+    )
     assert "<script" not in page and "<img" not in page and "<b>" not in page and "<i>" not in page
     assert (
         "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;img src=x onerror=alert(1)&gt;" in page
