@@ -79,6 +79,7 @@ class DemoOptions:
     html: Path = Path("session-reaper-demo.html")
     seed: int = 7
     quick: bool = False  # a short day: for tests
+    ledger: str = DEMO_LEDGER  # a file (sqlite:///day.db) keeps the day for `report` (scripts/report-day)
     arrivals_per_hour: float = 60.0
 
     @property
@@ -474,7 +475,7 @@ class Demo:
         self.console = console
         self.server = server
         self.options = options
-        self.settings = demo_settings(DEMO_LEDGER)
+        self.settings = demo_settings(options.ledger)
         self.channels = self.settings.sweep.channels
         self.start = day_start()
         self.world = server.world
@@ -503,7 +504,11 @@ class Demo:
             f"requests/min for a fast demo: the platform's real limit is {PLATFORM_RATE_LIMIT}/min per OAuth "
             f"client. Analytics lag {ANALYTICS_LAG:g} s, read propagation delay {PROPAGATION_DELAY:g} s. "
             f"Policy: the built-in defaults, plus wrapup_code = {WRAPUP_CODE!r} so that acw-stuck acts; "
-            "the ledger is SQLite in memory.[/]"
+            + (
+                "the ledger is SQLite in memory.[/]"
+                if self.options.ledger == DEMO_LEDGER
+                else "the ledger is kept.[/]"
+            )
         )
 
     async def dry_run(self, rt: Runtime) -> SweepRecord:

@@ -250,7 +250,8 @@ def collect(ledger: Ledger, since: datetime, now: datetime) -> ReportData:
         applied_sweeps=int(applied),
         first_sweep_at=first,
         last_sweep_at=last,
-        timeline=closes_timeline(closed, until),
+        # Up to the last sweep, not to now: past it, no close means no sweep ran, not nothing to close.
+        timeline=closes_timeline(closed, last if last is not None else until),
     )
 
 
@@ -329,7 +330,8 @@ def parse_since(text: str) -> timedelta:
 
 
 def closes_timeline(closed: Sequence[Closed], until: datetime) -> Timeline | None:
-    """Closes by rule from the first close's hour to `until`: by hour up to two days, else by day."""
+    """Closes by rule from the first close's hour to `until` (the last sweep): by hour up to two days,
+    else by day."""
     if not closed:
         return None
     first = closed[0].at.astimezone(UTC)

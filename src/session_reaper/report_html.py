@@ -62,7 +62,8 @@ section h2 { margin: 0 0 10px; font-size: 17px; font-weight: 600; color: #1f3b57
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid #eee; vertical-align: top; }
 th { color: #555; font-weight: 600; background: #fafafa; }
-td.num, th.num { text-align: right; }
+td.num, th.num { text-align: right; white-space: nowrap; }
+tbody td:first-child { white-space: nowrap; }
 td.id { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px;
   word-break: break-all; }
 svg { display: block; max-width: 100%; height: auto; }
