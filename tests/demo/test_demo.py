@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from session_reaper.demo import GuestsAndAgents, stale_sessions
-from session_reaper.report import FIGURE_LABELS, FIGURES
 from session_reaper.emulator.server import build_world
+from session_reaper.report import FIGURE_LABELS, FIGURES
 from tests.demo.conftest import DemoRun
 
 CHROMIUM = Path("/usr/bin/chromium")

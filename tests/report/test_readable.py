@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import xml.etree.ElementTree as ET
 from datetime import timedelta
@@ -128,7 +129,7 @@ def test_histogram_edges_never_collide_in_half_a_row() -> None:
         (float(t.get("x", 0)), len(t.text or "")) for t in edges if abs(float(t.get("y", 0)) - base) < 0.5
     )
     assert len(row) >= 3
-    for (x0, n0), (x1, n1) in zip(row, row[1:], strict=False):
+    for (x0, n0), (x1, n1) in itertools.pairwise(row):
         assert x1 - x0 >= charts.CHAR * (n0 + n1) / 2, row
 
 
@@ -142,5 +143,5 @@ def test_the_legend_never_overlaps_in_half_a_row() -> None:
         rows.setdefault(float(t.get("y", 0)), []).append(float(t.get("x", 0)))
     for xs in rows.values():
         xs.sort()
-        for a, b in zip(xs, xs[1:], strict=False):
+        for a, b in itertools.pairwise(xs):
             assert b - a >= charts.CHAR * len(names[0]), rows
