@@ -14,7 +14,6 @@ from pydantic import BaseModel
 from session_reaper.config import (
     CONFIG_ENV,
     DEFAULT_FILE,
-    DURATION_HINT,
     ENV_API_URL,
     ENV_CLIENT_ID,
     ENV_CLIENT_SECRET,
@@ -23,6 +22,7 @@ from session_reaper.config import (
     Settings,
     _toml,
 )
+from session_reaper.schedule import DURATION_HINT
 
 EXAMPLE = "examples/session-reaper.toml"
 
