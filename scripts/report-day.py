@@ -72,8 +72,8 @@ def main(out: Path) -> int:
 
 
 def page_height(page: Path) -> int:
-    """Tall enough for the whole page: ~ the sum of its charts' heights at the page's width."""
-    return int(os.environ.get("REPORT_DAY_HEIGHT", "3000"))
+    """The window's height: the whole page of a day's report at 1200 px wide (REPORT_DAY_HEIGHT overrides)."""
+    return int(os.environ.get("REPORT_DAY_HEIGHT", "2960"))
 
 
 if __name__ == "__main__":
