@@ -343,6 +343,7 @@ class Sweep:
                 reason=verdict.reason,
                 threshold_seconds=verdict.threshold.total_seconds() if verdict.threshold else None,
                 idle_seconds=idle_seconds(conversation, now),
+                held_seconds=(now - verdict.since).total_seconds() if verdict.since else None,
                 queue_id=line.queue_id,
                 channel=line.channel,
                 platform_now=now,

@@ -207,3 +207,26 @@ def test_closes_by_rule_over_time(filled: Ledger) -> None:
     assert rule_timeline(filled, NOW, NOW + timedelta(hours=2)).series() == {}
     with pytest.raises(ValueError):
         rule_timeline(filled, T0, NOW, timedelta(0))
+
+
+def test_the_delay_past_the_threshold_is_measured_on_the_rules_own_clock(ledger_url: str) -> None:
+    """customer-left's clock starts when the customer left, not at the last message: 10m held, 5m past."""
+    clock = FakeClock()
+    with Ledger.open(ledger_url, clock=clock) as ledger:
+        sweep = ledger.start_sweep(True)
+        for conversation_id, held in (("c-left", 600.0), ("c-old-ledger", None)):
+            decision = ledger.record_decision(
+                sweep,
+                conversation_id,
+                decision="close",
+                rule="customer-left",
+                threshold_seconds=300,
+                idle_seconds=3600,
+                held_seconds=held,
+            )
+            ledger.set_decision_outcome(decision, "done")
+        ledger.finish_sweep(sweep, {"closed": 2, "apiRequests": 9})
+        data = collect(ledger, WEEK, NOW)
+    # A decision journalled before held_seconds existed falls back to its idle time: 60m - 5m.
+    assert data.past_threshold_minutes == pytest.approx([5.0, 55.0])
+    assert data.idle_minutes == pytest.approx([60.0, 60.0])

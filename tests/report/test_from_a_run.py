@@ -144,6 +144,9 @@ def test_terminal_json_and_page_agree_with_each_other_and_with_the_platform(
     assert figures["wrappedUp"] == len(ids["wrapup"])
     assert (figures["failed"], figures["appliedSweeps"], figures["apiRequests"]) == (0, 2, requests)
     assert figures["requestsPerClose"] == round(requests / 12, 2)
+    # The 130-minute silent chat was closed 100 minutes past idle's 30: the longest delay; wrap-ups aside.
+    past = json.loads(as_json.stdout)["pastThreshold"]
+    assert past["closes"] == 12 and 100 <= past["maxMinutes"] <= 101
 
     terminal = report(reaper)
     assert terminal.returncode == 0, terminal.stderr

@@ -158,6 +158,7 @@ class Ledger:
         channel: str | None = None,
         threshold_seconds: float | None = None,
         idle_seconds: float | None = None,
+        held_seconds: float | None = None,
         platform_now: datetime | None = None,
         at: datetime | None = None,
     ) -> int:

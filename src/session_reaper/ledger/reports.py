@@ -120,25 +120,32 @@ class Closed:
     rule: str
     idle_seconds: float | None
     threshold_seconds: float | None
+    held_seconds: float | None  # how long the rule's condition had held; else the idle time stands in
 
     @property
     def past_threshold_seconds(self) -> float | None:
         """How long past its rule's threshold the reaper acted: the reaction delay."""
-        if self.idle_seconds is None or self.threshold_seconds is None:
+        held = self.held_seconds if self.held_seconds is not None else self.idle_seconds
+        if held is None or self.threshold_seconds is None:
             return None
-        return max(0.0, self.idle_seconds - self.threshold_seconds)
+        return max(0.0, held - self.threshold_seconds)
 
 
 def closed(connection: Connection, since: datetime) -> list[Closed]:
     query = (
         select(
-            decisions.c.decided_at, decisions.c.rule, decisions.c.idle_seconds, decisions.c.threshold_seconds
+            decisions.c.decided_at,
+            decisions.c.rule,
+            decisions.c.idle_seconds,
+            decisions.c.threshold_seconds,
+            decisions.c.held_seconds,
         )
         .where(_closes(since))
         .order_by(decisions.c.decided_at)
     )
     return [
-        Closed(at, rule or NONE, idle, threshold) for at, rule, idle, threshold in connection.execute(query)
+        Closed(at, rule or NONE, idle, threshold, held)
+        for at, rule, idle, threshold, held in connection.execute(query)
     ]
 
 

@@ -52,7 +52,8 @@ decisions = Table(
     Column("reason", Text),
     Column("error", Text),
     Column("threshold_seconds", Float),
-    Column("idle_seconds", Float),
+    Column("idle_seconds", Float),  # since the last message of a person or a bot
+    Column("held_seconds", Float),  # how long the deciding rule's condition had held
     Column("platform_now", UtcDateTime),
     Column("decided_at", UtcDateTime, nullable=False),
     Column("outcome_at", UtcDateTime),
