@@ -231,7 +231,8 @@ def render_html(data: ReportData, title: str = "session-reaper report") -> str:
             _section(
                 PAST_TITLE,
                 _spread_chart(data.past_threshold_minutes, PAST_TITLE, "minutes past the threshold"),
-                f"Idle time minus the rule's threshold: {spread_text(data.past_threshold_minutes)}."
+                "How long the rule's condition had held beyond its threshold when the reaper acted "
+                f"(its own clock: e.g. since the customer left): {spread_text(data.past_threshold_minutes)}."
                 if data.past_threshold_minutes
                 else "",
             ),
