@@ -73,7 +73,7 @@ def main(out: Path) -> int:
 
 def page_height(page: Path) -> int:
     """The window's height: the whole page of a day's report at 1200 px wide (REPORT_DAY_HEIGHT overrides)."""
-    return int(os.environ.get("REPORT_DAY_HEIGHT", "2960"))
+    return int(os.environ.get("REPORT_DAY_HEIGHT", "3010"))
 
 
 if __name__ == "__main__":

@@ -150,6 +150,8 @@ def test_terminal_json_and_page_agree_with_each_other_and_with_the_platform(
 
     terminal = report(reaper)
     assert terminal.returncode == 0, terminal.stderr
+    # No failure: a sentence, not a table of headings over nothing.
+    assert "Failures: no failure in this period." in terminal.stdout and "last error" not in terminal.stdout
     html_file = reaper.workdir / "report.html"
     page_run = report(reaper, "--html", str(html_file))
     assert page_run.returncode == 0, page_run.stderr
