@@ -25,6 +25,10 @@ AXIS = "#999"
 Orientation = Literal["vertical", "horizontal"]
 MIN_BINS = 5  # a histogram of a handful of values still shows a shape
 MAX_BAR = 32.0  # a bar never gets thicker than this, however few there are
+CHAR = 6.8  # the width of one character at font-size 12, generously (system fonts differ)
+LINE = 15.0  # the height of a line of text at font-size 12, with a little air
+SLANT = 45  # degrees: how far crowded category labels are turned
+LABEL_CHARS = 18  # a category label longer than this is shortened with an ellipsis
 
 
 def esc(text: object) -> str:
@@ -77,6 +81,34 @@ def shorten(label: str, limit: int) -> str:
 def _every(count: int, room: int) -> int:
     """Show one label in this many so that at most `room` labels fit."""
     return max(1, math.ceil(count / max(1, room)))
+
+
+@dataclass(frozen=True, slots=True)
+class XLabels:
+    """How the category labels under a chart are drawn so that no two of them overlap."""
+
+    every: int  # one label in this many is drawn
+    slanted: bool
+    depth: float  # how far below the axis the labels reach
+    reach: float  # how far left of its tick a slanted label reaches
+
+    @staticmethod
+    def plan(labels: Sequence[str], plot_width: float, max_labels: int) -> XLabels:
+        """Level labels when they fit side by side (thinned if need be), else slanted and thinned.
+
+        Level labels need their own width between ticks; slanted ones only a line's height divided by
+        the sine of the slant. Whichever draws more labels wins; at most `max_labels` are drawn.
+        """
+        count = len(labels)
+        longest = max((len(shorten(label, LABEL_CHARS)) for label in labels), default=0)
+        slot = plot_width / max(1, count - 1 if count > 1 else 1)
+        at_most = _every(count, max_labels)
+        level = max(at_most, math.ceil((CHAR * longest + 10) / max(slot, 1e-9)))
+        slanted = max(at_most, math.ceil(LINE / math.sin(math.radians(SLANT)) / max(slot, 1e-9)))
+        if level <= slanted:
+            return XLabels(level, False, LINE + 4, 0.0)
+        run = CHAR * longest * math.cos(math.radians(SLANT))
+        return XLabels(slanted, True, LINE + CHAR * longest * math.sin(math.radians(SLANT)), run)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +200,7 @@ def bar_chart(
     color: str = PALETTE[0],
     width: int = 720,
     height: int | None = None,
-    max_labels: int = 16,
+    max_labels: int = 24,
     empty: str = "nothing to show",
 ) -> str:
     """One bar per (label, value). Horizontal bars suit long labels (queue ids); vertical ones, time."""
@@ -177,8 +209,12 @@ def bar_chart(
         longest = max((len(label) for label, _ in items), default=4)
         left = min(260, 14 + 7 * min(longest, 36))
         frame = _Frame(width, height or max(160, 46 + 30 * len(items)), left, 40, 12, 34)
+        below = XLabels(1, False, 0.0, 0.0)
     else:
-        frame = _Frame(width, height or 300, 58, 16, 16, 64)
+        # Bars are centred in equal slots: the labels' spacing is the slot, as for len+1 points.
+        below = XLabels.plan([label for label, _ in items] + [""], width - 58 - 16, max_labels)
+        left = max(58, math.ceil(below.reach + 4))
+        frame = _Frame(width, height or 300, left, 16, 16, max(34, math.ceil(below.depth + 8)))
     parts = _open(frame, title)
     if not items:
         return _empty(frame, parts, empty)
@@ -186,7 +222,6 @@ def bar_chart(
     _value_axis(frame, parts, top, value_label, horizontal=horizontal)
     slot = (frame.plot_height if horizontal else frame.plot_width) / len(items)
     thickness = min(MAX_BAR, max(1.0, slot * (0.7 if slot > 6 else 0.9)))
-    label_every = _every(len(items), max_labels)
     show_values = slot >= (18 if horizontal else 26)
     for index, (label, value) in enumerate(items):
         share = max(0.0, value) / top
@@ -220,22 +255,23 @@ def bar_chart(
                     f'<text x="{x + thickness / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle">'
                     f"{esc(fmt(value))}</text>"
                 )
-            if index % label_every == 0:
-                _category_label(frame, parts, x + thickness / 2, label, rotate=len(items) > 8)
+            if index % below.every == 0:
+                _category_label(frame, parts, x + thickness / 2, label, slanted=below.slanted)
     _axes(frame, parts, horizontal=horizontal)
     parts.append("</svg>")
     return "\n".join(parts)
 
 
-def _category_label(frame: _Frame, parts: list[str], x: float, label: str, *, rotate: bool) -> None:
+def _category_label(frame: _Frame, parts: list[str], x: float, label: str, *, slanted: bool) -> None:
     y = frame.top + frame.plot_height + 16
-    if rotate:
+    text = esc(shorten(label, LABEL_CHARS))
+    if slanted:
         parts.append(
-            f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="end" transform="rotate(-35 {x:.1f} {y:.1f})">'
-            f"{esc(shorten(label, 18))}</text>"
+            f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="end" transform="rotate(-{SLANT} {x:.1f} {y:.1f})">'
+            f"{text}</text>"
         )
     else:
-        parts.append(f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="middle">{esc(shorten(label, 18))}</text>')
+        parts.append(f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="middle">{text}</text>')
 
 
 def _axes(frame: _Frame, parts: list[str], *, horizontal: bool) -> None:
@@ -259,13 +295,19 @@ def line_chart(
     value_label: str = "",
     width: int = 720,
     height: int = 300,
-    max_labels: int = 12,
+    max_labels: int = 24,
     colors: Sequence[str] = PALETTE,
     empty: str = "nothing to show",
 ) -> str:
     """One line per series over shared x labels (each series has one value per label), with a legend."""
-    legend_rows = math.ceil(len(series) / 4) if len(series) > 1 else 0
-    frame = _Frame(width, height + 20 * legend_rows, 58, 20, 16 + 20 * legend_rows, 64)
+    longest_name = max((len(shorten(name, 32)) for name in series), default=0)
+    columns = max(1, min(4, int((width - 78) // (CHAR * longest_name + 30))))
+    legend_rows = math.ceil(len(series) / columns) if len(series) > 1 else 0
+    below = XLabels.plan(labels, width - 58 - 20, max_labels)
+    left = max(58, math.ceil(below.reach + 4))
+    frame = _Frame(
+        width, height + 20 * legend_rows, left, 20, 16 + 20 * legend_rows, max(34, math.ceil(below.depth + 8))
+    )
     parts = _open(frame, title)
     for name, values in series.items():
         if len(values) != len(labels):
@@ -283,10 +325,9 @@ def line_chart(
     def y_at(v: float) -> float:
         return frame.top + frame.plot_height - max(0.0, v) / top * frame.plot_height
 
-    label_every = _every(count, max_labels)
     for i, label in enumerate(labels):
-        if i % label_every == 0:
-            _category_label(frame, parts, x_at(i), label, rotate=count > 8)
+        if i % below.every == 0:
+            _category_label(frame, parts, x_at(i), label, slanted=below.slanted)
     show_points = count <= 60
     for index, (name, values) in enumerate(series.items()):
         color = esc(colors[index % len(colors)])
@@ -303,8 +344,8 @@ def line_chart(
                 )
     if legend_rows:
         for index, name in enumerate(series):
-            row, col = divmod(index, 4)
-            x = frame.left + col * (frame.plot_width / 4)
+            row, col = divmod(index, columns)
+            x = frame.left + col * (frame.plot_width / columns)
             y = 14 + row * 20
             color = esc(colors[index % len(colors)])
             parts.append(f'<rect x="{x:.1f}" y="{y - 9}" width="14" height="10" fill="{color}" rx="2"/>')
@@ -368,7 +409,8 @@ def histogram(
     top = _scale_top([b.count for b in found])
     _value_axis(frame, parts, top, count_label, horizontal=False)
     slot = frame.plot_width / len(found)
-    edge_every = _every(len(found) + 1, 12)
+    widest = max(len(fmt(found[0].low + i * (found[0].high - found[0].low))) for i in range(len(found) + 1))
+    edge_every = max(_every(len(found) + 1, 12), math.ceil((CHAR * widest + 10) / slot))
     for index, item in enumerate(found):
         x = frame.left + index * slot
         length = item.count / top * frame.plot_height
@@ -380,7 +422,7 @@ def histogram(
         )
     base = frame.top + frame.plot_height
     for index in range(len(found) + 1):
-        if index % edge_every == 0 or index == len(found):
+        if index % edge_every == 0:
             edge = found[0].low + index * (found[0].high - found[0].low)
             x = frame.left + index * slot
             parts.append(

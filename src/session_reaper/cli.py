@@ -274,6 +274,7 @@ def report(
     from rich.console import Console
 
     from session_reaper import report as reporting
+    from session_reaper import report_html, report_terminal
     from session_reaper.config import ConfigError, load_settings
 
     stdout = Console(highlight=False, soft_wrap=True)
@@ -303,10 +304,10 @@ def report(
     if as_json:
         print(json.dumps(reporting.to_json(data), ensure_ascii=False), flush=True)
     elif not data.empty:
-        reporting.render_terminal(stdout, data)
+        report_terminal.render_terminal(stdout, data)
     if html_file is not None:
         try:
-            reporting.write_html(Path(html_file), data)
+            report_html.write_html(Path(html_file), data)
         except OSError as exc:
             raise fail(2, f"cannot write {html_file}: {exc.strerror or exc}") from None
         (stderr if as_json else stdout).print(f"Wrote {html_file}", markup=False)

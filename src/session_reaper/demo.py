@@ -20,11 +20,10 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import math
-import statistics
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from session_reaper import report
+from session_reaper import report, report_html
 from session_reaper.config import Settings
 from session_reaper.emulator.errors import PlatformError
 from session_reaper.emulator.server import EmulatorServer, build_world
@@ -48,9 +47,11 @@ from session_reaper.emulator.state import World
 from session_reaper.emulator.traffic import DEMO_QUEUES, TrafficGenerator, WorldTarget, seed_demo
 from session_reaper.ledger import Ledger
 from session_reaper.model import Conversation
-from session_reaper.results import DecisionLine, Outcome, Summary
+from session_reaper.recording import idle_seconds
+from session_reaper.results import DecisionLine, Outcome
 from session_reaper.rules import RULE_ORDER
 from session_reaper.runtime import EXIT_ACTION_FAILED, EXIT_OK, Runtime, open_runtime
+from session_reaper.schedule import format_span
 from session_reaper.sweep import NotBefore, Sweep, SweepResult
 
 PLATFORM_RATE_LIMIT = 300  # requests per minute per OAuth client on the real platform
@@ -65,6 +66,7 @@ WRAPUP_CODE = "code-follow-up"  # the emulator's "Follow-up needed": what acw-st
 DEMO_CLIENT = ("emulator", "emulator-secret")  # the emulator's default OAuth client
 ACTIONS = ("close", "teardown", "wrapup", "warn")
 TABLE_ROWS = 25
+DEMO_TITLE = "session-reaper demo: a working day in the emulator"
 # The demo's journal is thrown away at the end: SQLite in memory (on a disk, every journal entry would
 # wait for its fsync, as it must in production, and the demo would take seconds longer).
 DEMO_LEDGER = "sqlite:///:memory:"
@@ -77,6 +79,7 @@ class DemoOptions:
     html: Path = Path("session-reaper-demo.html")
     seed: int = 7
     quick: bool = False  # a short day: for tests
+    ledger: str = DEMO_LEDGER  # a file (sqlite:///day.db) keeps the day for `report` (scripts/report-day)
     arrivals_per_hour: float = 60.0
 
     @property
@@ -198,11 +201,8 @@ class RecordingSweep(Sweep):
 
 def silent_minutes(conversation: Conversation | None, now: datetime) -> float | None:
     """Minutes since the last message of a person or a bot (the reaper's own texts never count)."""
-    if conversation is None:
-        return None
-    last = conversation.last_activity
-    since = last.at if last is not None else conversation.started_at
-    return None if since is None else max(0.0, (now - since).total_seconds() / 60)
+    seconds = None if conversation is None else idle_seconds(conversation, now)
+    return None if seconds is None else seconds / 60
 
 
 @dataclass
@@ -218,64 +218,16 @@ class SweepRecord:
     def done(self) -> list[DecisionLine]:
         return [ln for ln in self.lines if ln.outcome is Outcome.DONE and ln.decision in ACTIONS]
 
-    def closes_by_rule(self) -> Counter[str]:
-        return Counter(ln.rule or "-" for ln in self.done())
-
-    def idle_before_close(self) -> list[float]:
-        found = []
-        for line in self.done():
-            if line.decision in ("close", "teardown"):
-                minutes = silent_minutes(self.decided.get(line.conversation_id), self.at)
-                if minutes is not None:
-                    found.append(minutes)
-        return found
-
 
 @dataclass
 class DayPoint:
+    """The emulator's worlds after a sweep: what only the demo can see (a world never swept)."""
+
     at: datetime  # when its sweep ran (virtual)
-    began: datetime  # the start of the step it closes
-    closes: Counter[str]
-    api_requests: int
-    ended: int  # conversations closed or torn down by this step's sweep
+    acted: int  # conversations acted on by this sweep
+    api_requests: int  # this sweep's (the ledger has them too; the busiest one is the demo's point)
     stale_with: int
     stale_without: int
-
-
-@dataclass
-class Totals:
-    """The demo's own tally over every applied sweep."""
-
-    by_rule_backlog: Counter[str] = field(default_factory=Counter)
-    by_rule_day: Counter[str] = field(default_factory=Counter)
-    summary: Summary = field(default_factory=Summary)
-    sweeps: int = 0
-    idle_minutes: list[float] = field(default_factory=list)
-
-    def add(self, record: SweepRecord, *, backlog: bool) -> None:
-        (self.by_rule_backlog if backlog else self.by_rule_day).update(record.closes_by_rule())
-        mine, theirs = self.summary, record.result.summary
-        for name in (
-            "scanned",
-            "eligible",
-            "closed",
-            "warned",
-            "torn_down",
-            "skipped",
-            "deferred",
-            "failed",
-            "api_requests",
-            "cancelled",
-            "wrapped_up",
-        ):
-            setattr(mine, name, getattr(mine, name) + getattr(theirs, name))
-        mine.duration_seconds += theirs.duration_seconds
-        self.sweeps += 1
-        self.idle_minutes.extend(record.idle_before_close())
-
-    @property
-    def ended(self) -> int:
-        return self.summary.closed + self.summary.torn_down
 
 
 def demo_settings(ledger_url: str) -> Settings:
@@ -332,12 +284,6 @@ def _short(conversation_id: str) -> str:
 
 def _rule_key(rule: str | None) -> int:
     return RULE_ORDER.index(rule) if rule in RULE_ORDER else len(RULE_ORDER)
-
-
-def _minutes(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value / 60:.0f}h{value % 60:02.0f}m" if value >= 60 else f"{value:.0f}m"
 
 
 def _queue(line: DecisionLine) -> str:
@@ -440,40 +386,37 @@ def applied_table(console: Console, record: SweepRecord) -> None:
             console.print(f"[red]failed[/] {line.conversation_id} ({line.rule}): {line.error}")
 
 
-def summary_table(console: Console, day: Day, *, wall_seconds: float, refused: int) -> None:
-    totals = day.totals
-    by_rule = Table(title="Closed by rule", title_justify="left")
+def summary_table(
+    console: Console,
+    day: Day,
+    whole: report.ReportData,
+    during: report.ReportData,
+    *,
+    wall_seconds: float,
+    refused: int,
+) -> None:
+    """The day in figures: the report's own (`report.FIGURES`, from the ledger), then what only the
+    demo sees (its worlds, its wall time). `during` is the ledger's figures after the backlog sweep."""
+    by_rule = Table(title="Acted on by rule", title_justify="left")
     by_rule.add_column("rule", style="bold")
-    by_rule.add_column("backlog at 08:00", justify="right")
+    by_rule.add_column(f"backlog at {day.start:%H:%M}", justify="right")
     by_rule.add_column("during the day", justify="right")
     by_rule.add_column("total", justify="right", style="bold")
-    rules = sorted(set(totals.by_rule_backlog) | set(totals.by_rule_day), key=_rule_key)
-    for rule in rules:
-        a, b = totals.by_rule_backlog[rule], totals.by_rule_day[rule]
-        by_rule.add_row(rule, str(a), str(b), str(a + b))
-    a, b = sum(totals.by_rule_backlog.values()), sum(totals.by_rule_day.values())
-    by_rule.add_row("all rules", str(a), str(b), str(a + b), style="bold")
+    day_counts = {rule: sum(counts.values()) for rule, counts in during.acted_by_rule}
+    all_counts = {rule: sum(counts.values()) for rule, counts in whole.acted_by_rule}
+    for rule in sorted(all_counts, key=_rule_key):
+        total, later = all_counts[rule], day_counts.get(rule, 0)
+        by_rule.add_row(rule, str(total - later), str(later), str(total))
+    total, later = sum(all_counts.values()), sum(day_counts.values())
+    by_rule.add_row("all rules", str(total - later), str(later), str(total), style="bold")
     console.print(by_rule)
 
-    s = totals.summary
     table = Table(title="Summary (every applied sweep)", title_justify="left", show_header=False)
     table.add_column("figure")
     table.add_column("value", justify="right")
+    for key, value in whole.figures().items():
+        table.add_row(report.FIGURE_LABELS[key], report.figure_text(value))
     rows = [
-        ("applied sweeps", str(totals.sweeps)),
-        ("conversations closed", str(s.closed)),
-        ("warned", str(s.warned)),
-        ("torn down (orphaned)", str(s.torn_down)),
-        ("wrap-ups applied (acw-stuck)", str(s.wrapped_up)),
-        ("cancelled: activity just before acting", str(s.cancelled)),
-        ("skipped decisions (summed over sweeps)", str(s.skipped)),
-        ("deferred (to the platform's own timer, or a per-sweep cap)", str(s.deferred)),
-        ("failed", str(s.failed)),
-        ("API requests", str(s.api_requests)),
-        (
-            "API requests per close or teardown",
-            f"{s.api_requests / totals.ended:.1f}" if totals.ended else "-",
-        ),
         ("guest/agent actions refused: chat already closed", str(refused)),
         (
             f"stale sessions at {day.end:%H:%M}: with the reaper / without",
@@ -481,109 +424,9 @@ def summary_table(console: Console, day: Day, *, wall_seconds: float, refused: i
         ),
         ("wall time", f"{wall_seconds:.1f} s"),
     ]
-    for name, value in rows:
-        table.add_row(name, value)
+    for name, text in rows:
+        table.add_row(name, text)
     console.print(table)
-
-
-# -------------------------------------------------------------------------------------------- report
-
-
-def _hour(point: DayPoint) -> str:
-    """The hour a step's sweep belongs to: the one its interval began in (08:50-09:00 is 08:00's)."""
-    return point.began.strftime("%H:00")
-
-
-def hourly_closes(points: Sequence[DayPoint]) -> list[tuple[str, dict[str, float]]]:
-    hours: dict[str, Counter[str]] = {}
-    for point in points:
-        hours.setdefault(_hour(point), Counter()).update(point.closes)
-    rules = sorted({r for c in hours.values() for r in c}, key=_rule_key)
-    return [(label, {rule: float(c[rule]) for rule in rules}) for label, c in hours.items()]
-
-
-def hourly_cost(points: Sequence[DayPoint]) -> list[tuple[str, dict[str, float]]]:
-    requests: Counter[str] = Counter()
-    ended: Counter[str] = Counter()
-    for point in points:
-        requests[_hour(point)] += point.api_requests
-        ended[_hour(point)] += point.ended
-    return [
-        (label, {"requests per close": requests[label] / ended[label] if ended[label] else 0.0})
-        for label in requests
-    ]
-
-
-def report_data(ledger: Ledger, day: Day) -> report.ReportData:
-    """The report module's figures from the ledger, plus the demo's own series."""
-    data = report.collect(ledger, day.start, day.end)
-    backlog = day.backlog.result.summary
-    stale = [
-        (
-            p.at.strftime("%H:%M"),
-            {"without the reaper": float(p.stale_without), "with the reaper": float(p.stale_with)},
-        )
-        for p in day.points
-    ]
-    idle = day.totals.idle_minutes
-    median = f" Median {statistics.median(idle):.0f} min." if idle else ""
-    return replace(
-        data,
-        timelines=[
-            report.Timeline(
-                "Closes by rule over the day",
-                hourly_closes(day.steps),
-                value_label="closes per hour",
-                note=(
-                    f"Closes, teardowns and wrap-ups of the sweeps every {_duration(day.step)} of virtual "
-                    f"time, by the hour they fall in. The first sweep's backlog "
-                    f"({sum(day.backlog.closes_by_rule().values())} at 08:00) is left out here; it is in "
-                    "'Closes by rule' above."
-                ),
-            ),
-            report.Timeline(
-                "Stale sessions over time, with and without the reaper",
-                stale,
-                value_label="stale sessions",
-                note=(
-                    "Stale = a web messaging conversation not ended where nobody wrote for 30 minutes or "
-                    "more, counted in the emulator's world after each sweep (the first point is right after "
-                    "the backlog sweep). 'Without the reaper' is a second emulator world fed the same "
-                    "seeded traffic and never swept. What stays with the reaper is exempt, or between 30 "
-                    "minutes and a longer rule's threshold (flow-stuck waits 60)."
-                ),
-            ),
-            report.Timeline(
-                "API requests per close, by hour",
-                hourly_cost(day.steps),
-                value_label="requests per close",
-                kind="bar",
-                note=(
-                    "Every request of the hour's sweeps (discovery, reads, writes, verification, and the "
-                    "wrap-ups' too) divided by the conversations closed or torn down in that hour. Backlog "
-                    f"sweep: {backlog.api_requests} requests for {backlog.closed + backlog.torn_down} "
-                    "conversations."
-                ),
-            ),
-        ],
-        histograms=[
-            report.Histogram(
-                "Idle time before close (minutes)",
-                [round(v, 1) for v in idle],
-                value_label="minutes since the last message",
-                bin_width=15.0,
-                note=(
-                    "Minutes since the last message of a person or a bot when the reaper decided to close "
-                    "or tear down; the backlog's overnight conversations are the long tail." + median
-                ),
-            )
-        ],
-    )
-
-
-def _duration(value: timedelta) -> str:
-    minutes = round(value.total_seconds() / 60)
-    return f"{minutes} minutes" if minutes < 120 else f"{minutes / 60:g} hours"
 
 
 # ---------------------------------------------------------------------------------------------- run
@@ -596,8 +439,12 @@ class Day:
     start: datetime
     step: timedelta
     backlog: SweepRecord
-    totals: Totals
     points: list[DayPoint] = field(default_factory=list)  # the first is right after the backlog sweep
+
+    @property
+    def after_backlog(self) -> datetime:
+        """A moment after the backlog sweep's last journal entry and before the day's first sweep."""
+        return self.backlog.at + timedelta(milliseconds=1)
 
     @property
     def steps(self) -> list[DayPoint]:
@@ -628,7 +475,7 @@ class Demo:
         self.console = console
         self.server = server
         self.options = options
-        self.settings = demo_settings(DEMO_LEDGER)
+        self.settings = demo_settings(options.ledger)
         self.channels = self.settings.sweep.channels
         self.start = day_start()
         self.world = server.world
@@ -657,7 +504,11 @@ class Demo:
             f"requests/min for a fast demo: the platform's real limit is {PLATFORM_RATE_LIMIT}/min per OAuth "
             f"client. Analytics lag {ANALYTICS_LAG:g} s, read propagation delay {PROPAGATION_DELAY:g} s. "
             f"Policy: the built-in defaults, plus wrapup_code = {WRAPUP_CODE!r} so that acw-stuck acts; "
-            "the ledger is SQLite in memory.[/]"
+            + (
+                "the ledger is SQLite in memory.[/]"
+                if self.options.ledger == DEMO_LEDGER
+                else "the ledger is kept.[/]"
+            )
         )
 
     async def dry_run(self, rt: Runtime) -> SweepRecord:
@@ -680,14 +531,11 @@ class Demo:
         applied_table(self.console, backlog)
         return backlog
 
-    def _point(self, record: SweepRecord, began: datetime) -> DayPoint:
-        summary = record.result.summary
+    def _point(self, record: SweepRecord) -> DayPoint:
         return DayPoint(
             self.traffic.now,
-            began,
-            record.closes_by_rule(),
-            summary.api_requests,
-            summary.closed + summary.torn_down,
+            len(record.done()),
+            record.result.summary.api_requests,
             stale_sessions(self.world, self.channels),
             stale_sessions(self.shadow, self.channels),
         )
@@ -697,21 +545,19 @@ class Demo:
         count = round(options.day / options.step)
         self.console.rule(
             f"[bold]3. A working day: {self.start:%H:%M} → {self.start + options.day:%H:%M} (virtual), "
-            f"a sweep every {_duration(options.step)}"
+            f"a sweep every {format_span(options.step)}"
         )
-        day.points.append(self._point(day.backlog, self.start))
+        day.points.append(self._point(day.backlog))
         with _progress(self.console, "virtual time") as bar:
             task = bar.add_task("day", total=count, detail="")
             for _ in range(count):
-                began = self.traffic.now
                 self.traffic.step(options.step.total_seconds())
                 self.shadow_traffic.step(options.step.total_seconds())
                 sync_clock(rt, self.world.clock.now())
                 record = await run_sweep(rt, self.settings, apply=True, not_before=not_before)
-                day.totals.add(record, backlog=False)
-                point = self._point(record, began)
+                point = self._point(record)
                 day.points.append(point)
-                acted = sum(day.totals.by_rule_day.values())
+                acted = sum(p.acted for p in day.steps)
                 bar.update(
                     task,
                     advance=1,
@@ -741,25 +587,30 @@ class Demo:
                 await self.dry_run(rt)
                 not_before = NotBefore()  # kept across the applied sweeps, as `serve` keeps it
                 backlog = await self.apply(rt, not_before)
-                day = Day(self.start, self.options.step, backlog, Totals())
-                day.totals.add(backlog, backlog=True)
+                day = Day(self.start, self.options.step, backlog)
                 await self.working_day(rt, day, not_before)
+            # Every figure from here on is the ledger's: the summary, the page, `report` on this ledger.
+            whole = report.collect(ledger, day.start, day.end)
+            during = report.collect(ledger, day.after_backlog, day.end)
             self.console.rule("[bold]Summary")
             summary_table(
                 self.console,
                 day,
+                whole,
+                during,
                 wall_seconds=time.monotonic() - self.started,
                 refused=len(self.hands.refused),
             )
-            data = report_data(ledger, day)
         finally:
             ledger.close()
         try:
-            report.write_html(self.options.html, data, "session-reaper demo: a working day in the emulator")
+            report_html.write_html(
+                self.options.html, whole, "session-reaper demo: a working day in the emulator"
+            )
         except OSError as exc:
             raise DemoError(f"cannot write {self.options.html}: {exc.strerror or exc}") from None
         self.console.print(f"Wrote [bold]{self.options.html}[/]: a self-contained HTML report with charts.")
-        return EXIT_ACTION_FAILED if day.totals.summary.failed else EXIT_OK
+        return EXIT_ACTION_FAILED if whole.failures else EXIT_OK
 
 
 class DemoError(Exception):

@@ -1,50 +1,57 @@
-"""The report: what the reaper closed, what failed and what it cost, from the ledger.
+"""The report: what the reaper did, what failed and what it cost, from the ledger alone.
 
-    data = collect(ledger, since, now)              # figures for the period [since, now]
-    print(render_html(data, "session-reaper report"))   # one self-contained page
-    render_terminal(console, data)                  # rich tables
-    json.dumps(to_json(data))                       # the same figures for machines
+    data = collect(ledger, since, now)              # every figure for the period [since, now]
+    json.dumps(to_json(data))                       # the figures for machines
+    report_terminal.render_terminal(console, data)  # the same figures as rich tables
+    report_html.render_html(data, "title")          # the same figures and their charts, one page
 
-`ReportData` holds only figures read from the journal (ids, rule names, counts, the reaper's own
-reasons, HTTP statuses, scrubbed error texts): never message text, never a credential. The demo
-reuses it and adds its own series through `dataclasses.replace(data, timelines=..., histograms=...)`:
-a `Timeline` is a list of (label, {series: value}) points — "closes by rule over the day", "stale
-sessions with and without the reaper" — and a `Histogram` a list of numbers — "idle time before
-close (minutes)". `requests_per_close` may be overridden the same way (with `cost_note` saying how
-it was measured); the page then shows it without the ledger's requests and closes, which would not add up.
-
-The HTML page has inline CSS and inline SVG charts (see `charts`): no script, no external asset,
-every string escaped.
+`ReportData` is the one computed figures object: the terminal, `--json`, `--html` and the demo's summary
+all read it, and name each headline figure through `FIGURES`, so they agree on every number. It holds
+only what the journal holds (ids, rule names, counts, the reaper's own reasons, HTTP statuses, scrubbed
+error texts, queue names read from the platform): never message text, never a credential. Every chart
+is drawn from it, so `report --html` draws for a real ledger whatever the demo shows.
 """
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from session_reaper import charts
 from session_reaper.ledger import Ledger, LedgerUrlError, LedgerVersionError, normalize_url
 from session_reaper.ledger import reports as queries
-from session_reaper.ledger.reports import NONE
+from session_reaper.ledger.reports import ACTED, NONE, Closed, RequestCost
 from session_reaper.ledger.schema import decisions, sweeps
-from session_reaper.ledger.vocabulary import CLOSING_DECISIONS, scrub
-from session_reaper.schedule import format_duration, parse_duration
+from session_reaper.ledger.vocabulary import scrub
+from session_reaper.schedule import format_span, parse_duration
 
 HOUR_KEY = "%Y-%m-%dT%H:00Z"  # the ledger's hour buckets: "2026-11-21T10:00Z", UTC
-BAR_HOURS_MAX = 72  # more hours than this are drawn as a line, not as bars
-ACTIONS = ("close", "teardown", "warn", "wrapup")
-IDLE_TITLE = "Idle time before close (minutes)"
+ACTIONS = ACTED
+# How each action reads in a table's heading, and in a sentence.
+ACTION_HEADINGS = {"close": "closed", "teardown": "torn down", "wrapup": "wrap-ups", "warn": "warnings"}
+TIMELINE_TITLE = "Closes by rule over time"
+TIMELINE_HOURS_MAX = 48  # a longer span is bucketed by day
+# The headline figures, in order: (JSON key, label). One definition for the terminal, JSON, HTML and demo.
+FIGURES: tuple[tuple[str, str], ...] = (
+    ("closed", "conversations closed"),
+    ("tornDown", "orphaned conversations torn down"),
+    ("wrappedUp", "wrap-ups applied (acw-stuck)"),
+    ("warned", "warnings sent"),
+    ("cancelled", "cancelled: activity just before acting"),
+    ("failed", "failures"),
+    ("sweeps", "sweeps"),
+    ("appliedSweeps", "applied sweeps"),
+    ("apiRequests", "API requests of the applied sweeps"),
+    ("requestsPerClose", "API requests per conversation closed or torn down"),
+)
+FIGURE_LABELS = dict(FIGURES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,15 +116,6 @@ class Timeline:
 
 
 @dataclass(frozen=True, slots=True)
-class Histogram:
-    title: str
-    values: Sequence[float]
-    value_label: str = ""
-    bin_width: float | None = None
-    note: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class ReportData:
     since: datetime
     until: datetime
@@ -125,31 +123,29 @@ class ReportData:
     applied_sweeps: int = 0
     first_sweep_at: datetime | None = None
     last_sweep_at: datetime | None = None  # the last finish (or start, if it never finished)
-    by_rule: list[tuple[str, int]] = field(default_factory=list)
-    by_queue: list[tuple[str, int]] = field(default_factory=list)
+    by_rule: list[tuple[str, int]] = field(default_factory=list)  # closes and teardowns, by rule
+    acted_by_rule: list[tuple[str, dict[str, int]]] = field(default_factory=list)  # every action, by rule
+    by_queue: list[tuple[str, int]] = field(default_factory=list)  # closes and teardowns, by queue name
     by_hour: list[tuple[str, int]] = field(default_factory=list)  # ("2026-11-21T10:00Z", n), in time order
     actions: dict[str, int] = field(default_factory=dict)  # done decisions by kind: close, warn, ...
     cancelled: int = 0
     idle_minutes: list[float] = field(default_factory=list)  # per close: how long nobody had written
+    past_threshold_minutes: list[float] = field(default_factory=list)  # per close: idle minus threshold
+    timeline: Timeline | None = None  # closes by rule over time
+    cost_by_hour: list[tuple[str, RequestCost]] = field(default_factory=list)
     failures: list[FailureRow] = field(default_factory=list)
     api_requests: int = 0  # by the applied sweeps that finished in the period
     cost_sweeps: int = 0
     cost_closes: int = 0
-    requests_per_close: float | None = None
-    cost_note: str = ""  # e.g. how the demo measured its own requests_per_close
-    timelines: list[Timeline] = field(default_factory=list)
-    histograms: list[Histogram] = field(default_factory=list)
 
     @property
     def closes(self) -> int:
+        """Conversations ended: closed or torn down."""
         return sum(count for _, count in self.by_rule)
 
     @property
-    def ledger_cost_agrees(self) -> bool:
-        """Whether requests_per_close is the ledger's own ratio (not a figure the caller put in)."""
-        if self.requests_per_close is None or not self.cost_closes:
-            return self.requests_per_close is None
-        return abs(self.api_requests / self.cost_closes - self.requests_per_close) < 0.005
+    def requests_per_close(self) -> float | None:
+        return self.api_requests / self.cost_closes if self.cost_closes else None
 
     @property
     def empty(self) -> bool:
@@ -158,6 +154,36 @@ class ReportData:
     @property
     def period(self) -> timedelta:
         return self.until - self.since
+
+    def figures(self) -> dict[str, int | float | None]:
+        """The headline figures by their `FIGURES` key: what every output shows first."""
+        values: dict[str, int | float | None] = {
+            "closed": self.actions.get("close", 0),
+            "tornDown": self.actions.get("teardown", 0),
+            "wrappedUp": self.actions.get("wrapup", 0),
+            "warned": self.actions.get("warn", 0),
+            "cancelled": self.cancelled,
+            "failed": len(self.failures),
+            "sweeps": self.sweeps,
+            "appliedSweeps": self.applied_sweeps,
+            "apiRequests": self.api_requests,
+            "requestsPerClose": _round2(self.requests_per_close),
+        }
+        assert list(values) == [key for key, _ in FIGURES]
+        return values
+
+
+def figure_text(value: int | float | None) -> str:
+    """A figure as every output prints it: "3,858", "10.5", "-" for none."""
+    if value is None:
+        return "-"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.1f}"
+
+
+def _round2(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -180,9 +206,7 @@ def collect(ledger: Ledger, since: datetime, now: datetime) -> ReportData:
     # the Ledger's own report methods: each opens a connection, and SQLite would wait on our lock.)
     with ledger.engine.connect() as connection:
         cost = queries.request_cost(connection, since)
-        by_rule = queries.closes_by(connection, "rule", since)
-        by_queue = queries.closes_by(connection, "queue", since)
-        by_hour = queries.closes_by(connection, "hour", since)
+        closed = queries.closed(connection, since)
         sweep_row = connection.execute(
             select(
                 func.count(),
@@ -191,71 +215,68 @@ def collect(ledger: Ledger, since: datetime, now: datetime) -> ReportData:
                 func.max(func.coalesce(sweeps.c.finished_at, sweeps.c.started_at)),
             ).where(sweeps.c.started_at >= since)
         ).one()
-        done = connection.execute(
-            select(decisions.c.decision, func.count())
-            .where(
-                decisions.c.decided_at >= since,
-                decisions.c.outcome == "done",
-                decisions.c.decision.in_(ACTIONS),
-            )
-            .group_by(decisions.c.decision)
-        ).all()
+        acted = queries.acted_by_rule(connection, since)
         cancelled = connection.execute(
             select(func.count()).where(decisions.c.decided_at >= since, decisions.c.outcome == "cancelled")
         ).scalar_one()
-        idle = connection.execute(
-            select(decisions.c.idle_seconds).where(
-                decisions.c.decided_at >= since,
-                decisions.c.outcome == "done",
-                decisions.c.decision.in_(CLOSING_DECISIONS),
-                decisions.c.idle_seconds.is_not(None),
-            )
-        ).scalars()
-        idle_minutes = sorted(float(seconds) / 60.0 for seconds in idle)
-        failed = queries.failures(connection, since)
-        reasons: dict[int, str | None] = {}
-        if failed:
-            ids = [f.decision_id for f in failed]
-            reasons = dict(
-                connection.execute(
-                    select(decisions.c.id, decisions.c.reason).where(decisions.c.id.in_(ids))
-                ).all()
-            )
+        data = ReportData(
+            since=since,
+            until=now,
+            by_rule=queries.closes_by(connection, "rule", since),
+            acted_by_rule=acted,
+            by_queue=queries.closes_by(connection, "queue", since),
+            by_hour=queries.closes_by(connection, "hour", since),
+            actions={kind: sum(row[kind] for _, row in acted) for kind in ACTIONS},
+            cancelled=int(cancelled),
+            idle_minutes=sorted(c.idle_seconds / 60 for c in closed if c.idle_seconds is not None),
+            past_threshold_minutes=sorted(
+                c.past_threshold_seconds / 60 for c in closed if c.past_threshold_seconds is not None
+            ),
+            cost_by_hour=queries.cost_by_hour(connection, since),
+            failures=_failures(connection, since),
+            api_requests=cost.api_requests,
+            cost_sweeps=cost.sweeps,
+            cost_closes=cost.closes,
+        )
     count, applied, first, last = sweep_row
-    last_at: datetime | None = last
-    return ReportData(
-        since=since,
-        until=max(now, last_at) if last_at is not None else now,
+    until = max(now, last) if last is not None else now
+    return replace(
+        data,
+        until=until,
         sweeps=int(count),
         applied_sweeps=int(applied),
         first_sweep_at=first,
-        last_sweep_at=last_at,
-        by_rule=by_rule,
-        by_queue=by_queue,
-        by_hour=by_hour,
-        actions={kind: n for kind in ACTIONS for k, n in done if k == kind},
-        cancelled=int(cancelled),
-        idle_minutes=idle_minutes,
-        failures=[
-            FailureRow(
-                conversation_id=f.conversation_id,
-                rule=f.rule,
-                decision=f.decision,
-                decided_at=f.decided_at,
-                reason=reasons.get(f.decision_id),
-                error=scrub(f.error),
-                step_kind=f.step_kind,
-                http_status=f.http_status,
-                error_code=scrub(f.error_code),
-                context_id=f.context_id,
-            )
-            for f in failed
-        ],
-        api_requests=cost.api_requests,
-        cost_sweeps=cost.sweeps,
-        cost_closes=cost.closes,
-        requests_per_close=cost.per_close,
+        last_sweep_at=last,
+        # Up to the last sweep, not to now: past it, no close means no sweep ran, not nothing to close.
+        timeline=closes_timeline(closed, last if last is not None else until),
     )
+
+
+def _failures(connection: Connection, since: datetime) -> list[FailureRow]:
+    failed = queries.failures(connection, since)
+    reasons: dict[int, str | None] = {}
+    if failed:
+        ids = [f.decision_id for f in failed]
+        reasons = dict(
+            connection.execute(
+                select(decisions.c.id, decisions.c.reason).where(decisions.c.id.in_(ids))
+            ).all()
+        )
+    return [
+        FailureRow(
+            conversation_id=f.conversation_id,
+            rule=f.rule,
+            decision=f.decision,
+            decided_at=f.decided_at,
+            reason=reasons.get(f.decision_id),
+            error=scrub(f.error),
+            step_kind=f.step_kind,
+            http_status=f.http_status,
+            error_code=scrub(f.error_code),
+            context_id=f.context_id,
+        )
+        for f in failed
+    ]
 
 
 def open_ledger(url: str) -> Ledger | None:
@@ -302,38 +323,65 @@ def parse_since(text: str) -> timedelta:
     return value
 
 
+# ---------------------------------------------------------------------------------------- timelines
+
+
+def closes_timeline(closed: Sequence[Closed], until: datetime) -> Timeline | None:
+    """Closes by rule from the first close's hour to `until` (the last sweep): by hour up to two days,
+    else by day."""
+    if not closed:
+        return None
+    first = closed[0].at.astimezone(UTC)
+    start = first.replace(minute=0, second=0, microsecond=0)
+    bucket = timedelta(hours=1)
+    if until - start > timedelta(hours=TIMELINE_HOURS_MAX):
+        start, bucket = start.replace(hour=0), timedelta(days=1)
+    return timeline_of([(c.at, c.rule) for c in closed], start, max(until, start + bucket), bucket)
+
+
+def timeline_of(
+    rows: Sequence[tuple[datetime, str | None]],
+    since: datetime,
+    until: datetime,
+    bucket: timedelta,
+    title: str = TIMELINE_TITLE,
+) -> Timeline:
+    """(time, rule) rows in [since, until), counted per `bucket` from `since`: every bucket present.
+
+    Labels are the buckets' UTC start times ("09:00", "11-21 09:00" across days, "11-21" by day);
+    empty buckets keep the time axis honest.
+    """
+    if bucket <= timedelta(0):
+        raise ValueError("bucket must be positive")
+    inside = [(at, rule) for at, rule in rows if since <= at < until]
+    count = max(1, math.ceil((until - since) / bucket))
+    starts = [since + i * bucket for i in range(count)]
+    rules = sorted({rule or NONE for _, rule in inside})
+    counts = [dict.fromkeys(rules, 0.0) for _ in starts]
+    for at, rule in inside:
+        counts[min(count - 1, int((at - since) / bucket))][rule or NONE] += 1
+    one_day = len({s.date() for s in starts}) <= 1
+    midnights = all(s.hour == s.minute == 0 for s in starts)
+    spelling = "%m-%d" if bucket >= timedelta(days=1) and midnights else "%H:%M" if one_day else "%m-%d %H:%M"
+    labels = [s.astimezone(UTC).strftime(spelling) for s in starts]
+    unit = "closes per day" if bucket >= timedelta(days=1) else "closes"
+    return Timeline(title, list(zip(labels, counts, strict=True)), value_label=unit)
+
+
 def rule_timeline(
     ledger: Ledger,
     since: datetime,
     until: datetime,
     bucket: timedelta = timedelta(hours=1),
-    title: str = "Closes by rule over time",
+    title: str = TIMELINE_TITLE,
 ) -> Timeline:
-    """Closes done in [since, until), by rule, per `bucket` from `since`: every bucket present, 0 if none.
-
-    Labels are the buckets' UTC start times ("09:00", or "11-21 09:00" across days). For the demo's
-    "closes by rule over the day"; empty buckets keep the time axis honest.
-    """
+    """Closes done in [since, until), by rule, per `bucket` from `since` (see `timeline_of`)."""
     if bucket <= timedelta(0):
         raise ValueError("bucket must be positive")
     ledger.flush()
-    query = select(decisions.c.decided_at, decisions.c.rule).where(
-        decisions.c.decision.in_(CLOSING_DECISIONS),
-        decisions.c.outcome == "done",
-        decisions.c.decided_at >= since,
-        decisions.c.decided_at < until,
-    )
     with ledger.engine.connect() as connection:
-        rows = connection.execute(query).all()
-    count = max(1, math.ceil((until - since) / bucket))
-    starts = [since + i * bucket for i in range(count)]
-    rules = sorted({rule or NONE for _, rule in rows})
-    counts = [dict.fromkeys(rules, 0.0) for _ in starts]
-    for at, rule in rows:
-        counts[min(count - 1, int((at - since) / bucket))][rule or NONE] += 1
-    one_day = len({s.date() for s in starts}) <= 1
-    labels = [s.astimezone(UTC).strftime("%H:%M" if one_day else "%m-%d %H:%M") for s in starts]
-    return Timeline(title, list(zip(labels, counts, strict=True)), value_label="closes")
+        rows = [(c.at, c.rule) for c in queries.closed(connection, since)]
+    return timeline_of(rows, since, until, bucket, title)
 
 
 def hourly(by_hour: Sequence[tuple[str, int]]) -> list[tuple[datetime, int]]:
@@ -355,6 +403,15 @@ def hour_labels(hours: Sequence[datetime]) -> list[str]:
     return [h.strftime("%H:00" if one_day else "%m-%d %H:00") for h in hours]
 
 
+def hourly_cost(data: ReportData) -> list[tuple[str, float]]:
+    """Requests per conversation ended, per hour of the applied sweeps' finish (0 when none ended)."""
+    keys = [datetime.strptime(key, HOUR_KEY).replace(tzinfo=UTC) for key, _ in data.cost_by_hour]
+    return [
+        (label, cost.per_close or 0.0)
+        for label, (_, cost) in zip(hour_labels(keys), data.cost_by_hour, strict=True)
+    ]
+
+
 # --------------------------------------------------------------------------------------------- JSON
 
 
@@ -371,6 +428,15 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
+def _spread(values: Sequence[float]) -> dict[str, Any]:
+    return {
+        "closes": len(values),
+        "medianMinutes": _round(percentile(values, 50)),
+        "p90Minutes": _round(percentile(values, 90)),
+        "maxMinutes": _round(max(values, default=None)),
+    }
+
+
 def to_json(data: ReportData) -> dict[str, Any]:
     """The report's figures as one JSON object (camelCase, times in ISO 8601 UTC)."""
     return {
@@ -380,6 +446,7 @@ def to_json(data: ReportData) -> dict[str, Any]:
             "firstSweepAt": _iso(data.first_sweep_at),
             "lastSweepAt": _iso(data.last_sweep_at),
         },
+        "figures": data.figures(),
         "sweeps": {"total": data.sweeps, "applied": data.applied_sweeps},
         "closes": {
             "total": data.closes,
@@ -387,312 +454,60 @@ def to_json(data: ReportData) -> dict[str, Any]:
             "byQueue": dict(data.by_queue),
             "byHour": dict(data.by_hour),
         },
-        "actions": {**{kind: data.actions.get(kind, 0) for kind in ACTIONS}, "cancelled": data.cancelled},
-        "failures": [f.to_json() for f in data.failures],
-        "idleBeforeClose": {
-            "closes": len(data.idle_minutes),
-            "medianMinutes": _round(percentile(data.idle_minutes, 50)),
-            "p90Minutes": _round(percentile(data.idle_minutes, 90)),
-            "maxMinutes": _round(max(data.idle_minutes, default=None)),
+        "actions": {
+            **{kind: data.actions.get(kind, 0) for kind in ACTIONS},
+            "cancelled": data.cancelled,
+            "byRule": dict(data.acted_by_rule),
         },
+        "failures": [f.to_json() for f in data.failures],
+        "idleBeforeClose": _spread(data.idle_minutes),
+        "pastThreshold": _spread(data.past_threshold_minutes),
         "apiRequests": data.api_requests,
-        "requestsPerClose": None if data.requests_per_close is None else round(data.requests_per_close, 2),
+        "requestsPerClose": _round2(data.requests_per_close),
     }
 
 
 # ----------------------------------------------------------------------------------------- terminal
 
 
-def _when(moment: datetime | None) -> str:
+def when(moment: datetime | None) -> str:
     return "-" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def period_text(data: ReportData) -> str:
-    return f"{_when(data.since)} → {_when(data.until)} ({format_duration(data.period)})"
+    return f"{when(data.since)} → {when(data.until)} ({format_span(data.period)})"
 
 
-def _counts(title: str, heading: str, rows: Sequence[tuple[str, int]]) -> Table:
-    table = Table(title=title, title_justify="left")
-    table.add_column(heading, overflow="fold")
-    table.add_column("closes", justify="right")
-    for key, count in rows:
-        table.add_row(Text(key), str(count))
-    return table
+def minutes_text(minutes: float | None) -> str:
+    """Minutes as a duration that reads naturally: "10h 0m 21s"."""
+    return "-" if minutes is None else format_span(timedelta(minutes=minutes))
 
 
-def render_terminal(console: Console, data: ReportData) -> None:
-    """Rich tables; every value is printed as plain text (no markup from the ledger is interpreted)."""
-    console.print(f"[bold]Report[/] {period_text(data)}", markup=True)
-    overview = Table(title="Overview", title_justify="left", show_header=False)
-    overview.add_column("figure")
-    overview.add_column("value", justify="right")
-    overview.add_row("sweeps (applied)", f"{data.sweeps} ({data.applied_sweeps})")
-    overview.add_row("first sweep", _when(data.first_sweep_at))
-    overview.add_row("last sweep", _when(data.last_sweep_at))
-    overview.add_row("closes", str(data.closes))
-    for kind in ("warn", "wrapup"):
-        overview.add_row(
-            {"warn": "warnings sent", "wrapup": "wrap-ups applied"}[kind], str(data.actions.get(kind, 0))
-        )
-    overview.add_row("cancelled (activity just before acting)", str(data.cancelled))
-    overview.add_row("failures", str(len(data.failures)))
-    if data.idle_minutes:
-        median, p90 = percentile(data.idle_minutes, 50), percentile(data.idle_minutes, 90)
-        overview.add_row("idle before close: median / p90", f"{median:.0f}m / {p90:.0f}m")
-    console.print(overview)
-    console.print(_counts("Closes by rule", "rule", data.by_rule))
-    console.print(_counts("Closes by queue", "queue", data.by_queue))
-    console.print(_counts("Closes by hour (UTC)", "hour", data.by_hour))
-    failures = Table(title="Failures", title_justify="left")
-    for column in ("when", "conversation", "rule", "decision", "last error", "context id"):
-        failures.add_column(column, overflow="fold")
-    for f in data.failures:
-        failures.add_row(
-            _when(f.decided_at),
-            f.conversation_id,
-            f.rule or NONE,
-            f.decision,
-            f.last_error,
-            f.context_id or "-",
-        )
-    console.print(failures)
-    cost = Table(title="API requests per close", title_justify="left", show_header=False)
-    cost.add_column("figure")
-    cost.add_column("value", justify="right")
-    cost.add_row("applied sweeps finished", str(data.cost_sweeps))
-    cost.add_row("API requests", str(data.api_requests))
-    cost.add_row("closes", str(data.cost_closes))
-    cost.add_row("requests per close", _per_close(data.requests_per_close))
-    console.print(cost)
+def spread_text(values: Sequence[float]) -> str:
+    """ "median 41m / p90 1h 30m" of minutes."""
+    return f"median {minutes_text(percentile(values, 50))} / p90 {minutes_text(percentile(values, 90))}"
 
 
-def _per_close(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
-
-
-# --------------------------------------------------------------------------------------------- HTML
-
-CSS = """
-:root { color-scheme: light; }
-* { box-sizing: border-box; }
-body { margin: 0; background: #f5f6f8; color: #222;
-  font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
-header { background: #1f3b57; color: #fff; padding: 22px 32px 18px; }
-header h1 { margin: 0 0 4px; font-size: 24px; font-weight: 600; }
-header p { margin: 0; opacity: .85; }
-main { max-width: 1120px; margin: 0 auto; padding: 20px 24px 40px; }
-.figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 12px;
-  margin-bottom: 20px; }
-.figure { background: #fff; border-radius: 8px; padding: 12px 16px; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
-.figure .value { font-size: 26px; font-weight: 600; color: #1f3b57; }
-.figure .label { font-size: 13px; color: #666; }
-.figure.bad .value { color: #b8455a; }
-section { background: #fff; border-radius: 8px; padding: 16px 20px; margin-bottom: 18px;
-  box-shadow: 0 1px 2px rgba(0,0,0,.08); break-inside: avoid; }
-section h2 { margin: 0 0 10px; font-size: 17px; font-weight: 600; color: #1f3b57; }
-.grid2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr)); gap: 18px;
-  margin-bottom: 18px; }
-.grid2 section { margin-bottom: 0; }
-.note { color: #666; font-size: 13px; margin: 6px 0 0; }
-.empty { color: #888; font-style: italic; }
-table { border-collapse: collapse; width: 100%; font-size: 13px; }
-th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid #eee; vertical-align: top; }
-th { color: #555; font-weight: 600; background: #fafafa; }
-td.num, th.num { text-align: right; }
-td.id { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px;
-  word-break: break-all; }
-svg { display: block; max-width: 100%; height: auto; }
-footer { color: #888; font-size: 12px; text-align: center; padding: 10px; }
-@media print { body { background: #fff; } section, .figure { box-shadow: none; border: 1px solid #ddd; } }
-"""
-
-
-def e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _figure(value: str, label: str, *, bad: bool = False) -> str:
-    css = "figure bad" if bad else "figure"
-    return f'<div class="{css}"><div class="value">{e(value)}</div><div class="label">{e(label)}</div></div>'
-
-
-def _section(title: str, body: str, note: str = "") -> str:
-    extra = f'<p class="note">{e(note)}</p>' if note else ""
-    return f"<section>\n<h2>{e(title)}</h2>\n{body}\n{extra}</section>"
-
-
-def _empty_text(text: str) -> str:
-    return f'<p class="empty">{e(text)}</p>'
-
-
-def _table(
-    headings: Sequence[str], rows: Sequence[Sequence[str]], classes: Mapping[int, str] | None = None
-) -> str:
-    """An HTML table; every cell is escaped here. `classes`: column index -> CSS class ("num", "id")."""
-
-    def cls(i: int) -> str:
-        return f' class="{(classes or {})[i]}"' if i in (classes or {}) else ""
-
-    head = "".join(f"<th{cls(i)}>{e(h)}</th>" for i, h in enumerate(headings))
-    body = "\n".join(
-        "<tr>" + "".join(f"<td{cls(i)}>{e(c)}</td>" for i, c in enumerate(row)) + "</tr>" for row in rows
-    )
-    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
-
-
-HALF = 480  # the width of a chart that shares its row with another: its text stays legible
-CHART_HEIGHT = 260
-FULL = 960  # the width of a chart alone on its row
-
-
-def hour_chart(data: ReportData, width: int = HALF) -> str:
-    series = hourly(data.by_hour)
-    labels = hour_labels([h for h, _ in series])
-    title = "Closes by hour (UTC)"
-    counts = [float(n) for _, n in series]
-    if len(series) > BAR_HOURS_MAX:
-        return charts.line_chart(
-            labels, {"closes": counts}, title=title, value_label="closes", width=width, max_labels=8
-        )
-    return charts.bar_chart(
-        list(zip(labels, counts, strict=True)),
-        title=title,
-        value_label="closes",
-        width=width,
-        height=CHART_HEIGHT,
-        max_labels=10,
-        empty="no closes",
-    )
-
-
-def rule_chart(data: ReportData, width: int = HALF) -> str:
-    return charts.bar_chart(
-        [(rule, float(n)) for rule, n in data.by_rule],
-        title="Closes by rule",
-        orientation="horizontal",
-        value_label="closes",
-        width=width,
-        height=max(CHART_HEIGHT, 46 + 30 * len(data.by_rule)),
-        empty="no closes",
-    )
-
-
-def _timeline_chart(timeline: Timeline) -> str:
-    labels = [label for label, _ in timeline.points]
-    series = timeline.series()
-    if timeline.kind == "bar" and len(series) == 1:
-        [(name, values)] = series.items()
-        return charts.bar_chart(
-            list(zip(labels, values, strict=True)),
-            title=timeline.title,
-            value_label=timeline.value_label or name,
-            width=FULL,
-        )
-    return charts.line_chart(
-        labels, series, title=timeline.title, value_label=timeline.value_label, width=FULL, max_labels=16
-    )
-
-
-def write_html(path: Path, data: ReportData, title: str = "session-reaper report") -> None:
-    """Write the page atomically enough for a report: to a sibling temporary file, then renamed."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(render_html(data, title), encoding="utf-8")
-    temporary.replace(path)
-
-
-def render_html(data: ReportData, title: str = "session-reaper report") -> str:
-    """One self-contained HTML page: inline CSS, inline SVG charts, no script, every string escaped."""
-    figures = [
-        _figure(str(data.closes), "conversations closed"),
-        _figure(str(len(data.failures)), "failures", bad=bool(data.failures)),
-        _figure(str(data.sweeps), f"sweeps ({data.applied_sweeps} applied)"),
-        _figure(str(data.actions.get("warn", 0)), "warnings sent"),
-        _figure(str(data.cancelled), "cancelled: activity just before acting"),
-        _figure(_per_close(data.requests_per_close), "API requests per close"),
+def rule_rows(data: ReportData) -> tuple[list[str], list[list[str]]]:
+    """The "acted on, by rule" table, shared by the terminal and the page: headings, then rows."""
+    headings = ["rule", *(ACTION_HEADINGS[kind] for kind in ACTIONS), "total"]
+    rows = [
+        [rule, *(figure_text(counts[kind]) for kind in ACTIONS), figure_text(sum(counts.values()))]
+        for rule, counts in data.acted_by_rule
     ]
-    sections: list[str] = []
-    if data.empty:
-        sections.append(
-            _section("Nothing recorded yet", _empty_text("The ledger holds no sweep in this period."))
-        )
-    sections.append(
-        '<div class="grid2">\n'
-        + _section("Closes by rule", rule_chart(data))
-        + "\n"
-        + _section("Closes by hour (UTC)", hour_chart(data))
-        + "\n</div>"
-    )
-    if data.by_queue:
-        queue_chart = charts.bar_chart(
-            [(queue, float(n)) for queue, n in data.by_queue[:20]],
-            title="Closes by queue",
-            orientation="horizontal",
-            value_label="closes",
-            width=FULL,
-        )
-        note = f"{len(data.by_queue) - 20} more queues not shown" if len(data.by_queue) > 20 else ""
-        sections.append(_section("Closes by queue", queue_chart, note))
-    for timeline in data.timelines:
-        sections.append(_section(timeline.title, _timeline_chart(timeline), timeline.note))
-    histograms = list(data.histograms)
-    if data.idle_minutes and not any(h.title == IDLE_TITLE for h in histograms):
-        note = "How long nobody had written when the reaper closed the conversation (from the ledger)."
-        histograms.insert(0, Histogram(IDLE_TITLE, data.idle_minutes, "minutes", note=note))
-    for item in histograms:
-        chart = charts.histogram(
-            item.values, title=item.title, value_label=item.value_label, bin_width=item.bin_width, width=FULL
-        )
-        sections.append(_section(item.title, chart, item.note))
-    if data.failures:
-        rows = [
-            (
-                _when(f.decided_at),
-                f.conversation_id,
-                f.rule or NONE,
-                f.decision,
-                f.reason or "",
-                f.last_error,
-                f.context_id or "",
-            )
-            for f in data.failures
-        ]
-        headings = ("when", "conversation", "rule", "decision", "why", "last error", "context id")
-        body = _table(headings, rows, {1: "id", 6: "id"})
-    else:
-        body = _empty_text("No failure in this period.")
-    sections.append(_section(f"Failures ({len(data.failures)})", body))
-    cost_rows = [("API requests per close", _per_close(data.requests_per_close))]
-    if data.ledger_cost_agrees:
-        cost_rows[:0] = [
-            ("applied sweeps finished", str(data.cost_sweeps)),
-            ("API requests (discovery, reads, writes, retries)", str(data.api_requests)),
-            ("conversations closed or torn down", str(data.cost_closes)),
-        ]
-    cost = _table(("figure", "value"), cost_rows, {1: "num"})
-    sections.append(_section("API requests per close", cost, data.cost_note))
-    generated = _when(data.until)
-    subtitle = period_text(data)
-    if data.first_sweep_at is not None:
-        subtitle += f" · first sweep {_when(data.first_sweep_at)} · last sweep {_when(data.last_sweep_at)}"
-    return "\n".join(
-        [
-            "<!DOCTYPE html>",
-            '<html lang="en">',
-            "<head>",
-            '<meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{e(title)}</title>",
-            f"<style>{CSS}</style>",
-            "</head>",
-            "<body>",
-            f"<header><h1>{e(title)}</h1><p>{e(subtitle)}</p></header>",
-            "<main>",
-            f'<div class="figures">{"".join(figures)}</div>',
-            *sections,
-            "</main>",
-            f"<footer>session-reaper · figures from the ledger up to {e(generated)} · times in UTC</footer>",
-            "</body>",
-            "</html>",
-            "",
-        ]
-    )
+    return headings, rows
+
+
+NOTHING_DONE = "nothing was closed, torn down, wrapped up or warned in this period."
+NO_CLOSE = "no conversation was closed or torn down in this period."
+NO_FAILURE = "no failure in this period."
+
+
+def cost_rows(data: ReportData) -> list[tuple[str, str]]:
+    """How requests per close is made: the same rows on the terminal and the page."""
+    return [
+        ("applied sweeps finished", figure_text(data.cost_sweeps)),
+        ("API requests (discovery, reads, writes, retries)", figure_text(data.api_requests)),
+        ("conversations closed or torn down", figure_text(data.cost_closes)),
+        (FIGURE_LABELS["requestsPerClose"], figure_text(_round2(data.requests_per_close))),
+    ]

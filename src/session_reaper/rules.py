@@ -72,6 +72,9 @@ class Verdict:
     threshold: timedelta | None = None
     # The platform time of the decision; the plan writes it as reaper.closedAt.
     decided_at: datetime | None = None
+    # When the deciding rule's condition began (its clock): now - since - threshold is how long past
+    # the threshold the reaper acts, which the report charts.
+    since: datetime | None = None
 
     @property
     def acts(self) -> bool:
@@ -149,7 +152,9 @@ def _decide(conversation: Conversation, now: datetime, policy: Policy, matches: 
         if match.target_clocks is not None:
             # Only the targets whose own clock has run out (`since` is the earliest of them).
             targets = tuple(t for t in targets if now - match.target_clocks[t] >= threshold)
-        verdict = Verdict(match.rule, match.action, reason, None, targets, threshold, decided_at=now)
+        verdict = Verdict(
+            match.rule, match.action, reason, None, targets, threshold, decided_at=now, since=match.since
+        )
         verdict = _warn_first(conversation, now, policy, match, verdict)
         if verdict.action is Action.SKIP and verdict.eligible_at is not None:
             # Waiting out a warning: the other rules' lower bounds still count, or we might read too late.

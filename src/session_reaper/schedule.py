@@ -48,6 +48,24 @@ def format_duration(value: timedelta) -> str:
     return "".join(parts)
 
 
+def format_span(value: timedelta) -> str:
+    """A duration for a reader: "10h 0m 21s", "1h 30m", "45s", "2d 3h"; zero -> "0s".
+
+    Units from the largest present down to the smallest non-zero one, each spelled (a zero between
+    them too, so "10h 0m 21s" never reads as "10h21s"). Fractions of a second are dropped.
+    """
+    seconds = int(abs(value.total_seconds()))
+    sign = "-" if value < timedelta(0) and seconds else ""
+    parts: list[str] = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count or parts:
+            parts.append(f"{count}{unit}")
+    while len(parts) > 1 and parts[-1].startswith("0"):
+        parts.pop()
+    return sign + (" ".join(parts) or "0s")
+
+
 def format_elapsed(value: timedelta) -> str:
     """How long ago, for a human: whole minutes under an hour ("41m"), seconds under a minute.
 

@@ -26,6 +26,7 @@ from session_reaper.leasing import acquire, new_owner
 from session_reaper.ledger import Ledger, ScheduledRead
 from session_reaper.model import ActivityKind, Conversation
 from session_reaper.plan import plan
+from session_reaper.recording import QueueNames, idle_seconds
 from session_reaper.recovery import recover_pending
 from session_reaper.results import DecisionLine, Outcome, Summary
 from session_reaper.rules import Action, Verdict, evaluate, reread_at
@@ -151,6 +152,7 @@ class Sweep:
         self._own: dict[str, dict[str, str]] | None = None  # the reaper's own message ids, per sweep
         self._lines: list[DecisionLine] = []
         self._summary = Summary()
+        self._queue_names = QueueNames(api, ledger)  # the report names queues: read once, when acting
         self._stopping = False  # set by stop(): no new conversation is started
         self._executor = Executor(
             api,
@@ -367,10 +369,13 @@ class Sweep:
                 decision=verdict.action.value,
                 reason=verdict.reason,
                 threshold_seconds=verdict.threshold.total_seconds() if verdict.threshold else None,
+                idle_seconds=idle_seconds(conversation, now),
+                held_seconds=(now - verdict.since).total_seconds() if verdict.since else None,
                 queue_id=line.queue_id,
                 channel=line.channel,
                 platform_now=now,
             )
+            await self._queue_names.remember(line.queue_id)
             try:
                 result = await self._executor.execute(conversation, verdict, decision_id)
             except (PermissionMissing, AuthenticationFailed) as exc:

@@ -19,20 +19,26 @@ import pytest
 
 from session_reaper.demo import GuestsAndAgents, stale_sessions
 from session_reaper.emulator.server import build_world
+from session_reaper.report import FIGURE_LABELS, FIGURES
 from tests.demo.conftest import DemoRun
 
 CHROMIUM = Path("/usr/bin/chromium")
 WIDTH, HEIGHT = 1200, 3600  # tall enough for the whole report
 # The charts' series colours (session_reaper.charts.PALETTE) that the report's charts use most.
 BLUE, ORANGE, GREEN = (0x2F, 0x6F, 0xB0), (0xD9, 0x82, 0x2B), (0x3A, 0x9A, 0x5B)
-CHART_TITLES = (
-    "Closes by rule",
+CHART_TITLES = (  # every one drawn from the ledger, as `report --html` draws it
+    "Acted on, by rule",
     "Closes by hour (UTC)",
-    "Closes by rule over the day",
-    "Stale sessions over time, with and without the reaper",
+    "Closes by rule over time",
+    "Closes by queue",
+    "Idle time before close",
+    "Reaction delay: how long past the rule's threshold",
     "API requests per close, by hour",
-    "Idle time before close (minutes)",
 )
+
+
+def number(text: str) -> int:
+    return int(text.replace(",", ""))
 
 
 def row(output: str, label: str) -> str:
@@ -59,13 +65,13 @@ def test_the_demo_runs_without_configuration_and_tells_the_whole_story(demo_run:
     # The apply, the day, and the summary.
     assert "Applied: what the reaper did" in out
     assert "A working day: 08:00 → 10:00 (virtual)" in out
-    assert "Closed by rule" in out and "Summary (every applied sweep)" in out
+    assert "Acted on by rule" in out and "Summary (every applied sweep)" in out
     assert "the platform's real limit is 300/min" in out
-    assert int(row(out, "conversations closed")) > 0
-    assert int(row(out, "wrap-ups applied (acw-stuck)")) > 0
-    assert int(row(out, "torn down (orphaned)")) > 0
-    assert int(row(out, "failed")) == 0
-    assert int(row(out, "API requests")) > 0
+    assert number(row(out, FIGURE_LABELS["closed"])) > 0
+    assert number(row(out, FIGURE_LABELS["wrappedUp"])) > 0
+    assert number(row(out, FIGURE_LABELS["tornDown"])) > 0
+    assert number(row(out, FIGURE_LABELS["failed"])) == 0
+    assert number(row(out, FIGURE_LABELS["apiRequests"])) > 0
     assert row(out, "wall time").endswith(" s")
     # Nobody's chat was closed while they were still in it: no guest or agent found theirs gone.
     assert int(row(out, "guest/agent actions refused: chat already closed")) == 0
@@ -83,8 +89,20 @@ def test_the_report_has_a_chart_per_figure(demo_run: DemoRun) -> None:
     assert len(svgs) >= len(CHART_TITLES)
     for title in CHART_TITLES:
         assert f"<h2>{title}</h2>" in page.replace("&#x27;", "'"), title
-    assert "without the reaper" in page and "with the reaper" in page
-    assert "same seeded traffic" in page
+    # Nothing only the demo could draw: a world never swept is not in the ledger, so not on the page.
+    assert "without the reaper" not in page
+
+
+def test_the_summary_and_the_page_tell_the_same_figures(demo_run: DemoRun) -> None:
+    page = demo_run.html.read_text(encoding="utf-8")
+    cards = dict(
+        (label.replace("&amp;", "&"), value)
+        for value, label in re.findall(
+            r'<div class="value">([^<]*)</div><div class="label">([^<]*)</div>', page
+        )
+    )
+    for _, label in FIGURES:
+        assert row(demo_run.stdout, label) == cards[label], label
 
 
 def test_demo_help_names_every_flag() -> None:
@@ -242,6 +260,6 @@ def test_headless_chromium_shows_every_chart(demo_run: DemoRun, tmp_path: Path) 
         for name, color in (("blue", BLUE), ("orange", ORANGE), ("green", GREEN)):
             assert color_count(image, color) > 500, f"hardly any {name} in the screenshot"
         regions = chart_regions(image)
-    # Rule and hour side by side, queue, closes over the day, stale sessions, cost, idle time.
-    assert len(regions) >= 6, f"chart regions drawn: {regions}"
+    # Rule and hour side by side, closes over time, queue, idle and delay side by side, cost.
+    assert len(regions) >= 5, f"chart regions drawn: {regions}"
     assert regions[-1][0] > HEIGHT // 2, f"the lower charts are blank: {regions}"

@@ -30,7 +30,11 @@ def test_closes_are_counted_by_rule_queue_and_hour(ledger: Ledger, clock: FakeCl
 
     since = T0 + timedelta(minutes=30)
     assert ledger.closes_by("rule", since) == [("idle", 2), ("customer-left", 1), ("orphaned", 1)]
-    assert ledger.closes_by("queue", since) == [("q-2", 2), ("-", 1), ("q-1", 1)]
+    assert ledger.closes_by("queue", since) == [
+        ("q-2", 2),
+        ("(no queue)", 1),
+        ("q-1", 1),
+    ]  # no queue: a labelled bucket
     assert ledger.closes_by("hour", since) == [("2026-11-21T11:00Z", 2), ("2026-11-21T12:00Z", 2)]
 
 

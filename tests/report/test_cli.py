@@ -48,7 +48,7 @@ def test_json_gives_the_figures(recent: tuple[Path, datetime]) -> None:
     assert figures["closes"] == {
         "total": 7,
         "byRule": {"idle": 4, "customer-left": 2, "orphaned": 1},
-        "byQueue": {"q-sales": 3, "q-support": 3, "-": 1},
+        "byQueue": {"q-sales": 3, "q-support": 3, "(no queue)": 1},
         "byHour": {hour[0]: 3, hour[1]: 1, hour[2]: 3},
     }
     assert figures["sweeps"] == {"total": 3, "applied": 2}
@@ -72,7 +72,7 @@ def test_terminal_tables(recent: tuple[Path, datetime]) -> None:
     result = run("--config", str(config))
     assert result.exit_code == 0, result.output
     for text in (
-        "Closes by rule",
+        "Acted on, by rule",
         "Closes by queue",
         "Closes by hour (UTC)",
         "Failures",
@@ -95,7 +95,8 @@ def test_html_file(recent: tuple[Path, datetime], tmp_path: Path) -> None:
     result = run("--config", str(config), "--html", str(target))
     assert result.exit_code == 0, result.output
     page = target.read_text(encoding="utf-8")
-    assert page.count("<svg") == 4 and parse(page).problems == []
+    # By rule, by hour, over time, by queue, idle before close, past the threshold, requests per close.
+    assert page.count("<svg") == 7 and parse(page).problems == []
     assert "<script" not in page and "&lt;script&gt;" in page
     assert f"Wrote {target}" in result.stdout
     # With --json, stdout stays pure JSON.

@@ -29,11 +29,16 @@ WEEK = NOW - timedelta(days=7)
 def test_closes_by_rule_queue_and_hour(filled: Ledger) -> None:
     data = collect(filled, WEEK, NOW)
     assert data.by_rule == [("idle", 4), ("customer-left", 2), ("orphaned", 1)]
-    assert data.by_queue == [("q-sales", 3), ("q-support", 3), ("-", 1)]
+    assert data.by_queue == [("q-sales", 3), ("q-support", 3), ("(no queue)", 1)]  # no name recorded: ids
     assert data.by_hour == [("2026-11-21T09:00Z", 3), ("2026-11-21T10:00Z", 1), ("2026-11-21T12:00Z", 3)]
     assert data.closes == 7
     # The dry run's "close" and the cancelled one are not closes; the warning is counted apart.
-    assert data.actions == {"close": 6, "teardown": 1, "warn": 1}
+    assert data.actions == {"close": 6, "teardown": 1, "wrapup": 0, "warn": 1}
+    assert data.acted_by_rule == [
+        ("idle", {"close": 4, "teardown": 0, "wrapup": 0, "warn": 1}),
+        ("customer-left", {"close": 2, "teardown": 0, "wrapup": 0, "warn": 0}),
+        ("orphaned", {"close": 0, "teardown": 1, "wrapup": 0, "warn": 0}),
+    ]
     assert data.cancelled == 1
     assert data.idle_minutes == pytest.approx([6, 16, 31, 33, 35, 41, 90])
 
@@ -108,7 +113,26 @@ def test_json_figures(filled: Ledger) -> None:
     }
     assert figures["sweeps"] == {"total": 3, "applied": 2}
     assert figures["closes"]["byRule"] == {"idle": 4, "customer-left": 2, "orphaned": 1}
-    assert figures["actions"] == {"close": 6, "teardown": 1, "warn": 1, "wrapup": 0, "cancelled": 1}
+    assert {k: v for k, v in figures["actions"].items() if k != "byRule"} == {
+        "close": 6,
+        "teardown": 1,
+        "warn": 1,
+        "wrapup": 0,
+        "cancelled": 1,
+    }
+    assert figures["actions"]["byRule"]["orphaned"] == {"close": 0, "teardown": 1, "wrapup": 0, "warn": 0}
+    assert figures["figures"] == {
+        "closed": 6,
+        "tornDown": 1,
+        "wrappedUp": 0,
+        "warned": 1,
+        "cancelled": 1,
+        "failed": 2,
+        "sweeps": 3,
+        "appliedSweeps": 2,
+        "apiRequests": 70,
+        "requestsPerClose": 10.0,
+    }
     assert (figures["apiRequests"], figures["requestsPerClose"]) == (70, 10.0)
     assert figures["failures"][1]["lastError"].startswith(ERROR)
     assert figures["failures"][1]["httpStatus"] == 503
@@ -117,6 +141,13 @@ def test_json_figures(filled: Ledger) -> None:
         "medianMinutes": 33.0,
         "p90Minutes": 90.0,
         "maxMinutes": 90.0,
+    }
+    # Idle minus the 30-minute threshold, never below zero: 0 0 1 3 5 11 60.
+    assert figures["pastThreshold"] == {
+        "closes": 7,
+        "medianMinutes": 3.0,
+        "p90Minutes": 60.0,
+        "maxMinutes": 60.0,
     }
 
 
@@ -176,3 +207,26 @@ def test_closes_by_rule_over_time(filled: Ledger) -> None:
     assert rule_timeline(filled, NOW, NOW + timedelta(hours=2)).series() == {}
     with pytest.raises(ValueError):
         rule_timeline(filled, T0, NOW, timedelta(0))
+
+
+def test_the_delay_past_the_threshold_is_measured_on_the_rules_own_clock(ledger_url: str) -> None:
+    """customer-left's clock starts when the customer left, not at the last message: 10m held, 5m past."""
+    clock = FakeClock()
+    with Ledger.open(ledger_url, clock=clock) as ledger:
+        sweep = ledger.start_sweep(True)
+        for conversation_id, held in (("c-left", 600.0), ("c-old-ledger", None)):
+            decision = ledger.record_decision(
+                sweep,
+                conversation_id,
+                decision="close",
+                rule="customer-left",
+                threshold_seconds=300,
+                idle_seconds=3600,
+                held_seconds=held,
+            )
+            ledger.set_decision_outcome(decision, "done")
+        ledger.finish_sweep(sweep, {"closed": 2, "apiRequests": 9})
+        data = collect(ledger, WEEK, NOW)
+    # A decision journalled before held_seconds existed falls back to its idle time: 60m - 5m.
+    assert data.past_threshold_minutes == pytest.approx([5.0, 55.0])
+    assert data.idle_minutes == pytest.approx([60.0, 60.0])

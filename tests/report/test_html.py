@@ -12,15 +12,8 @@ from pathlib import Path
 import pytest
 
 from session_reaper.ledger import Ledger
-from session_reaper.report import (
-    Histogram,
-    ReportData,
-    Timeline,
-    collect,
-    render_html,
-    rule_timeline,
-    write_html,
-)
+from session_reaper.report import ReportData, collect, rule_timeline
+from session_reaper.report_html import render_html, write_html
 
 from .conftest import HOSTILE, NOW, T0
 from .pages import parse
@@ -38,55 +31,30 @@ def data(filled: Ledger) -> ReportData:
     return collect(filled, WEEK, NOW)
 
 
-def demo_extras(data: ReportData) -> ReportData:
-    """What the demo adds: closes by rule over the day, stale sessions with and without, idle times."""
-    hours = [f"{h:02d}:00" for h in range(8, 20)]
-    return replace(
-        data,
-        timelines=[
-            Timeline(
-                "Closes by rule over the day",
-                [(h, {"idle": i % 4, "customer-left": (i * 7) % 3}) for i, h in enumerate(hours)],
-                value_label="closes",
-            ),
-            Timeline(
-                "Stale sessions over time",
-                [
-                    (h, {"without the reaper": 3.0 * i, "with the reaper": min(i, 4)})
-                    for i, h in enumerate(hours)
-                ],
-                value_label="stale sessions",
-                note="Same traffic, same virtual clock.",
-            ),
-        ],
-        histograms=[
-            Histogram("Idle time before close (minutes)", [31, 34, 35, 41, 47, 52, 58, 63, 90], "minutes")
-        ],
-        requests_per_close=6.5,
-        cost_note="Measured by the demo.",
-    )
-
-
 def test_a_chart_per_figure_and_the_expected_labels(data: ReportData) -> None:
     page = render_html(data, "Weekly report")
     charts = svgs(page)
-    assert len(charts) == 4  # closes by rule, by hour, by queue; idle time before close
+    assert len(charts) == 7
     for chart in charts:
         ET.fromstring(chart)  # each chart is well-formed XML (SVG), not just tag soup
-    rule_chart, hour_chart, queue_chart, idle_chart = charts
+    rule_chart, hour_chart, over_time, queue_chart, idle_chart, past_chart, cost_chart = charts
     for label in ("idle", "customer-left", "orphaned"):
-        assert f">{label}</text>" in rule_chart
+        assert f">{label}</text>" in rule_chart and f">{label}</text>" in over_time
     for label in ("09:00", "10:00", "11:00", "12:00"):  # 11:00 had no close: still on the axis
         assert label in hour_chart
-    assert ">q-sales</text>" in queue_chart and ">q-support</text>" in queue_chart
-    assert ">minutes</text>" in idle_chart and idle_chart.count("<rect") >= 3
+    assert over_time.count("<polyline") == 3
+    assert ">q-sales</text>" in queue_chart and ">(no queue)</text>" in queue_chart
+    assert ">minutes since the last message</text>" in idle_chart and idle_chart.count("<rect") >= 3
+    assert ">minutes past the threshold</text>" in past_chart and past_chart.count("<rect") >= 2
+    assert cost_chart.count("<rect") == 2  # two applied sweeps finished in two hours: 10 per close each
     for text in (
         "Weekly report",
-        "Closes by rule",
+        "Acted on, by rule",
         "Closes by hour (UTC)",
         "Failures (2)",
         "c-fail2",
         "ctx-9",
+        "median 33m / p90 1h 30m",
     ):
         assert text in page
     assert "API requests per close" in page and ">10.0<" in page and ">70<" in page
@@ -94,49 +62,36 @@ def test_a_chart_per_figure_and_the_expected_labels(data: ReportData) -> None:
 
 
 def test_the_page_parses_and_is_self_contained(data: ReportData) -> None:
-    page = render_html(demo_extras(data))
+    page = render_html(data)
     parsed = parse(page)
     assert parsed.problems == []
     assert parsed.tags["html"] == parsed.tags["head"] == parsed.tags["body"] == 1
-    assert parsed.tags["svg"] == 6
+    assert parsed.tags["svg"] == 7
     assert "script" not in parsed.tags and "link" not in parsed.tags and "img" not in parsed.tags
     # No reference to anything outside the page (text is escaped, so a raw quote is always markup).
     assert not re.search(r"""(?:src|href)\s*=\s*["']|url\(|@import""", page)
 
 
 def test_hostile_strings_are_escaped(data: ReportData) -> None:
-    page = render_html(replace(data, by_rule=[("<b>rule</b>", 1)]), title="<i>t</i>")
+    hostile_rule = [("<b>rule</b>", {"close": 1, "teardown": 0, "wrapup": 0, "warn": 0})]
+    page = render_html(
+        replace(data, acted_by_rule=hostile_rule, by_queue=[("<b>q</b>", 1)]), title="<i>t</i>"
+    )
     assert "<script" not in page and "<img" not in page and "<b>" not in page and "<i>" not in page
     assert (
         "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;img src=x onerror=alert(1)&gt;" in page
     )
     assert "still connected after escalation &lt;b&gt;" in page
-    assert "&lt;b&gt;rule&lt;/b&gt;" in page
+    assert "&lt;b&gt;rule&lt;/b&gt;" in page and "&lt;b&gt;q&lt;/b&gt;" in page
     assert HOSTILE in "".join(parse(page).text)  # shown to the reader exactly as recorded
     assert parse(page).problems == []
 
 
-def test_the_demo_series_are_drawn(data: ReportData) -> None:
-    page = render_html(demo_extras(data), "Demo")
-    charts = svgs(page)
-    assert len(charts) == 6
-    by_rule_over_day, stale, idle = charts[3:]
-    assert "<polyline" in by_rule_over_day and ">idle</text>" in by_rule_over_day
-    assert ">without the reaper</text>" in stale and ">with the reaper</text>" in stale
-    assert stale.count("<polyline") == 2
-    assert "Same traffic, same virtual clock." in page
-    assert idle.count("<rect") >= 3 and ">minutes</text>" in idle
-    assert ">6.5<" in page  # the demo's own requests per close, without the ledger's figures beside it
-    assert ">70<" not in page and "Measured by the demo." in page
-
-
 def test_closes_by_rule_over_time_from_the_ledger(filled: Ledger, data: ReportData) -> None:
     timeline = rule_timeline(filled, T0, T0 + timedelta(hours=12), title="Closes by rule over the day")
-    page = render_html(replace(data, timelines=[timeline]))
-    chart = svgs(page)[3]
+    chart = svgs(render_html(replace(data, timeline=timeline)))[2]
     assert "Closes by rule over the day" in chart and chart.count("<polyline") == 3
     assert ">orphaned</text>" in chart and ">20:00</text>" in chart
-    assert parse(page).problems == []
 
 
 def test_an_empty_report_still_renders(tmp_path: Path) -> None:
@@ -144,6 +99,9 @@ def test_an_empty_report_still_renders(tmp_path: Path) -> None:
     write_html(target, ReportData(since=WEEK, until=NOW))
     page = target.read_text(encoding="utf-8")
     assert "Nothing recorded yet" in page and "no closes" in page and "No failure in this period." in page
+    # An empty table is a sentence, never a row of headings over nothing.
+    assert "<table" not in page.split("API requests per close</h2>")[0]
+    assert "Nothing was closed, torn down, wrapped up or warned in this period." in page
     assert "first sweep" not in page
     assert parse(page).problems == []
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
@@ -158,7 +116,7 @@ def test_many_hours_become_a_line(data: ReportData) -> None:
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (installed for the demo test)")
 def test_headless_chromium_renders_the_page(data: ReportData, tmp_path: Path) -> None:
     page = tmp_path / "report.html"
-    write_html(page, demo_extras(data), "session-reaper report")
+    write_html(page, data, "session-reaper report")
     png = tmp_path / "report.png"
     profile = tmp_path / "profile"
     command = [

@@ -27,7 +27,14 @@ from sqlalchemy.engine import Engine
 from session_reaper.ledger import leases as lease_sql
 from session_reaper.ledger import migrate, reports
 from session_reaper.ledger.engine import create_ledger_engine, dialect_insert, writer
-from session_reaper.ledger.schema import decisions, read_schedule, reaper_messages, steps, sweeps
+from session_reaper.ledger.schema import (
+    decisions,
+    queues,
+    read_schedule,
+    reaper_messages,
+    steps,
+    sweeps,
+)
 from session_reaper.ledger.vocabulary import (
     DECISION_OUTCOMES,
     DECISIONS,
@@ -151,6 +158,7 @@ class Ledger:
         channel: str | None = None,
         threshold_seconds: float | None = None,
         idle_seconds: float | None = None,
+        held_seconds: float | None = None,
         platform_now: datetime | None = None,
         at: datetime | None = None,
     ) -> int:
@@ -353,6 +361,27 @@ class Ledger:
             for conversation_id, message_id, kind in connection.execute(query):
                 found.setdefault(conversation_id, {})[message_id] = kind
         return found
+
+    # -- queue names ----------------------------------------------------------------------------------
+
+    def known_queues(self) -> set[str]:
+        """Queue ids already read (named, or refused for good): never read again."""
+        with self.engine.connect() as connection:
+            return set(connection.execute(select(queues.c.queue_id)).scalars())
+
+    def record_queue(
+        self, queue_id: str, name: str | None, *, status: int | None = None, at: datetime | None = None
+    ) -> None:
+        """A queue's name, or no name and the HTTP status that refused its read (403, 404)."""
+        values = {"queue_id": queue_id, "name": name, "status": status, "read_at": self._now(at)}
+        with self._writer.begin() as connection:
+            upsert = dialect_insert(connection)(queues).values(values)
+            connection.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[queues.c.queue_id],
+                    set_={c: upsert.excluded[c] for c in ("name", "status", "read_at")},
+                )
+            )
 
     # -- the read schedule ----------------------------------------------------------------------------
 

@@ -10,11 +10,13 @@ from sqlalchemy import and_, func, literal, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
-from session_reaper.ledger.schema import decisions, steps, sweeps
+from session_reaper.ledger.schema import decisions, queues, steps, sweeps
 from session_reaper.ledger.vocabulary import CLOSING_DECISIONS
 
 Grouping = Literal["rule", "queue", "hour"]
-NONE = "-"  # the group of closes with no rule or queue
+NONE = "-"  # the group of closes with no rule
+NO_QUEUE = "(no queue)"  # the group of closes of conversations that were in no queue
+ACTED = ("close", "teardown", "wrapup", "warn")  # what the reaper does to a conversation, done
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,11 @@ class RequestCost:
     def per_close(self) -> float | None:
         return self.api_requests / self.closes if self.closes else None
 
+    def __add__(self, other: RequestCost) -> RequestCost:
+        return RequestCost(
+            self.sweeps + other.sweeps, self.api_requests + other.api_requests, self.closes + other.closes
+        )
+
 
 def _closes(since: datetime) -> ColumnElement[bool]:
     return and_(
@@ -59,10 +66,104 @@ def closes_by(connection: Connection, by: Grouping, since: datetime) -> list[tup
             key = at.strftime("%Y-%m-%dT%H:00Z")
             counts[key] = counts.get(key, 0) + 1
         return sorted(counts.items())
-    column = decisions.c.rule if by == "rule" else decisions.c.queue_id
-    key = func.coalesce(column, literal(NONE))
+    if by == "queue":
+        return _by_queue(connection, since)
+    key = func.coalesce(decisions.c.rule, literal(NONE))
     query = select(key, func.count()).where(_closes(since)).group_by(key).order_by(func.count().desc(), key)
     return [(str(group), int(count)) for group, count in connection.execute(query)]
+
+
+def _by_queue(connection: Connection, since: datetime) -> list[tuple[str, int]]:
+    """Closes by queue, each named as the platform named it (the id when its name could not be read)."""
+    query = (
+        select(decisions.c.queue_id, queues.c.name, func.count())
+        .select_from(decisions)
+        .outerjoin(queues, queues.c.queue_id == decisions.c.queue_id)
+        .where(_closes(since))
+        .group_by(decisions.c.queue_id, queues.c.name)
+    )
+    rows = [(queue_id, name, int(count)) for queue_id, name, count in connection.execute(query)]
+    names = [name for _, name, _ in rows if name]
+    found = []
+    for queue_id, name, count in rows:
+        if queue_id is None:
+            label = NO_QUEUE
+        elif not name:
+            label = queue_id
+        else:  # two queues of one name: tell them apart by their ids
+            label = name if names.count(name) == 1 else f"{name} ({queue_id})"
+        found.append((label, count))
+    return sorted(found, key=lambda item: (-item[1], item[0]))
+
+
+def acted_by_rule(connection: Connection, since: datetime) -> list[tuple[str, dict[str, int]]]:
+    """Done actions since `since` by rule: {"close": 3, "wrapup": 0, ...} each; most acted on first."""
+    key = func.coalesce(decisions.c.rule, literal(NONE))
+    query = (
+        select(key, decisions.c.decision, func.count())
+        .where(
+            decisions.c.decided_at >= since, decisions.c.outcome == "done", decisions.c.decision.in_(ACTED)
+        )
+        .group_by(key, decisions.c.decision)
+    )
+    table: dict[str, dict[str, int]] = {}
+    for rule, decision, count in connection.execute(query):
+        table.setdefault(str(rule), dict.fromkeys(ACTED, 0))[decision] = int(count)
+    return sorted(table.items(), key=lambda item: (-sum(item[1].values()), item[0]))
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """One close or teardown done: when, by which rule, how long the conversation had been idle."""
+
+    at: datetime
+    rule: str
+    idle_seconds: float | None
+    threshold_seconds: float | None
+    held_seconds: float | None  # how long the rule's condition had held; else the idle time stands in
+
+    @property
+    def past_threshold_seconds(self) -> float | None:
+        """How long past its rule's threshold the reaper acted: the reaction delay."""
+        held = self.held_seconds if self.held_seconds is not None else self.idle_seconds
+        if held is None or self.threshold_seconds is None:
+            return None
+        return max(0.0, held - self.threshold_seconds)
+
+
+def closed(connection: Connection, since: datetime) -> list[Closed]:
+    query = (
+        select(
+            decisions.c.decided_at,
+            decisions.c.rule,
+            decisions.c.idle_seconds,
+            decisions.c.threshold_seconds,
+            decisions.c.held_seconds,
+        )
+        .where(_closes(since))
+        .order_by(decisions.c.decided_at)
+    )
+    return [
+        Closed(at, rule or NONE, idle, threshold, held)
+        for at, rule, idle, threshold, held in connection.execute(query)
+    ]
+
+
+def cost_by_hour(connection: Connection, since: datetime) -> list[tuple[str, RequestCost]]:
+    """Each UTC hour's applied sweeps' requests and closes (by the hour they finished), in time order."""
+    query = select(sweeps.c.finished_at, sweeps.c.summary_json).where(
+        sweeps.c.apply.is_(True), sweeps.c.finished_at >= since, sweeps.c.summary_json.is_not(None)
+    )
+    hours: dict[str, RequestCost] = {}
+    for finished, summary in connection.execute(query):
+        key = finished.strftime("%Y-%m-%dT%H:00Z")
+        hours[key] = hours.get(key, RequestCost(0, 0, 0)) + _cost(summary)
+    return sorted(hours.items())
+
+
+def _cost(summary: dict[str, int]) -> RequestCost:
+    closes = int(summary.get("closed", 0)) + int(summary.get("tornDown", 0))
+    return RequestCost(1, int(summary.get("apiRequests", 0)), closes)
 
 
 def failures(connection: Connection, since: datetime) -> list[Failure]:
@@ -100,9 +201,7 @@ def request_cost(connection: Connection, since: datetime) -> RequestCost:
     query = select(sweeps.c.summary_json).where(
         sweeps.c.apply.is_(True), sweeps.c.finished_at >= since, sweeps.c.summary_json.is_not(None)
     )
-    count = requests = closes = 0
+    total = RequestCost(0, 0, 0)
     for (summary,) in connection.execute(query):
-        count += 1
-        requests += int(summary.get("apiRequests", 0))
-        closes += int(summary.get("closed", 0)) + int(summary.get("tornDown", 0))
-    return RequestCost(count, requests, closes)
+        total += _cost(summary)
+    return total

@@ -52,7 +52,8 @@ decisions = Table(
     Column("reason", Text),
     Column("error", Text),
     Column("threshold_seconds", Float),
-    Column("idle_seconds", Float),
+    Column("idle_seconds", Float),  # since the last message of a person or a bot
+    Column("held_seconds", Float),  # how long the deciding rule's condition had held
     Column("platform_now", UtcDateTime),
     Column("decided_at", UtcDateTime, nullable=False),
     Column("outcome_at", UtcDateTime),
@@ -114,4 +115,15 @@ leases = Table(
     Column("owner", String(200), nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
     Column("claimed_at", UtcDateTime, nullable=False),
+)
+
+# Queue names as the platform gave them (the report names queues by them); no name when the read was
+# refused, with its HTTP status: the report then shows the id.
+queues = Table(
+    "queues",
+    metadata,
+    Column("queue_id", String(ID), primary_key=True),
+    Column("name", String(400)),
+    Column("status", Integer),
+    Column("read_at", UtcDateTime, nullable=False),
 )
