@@ -25,7 +25,9 @@ class FakeAnalytics:
         self.conversations = conversations
         self.queries: list[dict[str, Any]] = []
 
-    async def query_conversation_details(self, query: Mapping[str, Any]) -> dict[str, Any]:
+    async def query_conversation_details(
+        self, query: Mapping[str, Any], *, attempts: int | None = None
+    ) -> dict[str, Any]:
         self.queries.append(dict(query))
         start, end = parse_interval(query["interval"])
         hits = sorted((c for c in self.conversations if start <= c[1] < end), key=lambda c: c[1])
@@ -63,13 +65,14 @@ def run(analytics: FakeAnalytics, **kwargs: Any) -> list[DiscoveredConversation]
 
 
 def test_windows_cover_the_lookback_in_at_most_31_days_newest_first() -> None:
-    spans = windows(NOW, timedelta(days=70))
-    assert len(spans) == 3
-    assert spans[0][1] > NOW and spans[-1][0] == NOW - timedelta(days=70)
-    for start, end in spans:
-        assert end - start <= timedelta(days=31)
-    for (newer_start, _), (_, older_end) in itertools.pairwise(spans):
-        assert older_end == newer_start  # contiguous: no gap, no overlap
+    for days in (1, 31, 32, 70, 180, 365):
+        spans = windows(NOW, timedelta(days=days))
+        assert spans[0].end > NOW and spans[-1].start == NOW - timedelta(days=days)
+        assert spans[0].key is None and all(s.key for s in spans[1:])
+        for span in spans:
+            assert timedelta(0) < span.end - span.start <= timedelta(days=31)
+        for newer, older in itertools.pairwise(spans):
+            assert older.end == newer.start  # contiguous: no gap, no overlap
 
 
 def test_more_than_a_page_over_several_windows_each_conversation_once() -> None:
@@ -79,12 +82,19 @@ def test_more_than_a_page_over_several_windows_each_conversation_once() -> None:
     assert sorted(f.conversation_id for f in found) == sorted(c[0] for c in conversations)
     assert len(found) == len({f.conversation_id for f in found})
     assert found[0].queue_ids == frozenset({"q1"}) and found[0].message_types == frozenset({"webmessaging"})
-    assert all(q["paging"]["pageSize"] == 100 for q in analytics.queries)
     for query in analytics.queries:
         start, end = parse_interval(query["interval"])
         assert end - start <= timedelta(days=31)
-    # 250 conversations over 52 days: 148 in the newest window (2 pages), 102 in the next (2 pages).
-    assert [q["paging"]["pageNumber"] for q in analytics.queries] == [1, 2, 1, 2]
+    # 250 conversations over 52 days: 148 in the recent window (a probe of size 1, 2 pages of 100),
+    # the other 102 in older windows (each: a probe, then its pages).
+    by_window: dict[str, list[tuple[int, int]]] = {}
+    for q in analytics.queries:
+        by_window.setdefault(q["interval"], []).append((q["paging"]["pageSize"], q["paging"]["pageNumber"]))
+    recent, *older = by_window.values()
+    assert recent == [(1, 1), (100, 1), (100, 2)]
+    for pages in older:
+        assert pages[0] == (1, 1) and pages[1:] == [(100, n) for n in range(1, len(pages))]
+    assert sum(len(pages) - 1 for pages in older) >= 2
 
 
 def test_the_query_asks_for_unended_message_conversations_in_scope() -> None:

@@ -44,17 +44,39 @@ def error_response(error: PlatformError) -> Response:
     )
 
 
-def _log(world: World, method: str, path: str, status: int, client_id: str | None) -> None:
-    # never the body: message texts and secrets stay out of the log
-    world.requests.append(
-        {
-            "at": iso(world.clock.now()),
-            "method": method,
-            "path": path,
-            "status": status,
-            "clientId": client_id,
-        }
-    )
+def _log(
+    world: World, method: str, path: str, status: int, client_id: str | None, body: bytes = b""
+) -> None:
+    # never the body: message texts and secrets stay out of the log; an analytics query's interval and
+    # paging hold neither, and show what discovery asked for (probes of size 1, windows, pages)
+    entry: dict[str, Any] = {
+        "at": iso(world.clock.now()),
+        "method": method,
+        "path": path,
+        "status": status,
+        "clientId": client_id,
+    }
+    if path == ANALYTICS_QUERY_PATH:
+        entry.update(_query_shape(body))
+    world.requests.append(entry)
+
+
+ANALYTICS_QUERY_PATH = "/api/v2/analytics/conversations/details/query"
+
+
+def _query_shape(body: bytes) -> dict[str, Any]:
+    try:
+        query = json.loads(body)
+    except ValueError:
+        return {}
+    if not isinstance(query, dict):
+        return {}
+    paging = query.get("paging") if isinstance(query.get("paging"), dict) else {}
+    return {
+        "interval": query.get("interval"),
+        "pageSize": paging.get("pageSize"),
+        "pageNumber": paging.get("pageNumber"),
+    }
 
 
 class DateHeader:
@@ -96,12 +118,12 @@ def endpoint(operation: Operation, *permissions: str) -> Callable[[Request], Awa
         method = request.method
         path = request.scope["path"]
         client, why = world.registry.client_for(request.headers.get("authorization"))
+        body = await request.body() if method in ("POST", "PATCH", "PUT") else b""
         try:
             if world.faults:
                 await _faults_and_triggers(world, method, path)
             if client is None or why is not None:
                 raise PlatformError(401, "bad.credentials", why or "Invalid login credentials.")
-            body = await request.body() if method in ("POST", "PATCH", "PUT") else b""
             with world.lock:
                 world.registry.take(client)
                 if permissions and not any(client.allows(p) for p in permissions):
@@ -110,7 +132,7 @@ def endpoint(operation: Operation, *permissions: str) -> Callable[[Request], Awa
                 response = operation(world, request, client, body)
         except PlatformError as error:
             response = error_response(error)
-        _log(world, method, path, response.status_code, client.client_id if client else None)
+        _log(world, method, path, response.status_code, client.client_id if client else None, body)
         return response
 
     return handle

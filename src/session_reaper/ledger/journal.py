@@ -24,6 +24,7 @@ from typing import Any, Self
 from sqlalchemy import and_, delete, exists, func, insert, select, update
 from sqlalchemy.engine import Engine
 
+from session_reaper.ledger import discovery_windows as window_sql
 from session_reaper.ledger import leases as lease_sql
 from session_reaper.ledger import migrate, reports
 from session_reaper.ledger.engine import create_ledger_engine, dialect_insert, writer
@@ -419,6 +420,15 @@ class Ledger:
                     set_={c: upsert.excluded[c] for c in columns},
                 )
                 connection.execute(statement, rows)
+
+    def window_scans(self) -> dict[str, datetime]:
+        """When discovery last looked at each older window (see genesys.discovery.WindowBook)."""
+        with self.engine.connect() as connection:
+            return window_sql.load(connection)
+
+    def save_window_scans(self, scans: Mapping[str, datetime]) -> None:
+        with self._writer.begin() as connection:
+            window_sql.save(connection, scans)
 
     def warned_at(self, conversation_id: str) -> datetime | None:
         """When the reaper last sent its warning in this conversation, if ever."""
