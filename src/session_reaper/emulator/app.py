@@ -44,9 +44,7 @@ def error_response(error: PlatformError) -> Response:
     )
 
 
-def _log(
-    world: World, method: str, path: str, status: int, client_id: str | None, body: bytes = b""
-) -> None:
+def _log(world: World, method: str, path: str, status: int, client_id: str | None, body: bytes = b"") -> None:
     # never the body: message texts and secrets stay out of the log; an analytics query's interval and
     # paging hold neither, and show what discovery asked for (probes of size 1, windows, pages)
     entry: dict[str, Any] = {

@@ -197,7 +197,9 @@ async def discover(
             continue
 
         def query(page: int, size: int, start: datetime = window.start, end: datetime = window.end) -> Any:
-            return build_query(start, end, channels=channel_list, queue_include=include, page=page, page_size=size)
+            return build_query(
+                start, end, channels=channel_list, queue_include=include, page=page, page_size=size
+            )
 
         if await _empty(api, query(1, PROBE_PAGE_SIZE)):
             if key is not None and book is not None:

@@ -270,7 +270,11 @@ class PlatformHttp:
                     method, path, json=json, params=params, headers={"Authorization": f"Bearer {token}"}
                 )
             except httpx.TransportError as exc:
-                retry = self._may_retry_transport(attempt) and attempt < limit and (repeatable or isinstance(exc, _NOT_SENT))
+                retry = (
+                    self._may_retry_transport(attempt)
+                    and attempt < limit
+                    and (repeatable or isinstance(exc, _NOT_SENT))
+                )
                 self._after(method, path, operation, None, attempt, started, retry)
                 if not retry:
                     raise self._transport_error(exc, method, path, attempt) from None
