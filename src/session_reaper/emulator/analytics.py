@@ -1,12 +1,11 @@
 """`POST /api/v2/analytics/conversations/details/query`: validation, filters, ordering and paging.
 
-A conversation is selected when it started on a day (UTC) the interval touches and every filter
-holds: the platform's details "only include conversations that started on a day touched by the
-interval" (PLATFORM.md), so an interval from 10:00 includes a conversation started at 09:00 that day. Conversation
+A conversation is selected when it started on a day (UTC) the interval touches and every filter holds:
+the platform's details "only include conversations that started on a day touched by the interval"
+(PLATFORM.md), so an interval from 10:00 includes a conversation started at 09:00 that day. Conversation
 filters test conversation dimensions; a segment filter holds when one segment satisfies it (all the
-predicates of an `and`, any of an `or`), which is how the platform matches segment predicates.
-Answers are cached per world epoch: paging through an unchanged world costs a slice and a join.
-"""
+predicates of an `and`, any of an `or`), which is how the platform matches segment predicates. Answers
+are cached per world epoch: paging through an unchanged world costs a slice and a join. """
 
 from __future__ import annotations
 

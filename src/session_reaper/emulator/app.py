@@ -69,7 +69,9 @@ def _query_shape(body: bytes) -> dict[str, Any]:
         return {}
     if not isinstance(query, dict):
         return {}
-    paging = query.get("paging") if isinstance(query.get("paging"), dict) else {}
+    paging = query.get("paging")
+    if not isinstance(paging, dict):
+        paging = {}
     return {
         "interval": query.get("interval"),
         "pageSize": paging.get("pageSize"),

@@ -8,10 +8,12 @@ its ``totalHits``); an empty window is not scanned, a non-empty one is read 100 
 every sweep; an older one (zombies months old) only every ``OLDER_WINDOWS_EVERY``, remembered in a
 ``WindowBook`` that the sweep keeps in the ledger so that the cadence holds across one-shot runs too.
 A probe that fails is no answer: the window is scanned, never skipped. The platform includes every
-conversation that started on a day the interval touches, so contiguous windows never miss a day. Filters: ``conversationEnd notExists``; segments of media ``message`` whose
-``messageType`` is one of the channels in scope; ``queueId`` one of the included queues when the
-include list is not empty. Exclusions, and a second check of media and channel, are applied here on
-the answer, so that a platform filter that is broader than asked can never widen the scope.
+conversation that started on a day the interval touches, so contiguous windows never miss a day.
+
+Filters: ``conversationEnd notExists``; segments of media ``message`` whose ``messageType`` is one of
+the channels in scope; ``queueId`` one of the included queues when the include list is not empty.
+Exclusions, and a second check of media and channel, are applied here on the answer, so that a platform
+filter that is broader than asked can never widen the scope.
 
 Paging over a set that changes while we read it (conversations end meanwhile) can skip a few: they
 are found on the next sweep, and a conversation is never yielded twice.
