@@ -21,12 +21,12 @@ from session_reaper.report import (
     rule_timeline,
     write_html,
 )
+from tests.environment import CHROMIUM, require_chromium
 
 from .conftest import HOSTILE, NOW, T0
 from .pages import parse
 
 WEEK = NOW - timedelta(days=7)
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def svgs(page: str) -> list[str]:
@@ -155,8 +155,8 @@ def test_many_hours_become_a_line(data: ReportData) -> None:
     assert "<polyline" in chart and "<rect" not in chart
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (installed for the demo test)")
 def test_headless_chromium_renders_the_page(data: ReportData, tmp_path: Path) -> None:
+    require_chromium()
     page = tmp_path / "report.html"
     write_html(page, demo_extras(data), "session-reaper report")
     png = tmp_path / "report.png"
