@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -76,7 +77,8 @@ def postgres_url(postgres_base: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: object) -> str:
+def sqlite_url(tmp_path: Path) -> str:
+    (tmp_path / "ledger").mkdir()  # the ledger never makes directories (a mistyped path is an error)
     return f"sqlite:///{tmp_path}/ledger/session-reaper.db"
 
 

@@ -5,7 +5,7 @@ the platform's details "only include conversations that started on a day touched
 (PLATFORM.md), so an interval from 10:00 includes a conversation started at 09:00 that day. Conversation
 filters test conversation dimensions; a segment filter holds when one segment satisfies it (all the
 predicates of an `and`, any of an `or`), which is how the platform matches segment predicates. Answers
-are cached per world epoch: paging through an unchanged world costs a slice and a join. """
+are cached per world epoch: paging through an unchanged world costs a slice and a join."""
 
 from __future__ import annotations
 

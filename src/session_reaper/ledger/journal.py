@@ -23,11 +23,12 @@ from typing import Any, Self
 
 from sqlalchemy import and_, delete, exists, func, insert, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from session_reaper.ledger import discovery_windows as window_sql
 from session_reaper.ledger import leases as lease_sql
-from session_reaper.ledger import migrate, reports
-from session_reaper.ledger.engine import create_ledger_engine, dialect_insert, writer
+from session_reaper.ledger import migrate, opening, reports
+from session_reaper.ledger.engine import create_ledger_engine, dialect_insert, normalize_url, writer
 from session_reaper.ledger.schema import decisions, read_schedule, reaper_messages, steps, sweeps
 from session_reaper.ledger.vocabulary import (
     DECISION_OUTCOMES,
@@ -87,10 +88,21 @@ class Ledger:
 
     @classmethod
     def open(cls, url: str, *, owner: str | None = None, clock: Clock | None = None) -> Ledger:
-        """Connect, create or upgrade the schema, and return a ready ledger."""
+        """Connect, create or upgrade the schema, and return a ready ledger.
+
+        Raises LedgerUrlError (no supported back end), LedgerVersionError (a newer schema) or
+        LedgerUnavailable (the database cannot be opened or written: the cause, in one line).
+        """
+        parsed = normalize_url(url)
+        path = opening.sqlite_path(parsed)
+        if path is not None:
+            opening.check_sqlite_path(parsed, path)
         engine = create_ledger_engine(url)
         try:
             migrate.upgrade(engine)
+        except (SQLAlchemyError, OSError) as exc:
+            engine.dispose()
+            raise opening.explain(parsed, exc) from None
         except BaseException:
             engine.dispose()
             raise
