@@ -32,9 +32,16 @@ def _emulator_session(emulator_server: EmulatorServer) -> Iterator[Emulator]:
 
 
 @pytest.fixture
-def emulator(_emulator_session: Emulator) -> Emulator:
-    """A reset world: no conversations, queues, faults, triggers or logged requests; clients stay."""
-    return _emulator_session.fresh()
+def emulator(_emulator_session: Emulator) -> Iterator[Emulator]:
+    """A reset world: no conversations, queues, faults, triggers or logged requests; clients stay.
+
+    The emulator is shared by the tests of a worker, so each test's traffic must end with it: the
+    reset at teardown waits for every platform request the test started (one it abandoned on a
+    client timeout included) to be answered, and a request begun before a reset is never logged in
+    the next test's world.
+    """
+    yield _emulator_session.fresh()
+    _emulator_session.reset()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

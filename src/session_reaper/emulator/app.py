@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -117,6 +117,10 @@ def endpoint(operation: Operation, *permissions: str) -> Callable[[Request], Awa
         world: World = request.app.state.world
         method = request.method
         path = request.scope["path"]
+        with _serving(world) as epoch:
+            return await serve(world, request, method, path, epoch)
+
+    async def serve(world: World, request: Request, method: str, path: str, epoch: int) -> Response:
         client, why = world.registry.client_for(request.headers.get("authorization"))
         body = await request.body() if method in ("POST", "PATCH", "PUT") else b""
         try:
@@ -132,7 +136,8 @@ def endpoint(operation: Operation, *permissions: str) -> Callable[[Request], Awa
                 response = operation(world, request, client, body)
         except PlatformError as error:
             response = error_response(error)
-        _log(world, method, path, response.status_code, client.client_id if client else None, body)
+        if world.epoch == epoch:  # begun before a reset: another test's request, not this world's
+            _log(world, method, path, response.status_code, client.client_id if client else None, body)
         return response
 
     return handle
@@ -168,10 +173,33 @@ _FAULT_CODES = {
 }
 
 
+@contextlib.contextmanager
+def _serving(world: World) -> Iterator[int]:
+    """Count a platform request as in flight (a reset waits for it); yields the world it began in."""
+    world.in_flight += 1
+    try:
+        yield world.epoch
+    finally:
+        world.in_flight -= 1
+
+
 async def oauth_token(request: Request) -> Response:
     world: World = request.app.state.world
+    with _serving(world) as epoch:
+        response = await _oauth_token(world, request)
+        if world.epoch == epoch:  # begun before a reset: not this world's request
+            _log(
+                world,
+                "POST",
+                "/oauth/token",
+                response.status_code,
+                world.registry.basic_client_id(request.headers.get("authorization")),
+            )
+    return response
+
+
+async def _oauth_token(world: World, request: Request) -> Response:
     authorization = request.headers.get("authorization")
-    client_id = world.registry.basic_client_id(authorization)
     # the form is parsed here: python-multipart is not a dependency, and this form has one field
     form = parse_qs((await request.body()).decode("latin-1"))
     grant_type = form["grant_type"][0] if form.get("grant_type") else None
@@ -191,7 +219,6 @@ async def oauth_token(request: Request) -> Response:
         response = json_response(json.dumps(body).encode(), error.status)
     except PlatformError as error:
         response = error_response(error)
-    _log(world, "POST", "/oauth/token", response.status_code, client_id)
     return response
 
 
