@@ -7,6 +7,7 @@ on the request log and the reset's answer only: no timing.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -21,11 +22,9 @@ def abandon(emulator: Any, method: str, path: str, **kwargs: Any) -> threading.T
 
     def send() -> None:
         headers = {"Authorization": emulator.platform.headers.get("Authorization", "")}
-        with httpx.Client(base_url=emulator.base_url, timeout=0.05, auth=emulator.platform.auth) as client:
-            try:
-                client.request(method, path, headers=headers, **kwargs)
-            except httpx.TimeoutException:
-                pass
+        client = httpx.Client(base_url=emulator.base_url, timeout=0.05, auth=emulator.platform.auth)
+        with client, contextlib.suppress(httpx.TimeoutException):
+            client.request(method, path, headers=headers, **kwargs)
 
     sender = threading.Thread(target=send)
     sender.start()
@@ -61,15 +60,13 @@ def test_a_token_request_in_flight_never_shows_after_a_reset(emulator):
     emulator.fault(method="POST", path="^/oauth/token$", latencyMs=400, times=1)
 
     def send() -> None:
-        with httpx.Client(base_url=emulator.base_url, timeout=0.05) as client:
-            try:
-                client.post(
-                    "/oauth/token",
-                    data={"grant_type": "client_credentials"},
-                    auth=("emulator", "emulator-secret"),
-                )
-            except httpx.TimeoutException:
-                pass
+        client = httpx.Client(base_url=emulator.base_url, timeout=0.05)
+        with client, contextlib.suppress(httpx.TimeoutException):
+            client.post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials"},
+                auth=("emulator", "emulator-secret"),
+            )
 
     sender = threading.Thread(target=send)
     sender.start()
