@@ -8,7 +8,17 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from session_reaper.genesys.discovery import DiscoveredConversation, build_query, discover, windows
+import pytest
+
+from session_reaper.genesys.discovery import (
+    OLDER_WINDOWS_EVERY,
+    DiscoveredConversation,
+    WindowBook,
+    build_query,
+    discover,
+    windows,
+)
+from session_reaper.genesys.errors import GenesysError, PermissionMissing, ServerError
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 
@@ -57,9 +67,9 @@ class FakeAnalytics:
         }
 
 
-def run(analytics: FakeAnalytics, **kwargs: Any) -> list[DiscoveredConversation]:
+def run(analytics: FakeAnalytics, *, at: datetime = NOW, **kwargs: Any) -> list[DiscoveredConversation]:
     async def collect() -> list[DiscoveredConversation]:
-        return [found async for found in discover(analytics, now=NOW, **kwargs)]
+        return [found async for found in discover(analytics, now=at, **kwargs)]
 
     return asyncio.run(collect())
 
@@ -137,3 +147,70 @@ def test_no_channel_in_scope_means_no_query() -> None:
     analytics = FakeAnalytics([])
     assert run(analytics, channels=[], lookback=timedelta(days=1)) == []
     assert analytics.queries == []
+
+
+class FailingProbes(FakeAnalytics):
+    """Every query of page size 1 (a probe) raises `error`; the scans answer."""
+
+    def __init__(self, conversations: list[tuple[str, datetime, str, str]], error: Exception) -> None:
+        super().__init__(conversations)
+        self.error = error
+
+    async def query_conversation_details(
+        self, query: Mapping[str, Any], *, attempts: int | None = None
+    ) -> dict[str, Any]:
+        if query["paging"]["pageSize"] == 1:
+            self.queries.append(dict(query))
+            assert attempts == 1  # a probe is tried once: the scan is its fallback
+            raise self.error
+        return await super().query_conversation_details(query, attempts=attempts)
+
+
+ZOMBIES = [(f"z{d}", NOW - timedelta(days=d, minutes=7), "q1", "webmessaging") for d in (0, 20, 40, 100, 179)]
+HALF_YEAR = {"channels": ["webmessaging"], "lookback": timedelta(days=180)}
+
+
+def ids(found: list[DiscoveredConversation]) -> set[str]:
+    return {f.conversation_id for f in found}
+
+
+def test_a_book_holds_back_older_windows_until_their_cadence_has_passed() -> None:
+    book = WindowBook()
+    assert ids(run(FakeAnalytics(ZOMBIES), book=book, **HALF_YEAR)) == {z[0] for z in ZOMBIES}
+    assert book.skipped == [] and len(book.changed) == len(windows(NOW, timedelta(days=180))) - 1
+
+    just_before = OLDER_WINDOWS_EVERY - timedelta(seconds=1)
+    for later, everything in ((just_before, False), (OLDER_WINDOWS_EVERY, True)):
+        book = WindowBook(dict(book.scanned))
+        found = ids(run(FakeAnalytics(ZOMBIES), at=NOW + later, book=book, **HALF_YEAR))
+        expected = {z[0] for z in ZOMBIES} if everything else {"z0", "z20"}
+        assert found == expected
+        assert (book.skipped == []) is everything
+        # what a skipped window holds is "not looked at", never "gone"
+        for cid, started, *_ in ZOMBIES:
+            assert book.not_looked_at(started) is (not everything and cid not in expected)
+
+
+def test_a_clock_that_went_back_looks_at_every_window_again() -> None:
+    book = WindowBook()
+    run(FakeAnalytics(ZOMBIES), book=book, **HALF_YEAR)
+    earlier = NOW - timedelta(minutes=5)
+    assert ids(run(FakeAnalytics(ZOMBIES), at=earlier, book=book, **HALF_YEAR)) == {z[0] for z in ZOMBIES}
+
+
+def test_failed_probes_scan_every_window_but_a_missing_permission_stops() -> None:
+    for error in (ServerError("503 service.unavailable"), GenesysError("timed out")):
+        analytics = FailingProbes(ZOMBIES, error)
+        assert ids(run(analytics, **HALF_YEAR)) == {z[0] for z in ZOMBIES}
+        probed = [q["interval"] for q in analytics.queries if q["paging"]["pageSize"] == 1]
+        scanned = [q["interval"] for q in analytics.queries if q["paging"]["pageSize"] == 100]
+        assert probed == scanned  # each window probed, and scanned after its probe failed
+    with pytest.raises(PermissionMissing):
+        run(FailingProbes(ZOMBIES, PermissionMissing("403")), **HALF_YEAR)
+
+
+def test_an_empty_window_costs_its_probe_only() -> None:
+    analytics = FakeAnalytics([])
+    assert run(analytics, **HALF_YEAR) == []
+    probes = [q["paging"]["pageSize"] for q in analytics.queries]
+    assert probes == [1] * len(windows(NOW, timedelta(days=180)))
