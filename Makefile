@@ -24,6 +24,7 @@ types: $(STAMP)
 
 unit: $(STAMP)
 	scripts/ensure-chromium
+	scripts/ensure-postgres
 	$(BIN)/pytest -q -n 2 $(PYTEST_ARGS)
 
 test: lint types unit

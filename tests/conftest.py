@@ -13,6 +13,7 @@ import pytest
 
 from session_reaper.emulator.client import Emulator
 from session_reaper.emulator.server import EmulatorServer
+from tests.environment import CHROMIUM_SKIP, POSTGRES_SKIP
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +32,31 @@ def _emulator_session(emulator_server: EmulatorServer) -> Iterator[Emulator]:
 
 
 @pytest.fixture
-def emulator(_emulator_session: Emulator) -> Emulator:
-    """A reset world: no conversations, queues, faults, triggers or logged requests; clients stay."""
-    return _emulator_session.fresh()
+def emulator(_emulator_session: Emulator) -> Iterator[Emulator]:
+    """A reset world: no conversations, queues, faults, triggers or logged requests; clients stay.
+
+    The emulator is shared by the tests of a worker, so each test's traffic must end with it: the
+    reset at teardown waits for every platform request the test started (one it abandoned on a
+    client timeout included) to be answered, and a request begun before a reset is never logged in
+    the next test's world.
+    """
+    yield _emulator_session.fresh()
+    _emulator_session.reset()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """A missing PostgreSQL or Chromium is said at the end, loudly, not buried among the skips."""
+    for prefix in (POSTGRES_SKIP, CHROMIUM_SKIP):
+        reasons: dict[str, int] = {}
+        for report in terminalreporter.stats.get("skipped", []):
+            longrepr = getattr(report, "longrepr", None)
+            reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+            reason = reason.removeprefix("Skipped: ")
+            if reason.startswith(prefix):
+                reasons[reason] = reasons.get(reason, 0) + 1
+        if reasons:
+            terminalreporter.write_sep(
+                "!", f"{sum(reasons.values())} tests SKIPPED: {prefix}", red=True, bold=True
+            )
+            for reason, count in reasons.items():
+                terminalreporter.write_line(f"  {count} x {reason}", red=True)

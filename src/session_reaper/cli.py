@@ -90,13 +90,15 @@ def _run(work: Callable[[], Awaitable[T]]) -> T:
     from session_reaper.config import ConfigError
     from session_reaper.genesys.errors import AuthenticationFailed, GenesysError, PermissionMissing
     from session_reaper.genesys.regions import UnknownRegion
-    from session_reaper.ledger import LedgerUrlError, LedgerVersionError
+    from session_reaper.ledger import LedgerUnavailable, LedgerUrlError, LedgerVersionError
     from session_reaper.selection import PlanError
 
     try:
         return asyncio.run(work())  # type: ignore[arg-type]
     except (ConfigError, UnknownRegion, LedgerUrlError, LedgerVersionError, PlanError) as exc:
         raise _fail(EXIT_USAGE, str(exc)) from None
+    except LedgerUnavailable as exc:  # a server that does not answer may come back: 1, else fix it: 2
+        raise _fail(EXIT_ACTION_FAILED if exc.unreachable else EXIT_USAGE, str(exc)) from None
     except SQLAlchemyError as exc:
         # The driver's text may quote the URL; say what failed, not how to log in.
         reason = type(getattr(exc, "orig", None) or exc).__name__
@@ -297,7 +299,7 @@ def report(
     try:
         data = reporting.load(settings.sweep.ledger, now - period, now)
     except reporting.ReportError as exc:
-        raise fail(2, str(exc)) from None
+        raise fail(exc.code, str(exc)) from None
     if data.empty:
         notice = f"Nothing recorded yet: the ledger holds no sweep in the last {since}."
         (stderr if as_json else stdout).print(notice, markup=False)

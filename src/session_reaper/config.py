@@ -139,7 +139,8 @@ class SweepConfig(_Table):
         description="audit journal: `sqlite:///FILE` or `postgresql://...`",
     )
     lookback: Duration = Field(
-        default=timedelta(days=31), description="how far back discovery looks for unended conversations"
+        default=timedelta(days=180),
+        description="discovery reaches zombies this old (windows of <= 31 days, probed)",
     )
     verify_timeout: Duration = Field(
         default=timedelta(seconds=30), description="bounded wait for an end to show when verifying a close"

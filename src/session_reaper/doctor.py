@@ -1,10 +1,10 @@
 """`session-reaper doctor`: is everything the configured behaviour needs really there?
 
-Each check ends with ✓ (there), ✗ (missing; with a one-line fix), ⚠ (worth knowing, never fatal) or
-– (not needed by this configuration). In order: the policy file, the audit ledger (read-only), the
-credentials in the environment, region and hosts, a token, the organization behind it
-(``GET /api/v2/tokens/me``), every permission the configured rules need, and the queues whose own
-message inactivity timer is off.
+Each check ends with ✓ (there), ✗ (missing; with a one-line fix), ⚠ (worth knowing, never fatal) or –
+(not needed by this configuration). In order: the policy file, the audit ledger (opened, and a write
+proved in a transaction rolled back), the credentials in the environment, region and hosts, a token, the
+organization behind it (``GET /api/v2/tokens/me``), every permission the configured rules need, and the
+queues whose own message inactivity timer is off.
 
 Permissions are judged from the platform's real answers, never guessed from a role's name: each
 operation the reaper uses is called once on a conversation that cannot exist (a random UUID). The
@@ -382,70 +382,50 @@ def _host_check(endpoints: Endpoints, credentials: Credentials) -> Check:
     return Check("region and hosts", Status.OK, f"{where} ({source}){note}")
 
 
-def _ledger_check(url: str, cwd: Path | None = None) -> tuple[Check, int | None]:
-    """Whether the audit ledger can be reached, read-only: nothing is created, migrated or written."""
-    from sqlalchemy import create_engine
-
-    from session_reaper.ledger import LedgerUrlError, migrate, normalize_url
+def _ledger_check(url: str) -> tuple[Check, int | None]:
+    """Whether the audit ledger opens and takes a write (in a transaction rolled back: no change)."""
+    from session_reaper.ledger import LedgerUnavailable, LedgerUrlError, migrate
+    from session_reaper.ledger.opening import probe
 
     fix_url = 'set [sweep] ledger = "sqlite:///session-reaper.db" or "postgresql://user@host/db"'
     try:
-        parsed = normalize_url(url)
+        found = probe(url)
     except LedgerUrlError as exc:
         return Check("ledger", Status.FAIL, str(exc), fix_url), EXIT_CONFIG
-    shown = parsed.render_as_string(hide_password=True)
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if database in ("", ":memory:"):
-            return Check("ledger", Status.WARN, f"{shown}: in memory, nothing is kept", fix_url), None
-        path = Path(database) if Path(database).is_absolute() else (cwd or Path.cwd()) / database
-        if not path.exists():
-            parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
-            if parent is None or not os.access(parent, os.W_OK):
-                return (
-                    Check(
-                        "ledger", Status.FAIL, f"{shown}: {parent or path.parent} is not writable", fix_url
-                    ),
-                    EXIT_CONFIG,
-                )
-            return Check("ledger", Status.OK, f"{shown}: created at the first sweep"), None
-        engine = create_engine(parsed)
-    else:
-        engine = create_engine(parsed, connect_args={"connect_timeout": 5})
-    try:
-        with engine.connect() as connection:
-            found = migrate.current_revision(connection)
-    except Exception as exc:  # the driver's message may name the host but never the password
-        return (
-            Check(
-                "ledger",
-                Status.FAIL,
-                f"{shown}: cannot read it ({type(exc).__name__})",
-                "check the database is reachable and the user may connect (PGPASSWORD for PostgreSQL)",
-            ),
-            EXIT_UNREACHABLE,
-        )
-    finally:
-        engine.dispose()
-    head = migrate.head()
-    if found is None:
+    except LedgerUnavailable as exc:
+        fix = "check the database is reachable and the user may connect (PGPASSWORD for PostgreSQL)"
+        if exc.unreachable:
+            return Check("ledger", Status.FAIL, str(exc), fix), EXIT_UNREACHABLE
+        return Check("ledger", Status.FAIL, str(exc), fix_url if "sqlite" in exc.ledger else fix), EXIT_CONFIG
+    shown = found.shown
+    if found.in_memory:
+        return Check("ledger", Status.WARN, f"{shown}: in memory, nothing is kept", fix_url), None
+    if not found.exists:
         return Check(
-            "ledger", Status.OK, f"{shown}: reachable; the schema is created at the first sweep"
+            "ledger", Status.OK, f"{shown}: created at the first sweep (its directory is writable)"
         ), None
-    if found == head:
-        return Check("ledger", Status.OK, f"{shown}: schema revision {found} (current)"), None
+    if found.revision is None:
+        return Check(
+            "ledger", Status.OK, f"{shown}: reachable and writable; the schema is created at the first sweep"
+        ), None
+    if found.revision == migrate.head():
+        return Check(
+            "ledger", Status.OK, f"{shown}: schema revision {found.revision} (current), writable"
+        ), None
     known = {rev.revision for rev in migrate.script_directory().walk_revisions()}
-    if found not in known:
+    if found.revision not in known:
         return (
             Check(
                 "ledger",
                 Status.FAIL,
-                f"{shown}: schema revision {found} is newer than this session-reaper knows",
+                f"{shown}: schema revision {found.revision} is newer than this session-reaper knows",
                 "upgrade session-reaper",
             ),
             EXIT_CONFIG,
         )
-    return Check("ledger", Status.OK, f"{shown}: schema revision {found}, upgraded at the first sweep"), None
+    return Check(
+        "ledger", Status.OK, f"{shown}: schema revision {found.revision}, upgraded at the first sweep"
+    ), None
 
 
 async def probe(

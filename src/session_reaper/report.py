@@ -18,15 +18,21 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from session_reaper.ledger import Ledger, LedgerUrlError, LedgerVersionError, normalize_url
+from session_reaper.ledger import (
+    Ledger,
+    LedgerUnavailable,
+    LedgerUrlError,
+    LedgerVersionError,
+    normalize_url,
+)
 from session_reaper.ledger import reports as queries
+from session_reaper.ledger.opening import check_sqlite_path, sqlite_path
 from session_reaper.ledger.reports import ACTED, NONE, Closed, RequestCost
 from session_reaper.ledger.schema import decisions, sweeps
 from session_reaper.ledger.vocabulary import scrub
@@ -283,18 +289,24 @@ def open_ledger(url: str) -> Ledger | None:
     """The ledger to report on, or None when it was never created (a SQLite file that does not exist).
 
     A missing SQLite file is not created: a report must not leave an empty database behind.
-    Raises LedgerUrlError for a URL of no supported back end, LedgerVersionError for a newer schema.
+    Raises LedgerUrlError for a URL of no supported back end, LedgerVersionError for a newer schema,
+    LedgerUnavailable for a ledger that cannot be opened.
     """
     parsed = normalize_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if database not in ("", ":memory:") and not Path(database).expanduser().is_file():
+    path = sqlite_path(parsed)
+    if path is not None:
+        check_sqlite_path(parsed, path)  # a wrong path is an error, a file not made yet an empty report
+        if not path.exists():
             return None
     return Ledger.open(url)
 
 
 class ReportError(Exception):
     """The ledger could not be read (unreachable database, unusable URL, newer schema)."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code  # 1 when the database server does not answer (it may come back), else 2
 
 
 def load(url: str, since: datetime, now: datetime) -> ReportData:
@@ -303,6 +315,8 @@ def load(url: str, since: datetime, now: datetime) -> ReportData:
         ledger = open_ledger(url)
     except (LedgerUrlError, LedgerVersionError) as exc:
         raise ReportError(f"ledger: {exc}") from None
+    except LedgerUnavailable as exc:
+        raise ReportError(str(exc), 1 if exc.unreachable else 2) from None
     except SQLAlchemyError as exc:  # never echo the URL or the driver's text: either may hold a password
         raise ReportError(f"cannot open the ledger ({type(exc).__name__})") from None
     if ledger is None:

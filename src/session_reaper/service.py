@@ -41,7 +41,7 @@ from session_reaper import logs
 from session_reaper.config import ConfigError, Settings
 from session_reaper.genesys.errors import AuthenticationFailed, GenesysError, PermissionMissing
 from session_reaper.genesys.http import ResponseEvent
-from session_reaper.ledger import LedgerUrlError, LedgerVersionError
+from session_reaper.ledger import LedgerUnavailable, LedgerUrlError, LedgerVersionError
 from session_reaper.metrics import Metrics
 from session_reaper.results import DecisionLine, Outcome
 from session_reaper.runtime import EXIT_ACTION_FAILED, EXIT_AUTH, EXIT_OK, EXIT_USAGE, Runtime, open_runtime
@@ -335,6 +335,9 @@ async def serve(settings: Settings, *, host: str, port: int, grace: float = DEFA
     except (ConfigError, LedgerUrlError, LedgerVersionError) as exc:
         log.error("cannot start: configuration", problem=str(exc))
         return EXIT_USAGE
+    except LedgerUnavailable as exc:  # one line, no traceback; a server that does not answer: retry
+        log.error("cannot start: the ledger", problem=str(exc))
+        return EXIT_ACTION_FAILED if exc.unreachable else EXIT_USAGE
     except Exception as exc:  # e.g. the ledger's database is unreachable: let the supervisor retry
         log.exception("cannot start", problem=str(exc))
         return EXIT_ACTION_FAILED

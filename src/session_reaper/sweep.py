@@ -19,7 +19,7 @@ from session_reaper import logs
 from session_reaper.config import Settings
 from session_reaper.executor import Executor
 from session_reaper.genesys.api import GenesysApi
-from session_reaper.genesys.discovery import DiscoveredConversation, discover
+from session_reaper.genesys.discovery import DiscoveredConversation, WindowBook, discover
 from session_reaper.genesys.errors import AuthenticationFailed, NotFound, PermissionMissing
 from session_reaper.genesys.mapping import to_conversation
 from session_reaper.leasing import acquire, new_owner
@@ -79,9 +79,10 @@ class NotBefore:
             self.until.pop(conversation_id, None)
         self.changed.add(conversation_id)
 
-    def forget_missing(self, seen: set[str]) -> None:
-        for conversation_id in list(self.until):
-            if conversation_id not in seen:
+    def forget_missing(self, seen: set[str], unseen_started: Callable[[datetime | None], bool]) -> None:
+        """Forget conversations discovery no longer lists, but not those in windows it did not look at."""
+        for conversation_id, read in list(self.until.items()):
+            if conversation_id not in seen and not unseen_started(read.conversation_start):
                 self.remember(conversation_id, None)
 
     def load(self, reads: Mapping[str, ScheduledRead]) -> None:
@@ -150,6 +151,9 @@ class Sweep:
         self._closes_left = settings.sweep.max_closes
         self._teardowns_left = settings.sweep.max_teardowns
         self._own: dict[str, dict[str, str]] | None = None  # the reaper's own message ids, per sweep
+        # Older analytics windows are looked at on their own slower cadence, but only by passes that
+        # act: a dry run shows everything there is (None: every window is looked at).
+        self._windows: WindowBook | None = None
         self._lines: list[DecisionLine] = []
         self._summary = Summary()
         self._queue_names = QueueNames(api, ledger)  # the report names queues: read once, when acting
@@ -210,6 +214,8 @@ class Sweep:
                 await recover_pending(self.api, self.ledger, self.read, owner=self.owner)
             self._load_own_messages()
             self.not_before.load(self.ledger.read_schedule(self._fingerprint, self.now()))
+            if self.apply:
+                self._windows = WindowBook(self.ledger.window_scans())
             await self._sweep(sweep_id)
         except* (PermissionMissing, AuthenticationFailed) as group:
             # Nothing else can succeed without the permission or the credentials: stop, no retry storm.
@@ -256,9 +262,15 @@ class Sweep:
                 group.create_task(work())
         # A stopped pass, or one over named conversations, did not see everything in scope.
         if not self._stopping and self.selection.everything:
-            self.not_before.forget_missing(seen)
+            book = self._windows
+            self.not_before.forget_missing(seen, book.not_looked_at if book else lambda _: False)
 
     def _save_schedule(self) -> None:
+        if self._windows is not None:
+            try:
+                self.ledger.save_window_scans(self._windows.changed)
+            except Exception as exc:  # an optimisation only: the next run just looks again
+                _log.warning("discovery windows not saved", error=str(exc))
         keep, forget = self.not_before.take_changes()
         try:
             self.ledger.save_read_schedule(self._fingerprint, self.now(), keep, forget)
@@ -274,6 +286,7 @@ class Sweep:
             queue_exclude=sweep.queues.exclude,
             lookback=sweep.lookback,
             now=self.now(),
+            book=self._windows,
         )
 
     async def _candidates(self) -> AsyncIterator[DiscoveredConversation]:

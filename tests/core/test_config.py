@@ -81,7 +81,7 @@ def test_an_empty_file_is_valid_and_gives_the_design_defaults(tmp_path):
         300,
     )
     assert sweep.ledger == "sqlite:///session-reaper.db"
-    assert (sweep.lookback, sweep.verify_timeout) == (timedelta(days=31), timedelta(seconds=30))
+    assert (sweep.lookback, sweep.verify_timeout) == (timedelta(days=180), timedelta(seconds=30))
     assert {name: rule.after for name, rule in settings.rules.items()} == {
         "acw-stuck": timedelta(minutes=10),
         "customer-left": timedelta(minutes=5),

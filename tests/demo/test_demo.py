@@ -21,8 +21,8 @@ from session_reaper.demo import GuestsAndAgents, stale_sessions
 from session_reaper.emulator.server import build_world
 from session_reaper.report import FIGURE_LABELS, FIGURES
 from tests.demo.conftest import DemoRun
+from tests.environment import CHROMIUM, require_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
 WIDTH, HEIGHT = 1200, 3600  # tall enough for the whole report
 # The charts' series colours (session_reaper.charts.PALETTE) that the report's charts use most.
 BLUE, ORANGE, GREEN = (0x2F, 0x6F, 0xB0), (0xD9, 0x82, 0x2B), (0x3A, 0x9A, 0x5B)
@@ -230,11 +230,7 @@ def color_count(image: object, target: tuple[int, int, int]) -> int:
 
 
 def test_headless_chromium_shows_every_chart(demo_run: DemoRun, tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        message = f"no {CHROMIUM}: run scripts/ensure-chromium"
-        if os.environ.get("REQUIRE_CHROMIUM", "") not in ("", "0"):
-            pytest.fail(f"REQUIRE_CHROMIUM is set but there is {message}")
-        pytest.skip(message)
+    require_chromium()
     image_module = pytest.importorskip("PIL.Image")
     assert demo_run.html.is_file(), demo_run.stdout
     png = tmp_path / "demo.png"

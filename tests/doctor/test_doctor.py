@@ -238,7 +238,7 @@ def test_many_untimed_queues_are_summed_up_after_the_first_ones(emulator: Emulat
     ]
 
 
-def test_the_ledger_is_checked_read_only(emulator: Emulator, tmp_path: Path) -> None:
+def test_the_ledger_is_checked_without_being_changed(emulator: Emulator, tmp_path: Path) -> None:
     from session_reaper.doctor import Status, diagnose
     from session_reaper.ledger import Ledger
 
@@ -254,10 +254,15 @@ def test_the_ledger_is_checked_read_only(emulator: Emulator, tmp_path: Path) -> 
         diagnosis = diagnose(config, environ)
         return diagnosis.exit_code, next(c for c in diagnosis.checks if c.name == "ledger")
 
-    future = tmp_path / "later" / "ledger.db"
+    future = tmp_path / "ledger-later.db"
     code, check = ledger_check(f"sqlite:///{future}")
     assert (code, check.status) == (0, Status.OK) and "created at the first sweep" in check.detail
-    assert not future.exists() and not future.parent.exists()  # nothing created
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["session-reaper.toml"]  # nothing created
+
+    missing = tmp_path / "later" / "ledger.db"
+    code, check = ledger_check(f"sqlite:///{missing}")
+    assert (code, check.status) == (2, Status.FAIL) and "does not exist" in check.detail
+    assert not missing.parent.exists()
 
     existing = tmp_path / "ledger.db"
     Ledger.open(f"sqlite:///{existing}").close()

@@ -223,3 +223,40 @@ def test_analytics_sees_changes_only_after_the_lag() -> None:
         view = emulator.platform.get(f"/api/v2/conversations/messages/{cid}").json()
         assert {p["state"] for p in view["participants"]} == {"disconnected"}  # reads are not lagged
         emulator.close()
+
+
+@pytest.mark.parametrize(
+    ("window", "included"),
+    [
+        # [10:00, 11:00) on the 21st touches the 21st only: the whole of that day, nothing of the 20th
+        (("2026-11-21T10:00:00Z", "2026-11-21T11:00:00Z"), {"day21-early", "day21-late"}),
+        # an end at midnight touches no part of the day it opens
+        (("2026-11-20T23:00:00Z", "2026-11-21T00:00:00Z"), {"day20-late"}),
+        # one millisecond past midnight touches the 21st
+        (("2026-11-20T23:00:00Z", "2026-11-21T00:00:00.001Z"), {"day20-late", "day21-early", "day21-late"}),
+        (("2026-11-19T12:00:00Z", "2026-11-20T00:30:00Z"), {"day19", "day20-late"}),
+    ],
+)
+def test_the_interval_includes_every_conversation_started_on_a_day_it_touches(
+    emulator: Any, window: tuple[str, str], included: set[str]
+) -> None:
+    # PLATFORM.md [USE peer]: details "only include conversations that started on a day touched by
+    # the interval" -- by whole days, whatever the times inside the interval.
+    emulator.set_clock("2026-11-22T12:00:00Z")
+    starts = {
+        "day19": "2026-11-19T01:00:00Z",
+        "day20-late": "2026-11-20T23:59:00Z",
+        "day21-early": "2026-11-21T00:00:00Z",
+        "day21-late": "2026-11-21T23:59:59Z",
+        "day22": "2026-11-22T00:01:00Z",
+    }
+    now = emulator.now()
+    for name, started in starts.items():
+        ago = (now - datetime.fromisoformat(started)).total_seconds()
+        emulator.create_conversation({**conversation(ago=f"{int(ago)}s"), "id": name})
+
+    body = query(emulator, interval="/".join(window)).json()
+
+    found = {c["conversationId"] for c in body.get("conversations", [])}
+    assert found == included
+    assert body["totalHits"] == len(included)

@@ -175,8 +175,16 @@ def test_discovery_pages_and_windows_over_the_analytics_query(emulator: Any) -> 
     assert not set(ids) & (set(excluded) | set(sms) | {ended})
     assert all(f.queue_ids == frozenset({"q-support"}) for f in found)
     queries = [r for r in emulator.requests() if r["path"] == "/api/v2/analytics/conversations/details/query"]
-    # 45 days = two windows; the recent one holds 133 in-scope-or-excluded hits + sms: two pages of 100.
-    assert len(queries) == 3 and all(r["status"] == 200 for r in queries)
+    # 45 days = two windows, each probed (a page of size 1); the recent one holds 133
+    # in-scope-or-excluded hits + sms: two pages of 100; the older one one page.
+    assert all(r["status"] == 200 for r in queries)
+    assert [(r["pageSize"], r["pageNumber"]) for r in queries] == [
+        (1, 1),
+        (100, 1),
+        (100, 2),
+        (1, 1),
+        (100, 1),
+    ]
 
 
 def test_discovery_can_be_narrowed_to_included_queues(emulator: Any) -> None:

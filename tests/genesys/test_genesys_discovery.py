@@ -8,7 +8,17 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from session_reaper.genesys.discovery import DiscoveredConversation, build_query, discover, windows
+import pytest
+
+from session_reaper.genesys.discovery import (
+    OLDER_WINDOWS_EVERY,
+    DiscoveredConversation,
+    WindowBook,
+    build_query,
+    discover,
+    windows,
+)
+from session_reaper.genesys.errors import GenesysError, PermissionMissing, ServerError
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 
@@ -25,7 +35,9 @@ class FakeAnalytics:
         self.conversations = conversations
         self.queries: list[dict[str, Any]] = []
 
-    async def query_conversation_details(self, query: Mapping[str, Any]) -> dict[str, Any]:
+    async def query_conversation_details(
+        self, query: Mapping[str, Any], *, attempts: int | None = None
+    ) -> dict[str, Any]:
         self.queries.append(dict(query))
         start, end = parse_interval(query["interval"])
         hits = sorted((c for c in self.conversations if start <= c[1] < end), key=lambda c: c[1])
@@ -55,21 +67,22 @@ class FakeAnalytics:
         }
 
 
-def run(analytics: FakeAnalytics, **kwargs: Any) -> list[DiscoveredConversation]:
+def run(analytics: FakeAnalytics, *, at: datetime = NOW, **kwargs: Any) -> list[DiscoveredConversation]:
     async def collect() -> list[DiscoveredConversation]:
-        return [found async for found in discover(analytics, now=NOW, **kwargs)]
+        return [found async for found in discover(analytics, now=at, **kwargs)]
 
     return asyncio.run(collect())
 
 
 def test_windows_cover_the_lookback_in_at_most_31_days_newest_first() -> None:
-    spans = windows(NOW, timedelta(days=70))
-    assert len(spans) == 3
-    assert spans[0][1] > NOW and spans[-1][0] == NOW - timedelta(days=70)
-    for start, end in spans:
-        assert end - start <= timedelta(days=31)
-    for (newer_start, _), (_, older_end) in itertools.pairwise(spans):
-        assert older_end == newer_start  # contiguous: no gap, no overlap
+    for days in (1, 31, 32, 70, 180, 365):
+        spans = windows(NOW, timedelta(days=days))
+        assert spans[0].end > NOW and spans[-1].start == NOW - timedelta(days=days)
+        assert spans[0].key is None and all(s.key for s in spans[1:])
+        for span in spans:
+            assert timedelta(0) < span.end - span.start <= timedelta(days=31)
+        for newer, older in itertools.pairwise(spans):
+            assert older.end == newer.start  # contiguous: no gap, no overlap
 
 
 def test_more_than_a_page_over_several_windows_each_conversation_once() -> None:
@@ -79,12 +92,19 @@ def test_more_than_a_page_over_several_windows_each_conversation_once() -> None:
     assert sorted(f.conversation_id for f in found) == sorted(c[0] for c in conversations)
     assert len(found) == len({f.conversation_id for f in found})
     assert found[0].queue_ids == frozenset({"q1"}) and found[0].message_types == frozenset({"webmessaging"})
-    assert all(q["paging"]["pageSize"] == 100 for q in analytics.queries)
     for query in analytics.queries:
         start, end = parse_interval(query["interval"])
         assert end - start <= timedelta(days=31)
-    # 250 conversations over 52 days: 148 in the newest window (2 pages), 102 in the next (2 pages).
-    assert [q["paging"]["pageNumber"] for q in analytics.queries] == [1, 2, 1, 2]
+    # 250 conversations over 52 days: 148 in the recent window (a probe of size 1, 2 pages of 100),
+    # the other 102 in older windows (each: a probe, then its pages).
+    by_window: dict[str, list[tuple[int, int]]] = {}
+    for q in analytics.queries:
+        by_window.setdefault(q["interval"], []).append((q["paging"]["pageSize"], q["paging"]["pageNumber"]))
+    recent, *older = by_window.values()
+    assert recent == [(1, 1), (100, 1), (100, 2)]
+    for pages in older:
+        assert pages[0] == (1, 1) and pages[1:] == [(100, n) for n in range(1, len(pages))]
+    assert sum(len(pages) - 1 for pages in older) >= 2
 
 
 def test_the_query_asks_for_unended_message_conversations_in_scope() -> None:
@@ -127,3 +147,70 @@ def test_no_channel_in_scope_means_no_query() -> None:
     analytics = FakeAnalytics([])
     assert run(analytics, channels=[], lookback=timedelta(days=1)) == []
     assert analytics.queries == []
+
+
+class FailingProbes(FakeAnalytics):
+    """Every query of page size 1 (a probe) raises `error`; the scans answer."""
+
+    def __init__(self, conversations: list[tuple[str, datetime, str, str]], error: Exception) -> None:
+        super().__init__(conversations)
+        self.error = error
+
+    async def query_conversation_details(
+        self, query: Mapping[str, Any], *, attempts: int | None = None
+    ) -> dict[str, Any]:
+        if query["paging"]["pageSize"] == 1:
+            self.queries.append(dict(query))
+            assert attempts == 1  # a probe is tried once: the scan is its fallback
+            raise self.error
+        return await super().query_conversation_details(query, attempts=attempts)
+
+
+ZOMBIES = [(f"z{d}", NOW - timedelta(days=d, minutes=7), "q1", "webmessaging") for d in (0, 20, 40, 100, 179)]
+HALF_YEAR = {"channels": ["webmessaging"], "lookback": timedelta(days=180)}
+
+
+def ids(found: list[DiscoveredConversation]) -> set[str]:
+    return {f.conversation_id for f in found}
+
+
+def test_a_book_holds_back_older_windows_until_their_cadence_has_passed() -> None:
+    book = WindowBook()
+    assert ids(run(FakeAnalytics(ZOMBIES), book=book, **HALF_YEAR)) == {z[0] for z in ZOMBIES}
+    assert book.skipped == [] and len(book.changed) == len(windows(NOW, timedelta(days=180))) - 1
+
+    just_before = OLDER_WINDOWS_EVERY - timedelta(seconds=1)
+    for later, everything in ((just_before, False), (OLDER_WINDOWS_EVERY, True)):
+        book = WindowBook(dict(book.scanned))
+        found = ids(run(FakeAnalytics(ZOMBIES), at=NOW + later, book=book, **HALF_YEAR))
+        expected = {z[0] for z in ZOMBIES} if everything else {"z0", "z20"}
+        assert found == expected
+        assert (book.skipped == []) is everything
+        # what a skipped window holds is "not looked at", never "gone"
+        for cid, started, *_ in ZOMBIES:
+            assert book.not_looked_at(started) is (not everything and cid not in expected)
+
+
+def test_a_clock_that_went_back_looks_at_every_window_again() -> None:
+    book = WindowBook()
+    run(FakeAnalytics(ZOMBIES), book=book, **HALF_YEAR)
+    earlier = NOW - timedelta(minutes=5)
+    assert ids(run(FakeAnalytics(ZOMBIES), at=earlier, book=book, **HALF_YEAR)) == {z[0] for z in ZOMBIES}
+
+
+def test_failed_probes_scan_every_window_but_a_missing_permission_stops() -> None:
+    for error in (ServerError("503 service.unavailable"), GenesysError("timed out")):
+        analytics = FailingProbes(ZOMBIES, error)
+        assert ids(run(analytics, **HALF_YEAR)) == {z[0] for z in ZOMBIES}
+        probed = [q["interval"] for q in analytics.queries if q["paging"]["pageSize"] == 1]
+        scanned = [q["interval"] for q in analytics.queries if q["paging"]["pageSize"] == 100]
+        assert probed == scanned  # each window probed, and scanned after its probe failed
+    with pytest.raises(PermissionMissing):
+        run(FailingProbes(ZOMBIES, PermissionMissing("403")), **HALF_YEAR)
+
+
+def test_an_empty_window_costs_its_probe_only() -> None:
+    analytics = FakeAnalytics([])
+    assert run(analytics, **HALF_YEAR) == []
+    probes = [q["paging"]["pageSize"] for q in analytics.queries]
+    assert probes == [1] * len(windows(NOW, timedelta(days=180)))

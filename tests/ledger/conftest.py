@@ -1,25 +1,26 @@
 """Ledger fixtures: every test runs on both back ends.
 
 SQLite lives in tmp_path. PostgreSQL gets a fresh, uniquely named schema per test (search_path in the
-URL), dropped afterwards, so pytest-xdist workers never see each other's rows. Without
-SESSION_REAPER_TEST_POSTGRES_URL, or when nothing answers there, the PostgreSQL cases are skipped —
-unless REQUIRE_POSTGRES is set (CI), where they fail instead.
+URL), dropped afterwards, so pytest-xdist workers never see each other's rows. The PostgreSQL is the
+local one unless SESSION_REAPER_TEST_POSTGRES_URL says otherwise (tests/environment.py); when nothing
+answers there the PostgreSQL cases are skipped, loudly — unless REQUIRE_POSTGRES is set (CI), where
+they fail instead.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from session_reaper.ledger import Ledger, normalize_url
+from tests import environment
 
-POSTGRES_ENV = "SESSION_REAPER_TEST_POSTGRES_URL"
 T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 
 
@@ -37,23 +38,17 @@ class FakeClock:
         return self.now
 
 
-def _unavailable(why: str) -> None:
-    if os.environ.get("REQUIRE_POSTGRES", "") not in ("", "0"):
-        pytest.fail(f"REQUIRE_POSTGRES is set but PostgreSQL is unusable: {why}")
-    pytest.skip(f"PostgreSQL not available: {why}")
-
-
 @pytest.fixture(scope="session")
 def postgres_base() -> str:
-    url = os.environ.get(POSTGRES_ENV, "")
-    if not url:
-        _unavailable(f"{POSTGRES_ENV} is not set")
+    url = environment.postgres_url()
     engine = create_engine(normalize_url(url), connect_args={"connect_timeout": 3})
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as exc:
-        _unavailable(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        environment.postgres_unavailable(
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        )
     finally:
         engine.dispose()
     return url
@@ -82,7 +77,8 @@ def postgres_url(postgres_base: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: object) -> str:
+def sqlite_url(tmp_path: Path) -> str:
+    (tmp_path / "ledger").mkdir()  # the ledger never makes directories (a mistyped path is an error)
     return f"sqlite:///{tmp_path}/ledger/session-reaper.db"
 
 

@@ -44,13 +44,23 @@ def test_describe_never_shows_the_password() -> None:
 
 
 def test_sqlite_is_wal_with_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
-    path = tmp_path / "nested" / "dirs" / "ledger.db"
+    path = tmp_path / "ledger.db"
     with Ledger.open(f"sqlite:///{path}") as ledger, ledger.engine.connect() as connection:
         assert path.exists()
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 30000
         assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+
+
+def test_a_missing_directory_is_an_error_and_is_not_made(tmp_path: Path) -> None:
+    from session_reaper.ledger import LedgerUnavailable
+
+    for missing in (tmp_path / "nested" / "ledger.db", tmp_path / "a" / "b" / "c" / "ledger.db"):
+        with pytest.raises(LedgerUnavailable, match=r"does not exist") as raised:
+            Ledger.open(f"sqlite:///{missing}")
+        assert str(missing.parent) in str(raised.value) and not raised.value.unreachable
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_foreign_keys_are_enforced(ledger: Ledger) -> None:

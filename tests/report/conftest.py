@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from session_reaper.ledger import Ledger, normalize_url
+from tests.environment import postgres_unavailable, postgres_url
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=6)
@@ -144,21 +144,13 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
         ledger.close()
 
 
-POSTGRES_ENV = "SESSION_REAPER_TEST_POSTGRES_URL"
-
-
 @pytest.fixture
 def postgres_ledger_url() -> Iterator[str]:
     """A fresh schema in the test PostgreSQL (as tests/ledger does), dropped afterwards.
 
-    Skipped without SESSION_REAPER_TEST_POSTGRES_URL or when nothing answers, unless REQUIRE_POSTGRES is set.
+    Skipped (loudly) when nothing answers, unless REQUIRE_POSTGRES is set: tests/environment.py.
     """
-    required = os.environ.get("REQUIRE_POSTGRES", "") not in ("", "0")
-    base = os.environ.get(POSTGRES_ENV, "")
-    if not base:
-        if required:
-            pytest.fail(f"REQUIRE_POSTGRES is set but {POSTGRES_ENV} is not")
-        pytest.skip(f"{POSTGRES_ENV} is not set")
+    base = postgres_url()
     admin = create_engine(normalize_url(base), connect_args={"connect_timeout": 3})
     schema = f"report_test_{uuid.uuid4().hex[:12]}"
     try:
@@ -166,9 +158,7 @@ def postgres_ledger_url() -> Iterator[str]:
             connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     except Exception as exc:
         admin.dispose()
-        if required:
-            pytest.fail(f"REQUIRE_POSTGRES is set but PostgreSQL is unusable: {type(exc).__name__}")
-        pytest.skip(f"PostgreSQL not available: {type(exc).__name__}")
+        postgres_unavailable(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
     try:
         url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
         yield url.render_as_string(hide_password=False)

@@ -14,12 +14,12 @@ import pytest
 from session_reaper.ledger import Ledger
 from session_reaper.report import ReportData, collect, rule_timeline
 from session_reaper.report_html import render_html, write_html
+from tests.environment import CHROMIUM, require_chromium
 
 from .conftest import HOSTILE, NOW, T0
 from .pages import parse
 
 WEEK = NOW - timedelta(days=7)
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def svgs(page: str) -> list[str]:
@@ -113,8 +113,8 @@ def test_many_hours_become_a_line(data: ReportData) -> None:
     assert "<polyline" in chart and "<rect" not in chart
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (installed for the demo test)")
 def test_headless_chromium_renders_the_page(data: ReportData, tmp_path: Path) -> None:
+    require_chromium()
     page = tmp_path / "report.html"
     write_html(page, data, "session-reaper report")
     png = tmp_path / "report.png"

@@ -22,6 +22,7 @@ Extras beyond DESIGN.md:
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -76,6 +77,9 @@ async def _object(request: Request, *, required: bool = True) -> dict[str, Any]:
     return body
 
 
+RESET_DRAIN_SECONDS = 5.0  # the longest a reset waits for platform requests being served
+
+
 def _guard(handler: Any) -> Any:
     """Turn a PlatformError raised by an admin handler into its error response."""
     import functools
@@ -93,8 +97,16 @@ def _guard(handler: Any) -> Any:
 @router.post("/reset")
 @_guard
 async def reset(request: Request) -> Response:
-    _world(request).reset()
-    return _reply({"reset": True, "now": iso(_world(request).clock.now())})
+    world = _world(request)
+    # Let requests being served finish first (bounded: a fault may hold one for long), so that what
+    # the last world's clients started never acts on, or shows in, the next one.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + RESET_DRAIN_SECONDS
+    while world.in_flight and loop.time() < deadline:
+        await asyncio.sleep(0.005)
+    abandoned = world.in_flight
+    world.reset()
+    return _reply({"reset": True, "now": iso(world.clock.now()), "inFlight": abandoned})
 
 
 @router.get("/clock")

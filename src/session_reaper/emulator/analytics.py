@@ -1,10 +1,11 @@
 """`POST /api/v2/analytics/conversations/details/query`: validation, filters, ordering and paging.
 
-A conversation is selected when its start lies in the interval and every filter holds. Conversation
+A conversation is selected when it started on a day (UTC) the interval touches and every filter holds:
+the platform's details "only include conversations that started on a day touched by the interval"
+(PLATFORM.md), so an interval from 10:00 includes a conversation started at 09:00 that day. Conversation
 filters test conversation dimensions; a segment filter holds when one segment satisfies it (all the
-predicates of an `and`, any of an `or`), which is how the platform matches segment predicates.
-Answers are cached per world epoch: paging through an unchanged world costs a slice and a join.
-"""
+predicates of an `and`, any of an `or`), which is how the platform matches segment predicates. Answers
+are cached per world epoch: paging through an unchanged world costs a slice and a join."""
 
 from __future__ import annotations
 
@@ -118,6 +119,12 @@ def _interval(raw: Any) -> tuple[str, str]:
     return iso(start), iso(end)
 
 
+def _touched_days(start: str, end: str) -> tuple[str, str]:
+    """[first day, day after the last) the interval touches, as prefixes that sort with iso() times."""
+    last = parse_iso(end) - timedelta(milliseconds=1)  # an end at midnight does not touch that day
+    return start[:10], iso(last + timedelta(days=1))[:10]
+
+
 def _paging(raw: Any) -> tuple[int, int]:
     raw = raw or {}
     if not isinstance(raw, dict):
@@ -135,6 +142,7 @@ class Query:
         if not isinstance(body, dict):
             raise bad_request("the query must be a JSON object")
         self.start, self.end = _interval(body.get("interval"))
+        self.first_day, self.after_last_day = _touched_days(self.start, self.end)
         self.size, self.number = _paging(body.get("paging"))
         order = str(body.get("order", "asc")).lower()
         if order not in ("asc", "desc"):
@@ -160,7 +168,7 @@ class Query:
         )
 
     def selects(self, record: AnalyticsRecord) -> bool:
-        return self.start <= record.start < self.end and self.filters(record)
+        return self.first_day <= record.start < self.after_last_day and self.filters(record)
 
     def filters(self, record: AnalyticsRecord) -> bool:
         if not all(test(record.dims) for test in self.conversation_tests):
@@ -233,8 +241,8 @@ class FilterIndex:
         return True
 
     def window(self, query: Query) -> list[tuple[str, str]]:
-        low = bisect_left(self.entries, (query.start,))
-        high = bisect_left(self.entries, (query.end,))
+        low = bisect_left(self.entries, (query.first_day,))
+        high = bisect_left(self.entries, (query.after_last_day,))
         return self.entries[low:high]
 
 

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -44,17 +44,39 @@ def error_response(error: PlatformError) -> Response:
     )
 
 
-def _log(world: World, method: str, path: str, status: int, client_id: str | None) -> None:
-    # never the body: message texts and secrets stay out of the log
-    world.requests.append(
-        {
-            "at": iso(world.clock.now()),
-            "method": method,
-            "path": path,
-            "status": status,
-            "clientId": client_id,
-        }
-    )
+def _log(world: World, method: str, path: str, status: int, client_id: str | None, body: bytes = b"") -> None:
+    # never the body: message texts and secrets stay out of the log; an analytics query's interval and
+    # paging hold neither, and show what discovery asked for (probes of size 1, windows, pages)
+    entry: dict[str, Any] = {
+        "at": iso(world.clock.now()),
+        "method": method,
+        "path": path,
+        "status": status,
+        "clientId": client_id,
+    }
+    if path == ANALYTICS_QUERY_PATH:
+        entry.update(_query_shape(body))
+    world.requests.append(entry)
+
+
+ANALYTICS_QUERY_PATH = "/api/v2/analytics/conversations/details/query"
+
+
+def _query_shape(body: bytes) -> dict[str, Any]:
+    try:
+        query = json.loads(body)
+    except ValueError:
+        return {}
+    if not isinstance(query, dict):
+        return {}
+    paging = query.get("paging")
+    if not isinstance(paging, dict):
+        paging = {}
+    return {
+        "interval": query.get("interval"),
+        "pageSize": paging.get("pageSize"),
+        "pageNumber": paging.get("pageNumber"),
+    }
 
 
 class DateHeader:
@@ -99,13 +121,17 @@ def endpoint(operation: Operation, *permissions: str) -> Callable[[Request], Awa
         world: World = request.app.state.world
         method = request.method
         path = request.scope["path"]
+        with _serving(world) as epoch:
+            return await serve(world, request, method, path, epoch)
+
+    async def serve(world: World, request: Request, method: str, path: str, epoch: int) -> Response:
         client, why = world.registry.client_for(request.headers.get("authorization"))
+        body = await request.body() if method in ("POST", "PATCH", "PUT") else b""
         try:
             if world.faults:
                 await _faults_and_triggers(world, method, path)
             if client is None or why is not None:
                 raise PlatformError(401, "bad.credentials", why or "Invalid login credentials.")
-            body = await request.body() if method in ("POST", "PATCH", "PUT") else b""
             with world.lock:
                 world.registry.take(client)
                 if permissions and not any(client.allows(p) for p in permissions):
@@ -114,7 +140,8 @@ def endpoint(operation: Operation, *permissions: str) -> Callable[[Request], Awa
                 response = operation(world, request, client, body)
         except PlatformError as error:
             response = error_response(error)
-        _log(world, method, path, response.status_code, client.client_id if client else None)
+        if world.epoch == epoch:  # begun before a reset: another test's request, not this world's
+            _log(world, method, path, response.status_code, client.client_id if client else None, body)
         return response
 
     return handle
@@ -150,10 +177,33 @@ _FAULT_CODES = {
 }
 
 
+@contextlib.contextmanager
+def _serving(world: World) -> Iterator[int]:
+    """Count a platform request as in flight (a reset waits for it); yields the world it began in."""
+    world.in_flight += 1
+    try:
+        yield world.epoch
+    finally:
+        world.in_flight -= 1
+
+
 async def oauth_token(request: Request) -> Response:
     world: World = request.app.state.world
+    with _serving(world) as epoch:
+        response = await _oauth_token(world, request)
+        if world.epoch == epoch:  # begun before a reset: not this world's request
+            _log(
+                world,
+                "POST",
+                "/oauth/token",
+                response.status_code,
+                world.registry.basic_client_id(request.headers.get("authorization")),
+            )
+    return response
+
+
+async def _oauth_token(world: World, request: Request) -> Response:
     authorization = request.headers.get("authorization")
-    client_id = world.registry.basic_client_id(authorization)
     # the form is parsed here: python-multipart is not a dependency, and this form has one field
     form = parse_qs((await request.body()).decode("latin-1"))
     grant_type = form["grant_type"][0] if form.get("grant_type") else None
@@ -173,7 +223,6 @@ async def oauth_token(request: Request) -> Response:
         response = json_response(json.dumps(body).encode(), error.status)
     except PlatformError as error:
         response = error_response(error)
-    _log(world, "POST", "/oauth/token", response.status_code, client_id)
     return response
 
 

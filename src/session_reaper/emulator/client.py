@@ -47,8 +47,10 @@ class EmulatorAdmin:
             raise AdminError(answer.status_code, message)
         return answer.json()
 
-    def reset(self) -> None:
-        self._call("POST", "/reset")
+    def reset(self) -> int:
+        """Empty the world once the requests being served are answered; returns those still in flight."""
+        answer = self._call("POST", "/reset")
+        return int(answer.get("inFlight", 0)) if isinstance(answer, dict) else 0
 
     def now(self) -> datetime:
         return parse_iso(self._call("GET", "/clock")["now"])

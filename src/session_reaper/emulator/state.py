@@ -59,6 +59,11 @@ class World:
         self.registry = Registry(self.clock, default_rate_limit=rate_limit)
         self.faults = FaultBook()
         self.requests: deque[dict[str, Any]] = deque(maxlen=200_000)
+        # Platform requests being served, and which world they started in: a reset waits for the
+        # first to drain, and a request that began before a reset is never logged in the new world
+        # (a test must not see another's traffic: a slow or abandoned request answered after it).
+        self.in_flight = 0
+        self.epoch = 0
         self._reset_conversations()
 
     def _reset_conversations(self) -> None:
@@ -78,6 +83,7 @@ class World:
             self._reset_conversations()
             self.faults.clear()
             self.requests.clear()
+            self.epoch += 1
 
     @property
     def keeps_history(self) -> bool:

@@ -86,14 +86,20 @@ class GenesysApi:
 
     # --- discovery and reads --------------------------------------------------------------------
 
-    async def query_conversation_details(self, query: Mapping[str, Any]) -> dict[str, Any]:
-        """``POST /api/v2/analytics/conversations/details/query`` (a read: safe to repeat)."""
+    async def query_conversation_details(
+        self, query: Mapping[str, Any], *, attempts: int | None = None
+    ) -> dict[str, Any]:
+        """``POST /api/v2/analytics/conversations/details/query`` (a read: safe to repeat).
+
+        ``attempts`` bounds the tries below the retry policy's (a discovery probe tries once).
+        """
         return await self._json(
             "POST",
             "/api/v2/analytics/conversations/details/query",
             "postAnalyticsConversationsDetailsQuery",
             json=dict(query),
             idempotent=True,
+            attempts=attempts,
         )
 
     async def get_conversation(self, conversation_id: str) -> dict[str, Any]:
@@ -240,8 +246,11 @@ class GenesysApi:
         json: Any = None,
         params: Mapping[str, str | int] | None = None,
         idempotent: bool | None = None,
+        attempts: int | None = None,
     ) -> dict[str, Any]:
-        body = await self._any(method, path, operation, json=json, params=params, idempotent=idempotent)
+        body = await self._any(
+            method, path, operation, json=json, params=params, idempotent=idempotent, attempts=attempts
+        )
         if body is None:
             return {}
         if not isinstance(body, dict):
@@ -261,9 +270,16 @@ class GenesysApi:
         json: Any = None,
         params: Mapping[str, str | int] | None = None,
         idempotent: bool | None = None,
+        attempts: int | None = None,
     ) -> Any:
         response = await self.http.request(
-            method, path, operation=operation, json=json, params=params, idempotent=idempotent
+            method,
+            path,
+            operation=operation,
+            json=json,
+            params=params,
+            idempotent=idempotent,
+            max_attempts=attempts,
         )
         return _decode(response)
 

@@ -1,11 +1,19 @@
 """Find the unended message conversations in scope with the analytics details query.
 
-One query per window of at most 31 days (the platform's limit), walking back from now over the
-lookback, 100 conversations a page (the platform's maximum) until ``totalHits`` is exhausted, oldest
-first within a window. Filters: ``conversationEnd notExists``; segments of media ``message`` whose
-``messageType`` is one of the channels in scope; ``queueId`` one of the included queues when the
-include list is not empty. Exclusions, and a second check of media and channel, are applied here on
-the answer, so that a platform filter that is broader than asked can never widen the scope.
+Windows of at most 31 days (the platform's limit) walk back from now over the lookback: the recent
+window (the last 31 days), then older ones aligned on fixed 31-day blocks of the calendar, so that a
+window keeps its identity from one sweep to the next. Each window is first probed (one page of size 1:
+its ``totalHits``); an empty window is not scanned, a non-empty one is read 100 conversations a page
+(the platform's maximum) until ``totalHits`` is exhausted, oldest first. The recent window is looked at
+every sweep; an older one (zombies months old) only every ``OLDER_WINDOWS_EVERY``, remembered in a
+``WindowBook`` that the sweep keeps in the ledger so that the cadence holds across one-shot runs too.
+A probe that fails is no answer: the window is scanned, never skipped. The platform includes every
+conversation that started on a day the interval touches, so contiguous windows never miss a day.
+
+Filters: ``conversationEnd notExists``; segments of media ``message`` whose ``messageType`` is one of
+the channels in scope; ``queueId`` one of the included queues when the include list is not empty.
+Exclusions, and a second check of media and channel, are applied here on the answer, so that a platform
+filter that is broader than asked can never widen the scope.
 
 Paging over a set that changes while we read it (conversations end meanwhile) can skip a few: they
 are found on the next sweep, and a conversation is never yielded twice.
@@ -16,10 +24,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
+from session_reaper import logs
+from session_reaper.genesys.errors import AuthenticationFailed, GenesysError, PermissionMissing
 from session_reaper.genesys.mapping import parse_time
 
 MAX_WINDOW = timedelta(days=31)
@@ -29,10 +39,59 @@ MAX_PAGE_SIZE = 100
 _END_SLACK = timedelta(minutes=1)
 # A runaway guard: a platform answer that never runs out must not page forever.
 _MAX_PAGES = 10_000
+# Windows older than the recent one are looked at this often: zombies months old can wait an hour,
+# and a sweep a minute must not pay 5 extra queries each time to find them.
+OLDER_WINDOWS_EVERY = timedelta(hours=1)
+PROBE_PAGE_SIZE = 1  # the cheapest answer that carries `totalHits`
+# A probe is tried once: its failure costs nothing but the scan that follows (which retries as usual).
+_PROBE_ATTEMPTS = 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAY = timedelta(days=1)
+
+_log = logs.get_logger()
 
 
 class ConversationQuerier(Protocol):
-    async def query_conversation_details(self, query: Mapping[str, Any]) -> dict[str, Any]: ...
+    async def query_conversation_details(
+        self, query: Mapping[str, Any], *, attempts: int | None = None
+    ) -> dict[str, Any]: ...
+
+
+class Window(NamedTuple):
+    """One analytics interval; ``key`` names an older window across sweeps (None: the recent one)."""
+
+    start: datetime
+    end: datetime
+    key: str | None
+
+
+@dataclass
+class WindowBook:
+    """When each older window was last looked at (probed empty or scanned to its end).
+
+    The sweep loads it from the ledger and saves ``changed`` back, so `serve` and cron runs alike look
+    at an older window once per ``every``. Windows skipped in a pass are kept in ``skipped``: what they
+    hold was not seen, which is not the same as gone.
+    """
+
+    scanned: dict[str, datetime] = field(default_factory=dict)
+    every: timedelta = OLDER_WINDOWS_EVERY
+    changed: dict[str, datetime] = field(default_factory=dict)
+    skipped: list[Window] = field(default_factory=list)
+
+    def due(self, key: str, now: datetime) -> bool:
+        last = self.scanned.get(key)
+        # a last look "in the future" means the platform's clock went back: look again
+        return last is None or last > now or now - last >= self.every
+
+    def looked(self, key: str, at: datetime) -> None:
+        self.scanned[key] = self.changed[key] = at
+
+    def not_looked_at(self, started_at: datetime | None) -> bool:
+        """True when a conversation that started then lies in a window this pass skipped."""
+        if started_at is None:
+            return False
+        return any(_touches(w.start, w.end, started_at) for w in self.skipped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,18 +106,29 @@ class DiscoveredConversation:
     participants_fingerprint: str | None = None
 
 
-def windows(
-    now: datetime, lookback: timedelta, max_window: timedelta = MAX_WINDOW
-) -> list[tuple[datetime, datetime]]:
-    """Intervals of at most ``max_window`` covering ``[now - lookback, now + slack)``, newest first."""
+def windows(now: datetime, lookback: timedelta, max_window: timedelta = MAX_WINDOW) -> list[Window]:
+    """Contiguous intervals of at most ``max_window`` covering ``[now - lookback, now + slack)``.
+
+    Newest first: the recent window (``key`` None), then the older ones, each cut at the edge of a
+    fixed block of ``max_window`` counted from 1970, whose start names it.
+    """
     end = now + _END_SLACK
     start_limit = now - lookback
-    result: list[tuple[datetime, datetime]] = []
+    recent_start = max(start_limit, end - max_window)
+    result = [Window(recent_start, end, None)]
+    end = recent_start
     while end > start_limit:
-        start = max(start_limit, end - max_window)
-        result.append((start, end))
+        block = _EPOCH + ((end - timedelta(microseconds=1) - _EPOCH) // max_window) * max_window
+        start = max(start_limit, block)
+        result.append(Window(start, end, _iso(block)))
         end = start
     return result
+
+
+def _touches(start: datetime, end: datetime, started_at: datetime) -> bool:
+    """Whether the platform's answer for [start, end) includes a conversation started then (whole days)."""
+    day = _EPOCH + ((started_at - _EPOCH) // _DAY) * _DAY
+    return day < end and day + _DAY > start
 
 
 def build_query(
@@ -106,8 +176,13 @@ async def discover(
     now: datetime,
     page_size: int = MAX_PAGE_SIZE,
     max_window: timedelta = MAX_WINDOW,
+    book: WindowBook | None = None,
 ) -> AsyncIterator[DiscoveredConversation]:
-    """Every unended message conversation in scope, each once."""
+    """Every unended message conversation in scope, each once.
+
+    Without a ``book`` every window is looked at (a dry run, ``explain``); with one, older windows
+    looked at less than ``book.every`` ago are skipped and listed in ``book.skipped``.
+    """
     channel_list = [c.strip().lower() for c in channels if c.strip()]
     if not channel_list:
         return
@@ -115,14 +190,27 @@ async def discover(
     exclude = frozenset(q for q in queue_exclude if q)
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
     seen: set[str] = set()
-    for start, end in windows(now.astimezone(UTC), lookback, min(max_window, MAX_WINDOW)):
+    now = now.astimezone(UTC)
+    scope = _scope(channel_list, include)
+    for window in windows(now, lookback, min(max_window, MAX_WINDOW)):
+        key = f"{scope}/{window.key}" if window.key is not None else None
+        if key is not None and book is not None and not book.due(key, now):
+            book.skipped.append(window)
+            continue
+
+        def query(page: int, size: int, start: datetime = window.start, end: datetime = window.end) -> Any:
+            return build_query(
+                start, end, channels=channel_list, queue_include=include, page=page, page_size=size
+            )
+
+        if await _empty(api, query(1, PROBE_PAGE_SIZE)):
+            if key is not None and book is not None:
+                book.looked(key, now)
+            continue
         page = 1
         returned = 0
         while True:
-            query = build_query(
-                start, end, channels=channel_list, queue_include=include, page=page, page_size=page_size
-            )
-            answer = await api.query_conversation_details(query)
+            answer = await api.query_conversation_details(query(page, page_size))
             conversations = [c for c in answer.get("conversations") or [] if isinstance(c, Mapping)]
             returned += len(conversations)
             for raw in conversations:
@@ -141,6 +229,27 @@ async def discover(
             elif len(conversations) < page_size:
                 break
             page += 1
+        if key is not None and book is not None:
+            book.looked(key, now)
+
+
+async def _empty(api: ConversationQuerier, probe: Mapping[str, Any]) -> bool:
+    """The probe's verdict: True only when the platform said `totalHits` 0. A failure scans."""
+    try:
+        answer = await api.query_conversation_details(probe, attempts=_PROBE_ATTEMPTS)
+    except (AuthenticationFailed, PermissionMissing):
+        raise  # the scan could not do better, and the sweep must stop on these
+    except GenesysError as exc:
+        _log.info("discovery probe failed; scanning the window", error=str(exc))
+        return False
+    total = answer.get("totalHits")
+    return isinstance(total, int) and not isinstance(total, bool) and total == 0
+
+
+def _scope(channels: Sequence[str], include: Sequence[str]) -> str:
+    """What a window's last look depends on: a look under another scope says nothing."""
+    text = json.dumps([sorted(channels), sorted(include)])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _summary(raw: Mapping[str, Any]) -> DiscoveredConversation | None:

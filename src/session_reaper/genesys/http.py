@@ -246,13 +246,16 @@ class PlatformHttp:
         json: Any = None,
         params: Mapping[str, str | int] | None = None,
         idempotent: bool | None = None,
+        max_attempts: int | None = None,
     ) -> httpx.Response:
         """Send one platform operation; a 2xx answer, or the ``GenesysError`` that says what went wrong.
 
         ``idempotent`` defaults from the method (POST is not); pass True for a POST that only reads
-        (the analytics query) or whose repetition is harmless.
+        (the analytics query) or whose repetition is harmless. ``max_attempts`` lowers the retry
+        policy's bound for this request (a caller with a cheaper fallback than retrying).
         """
         method = method.upper()
+        limit = min(max_attempts or self.retry.max_attempts, self.retry.max_attempts)
         repeatable = idempotent if idempotent is not None else method in _IDEMPOTENT_METHODS
         attempt = 0
         renewed = False
@@ -267,7 +270,11 @@ class PlatformHttp:
                     method, path, json=json, params=params, headers={"Authorization": f"Bearer {token}"}
                 )
             except httpx.TransportError as exc:
-                retry = self._may_retry_transport(attempt) and (repeatable or isinstance(exc, _NOT_SENT))
+                retry = (
+                    self._may_retry_transport(attempt)
+                    and attempt < limit
+                    and (repeatable or isinstance(exc, _NOT_SENT))
+                )
                 self._after(method, path, operation, None, attempt, started, retry)
                 if not retry:
                     raise self._transport_error(exc, method, path, attempt) from None
@@ -290,7 +297,7 @@ class PlatformHttp:
             if status == 429:
                 self.stats.rate_limited += 1
                 delay = self._retry_after(response)
-                retry = attempt < self.retry.max_attempts and (delay or 0) <= self.retry.max_retry_after
+                retry = attempt < limit and (delay or 0) <= self.retry.max_retry_after
                 self._after(method, path, operation, status, attempt, started, retry, ended=received)
                 if not retry:
                     raise self._error(response, method, path, retry_after=delay, attempts=attempt)
@@ -299,7 +306,7 @@ class PlatformHttp:
                 )
                 continue
             if status in _RETRY_ALWAYS or (repeatable and status in _RETRY_IF_IDEMPOTENT):
-                retry = attempt < self.retry.max_attempts
+                retry = attempt < limit
                 self._after(method, path, operation, status, attempt, started, retry, ended=received)
                 if not retry:
                     raise self._error(response, method, path, attempts=attempt)

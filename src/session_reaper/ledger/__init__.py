@@ -18,6 +18,7 @@ from session_reaper.ledger.journal import (
     default_owner,
 )
 from session_reaper.ledger.migrate import LedgerVersionError
+from session_reaper.ledger.opening import LedgerUnavailable
 from session_reaper.ledger.reports import Failure, Grouping, RequestCost
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "Failure",
     "Grouping",
     "Ledger",
+    "LedgerUnavailable",
     "LedgerUrlError",
     "LedgerVersionError",
     "PendingStep",

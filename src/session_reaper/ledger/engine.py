@@ -44,16 +44,24 @@ def normalize_url(url: str) -> URL:
             parsed = parsed.set(database=str(Path(database).expanduser()))
         return parsed.set(drivername="sqlite+pysqlite")
     raise LedgerUrlError(
-        f"unsupported ledger back end {parsed.drivername!r} (use sqlite:///FILE or postgresql://...)"
+        f"ledger {parsed.render_as_string(hide_password=True)}: unsupported back end"
+        f" {parsed.drivername!r} (use sqlite:///FILE or postgresql://...)"
     )
 
 
-def create_ledger_engine(url: str) -> Engine:
+def create_ledger_engine(url: str, *, connect_timeout: int = 10) -> Engine:
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
     # pre_ping: a replica outlives PostgreSQL restarts and idle-connection reaping by proxies.
-    return create_engine(parsed, pool_pre_ping=True, pool_size=8, max_overflow=8)
+    # connect_timeout: a server that does not answer fails a start in seconds, not minutes.
+    return create_engine(
+        parsed,
+        pool_pre_ping=True,
+        pool_size=8,
+        max_overflow=8,
+        connect_args={"connect_timeout": connect_timeout},
+    )
 
 
 def _sqlite_engine(url: URL) -> Engine:
@@ -65,8 +73,7 @@ def _sqlite_engine(url: URL) -> Engine:
     if in_memory:
         # One shared connection, or every thread would see its own empty database.
         kwargs["poolclass"] = StaticPool
-    else:
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    # A missing directory is not made here: a typo in the path must be an error (opening.py says which).
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")

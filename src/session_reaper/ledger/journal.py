@@ -23,10 +23,12 @@ from typing import Any, Self
 
 from sqlalchemy import and_, delete, exists, func, insert, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
+from session_reaper.ledger import discovery_windows as window_sql
 from session_reaper.ledger import leases as lease_sql
-from session_reaper.ledger import migrate, reports
-from session_reaper.ledger.engine import create_ledger_engine, dialect_insert, writer
+from session_reaper.ledger import migrate, opening, reports
+from session_reaper.ledger.engine import create_ledger_engine, dialect_insert, normalize_url, writer
 from session_reaper.ledger.schema import (
     decisions,
     queues,
@@ -93,10 +95,21 @@ class Ledger:
 
     @classmethod
     def open(cls, url: str, *, owner: str | None = None, clock: Clock | None = None) -> Ledger:
-        """Connect, create or upgrade the schema, and return a ready ledger."""
+        """Connect, create or upgrade the schema, and return a ready ledger.
+
+        Raises LedgerUrlError (no supported back end), LedgerVersionError (a newer schema) or
+        LedgerUnavailable (the database cannot be opened or written: the cause, in one line).
+        """
+        parsed = normalize_url(url)
+        path = opening.sqlite_path(parsed)
+        if path is not None:
+            opening.check_sqlite_path(parsed, path)
         engine = create_ledger_engine(url)
         try:
             migrate.upgrade(engine)
+        except (SQLAlchemyError, OSError) as exc:
+            engine.dispose()
+            raise opening.explain(parsed, exc) from None
         except BaseException:
             engine.dispose()
             raise
@@ -448,6 +461,15 @@ class Ledger:
                     set_={c: upsert.excluded[c] for c in columns},
                 )
                 connection.execute(statement, rows)
+
+    def window_scans(self) -> dict[str, datetime]:
+        """When discovery last looked at each older window (see genesys.discovery.WindowBook)."""
+        with self.engine.connect() as connection:
+            return window_sql.load(connection)
+
+    def save_window_scans(self, scans: Mapping[str, datetime]) -> None:
+        with self._writer.begin() as connection:
+            window_sql.save(connection, scans)
 
     def warned_at(self, conversation_id: str) -> datetime | None:
         """When the reaper last sent its warning in this conversation, if ever."""

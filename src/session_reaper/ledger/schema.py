@@ -108,6 +108,13 @@ read_schedule = Table(
     Column("participants_fingerprint", String(64), nullable=True),
 )
 
+discovery_windows = Table(
+    "discovery_windows",
+    metadata,
+    Column("window_key", String(ID), primary_key=True),
+    Column("scanned_at", UtcDateTime, nullable=False),
+)
+
 leases = Table(
     "leases",
     metadata,
