@@ -403,7 +403,7 @@ def parse_settings(text: str, filename: str = DEFAULT_FILE) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         found = re.search(r"at line (\d+)", message)
-        line = found.group(1) if found else str(max(1, len(text.splitlines())))
+        line = found.group(1) if found else str(max(1, len(text.rstrip("\n").split("\n"))))
         raise ConfigError(f"{filename}:{line}: TOML syntax error: {_AT_LINE.sub('', message)}") from None
     try:
         return Settings.model_validate(data)
@@ -431,7 +431,8 @@ def _key_lines(text: str) -> list[tuple[int, tuple[str, ...]]]:
     found: list[tuple[int, tuple[str, ...]]] = []
     table: tuple[str, ...] = ()
     in_multiline = False
-    for number, line in enumerate(text.splitlines(), start=1):
+    # TOML ends lines at \n only: str.splitlines() would also split at \x85 or \u2028 and miscount
+    for number, line in enumerate(text.split("\n"), start=1):
         quotes = line.count('"""') + line.count("'''")
         if in_multiline:
             in_multiline = quotes % 2 == 0

@@ -21,6 +21,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
@@ -32,7 +33,7 @@ from session_reaper.emulator.server import EmulatorServer
 
 PLATFORM_ERROR_KEYS = set(error_body(400, "x", "x"))
 OAUTH_ERROR_KEYS = {"error", "description", "error_description"}
-EXAMPLES = 10  # per operation and mode: ~36 operations x 2 modes, well under a minute here
+EXAMPLES = 12  # per operation and mode: ~36 operations x 2 modes, well under a minute here
 BASIC = "Basic " + base64.b64encode(b"emulator:emulator-secret").decode()
 
 
@@ -83,10 +84,41 @@ def _headers(path: str, admin_client: httpx.Client) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 
-def _judge(case: Any, base_url: str, admin_client: httpx.Client) -> None:
+# A conversation the fuzzer's path parameters can name: random ids only ever reach the 404 branch.
+KNOWN_CONVERSATION = {
+    "id": "fuzz-conversation",
+    "queueId": "fuzz-queue",
+    "participants": [
+        {"id": "fuzz-customer", "purpose": "customer", "state": "connected", "messages": [{"ago": "5m"}]},
+        {"id": "fuzz-agent", "purpose": "agent", "state": "connected", "wrapupRequired": True},
+    ],
+}
+
+
+def _aim_at_known_ids(case: Any, admin_client: httpx.Client, headers: dict[str, str]) -> None:
+    """Point the case's path parameters at the known conversation, its agent and its communication."""
+    admin_client.post("/emulator/v1/queues", json={"id": "fuzz-queue", "name": "Fuzz"}).raise_for_status()
+    admin_client.post("/emulator/v1/conversations", json=KNOWN_CONVERSATION).raise_for_status()
+    view = admin_client.get("/api/v2/conversations/fuzz-conversation", headers=headers).json()
+    agent = next(p for p in view["participants"] if p["id"] == "fuzz-agent")
+    known = {
+        "cid": "fuzz-conversation",
+        "conversation_id": "fuzz-conversation",
+        "pid": "fuzz-agent",
+        "participant_id": "fuzz-agent",
+        "commid": agent["messages"][0]["id"],
+        "qid": "fuzz-queue",
+    }
+    case.path_parameters = {name: known.get(name, value) for name, value in case.path_parameters.items()}
+
+
+def _judge(case: Any, base_url: str, admin_client: httpx.Client, aim: bool) -> None:
     admin_client.post("/emulator/v1/reset").raise_for_status()
     try:
-        response = case.call(base_url=base_url, headers=_headers(case.path, admin_client), timeout=30)
+        headers = _headers(case.path, admin_client)
+        if aim and case.path_parameters:
+            _aim_at_known_ids(case, admin_client, headers or _headers("/api/", admin_client))
+        response = case.call(base_url=base_url, headers=headers, timeout=30)
         case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
         if response.status_code >= 400:
             body = response.json()
@@ -105,7 +137,7 @@ def _judge(case: Any, base_url: str, admin_client: httpx.Client) -> None:
 def test_no_5xx_and_every_error_in_the_platform_shape(
     label: str, mode: GenerationMode, fresh_world: httpx.Client, fuzzed_emulator: EmulatorServer
 ) -> None:
-    @given(case=OPERATIONS[label].as_strategy(generation_mode=mode))
+    @given(case=OPERATIONS[label].as_strategy(generation_mode=mode), aim=st.booleans())
     @settings(
         max_examples=EXAMPLES,
         derandomize=True,  # the same cases on every run: a fixed seed
@@ -113,8 +145,8 @@ def test_no_5xx_and_every_error_in_the_platform_shape(
         database=None,
         suppress_health_check=list(HealthCheck),
     )
-    def run(case: Any) -> None:
-        _judge(case, fuzzed_emulator.base_url, fresh_world)
+    def run(case: Any, aim: bool) -> None:
+        _judge(case, fuzzed_emulator.base_url, fresh_world, aim)
 
     run()
 
