@@ -54,6 +54,16 @@ _STR = {"type": "string"}
 _NULLABLE_STR = {"type": ["string", "null"]}
 _INT = {"type": "integer"}
 _STRINGS = {"type": "object", "additionalProperties": _STR}
+# Enum values are accepted in any case [MODEL]; a pattern says so where an enum cannot.
+_DISCONNECTED = {
+    "type": "string",
+    "pattern": "^" + "".join(f"[{c}{c.upper()}]" for c in "disconnected") + "$",
+    "description": "only 'disconnected', in any case",
+}
+_INSTANT = (
+    r"20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{3})?Z"
+)
 
 # ------------------------------------------------------------------------------------ shared schemas
 
@@ -94,7 +104,11 @@ _PLATFORM_SCHEMAS: dict[str, Schema] = {
     ),
     "ConversationQuery": _obj(
         ("interval",),
-        interval={"type": "string", "description": "ISO-8601 'start/end', at most 31 days"},
+        interval={
+            "type": "string",
+            "pattern": f"^{_INSTANT}/{_INSTANT}$",
+            "description": "ISO-8601 'start/end', the end after the start, at most 31 days",
+        },
         order={"type": "string", "enum": ["asc", "desc"]},
         orderBy={"type": "string", "enum": ["conversationStart", "conversationEnd"]},
         paging=_obj(
@@ -126,12 +140,10 @@ _PLATFORM_SCHEMAS: dict[str, Schema] = {
         participants=_array(_obj(("id",), id=_STR, purpose=_STR, attributes=_STRINGS)),
         selfUri=_STR,
     ),
-    "ConversationDisconnect": _obj(
-        ("state",), state={"type": "string", "description": "only 'disconnected', in any case"}
-    ),
+    "ConversationDisconnect": _obj(("state",), state=_DISCONNECTED),
     "MediaParticipantRequest": _obj(
         (),
-        state={"type": "string", "description": "only 'disconnected', in any case"},
+        state=_DISCONNECTED,
         wrapup=_ref("WrapupInput"),
         wrapupSkipped={"type": "boolean"},
     ),
