@@ -13,6 +13,7 @@ Credentials are read from an injectable environment mapping, so tests never touc
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import string
@@ -63,6 +64,7 @@ __all__ = [
 ]
 
 CONFIG_ENV = "SESSION_REAPER_CONFIG"
+MAX_DURATION = timedelta(days=36500)  # a century: any longer threshold means "never"
 DEFAULT_FILE = "session-reaper.toml"
 
 
@@ -82,7 +84,14 @@ def _duration(value: object) -> object:
         return value
     if not isinstance(value, str):
         raise ValueError(f'expected a duration string such as "30m", got {value!r} ({DURATION_HINT})')
-    return parse_duration(value)
+    try:
+        parsed = parse_duration(value)
+    except OverflowError:
+        parsed = MAX_DURATION * 2
+    if parsed > MAX_DURATION:
+        # beyond it, `now - after` overflows the calendar when a rule is decided
+        raise ValueError(f"at most {format_duration(MAX_DURATION)}, got {value!r}")
+    return parsed
 
 
 def _optional_duration(value: object) -> object:
@@ -384,7 +393,7 @@ def parse_settings(text: str, filename: str = DEFAULT_FILE) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         found = re.search(r"at line (\d+)", message)
-        line = found.group(1) if found else str(max(1, len(text.splitlines())))
+        line = found.group(1) if found else str(max(1, len(text.rstrip("\n").split("\n"))))
         raise ConfigError(f"{filename}:{line}: TOML syntax error: {_AT_LINE.sub('', message)}") from None
     try:
         return Settings.model_validate(data)
@@ -412,7 +421,8 @@ def _key_lines(text: str) -> list[tuple[int, tuple[str, ...]]]:
     found: list[tuple[int, tuple[str, ...]]] = []
     table: tuple[str, ...] = ()
     in_multiline = False
-    for number, line in enumerate(text.splitlines(), start=1):
+    # TOML ends lines at \n only: str.splitlines() would also split at \x85 or \u2028 and miscount
+    for number, line in enumerate(text.split("\n"), start=1):
         quotes = line.count('"""') + line.count("'''")
         if in_multiline:
             in_multiline = quotes % 2 == 0
@@ -486,6 +496,15 @@ def _problem(error: ErrorDetails) -> str:
     return str(error["msg"])
 
 
+def _shown(part: str) -> str:
+    """A key as TOML writes it: bare when it can be, else quoted (a key " " must not read as nothing)."""
+    if re.fullmatch(r"[A-Za-z0-9_-]+", part):
+        return part
+    # unicode stays readable; what is not printable (line separators included) is escaped: one line
+    quoted = json.dumps(part, ensure_ascii=False)
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in quoted)
+
+
 def _describe(error: ErrorDetails, text: str, data: Mapping[str, Any], filename: str) -> tuple[int, str]:
     loc = tuple(str(part) for part in error["loc"] if isinstance(part, str))
     depth = 2 if loc[:1] == ("rules",) else 1
@@ -495,7 +514,7 @@ def _describe(error: ErrorDetails, text: str, data: Mapping[str, Any], filename:
     line = _locate(text, loc, whole_table=whole_table) or 1
     if whole_table:
         first_key = next(iter(given), None) if isinstance(given, Mapping) else None
-        where = f"[{'.'.join(loc)}]" + (f" {first_key}" if first_key else "")
+        where = f"[{'.'.join(map(_shown, loc))}]" + (f" {_shown(str(first_key))}" if first_key else "")
         if loc[:1] == ("rules",):
             what = f"unknown rule {loc[-1]!r} (rules: {', '.join(RULE_ORDER)})"
         else:
@@ -504,8 +523,11 @@ def _describe(error: ErrorDetails, text: str, data: Mapping[str, Any], filename:
     if len(loc) <= 1:
         # A key outside every table.
         what = "unknown key (settings belong in a table: [sweep], [rules.<name>], [close], [schedule])"
-        return line, f"{filename}:{line}: {'.'.join(loc)}: {what if unknown else _problem(error)}"
-    table, key = ".".join(loc[:depth]), ".".join(loc[depth:])
+        return (
+            line,
+            f"{filename}:{line}: {'.'.join(map(_shown, loc))}: {what if unknown else _problem(error)}",
+        )
+    table, key = ".".join(map(_shown, loc[:depth])), ".".join(map(_shown, loc[depth:]))
     if unknown:
         container = ".".join(loc[:-1])
         known = _known_keys(container)

@@ -18,6 +18,7 @@ Extras beyond DESIGN.md:
 - `POST /emulator/v1/queues` `{id, name, inactivityTimeoutSeconds, actionType, flowId}`;
   `GET /emulator/v1/queues`
 - `GET /emulator/v1/faults`, `GET /emulator/v1/triggers`, `DELETE /emulator/v1/triggers`
+- `GET /emulator/v1/openapi.json`: the OpenAPI document of every route the emulator serves (`openapi.py`)
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ import json
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from session_reaper.emulator import openapi
 from session_reaper.emulator.clock import iso, parse_iso
 from session_reaper.emulator.errors import PlatformError, bad_request, error_bytes
 from session_reaper.emulator.spec import ClientSpec, FaultSpec, TriggerSpec, explain
@@ -130,15 +133,17 @@ async def move_clock(request: Request) -> Response:
             seconds = body["advanceSeconds"]
             if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
                 raise bad_request(f"advanceSeconds must be a number >= 0, not {seconds!r}")
-            world.clock.advance(float(seconds))
+            try:
+                world.clock.advance(float(seconds))
+            except (ValueError, OverflowError) as exc:
+                raise bad_request(f"advanceSeconds: {exc}") from None
         else:
             if not isinstance(body["set"], str):
                 raise bad_request("set must be an ISO-8601 time string")
             try:
-                moment = parse_iso(body["set"])
+                world.clock.set(parse_iso(body["set"]))
             except ValueError as exc:
                 raise bad_request(f"set: {exc}") from None
-            world.clock.set(moment)
         return _reply({"now": iso(world.tick())})
 
 
@@ -344,3 +349,20 @@ def _queue_json(queue_id: str, request: Request) -> dict[str, Any]:
         "actionType": queue.action_type,
         "flowId": queue.flow_id,
     }
+
+
+@router.get("/openapi.json")
+@_guard
+async def openapi_document(request: Request) -> Response:
+    return _reply(document())
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document of the emulator: the platform routes and this router's."""
+    admin = [
+        (route.path, method, route.endpoint.__name__)
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in sorted(route.methods or ())
+    ]
+    return openapi.build_document(admin)

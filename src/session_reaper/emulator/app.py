@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -253,6 +254,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    """FastAPI's own 422 (a typed parameter that did not validate) as the platform's 400."""
+    assert isinstance(exc, RequestValidationError)
+    where = "; ".join(
+        f"{'.'.join(str(p) for p in error.get('loc', ()))}: {error.get('msg', 'invalid')}"
+        for error in exc.errors()
+    )
+    return error_response(PlatformError(400, "bad.request", f"The request is not valid: {where}"))
+
+
 async def _crash(request: Request, exc: Exception) -> Response:
     # served outside DateHeader (by Starlette's outermost middleware), so it dates itself
     response = error_response(
@@ -265,8 +276,10 @@ async def _crash(request: Request, exc: Exception) -> Response:
 def create_app(world: World) -> FastAPI:
     app = FastAPI(
         title="Genesys Cloud emulator (session-reaper)",
-        docs_url="/emulator/docs",
-        openapi_url="/emulator/openapi.json",
+        # FastAPI's generated document knows neither the platform routes nor any body: the emulator
+        # serves its own at /emulator/v1/openapi.json (emulator/openapi.py)
+        docs_url=None,
+        openapi_url=None,
         redoc_url=None,
     )
     app.state.world = world
@@ -275,6 +288,7 @@ def create_app(world: World) -> FastAPI:
         app.add_route(path, endpoint(operation, *permissions), methods=[method])
     app.include_router(admin_router)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(Exception, _crash)
     app.add_middleware(DateHeader, clock=world.clock)
     return app

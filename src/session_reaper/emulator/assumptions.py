@@ -91,3 +91,11 @@ ORGANIZATION_ID: Final = "6c3e3d4c-5a7b-4a53-9a6e-3b1f0e2a0001"
 ORGANIZATION_NAME: Final = "session-reaper emulator"
 DIVISION_ID: Final = "b0a4f1de-5f43-4ab4-9c0d-2d6c1a7e0001"
 DIVISION_NAME: Final = "Home"
+
+# --- Limits of the emulator itself -------------------------------------------------------------------
+# Not platform behaviour but where the emulator stops modelling: the virtual clock stays within these
+# years and a duration in an admin body (`ago`, `advanceSeconds`, a trigger's `seconds`) within a
+# century, so that no later `now + ttl` or `now - ago` overflows Python's datetime (found by schemathesis).
+CLOCK_MIN_YEAR: Final = 1971
+CLOCK_MAX_YEAR: Final = 9000
+MAX_ADMIN_DURATION_SECONDS: Final = 100 * 365 * 86400

@@ -12,6 +12,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
+from session_reaper.emulator import assumptions as A
+
+EARLIEST = datetime(A.CLOCK_MIN_YEAR, 1, 1, tzinfo=UTC)
+LATEST = datetime(A.CLOCK_MAX_YEAR, 1, 1, tzinfo=UTC)
+
 
 def to_ms(moment: datetime) -> datetime:
     """The platform reports milliseconds; keeping that precision internally avoids rounding surprises."""
@@ -31,7 +36,18 @@ def parse_iso(text: str) -> datetime:
         raise ValueError(f"not an ISO-8601 time: {text!r} (use e.g. 2026-11-21T10:00:00.000Z)") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 has no UTC instant
+        raise ValueError(f"not a representable time: {text!r}") from None
+
+
+def _within_range(moment: datetime) -> datetime:
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError(
+            f"the emulator's clock stays between {EARLIEST.year} and {LATEST.year}, not {iso(moment)}"
+        )
+    return moment
 
 
 class VirtualClock:
@@ -45,17 +61,19 @@ class VirtualClock:
         return to_ms(self._origin + timedelta(seconds=elapsed))
 
     def advance(self, seconds: float) -> datetime:
-        if seconds < 0:
-            raise ValueError("the clock only moves forward: advanceSeconds must be >= 0")
+        if not 0 <= seconds <= A.MAX_ADMIN_DURATION_SECONDS:  # also refuses NaN
+            raise ValueError(
+                f"must be between 0 and {A.MAX_ADMIN_DURATION_SECONDS} seconds (a century), not {seconds!r}"
+            )
         with self._lock:
-            self._origin += timedelta(seconds=seconds)
+            self._origin = _within_range(self._origin + timedelta(seconds=seconds))
         return self.now()
 
     def set(self, moment: datetime) -> datetime:
         # Setting backwards is allowed (tests of a wrong machine clock need any instant), but timers
         # already due stay processed: the world never un-happens.
         with self._lock:
-            self._origin = to_ms(moment.astimezone(UTC))
+            self._origin = to_ms(_within_range(moment.astimezone(UTC)))
             self._mono = time.monotonic()
         return self.now()
 

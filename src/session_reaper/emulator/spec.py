@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from session_reaper.emulator import assumptions as A
 from session_reaper.emulator.clock import parse_iso
 
 PARTICIPANT_STATES = frozenset(
@@ -80,19 +81,37 @@ _DURATION = re.compile(
 
 def parse_duration(text: str | float | int) -> timedelta:
     """`45m`, `2h`, `90s`, `1h30m`, `3d`, or a number of seconds."""
+    if isinstance(text, bool):
+        raise ValueError(f"a duration is a number of seconds or a text such as 45m, not {text!r}")
     if isinstance(text, int | float):
-        if text < 0:
-            raise ValueError(f"a duration cannot be negative: {text}")
+        if not 0 <= text <= A.MAX_ADMIN_DURATION_SECONDS:  # also refuses NaN
+            raise ValueError(f"a duration is 0 to {A.MAX_ADMIN_DURATION_SECONDS} seconds, not {text}")
         return timedelta(seconds=text)
     found = _DURATION.match(text.strip())
     if not text.strip() or not found:
         raise ValueError(f"bad duration {text!r} (use e.g. 45m, 2h, 90s, 1h30m)")
     days, hours, minutes, seconds = (float(g) if g else 0.0 for g in found.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    total = days * 86400 + hours * 3600 + minutes * 60 + seconds
+    if total > A.MAX_ADMIN_DURATION_SECONDS:
+        raise ValueError(f"a duration is at most a century, not {text!r}")
+    return timedelta(seconds=total)
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=True)
+
+
+def _ago(value: Any) -> Any:
+    # before pydantic's coercion, so that `true` is not read as 1 second; other types fail its own check
+    if isinstance(value, str | int | float):
+        parse_duration(value)
+    return value
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(f"a duration is a number of seconds or a text such as 45m, not {value!r}")
+    return value
 
 
 class MessageSpec(_Strict):
@@ -100,14 +119,22 @@ class MessageSpec(_Strict):
     at: str | None = None
     text: str | None = None
 
+    _ago_type = field_validator("ago", mode="before")(_no_bool)
+
     @model_validator(mode="after")
     def _one_time(self) -> MessageSpec:
         if (self.ago is None) == (self.at is None):
             raise ValueError("a message needs exactly one of 'ago' (e.g. \"45m\") or 'at' (ISO time)")
-        if self.ago is not None:
-            parse_duration(self.ago)
-        if self.at is not None:
-            parse_iso(self.at)
+        try:
+            if self.ago is not None:
+                parse_duration(self.ago)
+        except ValueError as exc:
+            raise ValueError(f"ago: {exc}") from None
+        try:
+            if self.at is not None:
+                parse_iso(self.at)
+        except ValueError as exc:
+            raise ValueError(f"at: {exc}") from None
         return self
 
     def moment(self, now: datetime) -> datetime:
@@ -118,12 +145,6 @@ class WrapupSpec(_Strict):
     code: str
     notes: str | None = None
     name: str | None = None
-
-
-def _ago(value: str | float | None) -> str | float | None:
-    if value is not None:
-        parse_duration(value)
-    return value
 
 
 class ParticipantSpec(_Strict):
@@ -170,7 +191,7 @@ class ParticipantSpec(_Strict):
         return value.lower() if value else None
 
     _durations = field_validator(
-        "startedAgo", "endedAgo", "acwStartedAgo", "connectedAgo", "parkedAgo", "resumedAgo"
+        "startedAgo", "endedAgo", "acwStartedAgo", "connectedAgo", "parkedAgo", "resumedAgo", mode="before"
     )(_ago)
 
     @model_validator(mode="after")
@@ -218,7 +239,7 @@ class ConversationSpec(_Strict):
             parse_iso(value)
         return value
 
-    _durations = field_validator("startedAgo")(_ago)
+    _durations = field_validator("startedAgo", mode="before")(_ago)
 
 
 class ClientSpec(_Strict):
@@ -276,7 +297,7 @@ class TriggerAction(_Strict):
     from_: str = Field(default="customer", alias="from")
     text: str | None = None
     participantId: str | None = None
-    seconds: float | None = None
+    seconds: float | None = Field(default=None, ge=0, le=A.MAX_ADMIN_DURATION_SECONDS)
     state: str | None = None  # "state": the participant accepts (connected), parks or resumes
     participant: dict[str, Any] | None = None  # "join": a participant spec, as the join route takes
 
