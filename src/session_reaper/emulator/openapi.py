@@ -323,6 +323,11 @@ _ADMIN_OPERATIONS: dict[str, tuple[Schema | None, int, Schema]] = {
     "write_message": (_MESSAGE_BODY, 201, {"type": "object"}),
     "join": (_ref("ParticipantSpec"), 201, _obj(("id",), id=_STR, communicationId=_STR)),
     "leave": (_obj((), disconnectType=_STR), 200, _obj(("left",), left=_STR)),
+    "change_state": (
+        _obj(("state",), state=_STR),
+        200,
+        _obj(("participantId", "state"), participantId=_STR, state=_STR),
+    ),
     "agent_wrapup": (_ref("WrapupInput"), 200, _obj(("wrappedUp",), wrappedUp=_STR)),
     "add_fault": (_ref("FaultSpec"), 201, {"type": "object"}),
     "list_faults": (None, 200, _obj(("faults",), faults=_array({"type": "object"}))),
