@@ -17,7 +17,7 @@ from typing import Any, Final
 
 MODES: Final = ("truncate", "drop-field", "wrong-type", "unknown-enum", "huge-array")
 UNKNOWN_STATE: Final = "quiescent"
-HUGE_ARRAY_LENGTH: Final = 50_000
+HUGE_ARRAY_LENGTH: Final = 20_000
 
 
 def corrupt_body(body: bytes, mode: str) -> bytes:
