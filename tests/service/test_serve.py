@@ -183,7 +183,8 @@ def test_past_the_grace_period_the_step_is_cut_short_and_the_next_start_resolves
     emulator: Any, serve: Serve
 ) -> None:
     ids = [emulator.create_conversation(idle_chat(45))["id"] for _ in range(2)]
-    emulator.fault(method="PATCH", path="/attributes$", latencyMs=5000, times=1)
+    # On the conversations' own annotate (the permission proof's goes to an id that cannot exist).
+    emulator.fault(method="PATCH", path=f"({'|'.join(ids)})/.*/attributes$", latencyMs=5000, times=1)
 
     with Ledger.open(serve.ledger_url) as ledger:
         serve.start("--apply", "--grace", "0.2", sweep={"concurrency": 1})
