@@ -17,7 +17,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -306,8 +306,8 @@ class WriteProof:
     max_age: timedelta = PROOF_MAX_AGE
     probes_sent: int = 0
     _proven_at: float | None = None
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _clock: Callable[[], float] = time.monotonic
+    _lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None  # bound to the loop that proves
 
     def forget(self) -> None:
         """A write was refused: the next write must be preceded by a new proof."""
@@ -323,7 +323,10 @@ class WriteProof:
         its ``GenesysError``: nothing is written on an unproven permission."""
         if self.fresh():
             return
-        async with self._lock:  # concurrent workers wait for one proof instead of sending their own
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock[0] is not loop:
+            self._lock = (loop, asyncio.Lock())
+        async with self._lock[1]:  # concurrent workers wait for one proof instead of sending their own
             if self.fresh():
                 return
             missing: list[tuple[Capability, PermissionMissing]] = []

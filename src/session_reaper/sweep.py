@@ -24,7 +24,6 @@ from session_reaper.genesys.discovery import DiscoveredConversation, discover
 from session_reaper.genesys.errors import (
     AuthenticationFailed,
     GenesysError,
-    MalformedResponse,
     NotFound,
     PermissionMissing,
 )
@@ -179,20 +178,13 @@ class Sweep:
 
     async def read(self, conversation_id: str) -> Conversation:
         """The generic view: states, message times, wrap-up, and the communication ids to act with."""
-        return self._snapshot(conversation_id, await self.api.get_conversation(conversation_id))
+        view = await self.api.get_conversation(conversation_id)
+        return to_conversation(view, self._own_messages(conversation_id), conversation_id=conversation_id)
 
     async def recheck(self, conversation_id: str) -> Conversation:
         """The media view: the same facts without communication ids, for the look just before acting."""
-        return self._snapshot(conversation_id, await self.api.get_message_conversation(conversation_id))
-
-    def _snapshot(self, conversation_id: str, view: Mapping[str, object]) -> Conversation:
-        try:
-            return to_conversation(view, self._own_messages(conversation_id), conversation_id=conversation_id)
-        except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a shape mapping did not foresee
-            raise MalformedResponse(
-                f"the platform's answer for conversation {conversation_id} could not be read: "
-                f"{type(exc).__name__}"
-            ) from None
+        view = await self.api.get_message_conversation(conversation_id)
+        return to_conversation(view, self._own_messages(conversation_id), conversation_id=conversation_id)
 
     def _own_messages(self, conversation_id: str) -> dict[str, ActivityKind]:
         if self._own is None:  # outside a run (explain): ask the journal for this one conversation

@@ -87,7 +87,15 @@ def to_conversation(
 
     Raises ``MalformedResponse`` when the answer cannot be read safely (see the module's docstring).
     """
-    own = own_messages or {}
+    try:
+        return _conversation(view, own_messages or {}, conversation_id)
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a shape nobody foresaw
+        raise _malformed(conversation_id or "?", type(exc).__name__) from None
+
+
+def _conversation(
+    view: Mapping[str, Any], own: Mapping[str, ActivityKind], conversation_id: str | None
+) -> Conversation:
     label = conversation_id or _str(view.get("id")) or "?"
     found_id = _str(view.get("id"))
     if not found_id or (conversation_id is not None and found_id != conversation_id):
