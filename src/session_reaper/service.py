@@ -166,6 +166,8 @@ class Service:
     def _judge(self, result: SweepResult) -> PassRecord:
         if result.aborted is not None:
             return PassRecord("aborted", str(result.aborted))
+        if result.unfinished is not None:
+            return PassRecord("error", str(result.unfinished))
         if self.stopping.is_set():
             return PassRecord("stopped")
         return PassRecord("failed" if result.summary.failed else "ok")

@@ -122,6 +122,7 @@ class SweepResult:
     lines: list[DecisionLine]
     summary: Summary
     aborted: BaseException | None = None  # an authentication or permission error stops the sweep
+    unfinished: GenesysError | None = None  # the pass could not go on (discovery failed): exit 1
 
 
 class Sweep:
@@ -208,6 +209,7 @@ class Sweep:
         requests_before = self.api.stats.total
         sweep_id = self.ledger.start_sweep(self.apply, owner=self.owner)
         aborted: BaseException | None = None
+        unfinished: GenesysError | None = None
         try:
             if self.apply:
                 await recover_pending(self.api, self.ledger, self.read, owner=self.owner)
@@ -217,12 +219,16 @@ class Sweep:
         except* (PermissionMissing, AuthenticationFailed) as group:
             # Nothing else can succeed without the permission or the credentials: stop, no retry storm.
             aborted = group.exceptions[0]
+        except* GenesysError as group:
+            # Discovery (or recovery) could not be answered after its retries: nothing more can be
+            # decided this pass. Said in one line, never a traceback; the next pass tries again.
+            unfinished = next(e for e in _leaves(group) if isinstance(e, GenesysError))
         finally:
             self._summary.api_requests = self.api.stats.total - requests_before
             self._summary.duration_seconds = time.monotonic() - started
             self._save_schedule()
             self.ledger.finish_sweep(sweep_id, self._summary.to_json()["summary"])
-        return SweepResult(self._lines, self._summary, aborted)
+        return SweepResult(self._lines, self._summary, aborted, unfinished)
 
     async def _sweep(self, sweep_id: int) -> None:
         sweep = self.settings.sweep
@@ -429,3 +435,11 @@ class Sweep:
             self._on_line(line)
         if self._on_conversation is not None:
             self._on_conversation()
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    """The exceptions themselves, however deeply task groups nested them."""
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return found

@@ -214,3 +214,17 @@ def test_one_slow_close_never_holds_the_others(emulator, reaper, conversation_vi
     # The slow one: its end never showed within verify_timeout, so it failed with what was last seen.
     assert run.line(slow)["outcome"] == "failed"
     assert run.code == 1
+
+
+def test_a_discovery_the_platform_cannot_answer_ends_the_pass_in_one_line(emulator, reaper):
+    ids = [emulator.create_conversation(idle_chat(45))["id"] for _ in range(2)]
+    emulator.fault(method="POST", path="/analytics/conversations/details/query$", status=503)
+
+    run = reaper.sweep()
+
+    assert run.code == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    assert "could not finish" in run.stderr and "503" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert run.summary is not None and run.summary["closed"] == 0
+    assert all(writes(emulator.requests(), cid) == [] for cid in ids)
