@@ -598,6 +598,12 @@ def permissions_markdown() -> str:
         "refused, 2 on a configuration error (policy file, `GENESYSCLOUD_*` variables, region), 1 when the",
         "platform could not be asked. A missing queue permission is a warning only.",
         "",
+        "An applying `sweep` or `serve` proves the same way, before its first write, each write its",
+        "configuration needs (no teardown probe with `allow_teardown = false`, no wrap-up probe without",
+        "`wrapup_code`, ...): five requests with the defaults, once per process (`serve`: again after a",
+        "403 or every 15 minutes), none in a dry run. A missing one stops it with exit 3, naming the",
+        "permission, before any guest is written to.",
+        "",
     ]
     return "\n".join(out)
 
