@@ -173,6 +173,8 @@ def sweep(
         render.summary(out, result.summary)
     if result.aborted is not None:
         raise _fail(EXIT_AUTH, str(result.aborted))
+    if result.unfinished is not None:
+        raise _fail(EXIT_ACTION_FAILED, f"the pass could not finish: {result.unfinished}")
     raise typer.Exit(EXIT_ACTION_FAILED if result.summary.failed else EXIT_OK)
 
 
@@ -222,6 +224,8 @@ def scan(fresh: bool = FreshOption, config: Path | None = ConfigOption) -> None:
     render.summary(out, result.summary)
     if result.aborted is not None:
         raise _fail(EXIT_AUTH, str(result.aborted))
+    if result.unfinished is not None:
+        raise _fail(EXIT_ACTION_FAILED, f"the pass could not finish: {result.unfinished}")
 
 
 @command()

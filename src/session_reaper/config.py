@@ -154,13 +154,17 @@ class SweepConfig(_Table):
     verify_timeout: Duration = Field(
         default=timedelta(seconds=30), description="bounded wait for an end to show when verifying a close"
     )
+    request_timeout: Duration = Field(
+        default=timedelta(seconds=30),
+        description="one platform request without an answer by then counts as a timeout (retried)",
+    )
 
     @field_validator("channels")
     @classmethod
     def _lower_case_channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(v.strip().lower() for v in value)
 
-    @field_validator("interval", "lookback", "verify_timeout")
+    @field_validator("interval", "lookback", "verify_timeout", "request_timeout")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):

@@ -27,12 +27,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import sys
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -41,6 +38,13 @@ from urllib.parse import urlsplit
 from rich.console import Console
 from rich.markup import escape
 
+from session_reaper.capabilities import (
+    CAPABILITIES,
+    Capability,
+    known_permissions,
+    permission_label,
+    probe,
+)
 from session_reaper.config import (
     ENV_ACCESS_TOKEN,
     ENV_API_URL,
@@ -55,13 +59,9 @@ from session_reaper.config import (
     reference_markdown,
 )
 from session_reaper.genesys.api import GenesysApi
-from session_reaper.genesys.discovery import build_query
 from session_reaper.genesys.errors import (
     AuthenticationFailed,
-    BadRequest,
-    Conflict,
     GenesysError,
-    NotFound,
     PermissionMissing,
     TransportError,
 )
@@ -78,212 +78,6 @@ _RETRY = RetryPolicy(max_attempts=3, max_transport_attempts=2, backoff_cap=2.0, 
 
 ROLE_NAME = "session-reaper"
 MAX_QUEUES_LISTED = 25  # one ⚠ line each; the rest in one line (every one of them in --json)
-
-
-# ------------------------------------------------------------------------------------- permissions
-
-
-def permission_label(permission: str) -> str:
-    """The label the admin UI shows.
-
-    ``analytics:conversationDetail:view`` -> ``Analytics > Conversation Detail > View``.
-    """
-    parts = []
-    for part in permission.split(":"):
-        words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", part)
-        parts.append(words[:1].upper() + words[1:])
-    return " > ".join(parts)
-
-
-@dataclass(frozen=True)
-class Capability:
-    """One platform operation the reaper uses, the permissions that allow it, and when it is needed.
-
-    ``permissions``: any one of them allows the operation (what the platform's 403 names), as in
-    docs/platform-notes.md. Empty = no source lists one; the operation is probed all the same, and a
-    403 names what the platform asks for.
-    """
-
-    key: str
-    title: str
-    method: str
-    path: str  # with {cid}, {pid}, {commid}: filled with random UUIDs for the probe
-    permissions: tuple[str, ...]
-    body: Callable[[Settings], Any] | None
-    needed: Callable[[Settings], str | None]  # why it is needed by this configuration; None = not needed
-    when: str  # when the configuration needs it, for docs/permissions.md
-    warning_only: bool = False  # missing = ⚠, never a failure
-    idempotent: bool = True
-
-
-def _always(reason: str) -> Callable[[Settings], str | None]:
-    return lambda settings: reason
-
-
-def _enabled(settings: Settings, *rules: str) -> list[str]:
-    return [name for name in rules if settings.rules.get(name).enabled]
-
-
-def _rules(names: Sequence[str]) -> str:
-    return ("rules " if len(names) > 1 else "rule ") + ", ".join(names)
-
-
-def _needs_participant_disconnect(settings: Settings) -> str | None:
-    rules = _enabled(settings, "idle", "customer-left")
-    return f"{_rules(rules)} disconnect the agent" if rules else None
-
-
-def _needs_conversation_disconnect(settings: Settings) -> str | None:
-    rules = _enabled(settings, "queue-abandoned", "flow-stuck")
-    if rules:
-        return f"{_rules(rules)} disconnect the conversation"
-    escalating = _enabled(settings, "idle", "customer-left")
-    return "a participant disconnect that does not end the conversation escalates" if escalating else None
-
-
-def _needs_teardown(settings: Settings) -> str | None:
-    if not settings.close.allow_teardown:
-        return None
-    return "[close] allow_teardown = true (rule orphaned, last escalation)"
-
-
-def _needs_annotate(settings: Settings) -> str | None:
-    return "[close] annotate = true" if settings.close.annotate else None
-
-
-def _needs_send(settings: Settings) -> str | None:
-    reasons = []
-    if settings.close.closing_text:
-        reasons.append("[close] closing_text is set")
-    if settings.close.warn_before > timedelta(0):
-        reasons.append("[close] warn_before > 0")
-    return " and ".join(reasons) or None
-
-
-def _needs_wrapup(settings: Settings) -> str | None:
-    if not settings.close.wrapup_code:
-        return None
-    if not settings.rules.get("acw-stuck").enabled:
-        return None
-    return "[close] wrapup_code is set (rule acw-stuck)"
-
-
-_MESSAGES = "/api/v2/conversations/messages/{cid}"
-
-CAPABILITIES: tuple[Capability, ...] = (
-    Capability(
-        key="discover",
-        title="find unended message conversations (analytics query)",
-        method="POST",
-        path="/api/v2/analytics/conversations/details/query",
-        permissions=("analytics:conversationDetail:view",),
-        body=None,  # built from the platform's clock at probe time
-        needed=_always("every sweep discovers conversations"),
-        when="always",
-    ),
-    Capability(
-        key="read",
-        title="read a conversation (participants, communications, wrap-up)",
-        method="GET",
-        path="/api/v2/conversations/{cid}",
-        permissions=("conversation:communication:view",),
-        body=None,
-        needed=_always("every decision reads the conversation"),
-        when="always",
-    ),
-    Capability(
-        key="recheck",
-        title="re-read a message conversation just before acting",
-        method="GET",
-        path=_MESSAGES,
-        permissions=(),
-        body=None,
-        needed=_always("every action re-reads the conversation first"),
-        when="always",
-    ),
-    Capability(
-        key="disconnect-participant",
-        title="disconnect a participant (the idle or lingering agent)",
-        method="PATCH",
-        path=_MESSAGES + "/participants/{pid}",
-        permissions=("conversation:communication:disconnect",),
-        body=lambda settings: {"state": "disconnected"},
-        needed=_needs_participant_disconnect,
-        when="rules idle or customer-left enabled (the default)",
-    ),
-    Capability(
-        key="disconnect-conversation",
-        title="disconnect a whole conversation",
-        method="PATCH",
-        path=_MESSAGES,
-        permissions=("conversation:communication:disconnect", "conversation:message:park"),
-        body=lambda settings: {"state": "disconnected"},
-        needed=_needs_conversation_disconnect,
-        when="rules queue-abandoned or flow-stuck enabled (the default); to escalate an agent disconnect",
-    ),
-    Capability(
-        key="teardown",
-        title="tear a conversation down (last resort)",
-        method="POST",
-        path="/api/v2/conversations/{cid}/disconnect",
-        permissions=("conversation:communication:disconnect",),
-        body=None,
-        needed=_needs_teardown,
-        when="`[close] allow_teardown = true` (the default)",
-    ),
-    Capability(
-        key="annotate",
-        title="write participant attributes (reaper.rule, reaper.reason, reaper.closedAt)",
-        method="PATCH",
-        path=_MESSAGES + "/participants/{pid}/attributes",
-        permissions=(),
-        body=lambda settings: {"attributes": {"reaper.doctor": "probe"}},
-        needed=_needs_annotate,
-        when="`[close] annotate = true` (the default)",
-    ),
-    Capability(
-        key="send-message",
-        title="send the warning and closing texts to the guest",
-        method="POST",
-        path=_MESSAGES + "/communications/{commid}/messages",
-        permissions=("conversation:message:create", "conversation:webmessaging:create"),
-        body=lambda settings: {"textBody": "session-reaper doctor probe"},
-        needed=_needs_send,
-        when="`[close] closing_text` not empty (the default) or `warn_before` > 0",
-        idempotent=False,
-    ),
-    Capability(
-        key="wrapup",
-        title="apply a wrap-up code for an agent left in after-call work",
-        method="POST",
-        path=_MESSAGES + "/participants/{pid}/communications/{commid}/wrapup",
-        permissions=(),
-        body=lambda settings: {"code": settings.close.wrapup_code or str(uuid.uuid4())},
-        needed=_needs_wrapup,
-        when="`[close] wrapup_code` set (default: empty) and rule acw-stuck enabled",
-    ),
-    Capability(
-        key="queues",
-        title="read queues (which have the platform's own inactivity timer)",
-        method="GET",
-        path="/api/v2/routing/queues",
-        permissions=("routing:queue:view",),
-        body=None,
-        needed=_always("doctor lists queues whose inactivity timer is off"),
-        when="optional: `doctor` lists queues whose own inactivity timer is off (missing = a warning)",
-        warning_only=True,
-    ),
-)
-
-
-def known_permissions() -> tuple[str, ...]:
-    """Every permission the doctor knows, in the order of the capabilities that need them."""
-    found: list[str] = []
-    for capability in CAPABILITIES:
-        for permission in capability.permissions:
-            if permission not in found:
-                found.append(permission)
-    return tuple(found)
 
 
 # ------------------------------------------------------------------------------------------ checks
@@ -426,48 +220,6 @@ def _ledger_check(url: str) -> tuple[Check, int | None]:
     return Check(
         "ledger", Status.OK, f"{shown}: schema revision {found.revision}, upgraded at the first sweep"
     ), None
-
-
-async def probe(
-    api: GenesysApi, capability: Capability, settings: Settings
-) -> tuple[str, GenesysError | None]:
-    """("present" | "missing" | "auth" | "unknown", the error that decided it)."""
-    ids = {"cid": str(uuid.uuid4()), "pid": str(uuid.uuid4()), "commid": str(uuid.uuid4())}
-    path = capability.path.format(**ids)
-    params: Mapping[str, str | int] | None = None
-    if capability.key == "discover":
-        now = api.clock.now()
-        body: Any = build_query(
-            now - timedelta(minutes=1),
-            now,
-            channels=list(settings.sweep.channels) or ["webmessaging"],
-            page_size=1,
-        )
-    elif capability.key == "queues":
-        body, params = None, {"pageSize": 1, "pageNumber": 1}
-    else:
-        body = capability.body(settings) if capability.body else None
-    try:
-        await api.http.request(
-            capability.method,
-            path,
-            operation=f"doctor:{capability.key}",
-            json=body,
-            params=params,
-            idempotent=capability.idempotent,
-        )
-    except PermissionMissing as exc:
-        return "missing", exc
-    except AuthenticationFailed as exc:
-        return "auth", exc
-    except (NotFound, BadRequest, Conflict) as exc:
-        # The platform got past the permission check and judged the request (a random id): allowed.
-        return "present", exc
-    except GenesysError as exc:
-        if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (401, 403, 429):
-            return "present", exc
-        return "unknown", exc
-    return "present", None
 
 
 async def _queues(api: GenesysApi, settings: Settings, diagnosis: Diagnosis) -> None:
@@ -776,7 +528,8 @@ def permissions_markdown() -> str:
     out = [
         "# Permissions",
         "",
-        "<!-- Generated from src/session_reaper/doctor.py (CAPABILITIES) by `doctor.permissions_markdown()`;",
+        "<!-- Generated from src/session_reaper/capabilities.py (CAPABILITIES) by",
+        "     `doctor.permissions_markdown()`;",
         "     do not edit. Regenerate: .venv/bin/python -m session_reaper.doctor --write-docs -->",
         "",
         "A client-credentials OAuth client has no user: it is authorized by the **roles** granted to it,",
@@ -824,6 +577,12 @@ def permissions_markdown() -> str:
         "configuration needs is there, 3 when a needed permission is missing or the credentials are",
         "refused, 2 on a configuration error (policy file, `GENESYSCLOUD_*` variables, region), 1 when the",
         "platform could not be asked. A missing queue permission is a warning only.",
+        "",
+        "An applying `sweep` or `serve` proves the same way, before its first write, each write its",
+        "configuration needs (no teardown probe with `allow_teardown = false`, no wrap-up probe without",
+        "`wrapup_code`, ...): five requests with the defaults, once per process (`serve`: again after a",
+        "403 or every 15 minutes), none in a dry run. A missing one stops it with exit 3, naming the",
+        "permission, before any guest is written to.",
         "",
     ]
     return "\n".join(out)

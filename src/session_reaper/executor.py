@@ -91,15 +91,28 @@ class Executor:
         self._poll_interval = poll_interval
 
     async def execute(self, decided: Conversation, verdict: Verdict, decision_id: int) -> DecisionLine:
-        """Act on one conversation. Until one disconnect of this sweep has gone through, acts take
+        """Act on one conversation. Until one disconnect of this sweep has been accepted, acts take
         turns: if the client may not disconnect, only one guest is written to before the 403 stops
-        the sweep (the closing text precedes the disconnect), not one per concurrent worker."""
+        the sweep (the closing text precedes the disconnect), not one per concurrent worker. The turn
+        ends when the platform accepts that disconnect (2xx), not when its end is verified: a
+        platform slow to apply one close must not hold every other close behind its verification."""
         if self._disconnect_proven.is_set() or verdict.action in (Action.WARN, Action.WRAPUP):
             return await self._execute(decided, verdict, decision_id)
+        act: asyncio.Task[DecisionLine] | None = None
         async with self._first_disconnect:
             if not self._disconnect_proven.is_set():
-                return await self._execute(decided, verdict, decision_id)
-        return await self._execute(decided, verdict, decision_id)
+                act = asyncio.create_task(self._execute(decided, verdict, decision_id))
+                accepted = asyncio.create_task(self._disconnect_proven.wait())
+                try:
+                    await asyncio.wait((act, accepted), return_when=asyncio.FIRST_COMPLETED)
+                except BaseException:
+                    act.cancel()  # the sweep is being cancelled: so is this act, as if awaited directly
+                    raise
+                finally:
+                    accepted.cancel()
+        if act is None:
+            return await self._execute(decided, verdict, decision_id)
+        return await act  # the turn is over; the rest (verification) runs alongside the others
 
     async def _execute(self, decided: Conversation, verdict: Verdict, decision_id: int) -> DecisionLine:
         run = Execution(decided.id, decision_id, decided, verdict)

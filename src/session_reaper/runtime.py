@@ -54,6 +54,7 @@ async def open_runtime(
             client_id=credentials.client_id,
             client_secret=credentials.client_secret.get_secret_value(),
             requests_per_minute=settings.sweep.requests_per_minute,
+            timeout=settings.sweep.request_timeout.total_seconds(),
             access_token=credentials.access_token.get_secret_value() if credentials.access_token else None,
             on_response=on_response,
         ) as api:

@@ -38,6 +38,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from session_reaper import logs
+from session_reaper.capabilities import WriteProof
 from session_reaper.config import ConfigError, Settings
 from session_reaper.genesys.errors import AuthenticationFailed, GenesysError, PermissionMissing
 from session_reaper.genesys.http import ResponseEvent
@@ -81,6 +82,7 @@ class Service:
         self.metrics = metrics
         self.apply = apply
         self.not_before = NotBefore()
+        self.write_proof = WriteProof()  # write permissions, proven again after 403 or PROOF_MAX_AGE
         self._last_prune = float("-inf")
         self.stopping = asyncio.Event()
         self.passes = 0
@@ -111,6 +113,7 @@ class Service:
             self.settings,
             apply=self.apply,
             not_before=self.not_before,
+            write_proof=self.write_proof,
             on_line=self._on_line,
         )
         self._current = sweep
@@ -163,6 +166,8 @@ class Service:
     def _judge(self, result: SweepResult) -> PassRecord:
         if result.aborted is not None:
             return PassRecord("aborted", str(result.aborted))
+        if result.unfinished is not None:
+            return PassRecord("error", str(result.unfinished))
         if self.stopping.is_set():
             return PassRecord("stopped")
         return PassRecord("failed" if result.summary.failed else "ok")

@@ -16,11 +16,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from session_reaper import logs
+from session_reaper.capabilities import WriteProof
 from session_reaper.config import Settings
 from session_reaper.executor import Executor
 from session_reaper.genesys.api import GenesysApi
 from session_reaper.genesys.discovery import DiscoveredConversation, WindowBook, discover
-from session_reaper.genesys.errors import AuthenticationFailed, NotFound, PermissionMissing
+from session_reaper.genesys.errors import (
+    AuthenticationFailed,
+    GenesysError,
+    NotFound,
+    PermissionMissing,
+)
 from session_reaper.genesys.mapping import to_conversation
 from session_reaper.leasing import acquire, new_owner
 from session_reaper.ledger import Ledger, ScheduledRead
@@ -119,6 +125,7 @@ class SweepResult:
     lines: list[DecisionLine]
     summary: Summary
     aborted: BaseException | None = None  # an authentication or permission error stops the sweep
+    unfinished: GenesysError | None = None  # the pass could not go on (discovery failed): exit 1
 
 
 class Sweep:
@@ -131,6 +138,7 @@ class Sweep:
         apply: bool,
         owner: str | None = None,
         not_before: NotBefore | None = None,
+        write_proof: WriteProof | None = None,
         on_line: Callable[[DecisionLine], None] | None = None,
         on_conversation: Callable[[], None] | None = None,
         selection: Selection | None = None,
@@ -142,6 +150,7 @@ class Sweep:
         self.apply = apply
         self.owner = owner or new_owner()
         self.not_before = not_before if not_before is not None else NotBefore()
+        self.write_proof = write_proof if write_proof is not None else WriteProof()
         self._on_line = on_line
         self._on_conversation = on_conversation
         # Journal times must compare with the platform's (completed_step's `since`), never the machine's.
@@ -180,12 +189,12 @@ class Sweep:
     async def read(self, conversation_id: str) -> Conversation:
         """The generic view: states, message times, wrap-up, and the communication ids to act with."""
         view = await self.api.get_conversation(conversation_id)
-        return to_conversation(view, self._own_messages(conversation_id))
+        return to_conversation(view, self._own_messages(conversation_id), conversation_id=conversation_id)
 
     async def recheck(self, conversation_id: str) -> Conversation:
         """The media view: the same facts without communication ids, for the look just before acting."""
         view = await self.api.get_message_conversation(conversation_id)
-        return to_conversation(view, self._own_messages(conversation_id))
+        return to_conversation(view, self._own_messages(conversation_id), conversation_id=conversation_id)
 
     def _own_messages(self, conversation_id: str) -> dict[str, ActivityKind]:
         if self._own is None:  # outside a run (explain): ask the journal for this one conversation
@@ -209,6 +218,7 @@ class Sweep:
         requests_before = self.api.stats.total
         sweep_id = self.ledger.start_sweep(self.apply, owner=self.owner)
         aborted: BaseException | None = None
+        unfinished: GenesysError | None = None
         try:
             if self.apply and self.selection.everything:  # --only/--plan: nothing but those
                 await recover_pending(self.api, self.ledger, self.read, owner=self.owner)
@@ -220,12 +230,16 @@ class Sweep:
         except* (PermissionMissing, AuthenticationFailed) as group:
             # Nothing else can succeed without the permission or the credentials: stop, no retry storm.
             aborted = group.exceptions[0]
+        except* GenesysError as group:
+            # Discovery (or recovery) could not be answered after its retries: nothing more can be
+            # decided this pass. Said in one line, never a traceback; the next pass tries again.
+            unfinished = next(e for e in _leaves(group) if isinstance(e, GenesysError))
         finally:
             self._summary.api_requests = self.api.stats.total - requests_before
             self._summary.duration_seconds = time.monotonic() - started
             self._save_schedule()
             self.ledger.finish_sweep(sweep_id, self._summary.to_json()["summary"])
-        return SweepResult(self._lines, self._summary, aborted)
+        return SweepResult(self._lines, self._summary, aborted, unfinished)
 
     async def _sweep(self, sweep_id: int) -> None:
         sweep = self.settings.sweep
@@ -317,6 +331,16 @@ class Sweep:
             if self.selection.named(conversation_id):  # asked for by id: say it is not there
                 now = self.now()
                 self._emit(sweep_id, *self.selection.missing(conversation_id, now), now)
+                return
+            # Ended and gone between discovery and this read: nothing left to do, and no failure.
+            self._unread(sweep_id, conversation_id, Outcome.SKIPPED, "no longer on the platform: ended")
+            return
+        except (PermissionMissing, AuthenticationFailed):
+            raise
+        except GenesysError as exc:
+            # This conversation's trouble (5xx storm, timeouts, an unreadable answer) is its own:
+            # nothing is done on it, the others go on, and the next pass reads it again.
+            self._unread(sweep_id, conversation_id, Outcome.FAILED, "could not be read: nothing done", exc)
             return
         now = self.now()
         verdict = evaluate(conversation, now, self._policy)
@@ -352,6 +376,20 @@ class Sweep:
             line = await self._act(sweep_id, conversation, verdict, line)
         self._emit(sweep_id, line, verdict, now)
 
+    def _unread(
+        self,
+        sweep_id: int,
+        conversation_id: str,
+        outcome: Outcome,
+        reason: str,
+        error: GenesysError | None = None,
+    ) -> None:
+        """The line of a conversation that could not be read: skipped (gone) or failed (trouble)."""
+        self.not_before.remember(conversation_id, None)
+        line = DecisionLine(conversation_id, None, Action.SKIP.value, outcome, reason)
+        line.error = str(error) if error is not None else None
+        self._emit(sweep_id, line, None, self.now())
+
     def _within_caps(self, verdict: Verdict) -> bool:
         if verdict.action in _CAPPED_CLOSES:
             if self._closes_left <= 0:
@@ -367,6 +405,14 @@ class Sweep:
     async def _act(
         self, sweep_id: int, conversation: Conversation, verdict: Verdict, line: DecisionLine
     ) -> DecisionLine:
+        try:
+            # Before the first write: every write this configuration needs is allowed (once per process).
+            await self.write_proof.prove(self.api, self.settings)
+        except (PermissionMissing, AuthenticationFailed):
+            raise
+        except GenesysError as exc:
+            line.outcome, line.error = Outcome.FAILED, f"write permissions could not be proven: {exc}"
+            return line
         ledger = self.ledger
         now = self.now()
         ttl = max(timedelta(minutes=2), self.settings.sweep.verify_timeout * 4)
@@ -392,6 +438,7 @@ class Sweep:
             try:
                 result = await self._executor.execute(conversation, verdict, decision_id)
             except (PermissionMissing, AuthenticationFailed) as exc:
+                self.write_proof.forget()  # the role changed under us: prove again before writing
                 ledger.set_decision_outcome(decision_id, Outcome.FAILED.value, error=str(exc))
                 line.outcome, line.error, line.decision_id = Outcome.FAILED, str(exc), decision_id
                 self._emit(sweep_id, line, verdict, now)
@@ -402,19 +449,20 @@ class Sweep:
         finally:
             ledger.release(conversation.id, self.owner)
 
-    def _emit(self, sweep_id: int, line: DecisionLine, verdict: Verdict, now: datetime) -> None:
+    def _emit(self, sweep_id: int, line: DecisionLine, verdict: Verdict | None, now: datetime) -> None:
         if line.decided_at is None:
             line.decided_at = now
+        threshold = verdict.threshold if verdict is not None else None
         if line.decision_id is None:
             # Acted-on conversations were journalled before acting; the rest is journalled in bulk.
             self.ledger.buffer_decision(
                 sweep_id,
                 line.conversation_id,
-                rule=verdict.rule,
+                rule=line.rule,
                 decision=line.decision,
                 outcome=line.outcome.value,
                 reason=line.reason,
-                threshold_seconds=verdict.threshold.total_seconds() if verdict.threshold else None,
+                threshold_seconds=threshold.total_seconds() if threshold else None,
                 queue_id=line.queue_id,
                 channel=line.channel,
                 platform_now=now,
@@ -435,3 +483,11 @@ class Sweep:
             self._on_line(line)
         if self._on_conversation is not None:
             self._on_conversation()
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    """The exceptions themselves, however deeply task groups nested them."""
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return found

@@ -279,3 +279,25 @@ def test_a_wrapup_needs_the_participants_own_communication(emulator: Any) -> Non
     assert emulator.platform.post(url, json={"code": "code-resolved"}).status_code == 404
     good = url.replace(customer["messages"][0]["id"], agent["messages"][0]["id"])
     assert emulator.platform.post(good, json={"notes": "no code"}).status_code == 400
+
+
+def test_a_conversations_own_propagation_delay_hides_its_changes_for_a_while(emulator: Any) -> None:
+    slow = emulator.create_conversation(chat(propagationDelaySeconds=120))["id"]
+    prompt = emulator.create_conversation(chat())["id"]
+
+    for cid in (slow, prompt):
+        assert emulator.platform.patch(f"{MESSAGES}/{cid}", json={"state": "disconnected"}).status_code == 200
+
+    def states(cid: str) -> set[str]:
+        return {p["state"] for p in emulator.platform.get(f"{MESSAGES}/{cid}").json()["participants"]}
+
+    assert states(prompt) == {"disconnected"}  # the world's own delay is none
+    assert "connected" in states(slow)  # accepted, not visible yet
+    generic = emulator.platform.get(f"/api/v2/conversations/{slow}").json()
+    assert not generic.get("endTime")
+    emulator.advance(119)
+    assert "connected" in states(slow)
+    emulator.advance(2)
+    assert states(slow) == {"disconnected"}
+    # Writes act on the true state at once: a second disconnect is refused as already done.
+    assert emulator.platform.patch(f"{MESSAGES}/{slow}", json={"state": "disconnected"}).status_code == 400

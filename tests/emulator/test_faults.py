@@ -116,3 +116,55 @@ def test_a_trigger_can_move_the_clock_and_a_fault_can_hit_the_token_endpoint(emu
         auth=("emulator", "emulator-secret"),
     )
     assert token.status_code == 503
+
+
+def _states(view: dict[str, Any]) -> list[Any]:
+    found = []
+    for participant in view["participants"]:
+        found.append(participant.get("state"))
+        for comm in participant.get("messages") or []:
+            if isinstance(comm, dict) and "state" in comm:
+                found.append(comm["state"])
+    return found
+
+
+@pytest.mark.parametrize("path", ["/api/v2/conversations/{cid}", MESSAGES + "/{cid}"])
+def test_corrupt_spoils_the_answer_body_in_each_mode(emulator: Any, path: str) -> None:
+    cid = idle(emulator)
+    url = path.format(cid=cid)
+    sound = emulator.platform.get(url)
+    n = len(sound.json()["participants"])
+
+    def spoiled(mode: str) -> httpx.Response:
+        emulator.fault(method="GET", path=f"{cid}$", corrupt=mode, times=1)
+        answer = emulator.platform.get(url)
+        assert answer.status_code == 200  # a 2xx whose body cannot be trusted
+        return answer
+
+    truncated = spoiled("truncate")
+    with pytest.raises(ValueError):
+        truncated.json()
+    assert len(truncated.content) < len(sound.content)
+    assert set(_states(spoiled("drop-field").json())) == {None}
+    assert isinstance(spoiled("wrong-type").json()["participants"], dict)
+    assert set(_states(spoiled("unknown-enum").json())) <= {"quiescent", None}
+    assert len(spoiled("huge-array").json()["participants"]) == 20_000 > n
+    assert emulator.platform.get(url).json() == sound.json()  # used up: the next answer is sound
+
+
+def test_corrupt_leaves_errors_alone_and_status_wins(emulator: Any) -> None:
+    cid = idle(emulator)
+    emulator.fault(method="GET", path=f"{cid}$", corrupt="truncate", status=503, times=1)
+    answer = emulator.platform.get(f"{MESSAGES}/{cid}")
+    assert answer.status_code == 503 and answer.json()["code"] == "service.unavailable"
+    emulator.fault(method="GET", path="/nope$", corrupt="truncate", times=1)
+    missing = emulator.platform.get(f"{MESSAGES}/nope")
+    assert missing.status_code == 404 and missing.json()["code"] == "not.found"
+    listed = emulator.fault(method="GET", path="x", corrupt="huge-array")
+    assert listed["corrupt"] == "huge-array"
+
+
+def test_an_unknown_corrupt_mode_is_refused(emulator: Any) -> None:
+    with pytest.raises(AdminError) as refused:
+        emulator.fault(path="x", corrupt="sideways")
+    assert "corrupt" in str(refused.value)

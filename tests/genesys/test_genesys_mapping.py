@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
+from session_reaper.genesys.errors import MalformedResponse
 from session_reaper.genesys.mapping import to_conversation
 from session_reaper.model import ActivityKind, Role, Wrapup
 
@@ -198,15 +201,63 @@ def test_voice_and_other_media_are_marked_and_have_no_channel() -> None:
     assert [p.role for p in conversation.participants] == [Role.CUSTOMER, Role.OTHER]
 
 
-def test_missing_fields_do_not_break_the_mapping() -> None:
+def test_informative_fields_may_be_missing() -> None:
     conversation = to_conversation(
-        {"participants": [{"purpose": "botflow"}, "junk", {"id": "z", "endTime": "bad"}]}
+        {
+            "id": "c-9",
+            "participants": [
+                {"purpose": "botflow", "state": "connected"},
+                {"id": "z", "endTime": "bad", "state": "disconnected"},
+            ],
+        }
     )
     assert [(p.role, p.state) for p in conversation.participants] == [
-        (Role.FLOW, "none"),
-        (Role.OTHER, "none"),
+        (Role.FLOW, "connected"),
+        (Role.OTHER, "disconnected"),
     ]
     assert conversation.media == "" and conversation.activities == ()
+
+
+_AGENT = {"id": "a", "purpose": "agent", "messages": [{"id": "m", "state": "connected"}]}
+
+
+@pytest.mark.parametrize(
+    ("view", "why"),
+    [
+        ({"participants": []}, "about conversation None"),
+        ({"id": "other", "participants": []}, "about conversation 'other'"),
+        ({"id": "c-1"}, "participants is missing"),
+        ({"id": "c-1", "participants": "x"}, "participants is a str"),
+        ({"id": "c-1", "participants": {"a": 1}}, "participants is a dict"),
+        ({"id": "c-1", "participants": [_AGENT, "junk"]}, "not a JSON object"),
+        ({"id": "c-1", "participants": [{"id": "a", "purpose": "agent"}]}, "state 'missing'"),
+        (
+            {"id": "c-1", "participants": [{**_AGENT, "messages": [{"id": "m", "state": "zombie"}]}]},
+            "'zombie'",
+        ),
+        ({"id": "c-1", "participants": [{**_AGENT, "messages": [{"id": "m", "state": 7}]}]}, "'<int>'"),
+        (
+            {"id": "c-1", "participants": [{"id": "a", "purpose": "customer", "state": ["connected"]}]},
+            "'<list>'",
+        ),
+        ({"id": "c-1", "participants": [_AGENT] * 501}, "501 participants"),
+    ],
+)
+def test_an_answer_that_cannot_be_read_safely_is_refused(view: dict[str, Any], why: str) -> None:
+    with pytest.raises(MalformedResponse) as raised:
+        to_conversation(view, conversation_id="c-1")
+    assert why in str(raised.value)
+    assert "could not be read" in str(raised.value)
+
+
+def test_a_huge_message_list_is_refused() -> None:
+    details = [{"messageTime": "2026-11-21T10:04:00Z"}] * 20_001
+    view = {
+        "id": "c-1",
+        "participants": [{**_AGENT, "messages": [{"id": "m", "state": "connected", "messages": details}]}],
+    }
+    with pytest.raises(MalformedResponse, match="20001 messages"):
+        to_conversation(view)
 
 
 def test_media_view_is_accepted_too() -> None:

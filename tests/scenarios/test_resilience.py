@@ -32,7 +32,7 @@ def test_row15_429_with_retry_after_is_waited_out_exactly(emulator, reaper, conv
 
 def test_row16_server_errors_are_retried(emulator, reaper, conversation_view):
     cid = emulator.create_conversation(idle_chat(45))["id"]
-    emulator.fault(method="PATCH", path=".*/participants/[^/]+$", status=503, times=2)
+    emulator.fault(method="PATCH", path=f"{cid}/participants/[^/]+$", status=503, times=2)
 
     run = reaper.sweep()
 

@@ -183,7 +183,8 @@ def test_past_the_grace_period_the_step_is_cut_short_and_the_next_start_resolves
     emulator: Any, serve: Serve
 ) -> None:
     ids = [emulator.create_conversation(idle_chat(45))["id"] for _ in range(2)]
-    emulator.fault(method="PATCH", path="/attributes$", latencyMs=5000, times=1)
+    # On the conversations' own annotate (the permission proof's goes to an id that cannot exist).
+    emulator.fault(method="PATCH", path=f"({'|'.join(ids)})/.*/attributes$", latencyMs=5000, times=1)
 
     with Ledger.open(serve.ledger_url) as ledger:
         serve.start("--apply", "--grace", "0.2", sweep={"concurrency": 1})
@@ -217,3 +218,32 @@ def test_without_apply_serve_only_reports_what_it_would_do(emulator: Any, serve:
     ]
     assert writes == []
     assert not ended(view(emulator, cid))
+
+
+def test_one_conversations_unreadable_answers_never_stop_serve(emulator: Any, serve: Serve) -> None:
+    """Issue 14 class 5 in `serve`: the failure is logged and counted, the others close, passes go on."""
+    storm = emulator.create_conversation(idle_chat(45))["id"]
+    corrupt = emulator.create_conversation(idle_chat(45))["id"]
+    idle = [emulator.create_conversation(idle_chat(50))["id"] for _ in range(2)]
+    emulator.fault(method="GET", path=f"/api/v2/conversations/{storm}$", status=503)
+    emulator.fault(method="GET", path=f"/api/v2/conversations/{corrupt}$", corrupt="wrong-type")
+
+    serve.start("--apply")
+    serve.wait_metric("session_reaper_decisions_total", 2, **IDLE_CLOSED)
+    failed = {"rule": "none", "decision": "skip", "outcome": "failed"}
+    # Two passes at least, each failing both conversations alone: the loop goes on.
+    serve.wait_until(
+        lambda: serve.metric("session_reaper_decisions_total", **failed) >= 4,
+        "failed decisions >= 4",
+        timeout=90,  # each pass retries the storm with backoff before giving that conversation up
+    )
+    assert serve.metric("session_reaper_sweeps_total", outcome="failed") >= 2
+    assert serve.metric("session_reaper_sweeps_total", outcome="aborted") == 0
+    emulator.clear_faults()
+    assert all(ended(view(emulator, cid)) for cid in idle)
+    assert not ended(view(emulator, storm)) and not ended(view(emulator, corrupt))
+    logged = [ln for ln in serve.log_lines() if ln.get("outcome") == "failed"]
+    assert {ln.get("conversation_id") for ln in logged} >= {storm, corrupt}
+    assert any("503" in str(ln.get("error")) for ln in logged)
+    assert any("could not be read" in str(ln.get("error")) for ln in logged)
+    assert "Traceback" not in serve.stderr()

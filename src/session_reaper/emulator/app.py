@@ -27,7 +27,9 @@ from session_reaper.emulator import platform
 from session_reaper.emulator.admin import router as admin_router
 from session_reaper.emulator.auth import Client, LoginError
 from session_reaper.emulator.clock import VirtualClock, iso
+from session_reaper.emulator.corrupt import corrupt_body
 from session_reaper.emulator.errors import PlatformError, error_bytes, missing_permissions
+from session_reaper.emulator.faults import Fault
 from session_reaper.emulator.state import World
 
 JSON = "application/json"
@@ -128,9 +130,10 @@ def endpoint(operation: Operation, *permissions: str) -> Callable[[Request], Awa
     async def serve(world: World, request: Request, method: str, path: str, epoch: int) -> Response:
         client, why = world.registry.client_for(request.headers.get("authorization"))
         body = await request.body() if method in ("POST", "PATCH", "PUT") else b""
+        fault: Fault | None = None
         try:
             if world.faults:
-                await _faults_and_triggers(world, method, path)
+                fault = await _faults_and_triggers(world, method, path)
             if client is None or why is not None:
                 raise PlatformError(401, "bad.credentials", why or "Invalid login credentials.")
             with world.lock:
@@ -141,6 +144,8 @@ def endpoint(operation: Operation, *permissions: str) -> Callable[[Request], Awa
                 response = operation(world, request, client, body)
         except PlatformError as error:
             response = error_response(error)
+        if fault is not None and fault.corrupt and 200 <= response.status_code < 300:
+            response = json_response(corrupt_body(bytes(response.body), fault.corrupt), response.status_code)
         if world.epoch == epoch:  # begun before a reset: another test's request, not this world's
             _log(world, method, path, response.status_code, client.client_id if client else None, body)
         return response
@@ -148,20 +153,23 @@ def endpoint(operation: Operation, *permissions: str) -> Callable[[Request], Awa
     return handle
 
 
-async def _faults_and_triggers(world: World, method: str, path: str) -> None:
+async def _faults_and_triggers(world: World, method: str, path: str) -> Fault | None:
+    """Run the matching triggers, then the first matching fault; returns that fault (it may still
+    have an answer to corrupt)."""
     for action in world.faults.take_triggers(method, path):
         # a trigger whose action no longer applies (the conversation ended) does nothing
         with contextlib.suppress(PlatformError):
             _run_action(world, action)
     fault = world.faults.take_fault(method, path)
     if fault is None:
-        return
+        return None
     if fault.latency_ms:
         await asyncio.sleep(fault.latency_ms / 1000)
     if fault.status is not None:
         code = fault.code or _FAULT_CODES.get(fault.status, "fault.injected")
         message = fault.message or f"Injected fault: {fault.status} {code}"
         raise PlatformError(fault.status, code, message, retry_after=fault.retry_after)
+    return fault
 
 
 _FAULT_CODES = {

@@ -68,8 +68,9 @@ MAX_PAGE_SIZE: Final = 100
 DEFAULT_PAGE_SIZE: Final = 25
 
 # --- Reads --------------------------------------------------------------------------------------------
-# A state change is visible to reads after `propagation_delay` seconds (World setting), so a close must be
-# verified by reading until it shows. Writes always act on the true state.
+# A state change is visible to reads after `propagation_delay` seconds (World setting, or a conversation's
+# own `propagationDelaySeconds`), so a close must be verified by reading until it shows. Writes always act
+# on the true state.
 
 # --- Queue inactivity timer ----------------------------------------------------------------------------
 # When a queue enables message inactivity handling, every message (either side) re-arms

@@ -44,6 +44,8 @@ def build_conversation(
     start = ago(spec.startedAgo) or min([*message_times, *known], default=now)
     legs = [build_leg(p, spec, start, now) for p in spec.participants]
     conv = Conversation(conv_id, spec.mediaType, spec.messageType, start, legs)
+    if spec.propagationDelaySeconds is not None:
+        conv.propagation_delay = timedelta(seconds=spec.propagationDelaySeconds)
     if not any(leg.active or leg.in_acw for leg in legs):
         ends = [t for leg in legs for t in (leg.end, leg.acw_end) if t is not None]
         conv.end = max(ends, default=start)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from session_reaper.emulator.errors import not_found
@@ -89,6 +89,7 @@ class Conversation:
     version: int = 0
     cache: dict[str, Any] = field(default_factory=dict)
     history: list[Snapshot] = field(default_factory=list)
+    propagation_delay: timedelta | None = None  # None: the world's
 
     def leg(self, participant_id: str) -> Leg:
         for leg in self.legs:

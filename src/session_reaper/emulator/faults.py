@@ -1,7 +1,8 @@
 """Injected failures and triggers on platform requests.
 
-A fault answers a matching request with an error (or delays it); a trigger runs an action, such as a
-customer message, just before a matching request is served, which is how race conditions are staged.
+A fault answers a matching request with an error (or delays it, or spoils its answer's body:
+emulator/corrupt.py); a trigger runs an action, such as a customer message, just before a matching
+request is served, which is how race conditions are staged.
 Paths are regular expressions searched (`re.search`) in the request path; a missing method matches any.
 """
 
@@ -26,6 +27,7 @@ class Fault:
     latency_ms: int
     code: str | None
     message: str | None
+    corrupt: str | None = None  # a corrupt.MODES entry: spoil the 2xx answer's body
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -36,6 +38,7 @@ class Fault:
             "retryAfter": self.retry_after,
             "remaining": self.remaining,
             "latencyMs": self.latency_ms,
+            "corrupt": self.corrupt,
         }
 
 
@@ -96,6 +99,7 @@ class FaultBook:
                 spec.latencyMs,
                 spec.code,
                 spec.message,
+                spec.corrupt,
             )
             self._next += 1
             self.faults.append(fault)

@@ -216,6 +216,10 @@ class ConversationSpec(_Strict):
     queueId: str | None = None
     inactivityTimeout: str | None = None
     startedAgo: str | float | None = None
+    # this conversation's changes show on reads only after so many (virtual) seconds, None = the
+    # emulator's `propagation_delay` (assumptions.py, Reads): a platform slow to apply one close
+
+    propagationDelaySeconds: float | None = Field(default=None, ge=0, le=86_400)
     participants: list[ParticipantSpec] = Field(min_length=1)
 
     @field_validator("mediaType")
@@ -281,13 +285,15 @@ class FaultSpec(_Strict):
     latencyMs: int = Field(default=0, ge=0, le=120_000)
     code: str | None = None
     message: str | None = None
+    # spoil the body of a matching 2xx answer (emulator/corrupt.py); with `status`, the status wins
+    corrupt: Literal["truncate", "drop-field", "wrong-type", "unknown-enum", "huge-array"] | None = None
 
     _path = field_validator("path")(_regex)
 
     @model_validator(mode="after")
     def _does_something(self) -> FaultSpec:
-        if self.status is None and not self.latencyMs:
-            raise ValueError("a fault needs a 'status' or a 'latencyMs'")
+        if self.status is None and not self.latencyMs and self.corrupt is None:
+            raise ValueError("a fault needs a 'status', a 'latencyMs' or a 'corrupt'")
         return self
 
 

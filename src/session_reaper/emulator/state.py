@@ -89,6 +89,13 @@ class World:
     def keeps_history(self) -> bool:
         return bool(self.propagation_delay or self.analytics_lag)
 
+    def read_delay(self, conv: Conversation) -> timedelta:
+        """How long this conversation's changes take to show on reads (its own, else the world's)."""
+        return conv.propagation_delay if conv.propagation_delay is not None else self.propagation_delay
+
+    def _keeps_history(self, conv: Conversation) -> bool:
+        return self.keeps_history or bool(conv.propagation_delay)
+
     # --- timers -------------------------------------------------------------------------------------
 
     def tick(self) -> datetime:
@@ -147,9 +154,9 @@ class World:
         conv.version += 1
         conv.cache.clear()
         self.changes.append(conv.id)
-        if self.keeps_history:
+        if self._keeps_history(conv):
             conv.history.append(self._snapshot(conv, at))
-            horizon = at - max(self.propagation_delay, self.analytics_lag)
+            horizon = at - max(self.read_delay(conv), self.analytics_lag)
             # keep the newest snapshot already older than the horizon, and everything after it
             keep_from = 0
             for index, snap in enumerate(conv.history):
@@ -230,8 +237,8 @@ class World:
 
     def media_view(self, conversation_id: str) -> bytes:
         conv = self.message_conversation(conversation_id)
-        if self.propagation_delay and conv.history:
-            snap = self.visible(conv, self.propagation_delay, self.clock.now())
+        if self.read_delay(conv) and conv.history:
+            snap = self.visible(conv, self.read_delay(conv), self.clock.now())
             if snap is not None:
                 return snap.media
         cached = conv.cache.get("media")
@@ -241,8 +248,8 @@ class World:
 
     def generic_view(self, conversation_id: str) -> bytes:
         conv = self.conversation(conversation_id)
-        if self.propagation_delay and conv.history:
-            snap = self.visible(conv, self.propagation_delay, self.clock.now())
+        if self.read_delay(conv) and conv.history:
+            snap = self.visible(conv, self.read_delay(conv), self.clock.now())
             if snap is not None:
                 return snap.generic
         cached = conv.cache.get("generic")
@@ -307,7 +314,7 @@ class World:
                 self._schedule(conv.inactivity_timeout, "inactivity", conv)
             if conv.end is None:
                 self.open_ids[conv_id] = None
-            if self.keeps_history:
+            if self._keeps_history(conv):
                 snap = self._snapshot(conv, now)
                 snap.at = EPOCH  # what the admin creates already existed: visible at once
                 conv.history.append(snap)

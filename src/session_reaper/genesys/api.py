@@ -14,7 +14,7 @@ from urllib.parse import quote
 import httpx
 
 from session_reaper.genesys.clock import PlatformClock
-from session_reaper.genesys.errors import GenesysError
+from session_reaper.genesys.errors import MalformedResponse
 from session_reaper.genesys.http import PlatformHttp, RequestStats, ResponseEvent, RetryPolicy
 from session_reaper.genesys.regions import Endpoints
 
@@ -125,12 +125,16 @@ class GenesysApi:
             json=_DISCONNECTED,
         )
 
-    async def disconnect_conversation(self, conversation_id: str) -> dict[str, Any]:
-        """``PATCH .../messages/{id}`` ``{"state":"disconnected"}``: disconnects every participant."""
-        return await self._json(
+    async def disconnect_conversation(self, conversation_id: str) -> None:
+        """``PATCH .../messages/{id}`` ``{"state":"disconnected"}``: disconnects every participant.
+
+        The answer's body is not read: the 2xx is what says the platform accepted it, and an answer
+        that cannot be parsed must not turn a disconnect that went through into a failed step.
+        """
+        await self.http.request(
             "PATCH",
             f"{_MESSAGES}/{_seg(conversation_id)}",
-            "patchConversationsMessage",
+            operation="patchConversationsMessage",
             json=_DISCONNECTED,
         )
 
@@ -145,7 +149,10 @@ class GenesysApi:
             operation="postConversationDisconnect",
             idempotent=True,
         )
-        body = _decode(response)
+        try:
+            body = _decode(response, "POST", "teardown")
+        except MalformedResponse:  # the body is informational: one that cannot be parsed changes nothing
+            return response.text
         return body if isinstance(body, str) else "" if body is None else str(body)
 
     # --- annotate, tell the guest, wrap up ----------------------------------------------------------
@@ -254,8 +261,9 @@ class GenesysApi:
         if body is None:
             return {}
         if not isinstance(body, dict):
-            raise GenesysError(
-                f"unexpected answer: a JSON object was expected, got {type(body).__name__}",
+            raise MalformedResponse(
+                f"the platform's answer could not be read: a JSON object was expected, got "
+                f"{type(body).__name__}",
                 method=method,
                 path=path,
             )
@@ -281,7 +289,7 @@ class GenesysApi:
             idempotent=idempotent,
             max_attempts=attempts,
         )
-        return _decode(response)
+        return _decode(response, method, path)
 
 
 def _seg(value: str) -> str:
@@ -291,10 +299,19 @@ def _seg(value: str) -> str:
     return quote(str(value), safe="")
 
 
-def _decode(response: httpx.Response) -> Any:
+def _decode(response: httpx.Response, method: str, path: str) -> Any:
     if not response.content:
         return None
     try:
         return response.json()
     except ValueError:
-        return response.text
+        # Truncated or not JSON at all: say so, with where, never the body (it may quote a guest).
+        context_id = response.headers.get("inin-correlation-id")
+        raise MalformedResponse(
+            f"the platform's answer could not be read: not valid JSON ({len(response.content)} bytes, "
+            f"status {response.status_code})",
+            status=response.status_code,
+            context_id=context_id,
+            method=method,
+            path=path,
+        ) from None

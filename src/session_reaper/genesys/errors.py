@@ -102,6 +102,11 @@ class TransportError(GenesysError):
     """No answer: connection refused, reset or timed out, and the bounded retries ran out."""
 
 
+class MalformedResponse(GenesysError):
+    """A 2xx answer the reaper cannot read: not JSON, a missing or mistyped field, a state it does not
+    know, or more entries than any real conversation has. Nothing is done on what could not be read."""
+
+
 # The platform's code for a PATCH on a participant who already left ([MODEL] in PLATFORM.md).
 ALREADY_DISCONNECTED_CODES = frozenset({"conversation.participant.not.connected"})
 

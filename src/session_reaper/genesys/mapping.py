@@ -5,9 +5,11 @@ communication ids (needed to send a message or apply a wrap-up), each communicat
 per-message times, wrap-up and after-call work. The media view (``GET /api/v2/conversations/messages/
 {id}``, where a participant's ``messages`` are the message details themselves) is accepted too.
 
-Liberal in what it accepts: fields may be missing, enums may come in any case, timestamps with or
-without fractions. A field it cannot read becomes None rather than an error, because one odd
-conversation must not stop a sweep; the rules treat unknowns conservatively.
+Liberal in what it accepts where a field is only informative: fields may be missing, enums may come
+in any case, timestamps with or without fractions; such a field becomes None. Strict where a wrong
+reading would close a conversation in use: the participants list, each participant's state (an
+unknown state means someone may be there) and the conversation's id. Those raise
+``MalformedResponse``, and the sweep fails that one conversation without acting on it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from session_reaper.genesys.errors import MalformedResponse
 from session_reaper.model import Activity, ActivityKind, Conversation, Participant, Role, Wrapup
 
 _ROLES: Mapping[str, Role] = {
@@ -43,6 +46,28 @@ _MEDIA_KEYS: Sequence[tuple[str, str]] = (
 )
 
 _ENDED = frozenset({"disconnected", "terminated"})
+# Every participant/communication state the platform's SDK names. Any other value is a state this
+# reaper does not understand: the conversation is not acted on rather than guessed at.
+KNOWN_STATES = frozenset(
+    {
+        "alerting",
+        "dialing",
+        "contacting",
+        "offering",
+        "connected",
+        "disconnected",
+        "terminated",
+        "converting",
+        "uploading",
+        "transmitting",
+        "parked",
+        "scheduled",
+        "none",
+    }
+)
+# Far beyond any real conversation; a longer list is a broken answer, refused before it costs time.
+MAX_PARTICIPANTS = 500
+MAX_MESSAGES = 20_000
 # After-call work states in which nothing is owed any more [SDK AfterCallWork.state].
 _ACW_DONE = frozenset({"complete", "skipped", "notapplicable"})
 
@@ -52,17 +77,52 @@ def role_for(purpose: str | None) -> Role:
 
 
 def to_conversation(
-    view: Mapping[str, Any], own_messages: Mapping[str, ActivityKind] | None = None
+    view: Mapping[str, Any],
+    own_messages: Mapping[str, ActivityKind] | None = None,
+    *,
+    conversation_id: str | None = None,
 ) -> Conversation:
-    """Build the snapshot. ``own_messages`` maps the ids of messages the reaper sent to their kind."""
-    own = own_messages or {}
+    """Build the snapshot. ``own_messages`` maps the ids of messages the reaper sent to their kind;
+    ``conversation_id``, when given, is the id that was asked for (an answer about another is refused).
+
+    Raises ``MalformedResponse`` when the answer cannot be read safely (see the module's docstring).
+    """
+    try:
+        return _conversation(view, own_messages or {}, conversation_id)
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a shape nobody foresaw
+        raise _malformed(conversation_id or "?", type(exc).__name__) from None
+
+
+def _conversation(
+    view: Mapping[str, Any], own: Mapping[str, ActivityKind], conversation_id: str | None
+) -> Conversation:
+    label = conversation_id or _str(view.get("id")) or "?"
+    found_id = _str(view.get("id"))
+    if not found_id or (conversation_id is not None and found_id != conversation_id):
+        raise _malformed(label, f"the answer is about conversation {found_id!r}")
+    raw_participants = view.get("participants")
+    if not isinstance(raw_participants, list):
+        what = "missing" if raw_participants is None else f"a {type(raw_participants).__name__}"
+        raise _malformed(label, f"participants is {what}, not a list")
+    if len(raw_participants) > MAX_PARTICIPANTS:
+        raise _malformed(label, f"{len(raw_participants)} participants (more than {MAX_PARTICIPANTS})")
+    if not all(isinstance(raw, Mapping) for raw in raw_participants):
+        raise _malformed(label, "a participant is not a JSON object")
     participants: list[Participant] = []
     activities: list[Activity] = []
     seen_messages: set[str] = set()
     media = ""
     channel = ""
-    for raw in _dicts(view.get("participants")):
+    for raw in raw_participants:
         participant, comm_media, comm_channel, details = _participant(raw)
+        if participant.state not in KNOWN_STATES:
+            raise _malformed(
+                label,
+                f"participant {participant.id or '?'} ({participant.purpose or 'no purpose'}) is in "
+                f"state {participant.state!r}, which the reaper does not know: someone may be there",
+            )
+        if len(details) > MAX_MESSAGES:
+            raise _malformed(label, f"{len(details)} messages on one participant (more than {MAX_MESSAGES})")
         participants.append(participant)
         if not media and comm_media:
             media = comm_media
@@ -116,10 +176,11 @@ def _participant(raw: Mapping[str, Any]) -> tuple[Participant, str, str, list[Ma
     comm = _primary(communications)
     acw_raw = comm.get("afterCallWork")
     after_call_work: Mapping[str, Any] = acw_raw if isinstance(acw_raw, Mapping) else {}
-    state = _lower(comm.get("state")) or _lower(raw.get("state"))
+    state = _state(comm.get("state")) or _state(raw.get("state"))
     ended_at = parse_time(raw.get("endTime")) or parse_time(comm.get("disconnectedTime"))
     if not state:
-        state = "disconnected" if ended_at else "none"
+        # No state at all: ended if the platform says when it ended, else unknown (never "gone").
+        state = "disconnected" if ended_at else "missing"
     wrapup = _wrapup(raw.get("wrapup")) or _wrapup(comm.get("wrapup"))
     acw_state = _lower(after_call_work.get("state"))
     acw_ended_at = (
@@ -224,6 +285,21 @@ def _str(value: object) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def _state(value: object) -> str | None:
+    """A state as the platform spells it; any other type is a state nobody can read."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return f"<{type(value).__name__}>"
+    return _lower(value)
+
+
+def _malformed(conversation_id: str, why: str) -> MalformedResponse:
+    return MalformedResponse(
+        f"the platform's answer for conversation {conversation_id} could not be read: {why}"
+    )
 
 
 def _lower(value: object) -> str | None:
