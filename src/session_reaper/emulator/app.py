@@ -110,6 +110,10 @@ def endpoint(operation: Operation, *permissions: str) -> Callable[[Request], Awa
                 response = operation(world, request, client, body)
         except PlatformError as error:
             response = error_response(error)
+        if client is not None and why is None:
+            # every answer to a known client carries its count, 429s and injected faults included
+            with world.lock:
+                response.headers.update(world.registry.rate_headers(client))
         _log(world, method, path, response.status_code, client.client_id if client else None)
         return response
 
