@@ -48,6 +48,7 @@ from session_reaper.genesys.errors import (
 )
 from session_reaper.genesys.pacing import Monotonic, PacingLimiter, Sleep
 from session_reaper.genesys.regions import Endpoints
+from session_reaper.redaction import redact, secrets_from_env
 
 log = logging.getLogger("session_reaper.genesys")
 
@@ -360,10 +361,8 @@ class PlatformHttp:
         )
 
     def _scrub(self, text: str) -> str:
-        for secret in (*self._tokens.secrets(), self._credentials.client_secret if self._credentials else ""):
-            if secret and secret in text:
-                text = text.replace(secret, "***")
-        return text
+        own = (*self._tokens.secrets(), self._credentials.client_secret if self._credentials else "")
+        return redact(text, (*own, *secrets_from_env()))
 
     def _count(self, method: str, operation: str) -> None:
         self.stats.total += 1
