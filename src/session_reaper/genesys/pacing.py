@@ -161,17 +161,13 @@ class PacingLimiter:
         return 0.0 if not self._unanswered else self.window
 
     async def _wait(self, seconds: float, *, answer_ends_it: bool) -> None:
-        if not answer_ends_it:
-            await self._sleep(seconds)
+        if answer_ends_it and self._unanswered:
+            # An answer is on its way and brings a newer count: wait for it rather than the clock (a
+            # clock-driven sleep may be a virtual one that jumps ahead while the answer is handled).
+            self._answer.clear()
+            await self._answer.wait()
             return
-        self._answer.clear()
-        sleeping = asyncio.ensure_future(self._sleep(seconds))
-        waiting = asyncio.ensure_future(self._answer.wait())
-        try:
-            await asyncio.wait({sleeping, waiting}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (sleeping, waiting):
-                task.cancel()
+        await self._sleep(seconds)
 
     def _local_wait(self, now: float, count: int) -> float:
         recent = sum(1 for started in self._started if started > now - self.window)
