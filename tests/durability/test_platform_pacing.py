@@ -47,7 +47,8 @@ def _serve(reaper: Reaper, config: Path, log: Path) -> subprocess.Popen[bytes]:
 
 
 def _judge(requests: list[dict[str, Any]], client_id: str) -> tuple[int, int, int]:
-    """(most requests in any 60 s window, 429s after the first minute, requests) for the client.
+    """(most requests in any 60 s window, 429s after the first minute, requests) for the client; the
+    figures (and every 429) are printed for docs.
 
     The token endpoint is left out: the platform does not count it against the limit.
     """
@@ -64,6 +65,7 @@ def _judge(requests: list[dict[str, Any]], client_id: str) -> tuple[int, int, in
             start += 1
         most = max(most, end - start + 1)
     late_429 = sum(1 for at, status in stamps if status == 429 and at > first + 60.0)
+    print(f"\n{len(stamps)} requests, most in any 60 s: {most}, 429s: {sum(s == 429 for _, s in stamps)}")
     return most, late_429, len(stamps)
 
 

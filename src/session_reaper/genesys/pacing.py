@@ -157,7 +157,7 @@ class PacingLimiter:
         if self._platform_reports is False or (self._platform_reports is None and self._tickets == 0):
             return 0.0  # no report expected, or the very first request: it goes out to learn the count
         # Before the first report, or once the last one expired: one request at a time learns it (the
-        # wait ends with its answer; the window's length bounds it should none ever come).
+        # wait ends with its answer, which every request gets: `answered` is called on every path).
         return 0.0 if not self._unanswered else self.window
 
     async def _wait(self, seconds: float, *, answer_ends_it: bool) -> None:
