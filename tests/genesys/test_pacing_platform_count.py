@@ -57,7 +57,7 @@ def test_a_fresh_pacer_sends_one_request_and_waits_for_the_platforms_count() -> 
 
 @pytest.mark.parametrize(
     ("count", "free"),
-    [(0, 95), (200, 28), (279, 2), (283, 1)],  # room = 285 - count, at most a third of it in flight
+    [(0, 71), (200, 21), (279, 1), (283, 1)],  # room = 285 - count, at most a quarter of it in flight
 )
 def test_room_left_by_the_count_is_shared_not_spent_at_once(count: int, free: int) -> None:
     time = FakeTime()

@@ -9,7 +9,7 @@ a request starts only when both counts leave room:
 - the platform's count, read conservatively: ``count`` requests are counted and none of them is assumed
   to leave before ``reset`` seconds have passed. Requests this process started after the one that
   reported the count are added to it (they may not have been counted yet). While that estimate leaves
-  room, at most a third of it may be taken by this process's requests still waiting for an answer, so
+  room, at most a quarter of it may be taken by this process's requests still waiting for an answer, so
   that replicas reading the same count do not all spend the same room at once.
 
 Before the first answer, and when the platform's last report has expired (its ``reset`` passed with
@@ -36,9 +36,9 @@ Sleep = Callable[[float], Awaitable[None]]
 RATE_ALLOWED_HEADER = "inin-ratelimit-allowed"
 RATE_COUNT_HEADER = "inin-ratelimit-count"
 RATE_RESET_HEADER = "inin-ratelimit-reset"
-# At most 1/3 of the room a report leaves may wait for answers in this process: replicas reading the
-# same count then spend it together only up to ~N/3 of it, and the headroom absorbs the rest.
-_SHARE_OF_ROOM = 3
+# At most 1/4 of the room a report leaves may wait for answers in this process: replicas reading the
+# same count then spend it together only up to ~N/4 of it, and the headroom absorbs the rest.
+_SHARE_OF_ROOM = 4
 
 
 @dataclass(frozen=True, slots=True)
