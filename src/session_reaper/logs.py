@@ -7,15 +7,14 @@ standard `logging` module, so a service's stderr is one JSON object per line, wh
 Every line about a conversation carries `conversation_id`: bind it with `conversation(cid)` around
 the work, or pass it as a keyword (`conversationId=` is renamed on the way out).
 
-The redaction step runs last before rendering, on every value, tracebacks included: bearer and basic
-credentials, JWTs, `client_secret=...`-like pairs, values under secret-looking keys, and the exact
-secrets this process was given in its environment are replaced by `[REDACTED]`.
+The redaction step runs last before rendering, on every value, tracebacks included: the program's one
+redactor (`session_reaper.redaction`) replaces credentials, values under secret-looking keys, and the
+exact secrets this process was given in its environment by `[REDACTED]`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -26,43 +25,18 @@ import structlog
 from structlog.contextvars import bound_contextvars, merge_contextvars
 from structlog.typing import EventDict, FilteringBoundLogger, Processor, WrappedLogger
 
-REDACTED = "[REDACTED]"
-
-# Environment variables whose values are secrets wherever they show up.
-SECRET_ENV = ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "GENESYSCLOUD_ACCESS_TOKEN")
-_MIN_KNOWN_SECRET = 6  # shorter values would redact ordinary words
-
-_SECRET_KEY = re.compile(
-    r"secret|passw(or)?d|authorization|api[_-]?key|credential|cookie|(^|[_-])token$|access[_-]?token",
-    re.IGNORECASE,
-)
-_SCRUBBERS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # Authorization header values: "Bearer abc.def", "Basic ZW11bGF0b3I6..."
-    (re.compile(r"\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{6,}", re.IGNORECASE), rf"\1\2{REDACTED}"),
-    # key=value, key: value, "key": "value" for secret-looking keys
-    (
-        re.compile(
-            r"""(client_secret|access_token|refresh_token|id_token|password|api_key)(["']?\s*[=:]\s*["']?)"""
-            r"""[^\s&"',;}]+""",
-            re.IGNORECASE,
-        ),
-        rf"\1\2{REDACTED}",
-    ),
-    # JSON Web Tokens
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), REDACTED),
-)
+from session_reaper.redaction import REDACTED, SECRET_ENV, SECRET_KEY, redact, secrets_from_env
+from session_reaper.redaction import known_secrets as redaction_known_secrets
 
 _PLAIN = (int, float, bool, type(None))
 
+# One redactor for the whole program (session_reaper.redaction); its names, as this module's API.
+__all__ = ["REDACTED", "SECRET_ENV", "scrub", "secrets_from_env"]
+
 
 def scrub(text: str, known: Iterable[str] = ()) -> str:
-    """`text` with every credential-looking part and every known secret replaced."""
-    for secret in known:
-        if secret and secret in text:
-            text = text.replace(secret, REDACTED)
-    for pattern, replacement in _SCRUBBERS:
-        text = pattern.sub(replacement, text)
-    return text
+    """`text` with every credential-looking part and every one of the `known` secrets replaced."""
+    return redact(text, known)
 
 
 def _redact_value(value: Any, known: tuple[str, ...]) -> Any:
@@ -72,7 +46,7 @@ def _redact_value(value: Any, known: tuple[str, ...]) -> Any:
         return value
     if isinstance(value, Mapping):
         return {
-            k: (REDACTED if _SECRET_KEY.search(str(k)) else _redact_value(v, known)) for k, v in value.items()
+            k: (REDACTED if SECRET_KEY.search(str(k)) else _redact_value(v, known)) for k, v in value.items()
         }
     if isinstance(value, list | tuple | set | frozenset):
         return [_redact_value(v, known) for v in value]
@@ -82,19 +56,12 @@ def _redact_value(value: Any, known: tuple[str, ...]) -> Any:
 
 def make_redactor(known_secrets: Iterable[str] = ()) -> Processor:
     """A processor that redacts secrets from every key and value of the event dict."""
-    known = tuple(
-        sorted({s for s in known_secrets if s and len(s) >= _MIN_KNOWN_SECRET}, key=len, reverse=True)
-    )
+    known = redaction_known_secrets(known_secrets)
 
-    def redact(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    def redact_event(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
         return cast(EventDict, _redact_value(event_dict, known))
 
-    return redact
-
-
-def secrets_from_env(environ: Mapping[str, str] | None = None) -> list[str]:
-    env = os.environ if environ is None else environ
-    return [env[name] for name in SECRET_ENV if env.get(name)]
+    return redact_event
 
 
 def normalize_conversation_id(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:

@@ -146,6 +146,10 @@ def endpoint(operation: Operation, *permissions: str) -> Callable[[Request], Awa
             response = error_response(error)
         if fault is not None and fault.corrupt and 200 <= response.status_code < 300:
             response = json_response(corrupt_body(bytes(response.body), fault.corrupt), response.status_code)
+        if client is not None and why is None:
+            # every answer to a known client carries its count, 429s and injected faults included
+            with world.lock:
+                response.headers.update(world.registry.rate_headers(client))
         if world.epoch == epoch:  # begun before a reset: another test's request, not this world's
             _log(world, method, path, response.status_code, client.client_id if client else None, body)
         return response

@@ -86,6 +86,17 @@ DEFAULT_PAGE_SIZE: Final = 25
 # Per OAuth client, a sliding window of 60 s of *real* (monotonic) time: what a rate-limited client lives
 # by is wall time, not the virtual clock a test may jump. The token endpoint and admin routes never count.
 RATE_WINDOW_SECONDS: Final = 60.0
+# Every answer to a request with a valid token (2xx, 4xx, 429, injected faults) carries the client's
+# count (docs/platform-notes.md has what the public sources show). Their exact semantics are not
+# documented; the emulator's: `allowed` = the client's limit per window; `count` = the requests
+# counted in the sliding window now (this one included; a refused request is not counted); `reset` =
+# whole seconds, at least 1, until the count next falls (the oldest counted request leaves the
+# window), 60 when nothing is counted. Answers to a missing/invalid token and the token endpoint
+# carry none. The reaper reads them conservatively (`count` will not fall before `reset`), which
+# holds whether the real platform's window is sliding or fixed.
+RATE_HEADER_ALLOWED: Final = "inin-ratelimit-allowed"
+RATE_HEADER_COUNT: Final = "inin-ratelimit-count"
+RATE_HEADER_RESET: Final = "inin-ratelimit-reset"
 
 # --- Organization -------------------------------------------------------------------------------------
 ORGANIZATION_ID: Final = "6c3e3d4c-5a7b-4a53-9a6e-3b1f0e2a0001"

@@ -130,6 +130,20 @@ class Registry:
             )
         recent.append(now)
 
+    def rate_headers(self, client: Client) -> dict[str, str]:
+        """The client's own count, as the platform reports it on every answer (see assumptions)."""
+        now = self.clock.now().timestamp() if self.rate_on_virtual_clock else time.monotonic()
+        recent = client.recent
+        while recent and recent[0] <= now - A.RATE_WINDOW_SECONDS:
+            recent.popleft()
+        # Until the count next falls: when the oldest counted request leaves the window.
+        reset = math.ceil(recent[0] + A.RATE_WINDOW_SECONDS - now) if recent else A.RATE_WINDOW_SECONDS
+        return {
+            A.RATE_HEADER_ALLOWED: str(client.rate_limit),
+            A.RATE_HEADER_COUNT: str(len(recent)),
+            A.RATE_HEADER_RESET: str(max(1, int(reset))),
+        }
+
 
 def _basic(authorization: str | None) -> tuple[str, str] | None:
     if not authorization or authorization[:6].lower() != "basic ":

@@ -2,9 +2,12 @@
 
 It owns the cross-cutting rules so that no typed call can forget one:
 - a bearer token from the cache, renewed once after a 401 and the request repeated once;
-- pacing: a sliding 60 s window kept at 95% of the client's ``requests_per_minute``, shared by every
-  concurrent task, so that 429 is the exception; a 429 pauses *all* requests until its ``Retry-After``
-  has passed (the limit is per OAuth client, so the next request of any task would be refused too);
+- pacing (``pacing.PacingLimiter``): a sliding 60 s window kept at 95% of the client's
+  ``requests_per_minute``, shared by every concurrent task, and the platform's own count of the client
+  (every answer's ``inin-ratelimit-*`` headers), so that restarts and replicas sharing a client stay
+  below the limit together and 429 is the exception; a 429 pauses *all* requests until its
+  ``Retry-After`` has passed (the limit is per OAuth client, so the next request of any task would be
+  refused too);
 - 429 waits exactly ``Retry-After``; 5xx and timeouts are retried with jittered exponential backoff;
   400/403/404 (and every other 4xx) are never retried; all of it bounded;
 - a request that may already have taken effect (a read timeout on a POST that sends a message) is not
@@ -18,11 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import random
 import time
-from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -44,12 +46,11 @@ from session_reaper.genesys.errors import (
     error_for_response,
     parse_error_body,
 )
+from session_reaper.genesys.pacing import Monotonic, PacingLimiter, Sleep
 from session_reaper.genesys.regions import Endpoints
+from session_reaper.redaction import redact, secrets_from_env
 
 log = logging.getLogger("session_reaper.genesys")
-
-Monotonic = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
 
 # 503 and 429 mean "not processed", so any request may be repeated. 500/502/504 may come after the
 # work was done (a gateway timing out on a slow backend), so only idempotent requests repeat on those.
@@ -114,68 +115,6 @@ class ResponseEvent:
     will_retry: bool
 
 
-class PacingLimiter:
-    """At most ``budget`` requests start in any sliding ``window``; FIFO across concurrent tasks.
-
-    The budget is ``floor(requests_per_minute * headroom)``: a few percent below the platform's limit
-    leaves room for latency differences between when we send and when the platform counts.
-    """
-
-    def __init__(
-        self,
-        requests_per_minute: int,
-        *,
-        headroom: float = 0.95,
-        window: float = 60.0,
-        monotonic: Monotonic = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        if requests_per_minute < 1:
-            raise ValueError("requests_per_minute must be at least 1")
-        self.budget = max(1, math.floor(requests_per_minute * headroom))
-        self.window = window
-        self._monotonic = monotonic
-        self._sleep = sleep
-        self._started: deque[float] = deque()
-        self._not_before = 0.0
-        self._lock = asyncio.Lock()
-
-    def pause_until(self, moment: float) -> None:
-        """No request starts before ``moment`` (monotonic): the platform said so with Retry-After."""
-        self._not_before = max(self._not_before, moment)
-
-    async def wait_for_room(self, count: int) -> None:
-        """Wait until `count` requests could start now without waiting (takes nothing).
-
-        A check and the action that depends on it should leave back to back: a pacing wait between
-        them is a window in which the checked state can change.
-        """
-        while True:
-            now = self._monotonic()
-            recent = sum(1 for started in self._started if started > now - self.window)
-            wait = self._not_before - now
-            if recent + count > self.budget and self._started:
-                index = min(len(self._started) - 1, max(0, len(self._started) - (self.budget - count) - 1))
-                wait = max(wait, self._started[index] + self.window - now)
-            if wait <= 0 or count > self.budget:
-                return
-            await self._sleep(wait)
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            while True:
-                now = self._monotonic()
-                while self._started and self._started[0] <= now - self.window:
-                    self._started.popleft()
-                wait = self._not_before - now
-                if len(self._started) >= self.budget:
-                    wait = max(wait, self._started[0] + self.window - now)
-                if wait <= 0:
-                    break
-                await self._sleep(wait)
-            self._started.append(now)
-
-
 class PlatformHttp:
     """Authenticated, paced, retrying requests to the platform. Use as an async context manager."""
 
@@ -198,7 +137,9 @@ class PlatformHttp:
         self.retry = retry or RetryPolicy()
         self.stats = RequestStats()
         self.clock = PlatformClock(monotonic)
-        self.limiter = PacingLimiter(requests_per_minute, monotonic=monotonic, sleep=sleep)
+        self.limiter = PacingLimiter(
+            requests_per_minute, monotonic=monotonic, sleep=sleep, platform_count=True
+        )
         self._monotonic = monotonic
         self._sleep = sleep
         self._on_response = on_response
@@ -262,14 +203,17 @@ class PlatformHttp:
         while True:
             attempt += 1
             token = await self._tokens.token()
-            await self.limiter.acquire()
+            ticket = await self.limiter.acquire()
             started = self._monotonic()
             self._count(method, operation)
             try:
                 response = await self._client.request(
                     method, path, json=json, params=params, headers={"Authorization": f"Bearer {token}"}
                 )
-            except httpx.TransportError as exc:
+            except BaseException as exc:
+                self.limiter.answered(ticket, None)  # cancelled or no answer: its room is released
+                if not isinstance(exc, httpx.TransportError):
+                    raise
                 retry = (
                     self._may_retry_transport(attempt)
                     and attempt < limit
@@ -281,6 +225,7 @@ class PlatformHttp:
                 await self._sleep(self.retry.backoff(attempt))
                 continue
             received = self._monotonic()
+            self.limiter.answered(ticket, response.headers, succeeded=response.status_code < 400)
             self.clock.observe(response.headers.get_list("date"), received)
             status = response.status_code
             if status < 400:
@@ -423,10 +368,8 @@ class PlatformHttp:
         )
 
     def _scrub(self, text: str) -> str:
-        for secret in (*self._tokens.secrets(), self._credentials.client_secret if self._credentials else ""):
-            if secret and secret in text:
-                text = text.replace(secret, "***")
-        return text
+        own = (*self._tokens.secrets(), self._credentials.client_secret if self._credentials else "")
+        return redact(text, (*own, *secrets_from_env()))
 
     def _count(self, method: str, operation: str) -> None:
         self.stats.total += 1

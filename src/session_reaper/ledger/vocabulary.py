@@ -3,7 +3,7 @@ so writes are checked against these sets instead of trusting free strings."""
 
 from __future__ import annotations
 
-import re
+from session_reaper.redaction import redact
 
 DECISIONS = frozenset({"close", "warn", "teardown", "wrapup", "skip", "defer"})
 DECISION_OUTCOMES = frozenset(
@@ -30,12 +30,7 @@ INACTION_OUTCOMES = ("skipped", "deferred", "dry-run")
 
 ERROR_MAX = 500
 # Belt and braces: errors come from our own exceptions, which never carry credentials; should one
-# ever quote a header or a form body, the credential still never reaches the journal.
-_SCHEME = re.compile(r"(?i)\b(bearer|basic)\s+[^\s\"',;&]+")
-_KEYED = re.compile(
-    r"(?i)\b(authorization|access_token|refresh_token|client_secret|secret|password|token)"
-    r"([\"']?\s*[:=]\s*[\"']?)(?!\[redacted\])[^\s\"',;&]+"
-)
+# ever quote a header, a form body or a URL, the program's one redactor keeps it out of the journal.
 
 
 def check(value: str, allowed: frozenset[str], what: str) -> str:
@@ -47,6 +42,5 @@ def check(value: str, allowed: frozenset[str], what: str) -> str:
 def scrub(error: str | None) -> str | None:
     if error is None:
         return None
-    cleaned = _SCHEME.sub(r"\1 [redacted]", error)
-    cleaned = _KEYED.sub(r"\1\2[redacted]", cleaned)
+    cleaned = redact(error)
     return cleaned if len(cleaned) <= ERROR_MAX else cleaned[: ERROR_MAX - 1] + "…"
