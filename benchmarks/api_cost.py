@@ -21,13 +21,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from session_reaper import logs
+from genesys_emulator.client import EmulatorAdmin
+from genesys_emulator.server import EmulatorServer
+from genesys_emulator.traffic import demo_specs
+from session_reaper.commands.runtime import open_runtime
 from session_reaper.config import parse_settings
-from session_reaper.emulator.client import EmulatorAdmin
-from session_reaper.emulator.server import EmulatorServer
-from session_reaper.emulator.traffic import demo_specs
-from session_reaper.runtime import open_runtime
-from session_reaper.sweep import Sweep
+from session_reaper.engine.sweep import Sweep
+from session_reaper.telemetry import logs
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 SECTION = "## API cost per close"

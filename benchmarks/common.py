@@ -27,11 +27,11 @@ from typing import Any
 import httpx
 import psutil
 
-from session_reaper.demo import GuestsAndAgents
-from session_reaper.emulator.clock import VirtualClock, to_ms
-from session_reaper.emulator.entities import Conversation
-from session_reaper.emulator.errors import PlatformError
-from session_reaper.emulator.state import World
+from genesys_emulator.clock import VirtualClock, to_ms
+from genesys_emulator.entities import Conversation
+from genesys_emulator.errors import PlatformError
+from genesys_emulator.state import World
+from session_reaper.commands.demo import GuestsAndAgents
 
 EXEMPT_ATTRIBUTE = "reaper.exempt"
 PEOPLE = ("customer", "agent")
@@ -490,7 +490,8 @@ def prototype_read_schedule() -> None:
     Written against the product at commit 9f44d78 (`NotBefore.due/remember`, `sweep.reread_at`,
     `discovery._summary`, `Sweep._decide_and_act_logged`); it measures a proposal, nothing more.
     """
-    from session_reaper import rules, sweep
+    from session_reaper.core import rules
+    from session_reaper.engine import sweep
     from session_reaper.genesys import discovery
 
     seen_now: dict[str, tuple[Any, ...]] = {}  # fingerprint in the latest discovery

@@ -54,16 +54,16 @@ from benchmarks.common import (
     stepped,
 )
 from benchmarks.naive import NaiveCleanup
+from genesys_emulator.server import EmulatorServer
+from genesys_emulator.traffic import DEMO_QUEUES, TrafficGenerator, demo_specs
+from session_reaper.commands.demo import stale_sessions, traffic_seed
 from session_reaper.config import Settings
-from session_reaper.demo import stale_sessions, traffic_seed
-from session_reaper.emulator.server import EmulatorServer
-from session_reaper.emulator.traffic import DEMO_QUEUES, TrafficGenerator, demo_specs
+from session_reaper.engine.sweep import NotBefore, Sweep
 from session_reaper.genesys.api import GenesysApi
 from session_reaper.genesys.http import PlatformHttp
 from session_reaper.genesys.regions import resolve
 from session_reaper.ledger import Ledger
-from session_reaper.logs import configure as configure_logs
-from session_reaper.sweep import NotBefore, Sweep
+from session_reaper.telemetry.logs import configure as configure_logs
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"

@@ -31,9 +31,9 @@ from typing import Any
 import httpx
 import psutil
 
-from session_reaper.emulator import analytics
-from session_reaper.emulator.client import EmulatorAdmin
-from session_reaper.emulator.state import World
+from genesys_emulator import analytics
+from genesys_emulator.client import EmulatorAdmin
+from genesys_emulator.state import World
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -48,7 +48,7 @@ def free_port() -> int:
 
 
 def start_emulator(port: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "session_reaper.cli", "emulator", "--port", str(port)]
+    command = [sys.executable, "-m", "session_reaper.commands.cli", "emulator", "--port", str(port)]
     command += ["--seed", "none", "--rate-limit", "100000000"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30

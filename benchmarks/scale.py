@@ -39,11 +39,11 @@ import psutil
 
 from benchmarks.common import load_average, machine, machine_line
 from benchmarks.compare import product_commit, update_results, write_section
+from genesys_emulator.client import EmulatorAdmin
+from session_reaper.commands.runtime import open_runtime
 from session_reaper.config import Settings
-from session_reaper.emulator.client import EmulatorAdmin
-from session_reaper.logs import configure as configure_logs
-from session_reaper.runtime import open_runtime
-from session_reaper.sweep import NotBefore, Sweep
+from session_reaper.engine.sweep import NotBefore, Sweep
+from session_reaper.telemetry.logs import configure as configure_logs
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -123,7 +123,7 @@ def free_port() -> int:
 
 
 def start_emulator(port: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "session_reaper.cli", "emulator", "--port", str(port)]
+    command = [sys.executable, "-m", "session_reaper.commands.cli", "emulator", "--port", str(port)]
     command += ["--seed", "none", "--rate-limit", str(LIFTED)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30

@@ -19,7 +19,7 @@ from pathlib import Path
 from PIL import Image
 from rich.console import Console
 
-from session_reaper.demo import DemoOptions, run_demo
+from session_reaper.commands.demo import DemoOptions, run_demo
 
 CHROMIUM = "/usr/bin/chromium"
 WIDTH = 1200
@@ -38,7 +38,7 @@ def main(out: Path) -> int:
         report = [
             sys.executable,
             "-m",
-            "session_reaper.cli",
+            "session_reaper.commands.cli",
             "report",
             "--since",
             "2d",

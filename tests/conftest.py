@@ -1,6 +1,6 @@
 """Shared fixtures: one emulator per pytest(-xdist) worker, reset before every test that uses it.
 
-`emulator` is an `Emulator` (`session_reaper.emulator.client`): the admin API (`EmulatorAdmin`) with
+`emulator` is an `Emulator` (`genesys_emulator.client`): the admin API (`EmulatorAdmin`) with
 `.base_url` and `.platform`, an `httpx.Client` already authenticated as the default OAuth client
 (`emulator` / `emulator-secret`), for judging the platform's state through the platform API itself.
 """
@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from session_reaper.emulator.client import Emulator
-from session_reaper.emulator.server import EmulatorServer
+from genesys_emulator.client import Emulator
+from genesys_emulator.server import EmulatorServer
 from tests.environment import CHROMIUM_SKIP, POSTGRES_SKIP
 
 

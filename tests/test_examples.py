@@ -1,7 +1,7 @@
 """Files to copy stay true: the example policy is the settings model's, the sweep units run a real command.
 
 Regenerate the example with
-    .venv/bin/python -m session_reaper.example_config > examples/session-reaper.toml
+    .venv/bin/python -m session_reaper.commands.example_config > examples/session-reaper.toml
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ import pytest
 import typer.main
 from pydantic import BaseModel
 
-from session_reaper.cli import app
+from genesys_emulator.client import Emulator
+from session_reaper.commands.cli import app
+from session_reaper.commands.example_config import EXAMPLE, example_toml
 from session_reaper.config import Settings, parse_settings
-from session_reaper.emulator.client import Emulator
-from session_reaper.example_config import EXAMPLE, example_toml
-from session_reaper.schedule import parse_duration
-from tests.scenarios.helpers import ended, idle_chat
+from session_reaper.core.schedule import parse_duration
+from tests.helpers.scenarios import ended, idle_chat
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -44,7 +44,7 @@ BINARY = "/opt/session-reaper/.venv/bin/session-reaper"
 def test_the_example_is_generated_from_the_settings_model() -> None:
     assert (ROOT / EXAMPLE).read_text(encoding="utf-8") == example_toml(), (
         f"{EXAMPLE} differs from example_config.example_toml(): run "
-        f"`.venv/bin/python -m session_reaper.example_config > {EXAMPLE}` and commit it"
+        f"`.venv/bin/python -m session_reaper.commands.example_config > {EXAMPLE}` and commit it"
     )
 
 
@@ -176,7 +176,7 @@ def test_the_units_command_sweeps_with_the_example_policy(emulator: Emulator, tm
         "GENESYSCLOUD_REGION": "us-east-1",
         "GENESYSCLOUD_API_URL": emulator.base_url,
     }
-    command = [sys.executable, "-m", "session_reaper.cli", *words[1:]]
+    command = [sys.executable, "-m", "session_reaper.commands.cli", *words[1:]]
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     lines: list[dict[str, Any]] = [json.loads(ln) for ln in done.stdout.splitlines() if ln.startswith("{")]

@@ -1,7 +1,7 @@
 """README.md stays true: generated parts current, permissions in sync with doctor, commands that run.
 
 Regenerate the generated parts (README's configuration reference, docs/permissions.md) with
-    .venv/bin/python -m session_reaper.doctor --write-docs
+    .venv/bin/python -m session_reaper.commands.doctor --write-docs
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import typer.main
 
-from session_reaper.cli import app
-from session_reaper.config import reference_markdown
-from session_reaper.doctor import (
+from genesys_emulator.client import Emulator
+from session_reaper.commands.cli import app
+from session_reaper.commands.doctor import (
     CAPABILITIES,
     END,
     PERMISSIONS_DOC,
@@ -30,9 +30,9 @@ from session_reaper.doctor import (
     permissions_markdown,
     readme_block,
 )
-from session_reaper.emulator.client import Emulator
+from session_reaper.config import reference_markdown
 
-REGENERATE = "run `.venv/bin/python -m session_reaper.doctor --write-docs` and commit the result"
+REGENERATE = "run `.venv/bin/python -m session_reaper.commands.doctor --write-docs` and commit the result"
 TEXT = README.read_text(encoding="utf-8")
 
 
@@ -148,7 +148,7 @@ def _bash(script: str, base_url: str, cwd: Path) -> subprocess.CompletedProcess[
     port = base_url.rsplit(":", 1)[1]
     script = script.replace("127.0.0.1:8089", f"127.0.0.1:{port}")
     lines = [ln for ln in script.splitlines() if not ln.startswith("session-reaper emulator")]
-    command = f"{shlex.quote(sys.executable)} -m session_reaper.cli"
+    command = f"{shlex.quote(sys.executable)} -m session_reaper.commands.cli"
     text = "\n".join(re.sub(r"(?<![\w/.-])session-reaper ", command + " ", ln) for ln in lines)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GENESYSCLOUD_", "SESSION_REAPER_"))}
     return subprocess.run(

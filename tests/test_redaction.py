@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from session_reaper import logs
 from session_reaper.ledger.vocabulary import scrub as ledger_scrub
 from session_reaper.redaction import REDACTED, SECRET_ENV, redact, secrets_from_env
+from session_reaper.telemetry import logs
 
 
 @pytest.mark.parametrize(

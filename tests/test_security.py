@@ -23,9 +23,9 @@ from typing import Any
 import httpx
 import pytest
 
-from session_reaper.emulator.server import EmulatorServer
+from genesys_emulator.server import EmulatorServer
+from tests.helpers.scenarios import idle_chat
 from tests.scenarios.conftest import Reaper, toml_text
-from tests.scenarios.helpers import idle_chat
 from tests.service.serve_harness import free_port
 
 CLIENT_SECRET = "S3CRET-client-9f1c2e"
@@ -78,7 +78,7 @@ def _issued_tokens(server: EmulatorServer, client_id: str) -> list[str]:
 
 
 def _run(reaper: Reaper, command: list[str], env: dict[str, str], config: Path) -> tuple[str, str]:
-    argv = [sys.executable, "-m", "session_reaper.cli", *command, "--config", str(config)]
+    argv = [sys.executable, "-m", "session_reaper.commands.cli", *command, "--config", str(config)]
     if command[0] == "serve":
         argv += ["--port", str(free_port())]
         process = subprocess.Popen(
@@ -197,7 +197,7 @@ def test_the_service_and_the_emulator_bind_loopback_by_default(
     port = free_port()
     reaper = Reaper(server.base_url, tmp_path)
     config = reaper.config()
-    argv = [sys.executable, "-m", "session_reaper.cli", command, "--port", str(port)]
+    argv = [sys.executable, "-m", "session_reaper.commands.cli", command, "--port", str(port)]
     if command == "serve":
         argv += ["--config", str(config)]
     process = subprocess.Popen(

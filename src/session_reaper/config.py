@@ -39,9 +39,9 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from session_reaper.plan import CloseSettings
-from session_reaper.rules import RULE_ORDER, RULES, Policy, RulePolicy
-from session_reaper.schedule import (
+from session_reaper.core.plan import CloseSettings
+from session_reaper.core.rules import RULE_ORDER, RULES, Policy, RulePolicy
+from session_reaper.core.schedule import (
     DURATION_HINT,
     BusinessHours,
     Schedule,

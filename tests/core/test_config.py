@@ -16,8 +16,8 @@ from session_reaper.config import (
     parse_settings,
     reference_markdown,
 )
-from session_reaper.rules import Policy
-from session_reaper.schedule import BusinessHours, Schedule, format_duration, parse_duration
+from session_reaper.core.rules import Policy
+from session_reaper.core.schedule import BusinessHours, Schedule, format_duration, parse_duration
 
 REPO = Path(__file__).resolve().parents[2]
 

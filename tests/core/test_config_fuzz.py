@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from session_reaper.cli import app
+from session_reaper.commands.cli import app
 from session_reaper.config import (
     CONFIG_ENV,
     ENV_API_URL,
@@ -258,7 +258,7 @@ def test_a_real_process_refuses_a_bad_file_with_one_located_line(
         ENV_API_URL: emulator.base_url,
     }
     done = subprocess.run(
-        [sys.executable, "-m", "session_reaper.cli", "sweep", "--json", "--config", str(config)],
+        [sys.executable, "-m", "session_reaper.commands.cli", "sweep", "--json", "--config", str(config)],
         capture_output=True,
         text=True,
         env=env,

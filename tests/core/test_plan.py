@@ -6,11 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from session_reaper.model import Wrapup
-from session_reaper.plan import CloseSettings, Step, StepKind, annotation, escalate, plan
-from session_reaper.rules import Action, Policy, Verdict, evaluate
-
-from .snapshots import NOW, acd, agent, chat, customer, flow, idle_chat, minutes
+from session_reaper.core.model import Wrapup
+from session_reaper.core.plan import CloseSettings, Step, StepKind, annotation, escalate, plan
+from session_reaper.core.rules import Action, Policy, Verdict, evaluate
+from tests.helpers.snapshots import NOW, acd, agent, chat, customer, flow, idle_chat, minutes
 
 CLOSE = CloseSettings()
 POLICY = Policy()

@@ -16,9 +16,9 @@ from datetime import timedelta
 
 import pytest
 
-from session_reaper.model import Activity, Role
-from session_reaper.plan import CloseSettings, StepKind, plan
-from session_reaper.rules import (
+from session_reaper.core.model import Activity, Role
+from session_reaper.core.plan import CloseSettings, StepKind, plan
+from session_reaper.core.rules import (
     DEFAULT_RULES,
     RULE_ORDER,
     Action,
@@ -27,7 +27,7 @@ from session_reaper.rules import (
     changed_since,
     evaluate,
 )
-from tests.core.snapshots import NOW, Leg, acd, agent, chat, customer, with_participant
+from tests.helpers.snapshots import NOW, Leg, acd, agent, chat, customer, with_participant
 
 DEFAULT = Policy()
 PARKED_ON = Policy(rules={**DEFAULT_RULES, "parked": RulePolicy(timedelta(hours=72))})

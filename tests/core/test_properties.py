@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from session_reaper.model import Activity, ActivityKind, Conversation, Participant, Role, Wrapup
-from session_reaper.plan import CloseSettings, StepKind, plan
-from session_reaper.rules import RULE_ORDER, Action, Policy, RulePolicy, changed_since, evaluate
-from session_reaper.schedule import Schedule
+from session_reaper.core.model import Activity, ActivityKind, Conversation, Participant, Role, Wrapup
+from session_reaper.core.plan import CloseSettings, StepKind, plan
+from session_reaper.core.rules import RULE_ORDER, Action, Policy, RulePolicy, changed_since, evaluate
+from session_reaper.core.schedule import Schedule
 
 NOW = datetime(2026, 11, 4, 6, 0, tzinfo=UTC)  # just after a DST change in Los Angeles
 ACTING = {Action.CLOSE, Action.WARN, Action.TEARDOWN, Action.WRAPUP}

@@ -12,8 +12,8 @@ from datetime import timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from session_reaper.model import Activity, Conversation, Participant, Role
-from session_reaper.rules import RULE_ORDER, Action, Policy, RulePolicy, evaluate, reread_at
+from session_reaper.core.model import Activity, Conversation, Participant, Role
+from session_reaper.core.rules import RULE_ORDER, Action, Policy, RulePolicy, evaluate, reread_at
 from tests.core.test_properties import ACTING, NOW, PROPERTY, conversations, policies
 
 

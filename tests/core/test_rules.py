@@ -9,14 +9,23 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from session_reaper import plan as plan_module
-from session_reaper import rules as rules_module
-from session_reaper import schedule as schedule_module
-from session_reaper.model import Activity, Role, Wrapup
-from session_reaper.rules import DEFAULT_RULES, Action, Policy, RulePolicy, changed_since, evaluate
-from session_reaper.schedule import Schedule
-
-from .snapshots import NOW, acd, agent, chat, customer, flow, idle_chat, minutes, with_participant
+from session_reaper.core import plan as plan_module
+from session_reaper.core import rules as rules_module
+from session_reaper.core import schedule as schedule_module
+from session_reaper.core.model import Activity, Role, Wrapup
+from session_reaper.core.rules import DEFAULT_RULES, Action, Policy, RulePolicy, changed_since, evaluate
+from session_reaper.core.schedule import Schedule
+from tests.helpers.snapshots import (
+    NOW,
+    acd,
+    agent,
+    chat,
+    customer,
+    flow,
+    idle_chat,
+    minutes,
+    with_participant,
+)
 
 DEFAULT = Policy()
 

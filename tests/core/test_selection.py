@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from session_reaper.rules import Action, Verdict
-from session_reaper.selection import PlanError, Selection, load_plan
+from session_reaper.core.rules import Action, Verdict
+from session_reaper.engine.selection import PlanError, Selection, load_plan
 
 T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 

@@ -36,7 +36,7 @@ def run_demo(workdir: Path) -> DemoRun:
     env["COLUMNS"] = "160"  # rich wraps to this width when stdout is not a terminal
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "session_reaper.cli", "demo", "--quick", "--html", str(html)],
+        [sys.executable, "-m", "session_reaper.commands.cli", "demo", "--quick", "--html", str(html)],
         cwd=workdir,
         env=env,
         capture_output=True,

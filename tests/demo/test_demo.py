@@ -17,14 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from session_reaper.demo import GuestsAndAgents, stale_sessions
-from session_reaper.emulator.server import build_world
-from session_reaper.report import FIGURE_LABELS, FIGURES
+from genesys_emulator.server import build_world
+from session_reaper.commands.demo import GuestsAndAgents, stale_sessions
+from session_reaper.commands.report.figures import FIGURE_LABELS, FIGURES
 from tests.demo.conftest import DemoRun
 from tests.environment import CHROMIUM, require_chromium
 
 WIDTH, HEIGHT = 1200, 3600  # tall enough for the whole report
-# The charts' series colours (session_reaper.charts.PALETTE) that the report's charts use most.
+# The charts' series colours (session_reaper.commands.report.charts.PALETTE) that the report's charts use
+# most.
 BLUE, ORANGE, GREEN = (0x2F, 0x6F, 0xB0), (0xD9, 0x82, 0x2B), (0x3A, 0x9A, 0x5B)
 CHART_TITLES = (  # every one drawn from the ledger, as `report --html` draws it
     "Acted on, by rule",
@@ -107,7 +108,7 @@ def test_the_summary_and_the_page_tell_the_same_figures(demo_run: DemoRun) -> No
 
 def test_demo_help_names_every_flag() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "session_reaper.cli", "demo", "--help"],
+        [sys.executable, "-m", "session_reaper.commands.cli", "demo", "--help"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -121,7 +122,7 @@ def test_demo_help_names_every_flag() -> None:
 def test_an_html_path_in_no_directory_is_refused_before_the_demo_runs(tmp_path: Path) -> None:
     target = tmp_path / "missing" / "x.html"
     done = subprocess.run(
-        [sys.executable, "-m", "session_reaper.cli", "demo", "--quick", "--html", str(target)],
+        [sys.executable, "-m", "session_reaper.commands.cli", "demo", "--quick", "--html", str(target)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from session_reaper.doctor import CAPABILITIES, known_permissions, permission_label
-from session_reaper.emulator.client import Emulator
+from genesys_emulator.client import Emulator
+from session_reaper.commands.doctor import CAPABILITIES, known_permissions, permission_label
 from tests.scenarios.conftest import Reaper, ReaperRun
 
 DISCONNECT = "conversation:communication:disconnect"
@@ -204,7 +204,7 @@ def test_a_ready_access_token_is_checked_and_an_unreachable_host_exits_1(
 
 
 def test_the_doctor_s_permissions_are_the_ones_the_emulator_enforces() -> None:
-    from session_reaper.emulator import platform
+    from genesys_emulator import platform
 
     routes = {(method, path): permissions for path, method, _, permissions in platform.ROUTES}
     for capability in CAPABILITIES:
@@ -216,7 +216,7 @@ def test_the_doctor_s_permissions_are_the_ones_the_emulator_enforces() -> None:
 
 
 def test_many_untimed_queues_are_summed_up_after_the_first_ones(emulator: Emulator, tmp_path: Path) -> None:
-    from session_reaper.doctor import MAX_QUEUES_LISTED, Status, diagnose
+    from session_reaper.commands.doctor import MAX_QUEUES_LISTED, Status, diagnose
 
     for number in range(MAX_QUEUES_LISTED + 3):
         emulator.add_queue(f"q-{number:02d}", name=f"Queue {number:02d}")
@@ -239,7 +239,7 @@ def test_many_untimed_queues_are_summed_up_after_the_first_ones(emulator: Emulat
 
 
 def test_the_ledger_is_checked_without_being_changed(emulator: Emulator, tmp_path: Path) -> None:
-    from session_reaper.doctor import Status, diagnose
+    from session_reaper.commands.doctor import Status, diagnose
     from session_reaper.ledger import Ledger
 
     environ = {

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.scenarios import idle_chat
 from tests.scenarios.conftest import Reaper
-from tests.scenarios.helpers import idle_chat
 from tests.service.serve_harness import free_port
 
 LIMIT = 300
@@ -35,7 +35,15 @@ def _client(emulator: Any, reaper: Reaper) -> str:
 
 
 def _serve(reaper: Reaper, config: Path, log: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "session_reaper.cli", "serve", "--apply", "--port", str(free_port())]
+    command = [
+        sys.executable,
+        "-m",
+        "session_reaper.commands.cli",
+        "serve",
+        "--apply",
+        "--port",
+        str(free_port()),
+    ]
     with log.open("ab") as stderr:
         return subprocess.Popen(
             [*command, "--config", str(config)],

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from tests.durability.conftest import writes_per_conversation
+from tests.helpers.scenarios import ended, idle_chat
 from tests.scenarios.conftest import Reaper
-from tests.scenarios.helpers import ended, idle_chat
 
 CONVERSATIONS = 200
 
@@ -35,7 +35,7 @@ def test_row25_replicas_act_on_each_conversation_exactly_once(
     command = [
         sys.executable,
         "-m",
-        "session_reaper.cli",
+        "session_reaper.commands.cli",
         "sweep",
         "--apply",
         "--json",

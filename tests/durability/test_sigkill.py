@@ -18,8 +18,8 @@ import pytest
 
 from session_reaper.ledger import Ledger
 from tests.durability.conftest import writes_per_conversation
+from tests.helpers.scenarios import ended, idle_chat
 from tests.scenarios.conftest import Reaper
-from tests.scenarios.helpers import ended, idle_chat
 
 CONVERSATIONS = 300
 KILLS = 22
@@ -41,7 +41,7 @@ def _start(reaper: Reaper, config: Path) -> subprocess.Popen[str]:
     command = [
         sys.executable,
         "-m",
-        "session_reaper.cli",
+        "session_reaper.commands.cli",
         "sweep",
         "--apply",
         "--json",

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from session_reaper.emulator.client import platform_client
+from genesys_emulator.client import platform_client
 
 QUERY = "/api/v2/analytics/conversations/details/query"
 

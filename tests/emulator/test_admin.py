@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from session_reaper.emulator.client import AdminError, Emulator
-from session_reaper.emulator.server import EmulatorServer
+from genesys_emulator.client import AdminError, Emulator
+from genesys_emulator.server import EmulatorServer
 
 
 def test_the_virtual_clock_drives_the_date_header_and_timestamps(emulator: Any) -> None:

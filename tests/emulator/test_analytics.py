@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from session_reaper.emulator.client import Emulator
-from session_reaper.emulator.server import EmulatorServer
+from genesys_emulator.client import Emulator
+from genesys_emulator.server import EmulatorServer
 
 QUERY = "/api/v2/analytics/conversations/details/query"
 UNENDED = [

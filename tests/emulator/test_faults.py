@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from session_reaper.emulator.client import AdminError
+from genesys_emulator.client import AdminError
 
 MESSAGES = "/api/v2/conversations/messages"
 

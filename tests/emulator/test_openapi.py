@@ -26,10 +26,10 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from session_reaper.emulator import admin
-from session_reaper.emulator.errors import error_body
-from session_reaper.emulator.openapi import OPENAPI_PATH
-from session_reaper.emulator.server import EmulatorServer
+from genesys_emulator import admin
+from genesys_emulator.errors import error_body
+from genesys_emulator.openapi import OPENAPI_PATH
+from genesys_emulator.server import EmulatorServer
 
 PLATFORM_ERROR_KEYS = set(error_body(400, "x", "x"))
 OAUTH_ERROR_KEYS = {"error", "description", "error_description"}
@@ -172,7 +172,7 @@ def test_unknown_routes_and_methods_answer_in_the_platform_shape(
 
 
 def test_the_document_describes_every_route_the_emulator_serves(fresh_world: httpx.Client) -> None:
-    from session_reaper.emulator import platform
+    from genesys_emulator import platform
 
     document = fresh_world.get(OPENAPI_PATH).json()
     paths = document["paths"]

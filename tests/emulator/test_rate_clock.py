@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from session_reaper.emulator.errors import PlatformError
-from session_reaper.emulator.server import build_world
+from genesys_emulator.errors import PlatformError
+from genesys_emulator.server import build_world
 
 
 def test_on_the_virtual_clock_a_minute_of_virtual_time_frees_the_window():

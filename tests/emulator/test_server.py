@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from session_reaper.emulator.client import platform_client
+from genesys_emulator.client import platform_client
 
 ERROR_KEYS = {
     "message",
@@ -29,7 +29,16 @@ def test_the_emulator_command_serves_the_demo_seed() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    command = [sys.executable, "-m", "session_reaper.cli", "emulator", "--port", str(port), "--seed", "demo"]
+    command = [
+        sys.executable,
+        "-m",
+        "session_reaper.commands.cli",
+        "emulator",
+        "--port",
+        str(port),
+        "--seed",
+        "demo",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:

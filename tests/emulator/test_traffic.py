@@ -6,10 +6,10 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from session_reaper.emulator import views
-from session_reaper.emulator.client import Emulator
-from session_reaper.emulator.server import EmulatorServer, build_world
-from session_reaper.emulator.traffic import TrafficGenerator, demo_specs
+from genesys_emulator import views
+from genesys_emulator.client import Emulator
+from genesys_emulator.server import EmulatorServer, build_world
+from genesys_emulator.traffic import TrafficGenerator, demo_specs
 
 QUERY = "/api/v2/analytics/conversations/details/query"
 

@@ -7,11 +7,11 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from session_reaper.core.model import ActivityKind, Role
 from session_reaper.genesys.api import GenesysApi
 from session_reaper.genesys.discovery import DiscoveredConversation, discover
 from session_reaper.genesys.mapping import to_conversation
 from session_reaper.genesys.regions import resolve
-from session_reaper.model import ActivityKind, Role
 
 T = TypeVar("T")
 DEFAULT_CLIENT = ("emulator", "emulator-secret")

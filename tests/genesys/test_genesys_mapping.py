@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from session_reaper.core.model import ActivityKind, Role, Wrapup
 from session_reaper.genesys.errors import MalformedResponse
 from session_reaper.genesys.mapping import to_conversation
-from session_reaper.model import ActivityKind, Role, Wrapup
 
 
 def t(minute: int, second: int = 0) -> datetime:

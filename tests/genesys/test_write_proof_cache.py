@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from session_reaper.capabilities import WriteProof, needed_writes
 from session_reaper.config import Settings
 from session_reaper.genesys.api import GenesysApi
+from session_reaper.genesys.capabilities import WriteProof, needed_writes
 from session_reaper.genesys.errors import PermissionMissing, ServerError
 from session_reaper.genesys.http import RetryPolicy
 from session_reaper.genesys.regions import resolve

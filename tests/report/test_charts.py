@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from session_reaper import charts
+from session_reaper.commands.report import charts
 
 SVG = "{http://www.w3.org/2000/svg}"
 

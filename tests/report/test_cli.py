@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from session_reaper.cli import app
+from session_reaper.commands.cli import app
 from session_reaper.ledger import Ledger
+from tests.helpers.pages import parse
 
 from .conftest import HOSTILE, FakeClock, fill
-from .pages import parse
 
 
 def config_for(directory: Path, ledger_url: str) -> Path:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from session_reaper.ledger import Ledger
-from session_reaper.report import (
+from session_reaper.commands.report.figures import (
     FailureRow,
     ReportData,
     collect,
@@ -20,6 +19,7 @@ from session_reaper.report import (
     rule_timeline,
     to_json,
 )
+from session_reaper.ledger import Ledger
 
 from .conftest import ERROR, HOSTILE, NOW, T0, FakeClock, fill
 

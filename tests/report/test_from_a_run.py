@@ -16,11 +16,10 @@ from typing import Any
 
 import pytest
 
-from session_reaper.report import FIGURE_LABELS, FIGURES
+from session_reaper.commands.report.figures import FIGURE_LABELS, FIGURES
+from tests.helpers.pages import parse
+from tests.helpers.scenarios import acd, agent, customer, ended
 from tests.scenarios.conftest import Reaper
-from tests.scenarios.helpers import acd, agent, customer, ended
-
-from .pages import parse
 
 WRAPUP = {"close": {"wrapup_code": "code-abandoned"}}
 QUEUES = {"queue-sales": "Sales — EMEA", "queue-support": "Support"}
@@ -67,7 +66,15 @@ def after_call_work(queue_id: str) -> dict[str, Any]:
 
 
 def report(reaper: Reaper, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "session_reaper.cli", "report", *args, "--config", str(reaper.config())]
+    command = [
+        sys.executable,
+        "-m",
+        "session_reaper.commands.cli",
+        "report",
+        *args,
+        "--config",
+        str(reaper.config()),
+    ]
     env = reaper.env({"COLUMNS": "200"})
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, cwd=reaper.workdir)
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from session_reaper.commands.report.figures import ReportData, collect, rule_timeline
+from session_reaper.commands.report.html import render_html, write_html
 from session_reaper.ledger import Ledger
-from session_reaper.report import ReportData, collect, rule_timeline
-from session_reaper.report_html import render_html, write_html
 from tests.environment import CHROMIUM, require_chromium
+from tests.helpers.pages import parse
 
 from .conftest import HOSTILE, NOW, T0
-from .pages import parse
 
 WEEK = NOW - timedelta(days=7)
 

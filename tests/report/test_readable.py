@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from session_reaper import charts
-from session_reaper.report import minutes_text, period_text, spread_text
-from session_reaper.schedule import format_span
+from session_reaper.commands.report import charts
+from session_reaper.commands.report.figures import minutes_text, period_text, spread_text
+from session_reaper.core.schedule import format_span
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -42,7 +42,7 @@ def test_the_report_spells_minutes_and_periods_with_the_one_formatter() -> None:
     assert spread_text([6, 16, 31, 33, 35, 41, 90]) == "median 33m / p90 1h 30m"
     from datetime import UTC, datetime
 
-    from session_reaper.report import ReportData
+    from session_reaper.commands.report.figures import ReportData
 
     start = datetime(2026, 11, 21, 8, tzinfo=UTC)
     data = ReportData(since=start, until=start + timedelta(hours=10, seconds=21))

@@ -1,8 +1,8 @@
 """Scenario fixtures: run the real `session-reaper` command against the emulator, judge the platform.
 
 Every scenario builds its world through the emulator's admin API, runs the CLI as a real process
-(`python -m session_reaper.cli ...`) over loopback HTTP, and then checks the platform's state through the
-platform API and the emulator's request log — never through the reaper's own word alone.
+(`python -m session_reaper.commands.cli ...`) over loopback HTTP, and then checks the platform's state through
+the platform API and the emulator's request log — never through the reaper's own word alone.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ class Reaper:
             path.write_text(config_text)
         else:
             path = self.config(config)
-        command = [sys.executable, "-m", "session_reaper.cli", *args, "--config", str(path)]
+        command = [sys.executable, "-m", "session_reaper.commands.cli", *args, "--config", str(path)]
         done = subprocess.run(
             command, capture_output=True, text=True, env=self.env(env), timeout=timeout, cwd=self.workdir
         )

@@ -17,10 +17,10 @@ import httpx
 import pytest
 import typer.main
 
-from session_reaper.cli import app
-from tests.scenarios.helpers import idle_chat
+from session_reaper.commands.cli import app
+from tests.helpers.scenarios import idle_chat
 
-CLI = [sys.executable, "-m", "session_reaper.cli"]
+CLI = [sys.executable, "-m", "session_reaper.commands.cli"]
 # Every value an option takes is named by one of these (or a list of its literal choices, a|b).
 METAVARS = {"FILE", "DURATION", "ID", "URL", "N", "NAME", "HOST", "PORT", "SECONDS"}
 CHOICES = re.compile(r"[a-z]+(\|[a-z]+)+")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.scenarios.helpers import (
+from tests.helpers.scenarios import (
     acd,
     agent,
     customer,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from tests.scenarios.helpers import customer, idle_chat, unended_ids, writes
+from tests.helpers.scenarios import customer, idle_chat, unended_ids, writes
 
 
 def _recent_chat(minutes: int = 2) -> dict:

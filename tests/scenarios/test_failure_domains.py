@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.scenarios.helpers import acd, customer, ended, idle_chat, writes
+from tests.helpers.scenarios import acd, customer, ended, idle_chat, writes
 
 _GENERIC = "/api/v2/conversations/{cid}$"
 _MEDIA = "/api/v2/conversations/messages/{cid}$"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from session_reaper.genesys.discovery import OLDER_WINDOWS_EVERY, windows
-from tests.scenarios.helpers import acd, agent, customer
+from tests.helpers.scenarios import acd, agent, customer
 
 QUERY = "/api/v2/analytics/conversations/details/query"
 

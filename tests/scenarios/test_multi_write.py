@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.scenarios.helpers import acd, agent, customer, ended, participants_by_purpose, state_of, writes
+from tests.helpers.scenarios import acd, agent, customer, ended, participants_by_purpose, state_of, writes
 
 MESSAGES = "/api/v2/conversations/messages"
 

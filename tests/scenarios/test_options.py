@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.scenarios.helpers import acd, agent, customer, ended, idle_chat, writes
+from tests.helpers.scenarios import acd, agent, customer, ended, idle_chat, writes
 
 
 def _zombie() -> dict:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.scenarios.helpers import (
+from tests.helpers.scenarios import (
     agent,
     customer,
     ended,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.scenarios.helpers import acd, agent, customer, ended, participants_by_purpose, state_of, writes
+from tests.helpers.scenarios import acd, agent, customer, ended, participants_by_purpose, state_of, writes
 
 SATURDAY_NOON = "2026-11-21T12:00:00Z"  # outside the default business hours (mon-fri 08:00-18:00 UTC)
 TUESDAY_NOON = "2026-11-24T12:00:00Z"

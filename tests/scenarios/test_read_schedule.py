@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.scenarios.helpers import customer, idle_chat
+from tests.helpers.scenarios import customer, idle_chat
 
 
 def _reads(emulator, cid: str) -> int:

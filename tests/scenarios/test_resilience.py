@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tests.scenarios.helpers import ended, idle_chat, writes
+from tests.helpers.scenarios import ended, idle_chat, writes
 
 
 def _at(request):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.scenarios.helpers import acd, agent, customer, ended, idle_chat, writes
+from tests.helpers.scenarios import acd, agent, customer, ended, idle_chat, writes
 
 ANALYTICS = "/api/v2/analytics/conversations/details/query"
 

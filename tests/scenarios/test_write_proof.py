@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.scenarios.helpers import ended, idle_chat, writes
+from tests.helpers.scenarios import ended, idle_chat, writes
 
 DISCONNECT = "conversation:communication:disconnect"
 SEND = ("conversation:message:create", "conversation:webmessaging:create")

@@ -77,7 +77,7 @@ class Serve:
         command = [
             sys.executable,
             "-m",
-            "session_reaper.cli",
+            "session_reaper.commands.cli",
             "serve",
             "--port",
             str(self.port),

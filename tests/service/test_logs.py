@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import structlog
 
-from session_reaper import logs
+from session_reaper.telemetry import logs
 
 SECRET = "s3cr3t-value-of-the-client"
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJlbXVsYXRvciJ9.c2lnbmF0dXJl"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from session_reaper.metrics import Metrics
-from session_reaper.results import DecisionLine, Outcome
+from session_reaper.core.results import DecisionLine, Outcome
+from session_reaper.telemetry.metrics import Metrics
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

@@ -6,11 +6,11 @@ import asyncio
 import sqlite3
 from datetime import timedelta
 
+from session_reaper.commands.runtime import open_runtime
+from session_reaper.commands.serve import Service
 from session_reaper.config import parse_settings
 from session_reaper.ledger import Ledger
-from session_reaper.metrics import Metrics
-from session_reaper.runtime import open_runtime
-from session_reaper.service import Service
+from session_reaper.telemetry.metrics import Metrics
 
 
 def test_a_pass_prunes_week_old_inaction_but_keeps_what_acted(emulator, tmp_path):

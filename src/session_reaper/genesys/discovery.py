@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
-from session_reaper import logs
 from session_reaper.genesys.errors import AuthenticationFailed, GenesysError, PermissionMissing
 from session_reaper.genesys.mapping import parse_time
+from session_reaper.telemetry import logs
 
 MAX_WINDOW = timedelta(days=31)
 MAX_PAGE_SIZE = 100

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from session_reaper.core.model import Activity, ActivityKind, Conversation, Participant, Role, Wrapup
 from session_reaper.genesys.errors import MalformedResponse
-from session_reaper.model import Activity, ActivityKind, Conversation, Participant, Role, Wrapup
 
 _ROLES: Mapping[str, Role] = {
     "customer": Role.CUSTOMER,

@@ -9,6 +9,7 @@ No column stores a token, a secret or message text.
 from __future__ import annotations
 
 from session_reaper.ledger.engine import LedgerUrlError, normalize_url
+from session_reaper.ledger.history import Failure, Grouping, RequestCost
 from session_reaper.ledger.journal import (
     DEFAULT_LEASE_TTL,
     Clock,
@@ -19,7 +20,6 @@ from session_reaper.ledger.journal import (
 )
 from session_reaper.ledger.migrate import LedgerVersionError
 from session_reaper.ledger.opening import LedgerUnavailable
-from session_reaper.ledger.reports import Failure, Grouping, RequestCost
 
 __all__ = [
     "DEFAULT_LEASE_TTL",

@@ -26,8 +26,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from session_reaper.ledger import discovery_windows as window_sql
+from session_reaper.ledger import history as reports
 from session_reaper.ledger import leases as lease_sql
-from session_reaper.ledger import migrate, opening, reports
+from session_reaper.ledger import migrate, opening
 from session_reaper.ledger.engine import create_ledger_engine, dialect_insert, normalize_url, writer
 from session_reaper.ledger.schema import (
     decisions,

@@ -1,0 +1,1 @@
+"""The `report` command: figures from the ledger, their charts and pages."""

@@ -1,0 +1,174 @@
+"""How results look on a terminal (rich). Nothing here decides anything."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from session_reaper.core.model import Conversation
+from session_reaper.core.plan import ENDING_STEPS, Step
+from session_reaper.core.results import DecisionLine, Outcome, Summary
+from session_reaper.core.rules import Verdict
+
+_OUTCOME_STYLE = {
+    Outcome.DONE: "green",
+    Outcome.DRY_RUN: "cyan",
+    Outcome.SKIPPED: "dim",
+    Outcome.DEFERRED: "yellow",
+    Outcome.CANCELLED: "magenta",
+    Outcome.FAILED: "bold red",
+}
+
+
+def sweep_table(
+    console: Console, lines: Sequence[DecisionLine], *, apply: bool, only_actions: bool = False
+) -> None:
+    shown = [ln for ln in lines if not only_actions or ln.decision not in ("skip",)]
+    title = "Sweep" if apply else "Dry run: nothing was changed. To act: session-reaper sweep --apply"
+    table = Table(title=title, show_lines=False, expand=False)
+    table.add_column("conversation", no_wrap=True)
+    table.add_column("rule", no_wrap=True)
+    table.add_column("decision", no_wrap=True)
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("why", overflow="fold", ratio=3)
+    table.add_column("steps", overflow="fold", ratio=2)
+    for line in sorted(shown, key=lambda ln: (ln.decision == "skip", ln.rule or "", ln.conversation_id)):
+        style = _OUTCOME_STYLE.get(line.outcome, "")
+        why = line.reason + (f" — {line.error}" if line.error else "")
+        table.add_row(
+            line.conversation_id,
+            line.rule or "-",
+            line.decision,
+            f"[{style}]{line.outcome.value}[/]",
+            why,
+            " → ".join(line.steps),
+        )
+    console.print(table)
+
+
+def summary(console: Console, totals: Summary) -> None:
+    table = Table(title="Summary", show_header=False)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in totals.to_json()["summary"].items():
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+@contextmanager
+def progress(console: Console) -> Iterator[Callable[[], None]]:
+    """A live progress line while a scan reads conversations (on stderr, so stdout stays clean)."""
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("reading conversations"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task("scan", total=None)
+        yield lambda: bar.advance(task)
+
+
+def _ago(now: datetime, then: datetime | None) -> str:
+    if then is None:
+        return "-"
+    seconds = int((now - then).total_seconds())
+    sign = "" if seconds >= 0 else "in "
+    seconds = abs(seconds)
+    if seconds >= 3600:
+        text = f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+    elif seconds >= 60:
+        text = f"{seconds // 60}m"
+    else:
+        text = f"{seconds}s"
+    return f"{sign}{text}" + (" ago" if not sign else "")
+
+
+def explanation(
+    console: Console, conversation: Conversation, now: datetime, verdict: Verdict, steps: Sequence[Step]
+) -> None:
+    console.print(
+        f"[bold]Conversation {conversation.id}[/]  channel={conversation.channel or conversation.media}"
+        f"  platform time {now.isoformat(timespec='seconds')}"
+    )
+    if conversation.inactivity_timeout is not None:
+        console.print(f"platform inactivity timer fires {_ago(now, conversation.inactivity_timeout)}")
+    people = Table(title="Participants")
+    for column in ("participant", "purpose", "role", "state", "joined", "left", "after-call work", "wrap-up"):
+        people.add_column(column)
+    for p in conversation.participants:
+        acw = "open" if p.in_after_call_work else ("-" if p.acw_started_at is None else "closed")
+        wrapup = "-" if p.wrapup is None else (p.wrapup.code or "set")
+        people.add_row(
+            p.id,
+            p.purpose,
+            p.role.value,
+            p.state,
+            _ago(now, p.started_at),
+            _ago(now, p.ended_at),
+            acw,
+            wrapup,
+        )
+    console.print(people)
+    timeline = Table(title="Activity timeline (messages)")
+    for column in ("when", "who", "kind"):
+        timeline.add_column(column)
+    for a in conversation.activities[-15:]:
+        timeline.add_row(_ago(now, a.at), a.role.value, a.kind.value)
+    console.print(timeline)
+    console.print(f"[bold]Rule:[/] {verdict.rule or '-'}   [bold]decision:[/] {verdict.action.value}")
+    console.print(f"[bold]Why:[/] {verdict.reason}")
+    if verdict.eligible_at is not None and verdict.action.value in ("skip", "defer"):
+        console.print(f"Could become eligible {_ago(now, verdict.eligible_at)} (not read again before then).")
+    if steps:
+        console.print("[bold]Calls it would make:[/]")
+        recheck = (
+            f"GET /api/v2/conversations/messages/{conversation.id} (re-check: cancel if anything changed)"
+        )
+        console.print(f"  • {recheck}")
+        wrote = False
+        for step in steps:
+            if step.kind in ENDING_STEPS and wrote:
+                console.print(f"  • {recheck}")
+                wrote = False
+            console.print(f"  • {describe_call(conversation.id, step)}")
+            wrote = wrote or step.kind.value != "verify"
+
+
+def describe_call(conversation_id: str, step: Step) -> str:
+    base = f"/api/v2/conversations/messages/{conversation_id}"
+    match step.kind.value:
+        case "annotate":
+            keys = ", ".join(sorted(step.attributes or {}))
+            return f"PATCH {base}/participants/{step.participant_id}/attributes ({keys})"
+        case "warning-text" | "closing-text":
+            return f"POST {base}/communications/{step.communication_id}/messages ({step.kind.value})"
+        case "disconnect:agent":
+            return f'PATCH {base}/participants/{step.participant_id} {{"state":"disconnected"}}'
+        case "disconnect:conversation":
+            return f'PATCH {base} {{"state":"disconnected"}}'
+        case "teardown":
+            return f"POST /api/v2/conversations/{conversation_id}/disconnect (full teardown)"
+        case "wrapup:agent":
+            participant = f"{base}/participants/{step.participant_id}"
+            communication = f"communications/{step.communication_id}"
+            return f"POST {participant}/{communication}/wrapup (code {step.wrapup_code})"
+        case "verify":
+            return f"GET /api/v2/conversations/{conversation_id} until every participant has ended"
+        case other:
+            return other

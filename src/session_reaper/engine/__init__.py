@@ -1,0 +1,1 @@
+"""Reconcile one conversation (read, decide, act, verify, journal); the sweep loops over it."""

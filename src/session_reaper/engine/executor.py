@@ -1,0 +1,297 @@
+"""Carry out one conversation's plan against the platform, safely.
+
+The plan (pure) says *what*; this module says *how*, with the guarantees DESIGN.md promises:
+- re-read just before the first write, and again just before the disconnect when other writes came
+  first, and cancel if anything happened since the decision;
+- every step is journalled as an intent before its request is sent and with its outcome after, and a
+  step the journal already shows as done is never sent again;
+- a disconnect is verified by reading until the end shows, escalated one level when it does not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from session_reaper.core.model import ActivityKind, Conversation
+from session_reaper.core.plan import ENDING_STEPS, CloseSettings, Step, StepKind, escalate, plan
+from session_reaper.core.results import DecisionLine, Outcome
+from session_reaper.core.rules import Action, Policy, Verdict, changed_since
+from session_reaper.genesys.api import GenesysApi
+from session_reaper.genesys.errors import (
+    AuthenticationFailed,
+    Conflict,
+    GenesysError,
+    NotFound,
+    PermissionMissing,
+)
+from session_reaper.ledger import Ledger
+
+_MESSAGE_KINDS = {
+    StepKind.WARNING_TEXT: ActivityKind.REAPER_WARNING,
+    StepKind.CLOSING_TEXT: ActivityKind.REAPER_CLOSING,
+}
+
+Reader = Callable[[str], Awaitable[Conversation]]
+
+
+class StepFailed(Exception):
+    """A step could not be carried out; the conversation's outcome is `failed`."""
+
+
+@dataclass
+class Execution:
+    """The running record of one conversation being acted on."""
+
+    conversation_id: str
+    decision_id: int
+    decided: Conversation
+    verdict: Verdict
+    steps_done: list[str] = field(default_factory=list)
+    last_seen: Conversation | None = None
+    # Participants this run has disconnected: their leaving is the reaper's own doing, never a reason
+    # for the re-check before the next disconnect (a conference, a transfer in progress) to cancel.
+    disconnected: set[str] = field(default_factory=set)
+
+    @property
+    def decided_since(self) -> datetime | None:
+        """Steps journalled as done after the last activity belong to this closing cycle."""
+        last = self.decided.last_activity
+        return last.at if last is not None else self.decided.started_at
+
+
+class Executor:
+    def __init__(
+        self,
+        api: GenesysApi,
+        ledger: Ledger,
+        read: Reader,
+        recheck: Reader,
+        close: CloseSettings,
+        policy: Policy,
+        *,
+        verify_timeout: timedelta,
+        on_message: Callable[[str, str, str], None] | None = None,
+        now: Callable[[], datetime],
+        poll_interval: float = 0.25,
+    ) -> None:
+        self._api = api
+        self._ledger = ledger
+        self._read = read
+        self._recheck = recheck
+        self._close = close
+        self._policy = policy
+        self._first_disconnect = asyncio.Lock()
+        self._disconnect_proven = asyncio.Event()
+        self._verify_timeout = verify_timeout.total_seconds()
+        self._on_message = on_message
+        self._now = now
+        self._poll_interval = poll_interval
+
+    async def execute(self, decided: Conversation, verdict: Verdict, decision_id: int) -> DecisionLine:
+        """Act on one conversation. Until one disconnect of this sweep has been accepted, acts take
+        turns: if the client may not disconnect, only one guest is written to before the 403 stops
+        the sweep (the closing text precedes the disconnect), not one per concurrent worker. The turn
+        ends when the platform accepts that disconnect (2xx), not when its end is verified: a
+        platform slow to apply one close must not hold every other close behind its verification."""
+        if self._disconnect_proven.is_set() or verdict.action in (Action.WARN, Action.WRAPUP):
+            return await self._execute(decided, verdict, decision_id)
+        act: asyncio.Task[DecisionLine] | None = None
+        async with self._first_disconnect:
+            if not self._disconnect_proven.is_set():
+                act = asyncio.create_task(self._execute(decided, verdict, decision_id))
+                accepted = asyncio.create_task(self._disconnect_proven.wait())
+                try:
+                    await asyncio.wait((act, accepted), return_when=asyncio.FIRST_COMPLETED)
+                except BaseException:
+                    act.cancel()  # the sweep is being cancelled: so is this act, as if awaited directly
+                    raise
+                finally:
+                    accepted.cancel()
+        if act is None:
+            return await self._execute(decided, verdict, decision_id)
+        return await act  # the turn is over; the rest (verification) runs alongside the others
+
+    async def _execute(self, decided: Conversation, verdict: Verdict, decision_id: int) -> DecisionLine:
+        run = Execution(decided.id, decision_id, decided, verdict)
+        line = DecisionLine(decided.id, verdict.rule, verdict.action.value, Outcome.DONE, verdict.reason)
+        try:
+            # The re-check reads the media view: a second, independent look at the conversation.
+            fresh = await self._recheck(decided.id)
+            run.last_seen = fresh
+            why = self._changed(decided, fresh)
+            if why is not None:
+                return self._cancelled(line, why)
+            # Communication ids (needed to write to the guest or wrap up) come from the decision's read.
+            steps = plan(decided, verdict, self._close)
+            wrote = False
+            for step in steps:
+                if step.kind is StepKind.VERIFY:
+                    await self._verify_with_escalation(run, steps)
+                    run.steps_done.append(StepKind.VERIFY.value)
+                    continue
+                if step.kind in ENDING_STEPS and wrote:
+                    # The re-check and the disconnect leave back to back: no pacing wait between them.
+                    await self._api.http.limiter.wait_for_room(2)
+                    latest = await self._recheck(decided.id)
+                    why = self._changed(run.last_seen, latest, run.disconnected)
+                    run.last_seen = latest
+                    if why is not None:
+                        line.steps = run.steps_done
+                        return self._cancelled(line, why)
+                await self._run_step(run, step)
+                wrote = True
+        except NotFound:
+            line.outcome = Outcome.SKIPPED
+            line.reason = "conversation no longer exists"
+        except (PermissionMissing, AuthenticationFailed):
+            raise
+        except (StepFailed, GenesysError) as exc:
+            line.outcome = Outcome.FAILED
+            line.error = str(exc)
+        line.steps = run.steps_done
+        return line
+
+    def _changed(self, before: Conversation, after: Conversation, own: set[str] | None = None) -> str | None:
+        return changed_since(
+            before,
+            after,
+            exempt_attribute=self._policy.exempt_attribute,
+            watch_platform_timer=self._policy.respect_platform_timer,
+            disconnected_by_reaper=own or (),
+        )
+
+    def _cancelled(self, line: DecisionLine, why: str) -> DecisionLine:
+        line.outcome = Outcome.CANCELLED
+        line.reason = f"cancelled: {why}"
+        return line
+
+    async def _run_step(self, run: Execution, step: Step) -> None:
+        ledger = self._ledger
+        if step.kind is StepKind.DISCONNECT_AGENT and step.participant_id:
+            # Sent now or by an earlier run the journal remembers: the reaper's own doing either way.
+            run.disconnected.add(step.participant_id)
+        if ledger.completed_step(
+            run.conversation_id, step.kind.value, step.participant_id, since=run.decided_since
+        ):
+            run.steps_done.append(step.kind.value)
+            return
+        step_id = ledger.step_intent(
+            run.decision_id, run.conversation_id, step.kind.value, step.participant_id
+        )
+        try:
+            outcome = await self._send(run, step)
+        except Conflict as exc:
+            # Already in the state we wanted (e.g. the participant left meanwhile): verify will judge.
+            ledger.step_outcome(step_id, "already-done", http_status=exc.status, context_id=exc.context_id)
+        except GenesysError as exc:
+            ledger.step_outcome(
+                step_id, "failed", http_status=exc.status, context_id=exc.context_id, error_code=exc.code
+            )
+            raise
+        except BaseException:
+            # Cancelled or crashed mid-request: leave the intent open for recovery to resolve.
+            raise
+        else:
+            ledger.step_outcome(step_id, outcome)
+        if step.kind in ENDING_STEPS:
+            self._disconnect_proven.set()  # the platform let it through: the permission is there
+        run.steps_done.append(step.kind.value)
+
+    async def _send(self, run: Execution, step: Step) -> str:
+        """Send the step's one request; returns the step outcome to journal."""
+        api = self._api
+        cid = run.conversation_id
+        match step.kind:
+            case StepKind.ANNOTATE:
+                await api.set_participant_attributes(
+                    cid, _need(step.participant_id, step), dict(step.attributes or {})
+                )
+            case StepKind.WARNING_TEXT | StepKind.CLOSING_TEXT:
+                sent = await api.send_message(cid, _need(step.communication_id, step), step.text or "")
+                message_id = sent.get("id")
+                if isinstance(message_id, str) and message_id:
+                    kind = "warning" if step.kind is StepKind.WARNING_TEXT else "closing"
+                    self._ledger.record_reaper_message(cid, message_id, kind)
+                    if self._on_message is not None:
+                        self._on_message(cid, message_id, kind)
+            case StepKind.DISCONNECT_AGENT:
+                await api.disconnect_participant(cid, _need(step.participant_id, step))
+            case StepKind.DISCONNECT_CONVERSATION:
+                await api.disconnect_conversation(cid)
+            case StepKind.TEARDOWN:
+                await api.teardown(cid)
+            case StepKind.WRAPUP_AGENT:
+                current = run.last_seen.participant(step.participant_id or "") if run.last_seen else None
+                if current is not None and current.wrapup is not None:
+                    return "already-done"  # the agent set their own wrap-up: never overwrite it
+                await api.apply_wrapup(
+                    cid,
+                    _need(step.participant_id, step),
+                    _need(step.communication_id, step),
+                    _need(step.wrapup_code, step),
+                    step.wrapup_notes or "",
+                )
+            case _:
+                raise StepFailed(f"unknown step {step.kind}")
+        return "done"
+
+    async def _verify_with_escalation(self, run: Execution, steps: tuple[Step, ...]) -> None:
+        ending = [s for s in steps if s.kind in ENDING_STEPS]
+        if not ending:
+            return
+        current: Step | None = ending[-1]
+        sent = ending
+        while current is not None:
+            if await self._wait_for_end(run, sent):
+                return
+            current = escalate(current, self._close.allow_teardown)
+            if current is None:
+                break
+            await self._run_step(run, current)
+            sent = [current]
+        state = _describe(run.last_seen)
+        raise StepFailed(f"conversation did not end within {self._verify_timeout:.0f}s; last seen: {state}")
+
+    async def _wait_for_end(self, run: Execution, sent: list[Step]) -> bool:
+        """Read until the conversation has ended (True), or until waiting can no longer help (False).
+
+        Waiting helps while our own disconnect has not shown yet (the platform propagates changes
+        with a delay). Once it shows and the conversation is still open — say a queue leg is still
+        connected — nothing will change by itself: escalate at once rather than wait out the timeout.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._verify_timeout
+        delay = self._poll_interval
+        while True:
+            seen = await self._read(run.conversation_id)
+            run.last_seen = seen
+            if all(p.ended for p in seen.participants):
+                return True
+            if _own_effect_visible(sent, seen) or loop.time() + delay > deadline:
+                return False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+def _own_effect_visible(sent: list[Step], seen: Conversation) -> bool:
+    """Whether the participant disconnects we sent show on the platform (a whole-conversation call
+    shows only as the end itself)."""
+    targets = [s.participant_id for s in sent if s.kind is StepKind.DISCONNECT_AGENT and s.participant_id]
+    if not targets or len(targets) != len(sent):
+        return False
+    return all((p := seen.participant(t)) is None or p.ended for t in targets)
+
+
+def _need(value: str | None, step: Step) -> str:
+    if not value:
+        raise StepFailed(f"step {step.kind.value} lacks the id it needs")
+    return value
+
+
+def _describe(conversation: Conversation | None) -> str:
+    if conversation is None:
+        return "unknown"
+    return ", ".join(f"{p.purpose or p.role.value}={p.state}" for p in conversation.participants)

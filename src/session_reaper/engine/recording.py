@@ -1,0 +1,59 @@
+"""What the report needs, recorded when the reaper acts: how long a conversation was idle, its queue's name.
+
+The report is drawn from the ledger alone (`report --html` and the demo alike), so every figure it
+charts must be journalled while acting: the idle time goes into the decision row (`idle_seconds`,
+beside `threshold_seconds`: their difference is the reaction delay past the threshold), and each queue
+acted in is read once from `GET /api/v2/routing/queues/{id}` into the ledger's `queues` table.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from session_reaper.core.model import Conversation
+from session_reaper.genesys.api import GenesysApi
+from session_reaper.genesys.errors import GenesysError, NotFound, PermissionMissing
+from session_reaper.ledger import Ledger
+from session_reaper.telemetry import logs
+
+_log = logs.get_logger()
+
+
+def idle_seconds(conversation: Conversation, now: datetime) -> float | None:
+    """Seconds since the last message of a person or a bot (the reaper's own texts never count), else
+    since the conversation started; None when neither is known."""
+    last = conversation.last_activity
+    since = last.at if last is not None else conversation.started_at
+    return None if since is None else max(0.0, (now - since).total_seconds())
+
+
+class QueueNames:
+    """Reads each queue's name at most once into the ledger; a read that fails never fails the sweep.
+
+    403 and 404 are final (the id is shown instead, and the queue is not read again); any other error
+    (5xx, timeout) is retried by a later sweep.
+    """
+
+    def __init__(self, api: GenesysApi, ledger: Ledger) -> None:
+        self.api = api
+        self.ledger = ledger
+        self._known: set[str] | None = None
+
+    async def remember(self, queue_id: str | None) -> None:
+        if not queue_id:
+            return
+        if self._known is None:
+            self._known = self.ledger.known_queues()
+        if queue_id in self._known:
+            return
+        self._known.add(queue_id)  # once per sweep even when the read fails
+        try:
+            body = await self.api.get_queue(queue_id)
+        except (PermissionMissing, NotFound) as exc:
+            self.ledger.record_queue(queue_id, None, status=exc.status)
+            return
+        except GenesysError as exc:
+            _log.info("queue name not read", queue_id=queue_id, status=exc.status)
+            return
+        name = body.get("name")
+        self.ledger.record_queue(queue_id, name if isinstance(name, str) and name.strip() else None)

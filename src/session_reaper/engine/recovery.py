@@ -1,0 +1,90 @@
+"""Resolve steps a killed reaper left half-done: read the platform, never repeat blindly.
+
+A step whose intent is journalled but whose outcome is not may or may not have reached the platform.
+The conversation as it stands now says which: the step is then closed as done (its effect is visible)
+or as not sent (the conversation is decided afresh by the sweep that follows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from session_reaper.core.model import ActivityKind, Conversation, Role
+from session_reaper.engine.leasing import acquire
+from session_reaper.genesys.api import GenesysApi
+from session_reaper.genesys.errors import NotFound
+from session_reaper.ledger import Ledger
+
+RECOVERY_LEASE = timedelta(minutes=2)
+
+Reader = Callable[[str], Awaitable[Conversation]]
+
+
+def effect_visible(
+    kind: str,
+    participant_id: str | None,
+    conversation: Conversation,
+    intent_at: datetime,
+    known_messages: set[str],
+) -> str | None:
+    """The step's effect as the platform shows it: the message id adopted, "yes", or None (not there)."""
+    match kind:
+        case "disconnect:agent":
+            participant = conversation.participant(participant_id or "")
+            return "yes" if participant is None or participant.ended else None
+        case "disconnect:conversation" | "teardown":
+            return "yes" if all(p.ended for p in conversation.participants) else None
+        case "annotate":
+            participant = conversation.participant(participant_id or "")
+            return "yes" if participant is not None and "reaper.rule" in participant.attributes else None
+        case "wrapup:agent":
+            participant = conversation.participant(participant_id or "")
+            return "yes" if participant is None or participant.wrapup is not None else None
+        case "warning-text" | "closing-text":
+            own_kind = ActivityKind.REAPER_WARNING if kind == "warning-text" else ActivityKind.REAPER_CLOSING
+            later = [a for a in conversation.activities if a.at >= intent_at]
+            if any(a.kind is own_kind for a in later):
+                return "yes"  # sent, and its id journalled before the process died
+            for activity in later:
+                if (
+                    activity.role is Role.AGENT
+                    and activity.message_id
+                    and activity.message_id not in known_messages
+                ):
+                    return activity.message_id  # sent, but its id never reached the journal: adopt it
+            return None
+        case _:
+            return "yes"
+
+
+async def recover_pending(api: GenesysApi, ledger: Ledger, read: Reader, *, owner: str) -> int:
+    """Resolve every open intent whose conversation no live reaper holds. Returns how many."""
+    resolved = 0
+    for pending in ledger.pending_steps():
+        now = api.clock.now()
+        if not acquire(ledger, pending.conversation_id, owner, ttl=RECOVERY_LEASE, now=now):
+            continue  # another replica holds it and may still be sending this very step
+        try:
+            try:
+                conversation = await read(pending.conversation_id)
+            except NotFound:
+                ledger.step_outcome(pending.step_id, "resolved-gone")
+                resolved += 1
+                continue
+            known = set(ledger.reaper_messages(pending.conversation_id))
+            seen = effect_visible(
+                pending.kind, pending.participant_id, conversation, pending.intent_at, known
+            )
+            if seen is None:
+                ledger.step_outcome(pending.step_id, "resolved-not-sent")
+            else:
+                if pending.kind in ("warning-text", "closing-text") and seen != "yes":
+                    kind = "warning" if pending.kind == "warning-text" else "closing"
+                    ledger.record_reaper_message(pending.conversation_id, seen, kind)
+                ledger.step_outcome(pending.step_id, "resolved-done")
+            ledger.set_decision_outcome(pending.decision_id, "interrupted")
+            resolved += 1
+        finally:
+            ledger.release(pending.conversation_id, owner)
+    return resolved

@@ -1,0 +1,1 @@
+"""What the process says about itself: structured logs (secrets redacted) and metrics."""

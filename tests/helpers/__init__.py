@@ -1,0 +1,1 @@
+"""Builders, harnesses and fake clocks shared by several test suites."""
