@@ -49,6 +49,7 @@ from session_reaper.core.schedule import (
     parse_duration,
     zone,
 )
+from session_reaper.errors import EXIT_USAGE, ReaperError
 
 __all__ = [
     "CONFIG_ENV",
@@ -68,8 +69,10 @@ MAX_DURATION = timedelta(days=36500)  # a century: any longer threshold means "n
 DEFAULT_FILE = "session-reaper.toml"
 
 
-class ConfigError(Exception):
+class ConfigError(ReaperError):
     """A configuration problem; the message names the file, the line and the key (never a secret)."""
+
+    exit_code = EXIT_USAGE
 
 
 class CredentialsError(ConfigError):

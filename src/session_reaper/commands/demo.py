@@ -53,6 +53,7 @@ from session_reaper.core.rules import RULE_ORDER
 from session_reaper.core.schedule import format_span
 from session_reaper.engine.recording import idle_seconds
 from session_reaper.engine.sweep import NotBefore, Sweep, SweepResult
+from session_reaper.errors import EXIT_USAGE, ReaperError
 from session_reaper.ledger import Ledger
 
 PLATFORM_RATE_LIMIT = 300  # requests per minute per OAuth client on the real platform
@@ -614,8 +615,10 @@ class Demo:
         return EXIT_ACTION_FAILED if whole.failures else EXIT_OK
 
 
-class DemoError(Exception):
+class DemoError(ReaperError):
     """The demo cannot run or finish as asked (e.g. the report cannot be written there)."""
+
+    exit_code = EXIT_USAGE
 
 
 def run_demo(console: Console, options: DemoOptions) -> int:

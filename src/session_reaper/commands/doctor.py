@@ -51,6 +51,7 @@ from session_reaper.config import (
     load_settings,
     reference_markdown,
 )
+from session_reaper.errors import EXIT_ACTION_FAILED, EXIT_AUTH, EXIT_OK, EXIT_USAGE
 from session_reaper.genesys.api import GenesysApi
 from session_reaper.genesys.capabilities import (
     CAPABILITIES,
@@ -67,11 +68,6 @@ from session_reaper.genesys.errors import (
 )
 from session_reaper.genesys.http import RetryPolicy
 from session_reaper.genesys.regions import REGIONS, Endpoints, resolve
-
-EXIT_OK = 0
-EXIT_UNREACHABLE = 1
-EXIT_CONFIG = 2
-EXIT_AUTH = 3
 
 # A doctor answers in seconds: a wrong host or a struggling platform is reported, not waited out.
 _RETRY = RetryPolicy(max_attempts=3, max_transport_attempts=2, backoff_cap=2.0, max_retry_after=10.0)
@@ -126,7 +122,7 @@ class Diagnosis:
 
     def fail(self, exit_code: int) -> None:
         # Configuration beats authentication beats "could not ask": say the most fundamental problem.
-        order = {EXIT_OK: 0, EXIT_UNREACHABLE: 1, EXIT_AUTH: 2, EXIT_CONFIG: 3}
+        order = {EXIT_OK: 0, EXIT_ACTION_FAILED: 1, EXIT_AUTH: 2, EXIT_USAGE: 3}
         if order[exit_code] > order[self.exit_code]:
             self.exit_code = exit_code
 
@@ -185,12 +181,12 @@ def _ledger_check(url: str) -> tuple[Check, int | None]:
     try:
         found = probe(url)
     except LedgerUrlError as exc:
-        return Check("ledger", Status.FAIL, str(exc), fix_url), EXIT_CONFIG
+        return Check("ledger", Status.FAIL, str(exc), fix_url), EXIT_USAGE
     except LedgerUnavailable as exc:
         fix = "check the database is reachable and the user may connect (PGPASSWORD for PostgreSQL)"
         if exc.unreachable:
-            return Check("ledger", Status.FAIL, str(exc), fix), EXIT_UNREACHABLE
-        return Check("ledger", Status.FAIL, str(exc), fix_url if "sqlite" in exc.ledger else fix), EXIT_CONFIG
+            return Check("ledger", Status.FAIL, str(exc), fix), EXIT_ACTION_FAILED
+        return Check("ledger", Status.FAIL, str(exc), fix_url if "sqlite" in exc.ledger else fix), EXIT_USAGE
     shown = found.shown
     if found.in_memory:
         return Check("ledger", Status.WARN, f"{shown}: in memory, nothing is kept", fix_url), None
@@ -215,7 +211,7 @@ def _ledger_check(url: str) -> tuple[Check, int | None]:
                 f"{shown}: schema revision {found.revision} is newer than this session-reaper knows",
                 "upgrade session-reaper",
             ),
-            EXIT_CONFIG,
+            EXIT_USAGE,
         )
     return Check(
         "ledger", Status.OK, f"{shown}: schema revision {found.revision}, upgraded at the first sweep"
@@ -313,14 +309,14 @@ async def _platform(
                 f"no answer from {endpoints.login_base}: {exc}",
                 f"check {ENV_REGION} / {ENV_API_URL}, DNS, proxy and outbound HTTPS",
             ),
-            exit_code=EXIT_UNREACHABLE,
+            exit_code=EXIT_ACTION_FAILED,
         )
     except GenesysError as exc:
         diagnosis.add(
             Check(
                 "token", Status.FAIL, f"the platform failed: {exc}", "try again; if it persists, check status"
             ),
-            exit_code=EXIT_UNREACHABLE,
+            exit_code=EXIT_ACTION_FAILED,
         )
 
 
@@ -336,7 +332,7 @@ async def _organization(api: GenesysApi, diagnosis: Diagnosis) -> None:
     except GenesysError as exc:
         diagnosis.add(
             Check("organization", Status.FAIL, f"GET /api/v2/tokens/me failed: {exc}", "try again"),
-            exit_code=EXIT_UNREACHABLE if not isinstance(exc, PermissionMissing) else EXIT_AUTH,
+            exit_code=EXIT_ACTION_FAILED if not isinstance(exc, PermissionMissing) else EXIT_AUTH,
         )
         return
     org = me.get("organization") or {}
@@ -393,7 +389,7 @@ async def _permissions(api: GenesysApi, settings: Settings, diagnosis: Diagnosis
                 Check(
                     name, status, f"could not tell: {error}", "run doctor again; the platform did not answer"
                 ),
-                exit_code=EXIT_UNREACHABLE,
+                exit_code=EXIT_ACTION_FAILED,
             )
     if queues_allowed:
         await _queues(api, settings, diagnosis)
@@ -419,7 +415,7 @@ def diagnose(config: Path | None, environ: Mapping[str, str] | None = None) -> D
             Check(
                 "config", Status.FAIL, str(exc), "fix the file at the line named (see README: configuration)"
             ),
-            exit_code=EXIT_CONFIG,
+            exit_code=EXIT_USAGE,
         )
         return diagnosis
     where = str(settings.source) if settings.source else "no file: the built-in defaults"
@@ -437,7 +433,7 @@ def diagnose(config: Path | None, environ: Mapping[str, str] | None = None) -> D
                 str(exc),
                 f"export {ENV_CLIENT_ID}, {ENV_CLIENT_SECRET} and {ENV_REGION}",
             ),
-            exit_code=EXIT_CONFIG,
+            exit_code=EXIT_USAGE,
         )
         return diagnosis
     if credentials.access_token is not None:
@@ -452,10 +448,10 @@ def diagnose(config: Path | None, environ: Mapping[str, str] | None = None) -> D
             Check(
                 "region and hosts", Status.FAIL, str(exc), f"set {ENV_REGION} to e.g. us-east-1 or eu-west-1"
             ),
-            exit_code=EXIT_CONFIG,
+            exit_code=EXIT_USAGE,
         )
         return diagnosis
-    host = diagnosis.add(_host_check(endpoints, credentials), exit_code=EXIT_CONFIG)
+    host = diagnosis.add(_host_check(endpoints, credentials), exit_code=EXIT_USAGE)
     if host.status is Status.FAIL:
         return diagnosis
     asyncio.run(_platform(settings, credentials, endpoints, diagnosis))
@@ -469,8 +465,8 @@ def render(console: Console, diagnosis: Diagnosis) -> None:
             console.print(f"    [dim]fix:[/] {escape(check.fix)}")
     verdict = {
         EXIT_OK: "[green]Everything the configured rules need is there.[/]",
-        EXIT_UNREACHABLE: "[bold red]The platform could not be asked; nothing was judged.[/]",
-        EXIT_CONFIG: "[bold red]Configuration problem: fix it first.[/]",
+        EXIT_ACTION_FAILED: "[bold red]The platform could not be asked; nothing was judged.[/]",
+        EXIT_USAGE: "[bold red]Configuration problem: fix it first.[/]",
         EXIT_AUTH: "[bold red]Authentication or permissions missing: see the fixes above.[/]",
     }[diagnosis.exit_code]
     console.print(verdict)

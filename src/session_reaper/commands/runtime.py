@@ -12,15 +12,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from session_reaper.config import Credentials, Settings
+from session_reaper.errors import EXIT_ACTION_FAILED as EXIT_ACTION_FAILED
+from session_reaper.errors import EXIT_AUTH as EXIT_AUTH
+from session_reaper.errors import EXIT_OK as EXIT_OK
+from session_reaper.errors import EXIT_USAGE as EXIT_USAGE
 from session_reaper.genesys.api import GenesysApi
 from session_reaper.genesys.http import ResponseEvent
 from session_reaper.genesys.regions import resolve
 from session_reaper.ledger import Ledger
-
-EXIT_OK = 0
-EXIT_ACTION_FAILED = 1
-EXIT_USAGE = 2
-EXIT_AUTH = 3
 
 
 @dataclass

@@ -48,6 +48,7 @@ from session_reaper.commands.runtime import (
 from session_reaper.config import ConfigError, Settings
 from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.engine.sweep import NotBefore, Sweep, SweepResult
+from session_reaper.errors import ReaperError
 from session_reaper.genesys.capabilities import WriteProof
 from session_reaper.genesys.errors import AuthenticationFailed, GenesysError, PermissionMissing
 from session_reaper.genesys.http import ResponseEvent
@@ -68,10 +69,10 @@ _QUIET = frozenset({Outcome.SKIPPED, Outcome.DEFERRED})  # logged at debug: the 
 log = logs.get_logger(component="service")
 
 
-class StartupFailed(Exception):
+class StartupFailed(ReaperError):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
-        self.code = code
+        self.code = self.exit_code = code
 
 
 @dataclass

@@ -15,10 +15,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from session_reaper.core.model import ActivityKind, Conversation
+from session_reaper.core.model import Conversation
 from session_reaper.core.plan import ENDING_STEPS, CloseSettings, Step, StepKind, escalate, plan
 from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.core.rules import Action, Policy, Verdict, changed_since
+from session_reaper.core.vocabulary import TEXT_STEPS
+from session_reaper.errors import ReaperError
 from session_reaper.genesys.api import GenesysApi
 from session_reaper.genesys.errors import (
     AuthenticationFailed,
@@ -29,15 +31,10 @@ from session_reaper.genesys.errors import (
 )
 from session_reaper.ledger import Ledger
 
-_MESSAGE_KINDS = {
-    StepKind.WARNING_TEXT: ActivityKind.REAPER_WARNING,
-    StepKind.CLOSING_TEXT: ActivityKind.REAPER_CLOSING,
-}
-
 Reader = Callable[[str], Awaitable[Conversation]]
 
 
-class StepFailed(Exception):
+class StepFailed(ReaperError):
     """A step could not be carried out; the conversation's outcome is `failed`."""
 
 
@@ -213,7 +210,7 @@ class Executor:
                 sent = await api.send_message(cid, _need(step.communication_id, step), step.text or "")
                 message_id = sent.get("id")
                 if isinstance(message_id, str) and message_id:
-                    kind = "warning" if step.kind is StepKind.WARNING_TEXT else "closing"
+                    kind = TEXT_STEPS[step.kind].value
                     self._ledger.record_reaper_message(cid, message_id, kind)
                     if self._on_message is not None:
                         self._on_message(cid, message_id, kind)

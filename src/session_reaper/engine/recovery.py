@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from session_reaper.core.model import ActivityKind, Conversation, Role
+from session_reaper.core.model import Conversation, Role
+from session_reaper.core.plan import StepKind
+from session_reaper.core.vocabulary import TEXT_STEPS, own_activity
 from session_reaper.engine.leasing import acquire
 from session_reaper.genesys.api import GenesysApi
 from session_reaper.genesys.errors import NotFound
@@ -42,7 +44,7 @@ def effect_visible(
             participant = conversation.participant(participant_id or "")
             return "yes" if participant is None or participant.wrapup is not None else None
         case "warning-text" | "closing-text":
-            own_kind = ActivityKind.REAPER_WARNING if kind == "warning-text" else ActivityKind.REAPER_CLOSING
+            own_kind = own_activity(TEXT_STEPS[StepKind(kind)])
             later = [a for a in conversation.activities if a.at >= intent_at]
             if any(a.kind is own_kind for a in later):
                 return "yes"  # sent, and its id journalled before the process died
@@ -80,7 +82,7 @@ async def recover_pending(api: GenesysApi, ledger: Ledger, read: Reader, *, owne
                 ledger.step_outcome(pending.step_id, "resolved-not-sent")
             else:
                 if pending.kind in ("warning-text", "closing-text") and seen != "yes":
-                    kind = "warning" if pending.kind == "warning-text" else "closing"
+                    kind = TEXT_STEPS[StepKind(pending.kind)].value
                     ledger.record_reaper_message(pending.conversation_id, seen, kind)
                 ledger.step_outcome(pending.step_id, "resolved-done")
             ledger.set_decision_outcome(pending.decision_id, "interrupted")

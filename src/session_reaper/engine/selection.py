@@ -21,6 +21,7 @@ from pathlib import Path
 from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.core.rules import Action, Verdict
 from session_reaper.core.schedule import format_duration, format_elapsed
+from session_reaper.errors import EXIT_USAGE, ReaperError
 
 # The decisions of a dry run that a plan can carry out; skip/defer/pending lines are only information.
 ACTIONABLE = frozenset({Action.CLOSE.value, Action.WARN.value, Action.TEARDOWN.value, Action.WRAPUP.value})
@@ -28,8 +29,10 @@ ACTIONABLE = frozenset({Action.CLOSE.value, Action.WARN.value, Action.TEARDOWN.v
 _FUTURE_TOLERANCE = timedelta(minutes=1)
 
 
-class PlanError(ValueError):
+class PlanError(ReaperError, ValueError):
     """A plan file that cannot be used: the message names the file (and the line) and why."""
+
+    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from session_reaper.core.model import ActivityKind, Conversation
 from session_reaper.core.plan import plan
 from session_reaper.core.results import DecisionLine, Outcome, Summary
 from session_reaper.core.rules import Action, Verdict, evaluate, reread_at
+from session_reaper.core.vocabulary import own_activity
 from session_reaper.engine.executor import Executor
 from session_reaper.engine.leasing import acquire, new_owner
 from session_reaper.engine.recording import QueueNames, idle_seconds
@@ -39,7 +40,6 @@ from session_reaper.ledger import Ledger, ScheduledRead
 from session_reaper.telemetry import logs
 
 _log = logs.get_logger()
-_OWN_KINDS = {"warning": ActivityKind.REAPER_WARNING, "closing": ActivityKind.REAPER_CLOSING}
 _CAPPED_CLOSES = frozenset({Action.CLOSE, Action.WARN})
 
 
@@ -201,7 +201,7 @@ class Sweep:
             own = self.ledger.reaper_messages(conversation_id)
         else:
             own = self._own.get(conversation_id, {})
-        return {mid: _OWN_KINDS.get(kind, ActivityKind.REAPER_CLOSING) for mid, kind in own.items()}
+        return {mid: own_activity(kind) for mid, kind in own.items()}
 
     def remember_message(self, conversation_id: str, message_id: str, kind: str) -> None:
         """A text the reaper just sent: journalled by the executor, known to this sweep at once."""

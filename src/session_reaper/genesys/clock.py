@@ -13,12 +13,14 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+from session_reaper.errors import ReaperError
+
 # A Date header has whole seconds, so two honest observations can disagree by about a second plus the
 # round trip. Larger steps backwards mean the platform's clock itself was moved (the emulator's can be).
 _BACKWARD_STEP_TOLERANCE = 2.0
 
 
-class ClockNotSynced(RuntimeError):
+class ClockNotSynced(ReaperError, RuntimeError):
     """``now()`` was asked before any platform answer carried a ``Date`` header."""
 
 

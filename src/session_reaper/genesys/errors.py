@@ -14,8 +14,10 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from session_reaper.errors import EXIT_AUTH, ReaperError
 
-class GenesysError(Exception):
+
+class GenesysError(ReaperError):
     """A platform call failed. ``status`` is None when no HTTP answer came back at all."""
 
     def __init__(
@@ -59,9 +61,13 @@ class BadRequest(GenesysError):
 class AuthenticationFailed(GenesysError):
     """The credentials are wrong (token endpoint refused them) or a renewed token was refused again."""
 
+    exit_code = EXIT_AUTH
+
 
 class PermissionMissing(GenesysError):
     """403: the OAuth client's roles lack a permission. ``permissions`` names what the platform asked for."""
+
+    exit_code = EXIT_AUTH
 
     def __init__(self, message: str, *, permissions: Iterable[str] = (), **kwargs: Any) -> None:
         super().__init__(message, **kwargs)

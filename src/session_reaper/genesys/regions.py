@@ -12,6 +12,8 @@ from types import MappingProxyType
 from typing import Final
 from urllib.parse import urlsplit
 
+from session_reaper.errors import EXIT_USAGE, ReaperError
+
 # AWS region name -> the platform's domain for it [SDK].
 REGIONS: Final = MappingProxyType(
     {
@@ -40,8 +42,10 @@ REGIONS: Final = MappingProxyType(
 DEFAULT_REGION: Final = "us-east-1"
 
 
-class UnknownRegion(ValueError):
+class UnknownRegion(ReaperError, ValueError):
     """The configured region is neither a known region name nor a domain."""
+
+    exit_code = EXIT_USAGE
 
     def __init__(self, region: str) -> None:
         self.region = region

@@ -20,12 +20,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
+from session_reaper.errors import EXIT_USAGE, ReaperError
+
 BUSY_TIMEOUT_SECONDS = 30.0
 _WRITE_OPTION = "session_reaper_ledger_write"
 
 
-class LedgerUrlError(ValueError):
+class LedgerUrlError(ReaperError, ValueError):
     """The ledger URL names a back end the ledger does not support."""
+
+    exit_code = EXIT_USAGE
 
 
 def normalize_url(url: str) -> URL:

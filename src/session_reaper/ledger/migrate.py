@@ -17,6 +17,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from session_reaper.errors import EXIT_USAGE, ReaperError
 from session_reaper.ledger.engine import writer
 
 VERSION_TABLE = "ledger_version"
@@ -26,8 +27,10 @@ ADVISORY_LOCK_KEY = 0x5E55_10A1_1ED6_E201
 _SCRIPTS = Path(__file__).with_name("migrations")
 
 
-class LedgerVersionError(RuntimeError):
+class LedgerVersionError(ReaperError, RuntimeError):
     """The ledger was written by a newer session-reaper than this one."""
+
+    exit_code = EXIT_USAGE
 
 
 def script_directory() -> ScriptDirectory:

@@ -18,6 +18,8 @@ from pathlib import Path
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
+from session_reaper.errors import EXIT_ACTION_FAILED, EXIT_USAGE, ReaperError
+
 # Driver phrases that mean "no server answered" rather than "the server said no".
 _UNREACHABLE = re.compile(
     r"connection refused|could not translate host|name or service not known|nodename nor servname"
@@ -35,7 +37,7 @@ _SQLITE_CAUSES = (
 )
 
 
-class LedgerUnavailable(Exception):
+class LedgerUnavailable(ReaperError):
     """The ledger at `ledger` (shown without its password) cannot be opened or written, and why."""
 
     def __init__(self, ledger: str, cause: str, *, unreachable: bool = False) -> None:
@@ -43,6 +45,7 @@ class LedgerUnavailable(Exception):
         self.ledger = ledger
         self.cause = cause
         self.unreachable = unreachable
+        self.exit_code = EXIT_ACTION_FAILED if unreachable else EXIT_USAGE  # may come back: 1
 
 
 def shown(url: URL) -> str:

@@ -3,30 +3,17 @@ so writes are checked against these sets instead of trusting free strings."""
 
 from __future__ import annotations
 
+from session_reaper.core.vocabulary import ACTIONS as ACTIONS
+from session_reaper.core.vocabulary import CLOSING_DECISIONS as CLOSING_DECISIONS
+from session_reaper.core.vocabulary import DECISION_OUTCOMES as DECISION_OUTCOMES
+from session_reaper.core.vocabulary import EFFECTIVE_STEP_OUTCOMES as EFFECTIVE_STEP_OUTCOMES
+from session_reaper.core.vocabulary import INACTION_OUTCOMES as INACTION_OUTCOMES
+from session_reaper.core.vocabulary import MESSAGE_KINDS as MESSAGE_KINDS
+from session_reaper.core.vocabulary import STEP_OUTCOMES as STEP_OUTCOMES
 from session_reaper.redaction import redact
 
-DECISIONS = frozenset({"close", "warn", "teardown", "wrapup", "skip", "defer"})
-DECISION_OUTCOMES = frozenset(
-    {"done", "dry-run", "skipped", "deferred", "cancelled", "failed", "interrupted"}
-)
-STEP_OUTCOMES = frozenset(
-    {
-        "done",
-        "already-done",  # the platform said the effect was already there (e.g. participant gone)
-        "failed",
-        "cancelled",
-        "resolved-on-recovery",  # generic: found open after a crash and settled by reading the platform
-        "resolved-done",  # found open after a crash; the platform shows its effect
-        "resolved-not-sent",  # found open after a crash; the platform shows no effect: it never arrived
-        "resolved-gone",  # found open after a crash; the conversation no longer exists
-    }
-)
-# Outcomes that mean "the step's effect is in place": a restarted sweep must not send it again.
-EFFECTIVE_STEP_OUTCOMES = frozenset({"done", "already-done", "resolved-done"})
-MESSAGE_KINDS = frozenset({"warning", "closing"})
-CLOSING_DECISIONS = ("close", "teardown")
-# Decisions that changed nothing on the platform: the bulk of the journal, and what `prune` may drop.
-INACTION_OUTCOMES = ("skipped", "deferred", "dry-run")
+# The ledger calls the actions decisions (its column's name).
+DECISIONS = ACTIONS
 
 ERROR_MAX = 500
 # Belt and braces: errors come from our own exceptions, which never carry credentials; should one

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from session_reaper.core.schedule import format_span, parse_duration
+from session_reaper.errors import EXIT_USAGE, ReaperError
 from session_reaper.ledger import (
     Ledger,
     LedgerUnavailable,
@@ -301,8 +302,10 @@ def open_ledger(url: str) -> Ledger | None:
     return Ledger.open(url)
 
 
-class ReportError(Exception):
+class ReportError(ReaperError):
     """The ledger could not be read (unreachable database, unusable URL, newer schema)."""
+
+    exit_code = EXIT_USAGE
 
     def __init__(self, message: str, code: int = 2) -> None:
         super().__init__(message)
