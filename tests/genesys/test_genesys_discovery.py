@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from session_reaper.core.schedule import CLOCK_SKEW
 from session_reaper.genesys.discovery import (
     OLDER_WINDOWS_EVERY,
     DiscoveredConversation,
@@ -214,3 +215,13 @@ def test_an_empty_window_costs_its_probe_only() -> None:
     assert run(analytics, **HALF_YEAR) == []
     probes = [q["paging"]["pageSize"] for q in analytics.queries]
     assert probes == [1] * len(windows(NOW, timedelta(days=180)))
+
+
+def test_a_few_seconds_of_disagreement_between_two_estimates_is_not_a_clock_gone_back() -> None:
+    # A process that ran slowly under load estimates the platform's time later than the next one does.
+    book = WindowBook()
+    run(FakeAnalytics(ZOMBIES), book=book, **HALF_YEAR)
+    for earlier in (timedelta(seconds=2), timedelta(seconds=30), CLOCK_SKEW):
+        later_book = WindowBook(dict(book.scanned))
+        found = ids(run(FakeAnalytics(ZOMBIES), at=NOW - earlier, book=later_book, **HALF_YEAR))
+        assert found == {"z0", "z20"}, earlier

@@ -274,7 +274,6 @@ def report(
 ) -> None:
     """From the ledger: closes by rule, queue and hour, failures with their last error, requests per close."""
     import json
-    from datetime import UTC, datetime
     from pathlib import Path
 
     from rich.console import Console
@@ -300,9 +299,8 @@ def report(
         settings = load_settings(config)
     except ConfigError as exc:
         raise fail(2, str(exc)) from None
-    now = datetime.now(UTC)
     try:
-        data = reporting.load(settings.sweep.ledger, now - period, now)
+        data = reporting.load(settings.sweep.ledger, period)
     except reporting.ReportError as exc:
         raise fail(exc.code, str(exc)) from None
     if data.empty:

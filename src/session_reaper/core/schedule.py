@@ -14,6 +14,11 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DURATION_HINT = "use e.g. 30m, 2h, 90s"
+# How far two honest estimates of the platform's time may disagree: each process extrapolates the
+# last Date header (whole seconds) with its own monotonic clock, and one that ran slowly under load
+# estimates later than the next one will. A time recorded "after now" by less than this is not the
+# platform's clock going back, only that disagreement.
+CLOCK_SKEW = timedelta(minutes=1)
 _UNITS = {
     "d": timedelta(days=1),
     "h": timedelta(hours=1),

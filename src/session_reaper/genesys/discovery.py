@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
+from session_reaper.core.schedule import CLOCK_SKEW
 from session_reaper.genesys.errors import AuthenticationFailed, GenesysError, PermissionMissing
 from session_reaper.genesys.mapping import parse_time
 from session_reaper.telemetry import logs
@@ -82,7 +83,7 @@ class WindowBook:
     def due(self, key: str, now: datetime) -> bool:
         last = self.scanned.get(key)
         # a last look "in the future" means the platform's clock went back: look again
-        return last is None or last > now or now - last >= self.every
+        return last is None or last > now + CLOCK_SKEW or now - last >= self.every
 
     def looked(self, key: str, at: datetime) -> None:
         self.scanned[key] = self.changed[key] = at

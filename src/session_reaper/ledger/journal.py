@@ -25,6 +25,7 @@ from sqlalchemy import and_, delete, exists, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from session_reaper.core.schedule import CLOCK_SKEW
 from session_reaper.ledger import discovery_windows as window_sql
 from session_reaper.ledger import history as reports
 from session_reaper.ledger import leases as lease_sql
@@ -402,7 +403,8 @@ class Ledger:
     def read_schedule(self, policy: str, now: datetime) -> dict[str, ScheduledRead]:
         """Conversations not to be read before a time, decided under `policy`, still in force at `now`.
 
-        Rows decided after `now` (the platform's clock went back) or under another policy are ignored.
+        Rows decided after `now` (the platform's clock went back, by more than CLOCK_SKEW) or under
+        another policy are ignored.
         """
         query = select(
             read_schedule.c.conversation_id,
@@ -411,7 +413,7 @@ class Ledger:
             read_schedule.c.participants_fingerprint,
         ).where(
             read_schedule.c.policy == policy,
-            read_schedule.c.decided_at <= now,
+            read_schedule.c.decided_at <= now + CLOCK_SKEW,
             read_schedule.c.not_before > now,
         )
         with self.engine.connect() as connection:

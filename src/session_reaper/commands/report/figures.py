@@ -312,8 +312,24 @@ class ReportError(ReaperError):
         self.code = code  # 1 when the database server does not answer (it may come back), else 2
 
 
-def load(url: str, since: datetime, now: datetime) -> ReportData:
-    """The report of the ledger at `url`; an empty one when that ledger was never created."""
+def last_recorded(ledger: Ledger) -> datetime | None:
+    """The latest moment the ledger recorded: the platform's clock, as the sweeps stamp every row."""
+    ledger.flush()
+    with ledger.engine.connect() as connection:
+        latest = connection.execute(
+            select(func.max(func.coalesce(sweeps.c.finished_at, sweeps.c.started_at)))
+        ).scalar_one()
+    return latest if isinstance(latest, datetime) else None
+
+
+def load(url: str, since: datetime | timedelta, now: datetime | None = None) -> ReportData:
+    """The report of the ledger at `url`; an empty one when that ledger was never created.
+
+    `since` may be a period: it then counts back from `now`, which defaults to the last moment the
+    ledger recorded. The ledger's times are the platform's clock, so a period counted back from the
+    machine's clock would hide everything the day the two disagree (a wrong machine clock, the
+    emulator's virtual day).
+    """
     try:
         ledger = open_ledger(url)
     except (LedgerUrlError, LedgerVersionError) as exc:
@@ -322,14 +338,19 @@ def load(url: str, since: datetime, now: datetime) -> ReportData:
         raise ReportError(str(exc), 1 if exc.unreachable else 2) from None
     except SQLAlchemyError as exc:  # never echo the URL or the driver's text: either may hold a password
         raise ReportError(f"cannot open the ledger ({type(exc).__name__})") from None
-    if ledger is None:
-        return ReportData(since=since, until=now)
     try:
+        if now is None:
+            now = (last_recorded(ledger) if ledger is not None else None) or datetime.now(UTC)
+        if isinstance(since, timedelta):
+            since = now - since
+        if ledger is None:
+            return ReportData(since=since, until=now)
         return collect(ledger, since, now)
     except SQLAlchemyError as exc:
         raise ReportError(f"cannot read the ledger ({type(exc).__name__})") from None
     finally:
-        ledger.close()
+        if ledger is not None:
+            ledger.close()
 
 
 def parse_since(text: str) -> timedelta:
