@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from genesys_emulator.server import build_world
-from session_reaper.commands.demo import GuestsAndAgents, stale_sessions
+from session_reaper.commands.demo.world import GuestsAndAgents, stale_sessions
 from session_reaper.commands.report.figures import FIGURE_LABELS, FIGURES
 from tests.demo.conftest import DemoRun
 from tests.environment import CHROMIUM, require_chromium

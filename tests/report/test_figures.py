@@ -7,18 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from session_reaper.commands.report.figures import (
-    FailureRow,
-    ReportData,
-    collect,
-    hour_labels,
-    hourly,
-    load,
-    open_ledger,
-    parse_since,
-    rule_timeline,
-    to_json,
-)
+from session_reaper.commands.report.as_json import to_json
+from session_reaper.commands.report.collect import collect, load, open_ledger, parse_since
+from session_reaper.commands.report.figures import FailureRow, ReportData
+from session_reaper.commands.report.timelines import hour_labels, hourly, rule_timeline
 from session_reaper.ledger import Ledger
 
 from .conftest import ERROR, HOSTILE, NOW, T0, FakeClock, fill

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from session_reaper.commands.report.figures import ReportData, collect, rule_timeline
+from session_reaper.commands.report.collect import collect
+from session_reaper.commands.report.figures import ReportData
 from session_reaper.commands.report.html import render_html, write_html
+from session_reaper.commands.report.timelines import rule_timeline
 from session_reaper.ledger import Ledger
 from tests.environment import CHROMIUM, require_chromium
 from tests.helpers.pages import parse

@@ -11,18 +11,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from session_reaper.commands.report import charts
-from session_reaper.commands.report.figures import (
-    FIGURE_LABELS,
+from session_reaper.commands.report.figures import FIGURE_LABELS, TIMELINE_TITLE, ReportData, figure_text
+from session_reaper.commands.report.timelines import hour_labels, hourly, hourly_cost
+from session_reaper.commands.report.wording import (
     NO_CLOSE,
     NO_FAILURE,
     NOTHING_DONE,
-    TIMELINE_TITLE,
-    ReportData,
     cost_rows,
-    figure_text,
-    hour_labels,
-    hourly,
-    hourly_cost,
     period_text,
     rule_rows,
     spread_text,

@@ -1,64 +1,27 @@
-"""`serve`: sweep on a schedule, answer health probes, expose metrics, stop cleanly.
-
-One asyncio loop runs two things side by side: a tiny Starlette app (served by uvicorn) for
-`/healthz`, `/readyz` and `/metrics`, and the sweep loop.
-
-Schedule. A pass starts `[sweep] interval` after the previous one *started*, or as soon as it ended
-when it took longer: passes never overlap. One `NotBefore` is kept across passes, so a conversation
-proven unable to become eligible before T is not read again before T.
-
-Shutdown. SIGTERM or SIGINT: /readyz turns 503, the pass in flight stops starting conversations, the
-ones being acted on finish their steps and are journalled, then the process exits 0. If that takes
-longer than `grace` seconds (or a second signal comes) the pass is cancelled: the steps cut short
-keep their journalled intent and the next start resolves them from the platform's state (exit 1).
-
-Failures. Bad credentials or a missing permission at start — the token check or the first pass —
-exit 3: a deployment that cannot work should fail its rollout. Later on, a pass stopped by a missing
-permission (or refused credentials) is logged, counted (`sweeps_total{outcome="aborted"}`) and turns
-/readyz 503, but the service keeps running and tries again on the next interval: a role fixed by an
-administrator takes effect without a restart, and an orchestrator does not restart-loop against the
-token endpoint. Any other error in a pass is logged and counted (`outcome="error"`); the next pass runs.
-"""
+"""The sweep loop of `serve`: passes on a schedule, their outcome in metrics, what /readyz reports."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
-import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
 
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-
 from session_reaper.commands.runtime import (
-    EXIT_ACTION_FAILED,
     EXIT_AUTH,
-    EXIT_OK,
-    EXIT_USAGE,
     Runtime,
-    open_runtime,
 )
-from session_reaper.config import ConfigError, Settings
+from session_reaper.config import Settings
 from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.engine.sweep import NotBefore, Sweep, SweepResult
 from session_reaper.errors import ReaperError
 from session_reaper.genesys.capabilities import WriteProof
 from session_reaper.genesys.errors import AuthenticationFailed, GenesysError, PermissionMissing
-from session_reaper.genesys.http import ResponseEvent
-from session_reaper.ledger import LedgerUnavailable, LedgerUrlError, LedgerVersionError
 from session_reaper.telemetry import logs
 from session_reaper.telemetry.metrics import Metrics
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 9464
-DEFAULT_GRACE = 25.0  # seconds; below the 30 s an orchestrator waits by default before SIGKILL
 CHECK_TIMEOUT = 5.0  # seconds a readiness check may take
 INACTION_RETENTION = timedelta(days=7)  # skip/defer/dry-run journal rows; what acted is kept for good
 PRUNE_EVERY_SECONDS = 3600.0
@@ -72,7 +35,7 @@ log = logs.get_logger(component="service")
 class StartupFailed(ReaperError):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
-        self.code = self.exit_code = code
+        self.exit_code = code
 
 
 @dataclass
@@ -258,189 +221,3 @@ async def _check(work: Awaitable[object]) -> str:
 def _short(problem: str, limit: int = 300) -> str:
     first = logs.scrub(problem.strip().splitlines()[0] if problem.strip() else problem)
     return first if len(first) <= limit else first[: limit - 1] + "…"
-
-
-# -- the HTTP app ------------------------------------------------------------------------------------
-
-
-def create_app(service: Service, sweeps: asyncio.Task[None] | None = None) -> Starlette:
-    async def healthz(_: Request) -> Response:
-        alive = sweeps is None or not sweeps.done() or service.stopping.is_set()
-        return JSONResponse(
-            {"status": "ok" if alive else "sweep loop ended"}, status_code=200 if alive else 503
-        )
-
-    async def readyz(_: Request) -> Response:
-        checks = await service.readiness()
-        ready = all(value == "ok" for value in checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
-        )
-
-    async def metrics(_: Request) -> Response:
-        return Response(service.metrics.exposition(), media_type=service.metrics.content_type)
-
-    return Starlette(
-        routes=[
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
-        ]
-    )
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the service decides what a signal means."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-def bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-# -- the command -------------------------------------------------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def open_service_runtime(
-    settings: Settings, metrics: Metrics, environ: Mapping[str, str] | None = None
-) -> AsyncIterator[Runtime]:
-    """`runtime.open_runtime`, with every platform response counted in `metrics`.
-
-    Connecting gets a token first: refused credentials raise AuthenticationFailed before anything runs.
-    """
-
-    def count(event: ResponseEvent) -> None:
-        metrics.observe_request(event.method, event.status if event.status is not None else "error")
-
-    async with open_runtime(settings, environ, on_response=count) as runtime:
-        yield runtime
-
-
-async def serve(settings: Settings, *, host: str, port: int, grace: float = DEFAULT_GRACE) -> int:
-    """Run until SIGTERM/SIGINT; returns the exit code (DESIGN.md's: 0, 1, 2, 3)."""
-    try:
-        sock = bind(host, port)
-    except OSError as exc:
-        log.error("cannot listen", host=host, port=port, error=exc.strerror or str(exc))
-        return EXIT_USAGE
-    metrics = Metrics()
-    try:
-        async with open_service_runtime(settings, metrics) as runtime:
-            return await _serve(runtime, metrics, sock, host=host, port=port, grace=grace)
-    except StartupFailed as exc:
-        log.error("cannot start", problem=str(exc))
-        return exc.code
-    except (AuthenticationFailed, PermissionMissing) as exc:
-        log.error("cannot start: the platform refused the credentials", problem=str(exc))
-        return EXIT_AUTH
-    except (ConfigError, LedgerUrlError, LedgerVersionError) as exc:
-        log.error("cannot start: configuration", problem=str(exc))
-        return EXIT_USAGE
-    except LedgerUnavailable as exc:  # one line, no traceback; a server that does not answer: retry
-        log.error("cannot start: the ledger", problem=str(exc))
-        return EXIT_ACTION_FAILED if exc.unreachable else EXIT_USAGE
-    except Exception as exc:  # e.g. the ledger's database is unreachable: let the supervisor retry
-        log.exception("cannot start", problem=str(exc))
-        return EXIT_ACTION_FAILED
-    finally:
-        sock.close()
-
-
-async def _serve(
-    runtime: Runtime, metrics: Metrics, sock: socket.socket, *, host: str, port: int, grace: float
-) -> int:
-    settings = runtime.settings
-    apply = settings.sweep.apply
-    service = Service(runtime, metrics, apply=apply)
-    loop = asyncio.get_running_loop()
-    sweeps = loop.create_task(service.run(), name="sweeps")
-    server = _Server(
-        uvicorn.Config(
-            create_app(service, sweeps),
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            server_header=False,
-            timeout_graceful_shutdown=2,
-        )
-    )
-    http = loop.create_task(server.serve(sockets=[sock]), name="http")
-    signals = _Signals(loop, service)
-    log.info(
-        "serving",
-        url=f"http://{host}:{port}",
-        apply=apply,
-        interval=settings.sweep.interval.total_seconds(),
-        ledger=runtime.ledger.describe(),
-    )
-    stop_requested = loop.create_task(service.stopping.wait(), name="stop-requested")
-    code = EXIT_OK
-    try:
-        await asyncio.wait({sweeps, http, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
-        if sweeps.done():
-            sweeps.result()  # StartupFailed, or a bug: raised
-        else:
-            if not service.stopping.is_set():
-                log.error("the HTTP server stopped unexpectedly")
-                code = EXIT_ACTION_FAILED
-            service.stop()
-            code = max(code, await _drain(sweeps, signals.forced, grace))
-    finally:
-        stop_requested.cancel()
-        signals.restore()
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await http
-    log.info("stopped", exit_code=code)
-    return code
-
-
-async def _drain(sweeps: asyncio.Task[None], forced: asyncio.Future[None], grace: float) -> int:
-    """Let the pass in flight finish within `grace`; else cancel it (its open intents are recovered later)."""
-    done, _ = await asyncio.wait({sweeps, forced}, timeout=grace, return_when=asyncio.FIRST_COMPLETED)
-    if sweeps in done:
-        if (exc := sweeps.exception()) is not None:
-            raise exc
-        return EXIT_OK
-    sweeps.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await sweeps
-    log.warning("stopped before the steps in flight finished: the next start resolves them", grace=grace)
-    return EXIT_ACTION_FAILED
-
-
-class _Signals:
-    """First SIGTERM/SIGINT: stop gracefully. Second: stop now."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, service: Service) -> None:
-        self._loop = loop
-        self._service = service
-        self.forced: asyncio.Future[None] = loop.create_future()
-        self._signals = (signal.SIGTERM, signal.SIGINT)
-        for sig in self._signals:
-            loop.add_signal_handler(sig, self._received, sig)
-
-    def _received(self, sig: signal.Signals) -> None:
-        if self._service.stopping.is_set():
-            log.warning("second signal: stopping now", signal=sig.name)
-            if not self.forced.done():
-                self.forced.set_result(None)
-            return
-        log.info("signal received", signal=sig.name)
-        self._service.stop()
-
-    def restore(self) -> None:
-        for sig in self._signals:
-            self._loop.remove_signal_handler(sig)
