@@ -72,7 +72,7 @@ def reference_markdown() -> str:
     out = [
         "# Configuration reference",
         "",
-        "<!-- Generated from the settings models in src/session_reaper/config.py by",
+        "<!-- Generated from the settings models in src/session_reaper/config/tables.py by",
         "     `tools.configuration.reference_markdown()`; do not edit.",
         "     Regenerate: .venv/bin/python -m tools.docs --write-docs -->",
         "",
