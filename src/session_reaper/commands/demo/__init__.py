@@ -24,14 +24,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from genesys_emulator.server import EmulatorServer, build_world
 from genesys_emulator.traffic import DEMO_QUEUES, TrafficGenerator, WorldTarget, seed_demo
@@ -61,6 +53,7 @@ from session_reaper.commands.demo.world import (
 from session_reaper.commands.report import html as report_html
 from session_reaper.commands.report.collect import collect
 from session_reaper.commands.runtime import EXIT_ACTION_FAILED, EXIT_OK, Runtime, open_runtime
+from session_reaper.commands.terminal import progress_bar
 from session_reaper.core.schedule import format_span
 from session_reaper.engine.sweep import NotBefore
 from session_reaper.errors import EXIT_USAGE, ReaperError
@@ -89,18 +82,6 @@ class DemoOptions:
 
 
 # ---------------------------------------------------------------------------------------------- run
-
-
-def _progress(console: Console, what: str) -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn(what),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[detail]}"),
-        TimeElapsedColumn(),
-        console=console,
-    )
 
 
 class Demo:
@@ -150,7 +131,7 @@ class Demo:
     async def dry_run(self, rt: Runtime) -> SweepRecord:
         self.console.rule("[bold]1. Dry run")
         in_scope = len(self.world.open_ids) - not_in_scope(self.world, self.channels)
-        with _progress(self.console, "reading conversations") as bar:
+        with progress_bar(self.console, "reading conversations", detail=True) as bar:
             task = bar.add_task("scan", total=in_scope, detail="")
             dry = await run_sweep(rt, self.settings, apply=False, on_conversation=lambda: bar.advance(task))
             bar.update(task, completed=len(dry.lines), total=len(dry.lines))
@@ -184,7 +165,7 @@ class Demo:
             f"a sweep every {format_span(options.step)}"
         )
         day.points.append(self._point(day.backlog))
-        with _progress(self.console, "virtual time") as bar:
+        with progress_bar(self.console, "virtual time", detail=True) as bar:
             task = bar.add_task("day", total=count, detail="")
             for _ in range(count):
                 self.traffic.step(options.step.total_seconds())

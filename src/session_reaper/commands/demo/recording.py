@@ -9,14 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from session_reaper.commands.demo.world import DEMO_CLIENT, DEMO_RATE_LIMIT, WRAPUP_CODE
+from session_reaper.commands.report.figures import ACTIONS
 from session_reaper.commands.runtime import Runtime
 from session_reaper.config import Settings
 from session_reaper.core.model import Conversation
 from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.engine.recording import idle_seconds
 from session_reaper.engine.sweep import NotBefore, Sweep, SweepResult
-
-ACTIONS = ("close", "teardown", "wrapup", "warn")
 
 
 class RecordingSweep(Sweep):

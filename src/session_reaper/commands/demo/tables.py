@@ -9,10 +9,11 @@ from rich.console import Console
 from rich.table import Table
 
 from genesys_emulator.traffic import DEMO_QUEUES
-from session_reaper.commands.demo.recording import ACTIONS, Day, SweepRecord, silent_minutes
+from session_reaper.commands.demo.recording import Day, SweepRecord, silent_minutes
 from session_reaper.commands.report import figures as report
+from session_reaper.commands.report.figures import ACTIONS
 from session_reaper.core.results import DecisionLine, Outcome
-from session_reaper.core.rules import RULE_ORDER
+from session_reaper.core.rules import RULE_ORDER, Action
 
 TABLE_ROWS = 25
 
@@ -81,11 +82,11 @@ def dry_run_tables(console: Console, record: SweepRecord) -> None:
 
 
 def _left_alone(line: DecisionLine) -> str:
-    if line.decision == "defer" or "platform's inactivity timer" in line.reason:
+    if line.decision == Action.DEFER or "platform's inactivity timer" in line.reason:
         return "left to the platform's own inactivity timer"
     if line.reason.startswith("exempt"):
         return "exempt (reaper.exempt = true)"
-    if line.rule is not None and line.decision == "skip":
+    if line.rule is not None and line.decision == Action.SKIP:
         if "no wrapup_code" in line.reason or "not allowed" in line.reason:
             return line.reason
         return "active, or not silent for long enough yet"

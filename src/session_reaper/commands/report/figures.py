@@ -20,12 +20,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from session_reaper.core.rules import Action
 from session_reaper.ledger.history import ACTED, RequestCost
 
 HOUR_KEY = "%Y-%m-%dT%H:00Z"  # the ledger's hour buckets: "2026-11-21T10:00Z", UTC
 ACTIONS = ACTED
 # How each action reads in a table's heading, and in a sentence.
-ACTION_HEADINGS = {"close": "closed", "teardown": "torn down", "wrapup": "wrap-ups", "warn": "warnings"}
+ACTION_HEADINGS: Mapping[str, str] = {
+    Action.CLOSE: "closed",
+    Action.TEARDOWN: "torn down",
+    Action.WRAPUP: "wrap-ups",
+    Action.WARN: "warnings",
+}
 TIMELINE_TITLE = "Closes by rule over time"
 TIMELINE_HOURS_MAX = 48  # a longer span is bucketed by day
 # The headline figures, in order: (JSON key, label). One definition for the terminal, JSON, HTML and demo.
@@ -148,10 +154,10 @@ class ReportData:
     def figures(self) -> dict[str, int | float | None]:
         """The headline figures by their `FIGURES` key: what every output shows first."""
         values: dict[str, int | float | None] = {
-            "closed": self.actions.get("close", 0),
-            "tornDown": self.actions.get("teardown", 0),
-            "wrappedUp": self.actions.get("wrapup", 0),
-            "warned": self.actions.get("warn", 0),
+            "closed": self.actions.get(Action.CLOSE, 0),
+            "tornDown": self.actions.get(Action.TEARDOWN, 0),
+            "wrappedUp": self.actions.get(Action.WRAPUP, 0),
+            "warned": self.actions.get(Action.WARN, 0),
             "cancelled": self.cancelled,
             "failed": len(self.failures),
             "sweeps": self.sweeps,

@@ -23,6 +23,7 @@ from session_reaper.commands.report.wording import (
     spread_text,
     when,
 )
+from session_reaper.core.rules import Action
 from session_reaper.ledger.history import NONE
 
 BAR_HOURS_MAX = 72  # more hours than this are drawn as a line, not as bars
@@ -129,7 +130,7 @@ def hour_chart(data: ReportData, width: int = HALF) -> str:
 def rule_chart(data: ReportData, width: int = HALF) -> str:
     """Every action done, by rule: closes, teardowns and wrap-ups side by side (warnings are not ends)."""
     totals = [
-        (rule, float(sum(n for kind, n in counts.items() if kind != "warn")))
+        (rule, float(sum(n for kind, n in counts.items() if kind != Action.WARN)))
         for rule, counts in data.acted_by_rule
     ]
     return charts.bar_chart(

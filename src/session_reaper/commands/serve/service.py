@@ -15,6 +15,7 @@ from session_reaper.commands.runtime import (
 )
 from session_reaper.config import Settings
 from session_reaper.core.results import DecisionLine, Outcome
+from session_reaper.core.rules import Action
 from session_reaper.engine.sweep import NotBefore, Sweep, SweepResult
 from session_reaper.errors import ReaperError
 from session_reaper.genesys.capabilities import WriteProof
@@ -153,7 +154,7 @@ class Service:
         self.metrics.observe_decision(line)
         if line.outcome is Outcome.FAILED:
             write = log.warning
-        elif line.outcome in _QUIET and line.decision in ("skip", "defer"):
+        elif line.outcome in _QUIET and line.decision in (Action.SKIP, Action.DEFER):
             write = log.debug
         else:
             write = log.info
