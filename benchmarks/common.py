@@ -31,7 +31,7 @@ from genesys_emulator.clock import VirtualClock, to_ms
 from genesys_emulator.entities import Conversation
 from genesys_emulator.errors import PlatformError
 from genesys_emulator.state import World
-from session_reaper.commands.demo import GuestsAndAgents
+from session_reaper.commands.demo.world import GuestsAndAgents
 
 EXEMPT_ATTRIBUTE = "reaper.exempt"
 PEOPLE = ("customer", "agent")

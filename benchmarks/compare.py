@@ -56,7 +56,7 @@ from benchmarks.common import (
 from benchmarks.naive import NaiveCleanup
 from genesys_emulator.server import EmulatorServer
 from genesys_emulator.traffic import DEMO_QUEUES, TrafficGenerator, demo_specs
-from session_reaper.commands.demo import stale_sessions, traffic_seed
+from session_reaper.commands.demo.world import stale_sessions, traffic_seed
 from session_reaper.config import Settings
 from session_reaper.engine.sweep import NotBefore, Sweep
 from session_reaper.genesys.api import GenesysApi

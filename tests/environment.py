@@ -9,6 +9,7 @@ repeats loudly; REQUIRE_POSTGRES / REQUIRE_CHROMIUM (CI) turn the skip into a fa
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 from typing import NoReturn
 
@@ -35,6 +36,24 @@ def postgres_unavailable(why: str) -> NoReturn:
     pytest.skip(f"{POSTGRES_SKIP} at {_shown()}: {why} (set {POSTGRES_ENV}, or start it)")
 
 
+def answering_postgres() -> str:
+    """The test PostgreSQL's URL once it answers `SELECT 1`; skipped (loudly) or failed when it does not."""
+    from sqlalchemy import create_engine, text
+
+    from session_reaper.ledger import normalize_url
+
+    url = postgres_url()
+    engine = create_engine(normalize_url(url), connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:
+        postgres_unavailable(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    finally:
+        engine.dispose()
+    return url
+
+
 def require_chromium() -> None:
     if CHROMIUM.exists():
         return
@@ -42,6 +61,26 @@ def require_chromium() -> None:
     if _required("REQUIRE_CHROMIUM"):
         pytest.fail(f"REQUIRE_CHROMIUM is set but there is {message}")
     pytest.skip(f"{CHROMIUM_SKIP}: {message}")
+
+
+def screenshot(page: Path, png: Path, *, profile: Path, width: int, height: int, timeout: float) -> None:
+    """Headless Chromium draws `page` into `png` (width x height), offline, with a throw-away profile."""
+    command = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        f"--screenshot={png}",
+        f"--window-size={width},{height}",
+        page.resolve().as_uri(),
+    ]
+    subprocess.run(command, check=True, capture_output=True, timeout=timeout)
 
 
 def _shown() -> str:

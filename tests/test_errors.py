@@ -88,7 +88,7 @@ def test_the_old_bases_still_catch_them() -> None:
 
 
 def test_a_start_up_failure_keeps_its_own_code() -> None:
-    from session_reaper.commands.serve import StartupFailed
+    from session_reaper.commands.serve.service import StartupFailed
 
     assert StartupFailed(errors.EXIT_AUTH, "refused").exit_code == errors.EXIT_AUTH
     assert StartupFailed(errors.EXIT_USAGE, "bad").exit_code == errors.EXIT_USAGE

@@ -1,7 +1,7 @@
 """Files to copy stay true: the example policy is the settings model's, the sweep units run a real command.
 
 Regenerate the example with
-    .venv/bin/python -m session_reaper.commands.example_config > examples/session-reaper.toml
+    .venv/bin/python -m tools.docs --write-docs
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from pydantic import BaseModel
 
 from genesys_emulator.client import Emulator
 from session_reaper.commands.cli import app
-from session_reaper.commands.example_config import EXAMPLE, example_toml
 from session_reaper.config import Settings, parse_settings
 from session_reaper.core.schedule import parse_duration
 from tests.helpers.scenarios import ended, idle_chat
+from tools.configuration import EXAMPLE, example_toml
+from tools.docs import WRITE
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -43,8 +44,7 @@ BINARY = "/opt/session-reaper/.venv/bin/session-reaper"
 
 def test_the_example_is_generated_from_the_settings_model() -> None:
     assert (ROOT / EXAMPLE).read_text(encoding="utf-8") == example_toml(), (
-        f"{EXAMPLE} differs from example_config.example_toml(): run "
-        f"`.venv/bin/python -m session_reaper.commands.example_config > {EXAMPLE}` and commit it"
+        f"{EXAMPLE} differs from tools.configuration.example_toml(): run `{WRITE}` and commit it"
     )
 
 

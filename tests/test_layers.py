@@ -160,7 +160,7 @@ def test_only_commands_reach_the_commands(imports: list[Import]) -> None:
 
 def test_the_runtime_package_imports_no_tests_or_benchmarks(imports: list[Import]) -> None:
     for layer in ("session_reaper", "genesys_emulator"):
-        assert violations(imports, layer, ("tests", "benchmarks")) == []
+        assert violations(imports, layer, ("tests", "benchmarks", "tools")) == []
 
 
 # Until the engine speaks only to its two ports (engine-plan.md), executor/recovery/leasing/sweep still

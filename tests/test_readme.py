@@ -1,7 +1,7 @@
 """README.md stays true: generated parts current, permissions in sync with doctor, commands that run.
 
 Regenerate the generated parts (README's configuration reference, docs/permissions.md) with
-    .venv/bin/python -m session_reaper.commands.doctor --write-docs
+    .venv/bin/python -m tools.docs --write-docs
 """
 
 from __future__ import annotations
@@ -19,20 +19,12 @@ import typer.main
 
 from genesys_emulator.client import Emulator
 from session_reaper.commands.cli import app
-from session_reaper.commands.doctor import (
-    CAPABILITIES,
-    END,
-    PERMISSIONS_DOC,
-    README,
-    START,
-    known_permissions,
-    permission_label,
-    permissions_markdown,
-    readme_block,
-)
-from session_reaper.config import reference_markdown
+from session_reaper.commands.doctor import CAPABILITIES, known_permissions, permission_label
+from tools.configuration import reference_markdown
+from tools.docs import END, PERMISSIONS_DOC, README, START, WRITE, readme_block
+from tools.permissions import permissions_markdown
 
-REGENERATE = "run `.venv/bin/python -m session_reaper.commands.doctor --write-docs` and commit the result"
+REGENERATE = f"run `{WRITE}` and commit the result"
 TEXT = README.read_text(encoding="utf-8")
 
 
@@ -50,13 +42,13 @@ def code_blocks(text: str) -> list[str]:
 def test_the_configuration_reference_is_generated_from_the_settings_model() -> None:
     assert TEXT.count(START) == 1 and TEXT.count(END) == 1, f"README.md needs one {START} ... {END} pair"
     assert readme_block(TEXT) == reference_markdown().strip("\n"), (
-        f"README.md's configuration reference differs from config.reference_markdown(): {REGENERATE}"
+        f"README.md's configuration reference differs from its generator: {REGENERATE}"
     )
 
 
 def test_docs_permissions_is_generated_from_the_doctor() -> None:
     assert PERMISSIONS_DOC.read_text(encoding="utf-8") == permissions_markdown(), (
-        f"docs/permissions.md differs from doctor.permissions_markdown(): {REGENERATE}"
+        f"docs/permissions.md differs from tools.permissions.permissions_markdown(): {REGENERATE}"
     )
 
 

@@ -14,10 +14,11 @@ from session_reaper.config import (
     Settings,
     load_settings,
     parse_settings,
-    reference_markdown,
 )
 from session_reaper.core.rules import Policy
 from session_reaper.core.schedule import BusinessHours, Schedule, format_duration, parse_duration
+from tools.configuration import reference_markdown
+from tools.docs import WRITE
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -411,9 +412,7 @@ def test_an_access_token_replaces_the_client_credentials():
 def test_docs_configuration_md_is_generated_from_the_settings():
     doc = REPO / "docs" / "configuration.md"
 
-    assert doc.read_text() == reference_markdown(), (
-        "docs/configuration.md is stale: .venv/bin/python -m session_reaper.config > docs/configuration.md"
-    )
+    assert doc.read_text() == reference_markdown(), f"docs/configuration.md is stale: {WRITE}"
 
 
 def test_the_documented_defaults_file_loads_to_the_defaults():

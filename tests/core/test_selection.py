@@ -4,15 +4,14 @@ out a reviewed line (the scenarios in tests/scenarios/test_selection.py drive th
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from session_reaper.core.rules import Action, Verdict
 from session_reaper.engine.selection import PlanError, Selection, load_plan
-
-T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+from tests.helpers.clocks import T0
 
 
 def _line(cid: str, decision: str = "close", rule: str | None = "idle", at: datetime = T0) -> str:

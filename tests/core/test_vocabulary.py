@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from session_reaper.config import RULE_DESCRIPTIONS, parse_settings, reference_markdown
+from session_reaper.config import RULE_DESCRIPTIONS, parse_settings
 from session_reaper.core import vocabulary
 from session_reaper.core.model import ActivityKind
 from session_reaper.core.plan import StepKind
 from session_reaper.core.results import Outcome
 from session_reaper.core.rules import DEFAULT_RULES, RULE_ORDER, Action, Policy
 from session_reaper.ledger import vocabulary as ledger_words
+from tools.configuration import reference_markdown
 
 
 def test_every_rule_has_one_name_in_every_list() -> None:

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from genesys_emulator.server import build_world
-from session_reaper.commands.demo import GuestsAndAgents, stale_sessions
+from session_reaper.commands.demo.world import GuestsAndAgents, stale_sessions
 from session_reaper.commands.report.figures import FIGURE_LABELS, FIGURES
 from tests.demo.conftest import DemoRun
-from tests.environment import CHROMIUM, require_chromium
+from tests.environment import require_chromium, screenshot
 
 WIDTH, HEIGHT = 1200, 3600  # tall enough for the whole report
 # The charts' series colours (session_reaper.commands.report.charts.PALETTE) that the report's charts use
@@ -235,22 +235,7 @@ def test_headless_chromium_shows_every_chart(demo_run: DemoRun, tmp_path: Path) 
     image_module = pytest.importorskip("PIL.Image")
     assert demo_run.html.is_file(), demo_run.stdout
     png = tmp_path / "demo.png"
-    command = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        f"--screenshot={png}",
-        f"--window-size={WIDTH},{HEIGHT}",
-        demo_run.html.resolve().as_uri(),
-    ]
-    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    screenshot(demo_run.html, png, profile=tmp_path / "profile", width=WIDTH, height=HEIGHT, timeout=120)
     assert png_size(png.read_bytes()) == (WIDTH, HEIGHT)
     with image_module.open(png) as image:
         # Each series colour is drawn in earnest: bars and lines, not a stray pixel.

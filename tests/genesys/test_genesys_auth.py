@@ -8,18 +8,11 @@ import pytest
 
 from session_reaper.genesys.auth import AccessToken, ClientCredentials, TokenCache, parse_token_answer
 from session_reaper.genesys.errors import AuthenticationFailed
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.helpers.clocks import FakeClock
 
 
 def test_the_token_is_renewed_shortly_before_it_expires() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     fetched: list[str] = []
 
     async def fetch() -> AccessToken:

@@ -17,14 +17,7 @@ from session_reaper.genesys.capabilities import WriteProof, needed_writes
 from session_reaper.genesys.errors import PermissionMissing, ServerError
 from session_reaper.genesys.http import RetryPolicy
 from session_reaper.genesys.regions import resolve
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.helpers.clocks import FakeClock
 
 
 def _probes(emulator: Any) -> list[dict[str, Any]]:
@@ -60,7 +53,7 @@ def _run(
 
 def test_one_proof_serves_every_worker_and_every_pass_until_it_is_stale(emulator: Any) -> None:
     settings = Settings()
-    clock = Clock()
+    clock = FakeClock(1000.0)
     proof = WriteProof(max_age=timedelta(minutes=15), _clock=clock)
     expected = len(needed_writes(settings))
 
@@ -73,7 +66,7 @@ def test_one_proof_serves_every_worker_and_every_pass_until_it_is_stale(emulator
 
 def test_a_refused_write_makes_the_next_write_prove_again(emulator: Any) -> None:
     settings = Settings()
-    proof = WriteProof(_clock=Clock())
+    proof = WriteProof(_clock=FakeClock(1000.0))
     assert _run(emulator, proof, settings, 1) == [None]
     proof.forget()  # what the sweep does on a real 403
     emulator.fault(
@@ -91,7 +84,7 @@ def test_a_refused_write_makes_the_next_write_prove_again(emulator: Any) -> None
 
 
 def test_a_proof_the_platform_could_not_judge_is_not_a_proof(emulator: Any) -> None:
-    proof = WriteProof(_clock=Clock())
+    proof = WriteProof(_clock=FakeClock(1000.0))
     emulator.fault(method="PATCH", path="/participants/[^/]+$", status=503)
 
     [result] = _run(emulator, proof, Settings(), 1)

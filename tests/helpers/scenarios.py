@@ -54,6 +54,18 @@ def idle_chat(minutes: int = 45, **extra: Any) -> dict[str, Any]:
     }
 
 
+def zombie() -> dict[str, Any]:
+    """Orphaned: guest and agent left 20 minutes ago, the queue leg still connected (a teardown ends it)."""
+    return {
+        "messageType": "webmessaging",
+        "participants": [
+            customer(state="disconnected", ago="25m", endedAgo="20m"),
+            acd(state="connected", startedAgo="30m"),
+            agent(state="disconnected", ago="24m", endedAgo="20m"),
+        ],
+    }
+
+
 def participants_by_purpose(view: dict[str, Any], purpose: str) -> list[dict[str, Any]]:
     return [p for p in view["participants"] if p.get("purpose") == purpose]
 

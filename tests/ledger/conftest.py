@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,38 +19,14 @@ from sqlalchemy.engine import make_url
 
 from session_reaper.ledger import Ledger, normalize_url
 from tests import environment
+from tests.helpers.clocks import T0, FakeClock
 
-T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    """The platform's clock, as the sweep would hand it to the ledger: moved only by the test."""
-
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
+__all__ = ["T0", "FakeClock"]  # the test modules import the clock from here
 
 
 @pytest.fixture(scope="session")
 def postgres_base() -> str:
-    url = environment.postgres_url()
-    engine = create_engine(normalize_url(url), connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as exc:
-        environment.postgres_unavailable(
-            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        )
-    finally:
-        engine.dispose()
-    return url
+    return environment.answering_postgres()
 
 
 def with_schema(url: str, schema: str) -> str:
@@ -90,7 +65,7 @@ def ledger_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(T0)
 
 
 @pytest.fixture

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from threading import Barrier  # what a multiprocessing Manager's Barrier proxy stands for
 
 from session_reaper.ledger import Ledger
-
-T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+from tests.helpers.clocks import T0
 
 
 def hammer_claims(url: str, owner: str, conversation_ids: list[str], start: Barrier) -> list[str]:

@@ -14,19 +14,12 @@ from sqlalchemy.engine import make_url
 
 from session_reaper.ledger import Ledger, normalize_url
 from tests.environment import postgres_unavailable, postgres_url
+from tests.helpers.clocks import FakeClock
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=6)
 ERROR = "still connected after escalation <b>"
 HOSTILE = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
-
-
-class FakeClock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass
@@ -135,7 +128,7 @@ def ledger_url(tmp_path: Path) -> str:
 def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
     """Filled once per test session (every write is fsynced): tests only read it."""
     url = f"sqlite:///{tmp_path_factory.mktemp('filled')}/reaper.db"
-    clock = FakeClock()
+    clock = FakeClock(T0)
     ledger = Ledger.open(url, owner="replica-a", clock=clock)
     try:
         fill(ledger, clock)

@@ -7,18 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from session_reaper.commands.report.figures import (
-    FailureRow,
-    ReportData,
-    collect,
-    hour_labels,
-    hourly,
-    load,
-    open_ledger,
-    parse_since,
-    rule_timeline,
-    to_json,
-)
+from session_reaper.commands.report.as_json import to_json
+from session_reaper.commands.report.collect import collect, load, open_ledger, parse_since
+from session_reaper.commands.report.figures import FailureRow, ReportData
+from session_reaper.commands.report.timelines import hour_labels, hourly, rule_timeline
 from session_reaper.ledger import Ledger
 
 from .conftest import ERROR, HOSTILE, NOW, T0, FakeClock, fill
@@ -180,7 +172,7 @@ def test_last_error_without_a_failed_step() -> None:
 
 @pytest.mark.postgres
 def test_the_same_figures_on_postgresql(filled: Ledger, postgres_ledger_url: str) -> None:
-    clock = FakeClock()
+    clock = FakeClock(T0)
     with Ledger.open(postgres_ledger_url, owner="replica-a", clock=clock) as ledger:
         fill(ledger, clock)
         on_postgres = collect(ledger, WEEK, NOW)
@@ -211,7 +203,7 @@ def test_closes_by_rule_over_time(filled: Ledger) -> None:
 
 def test_the_delay_past_the_threshold_is_measured_on_the_rules_own_clock(ledger_url: str) -> None:
     """customer-left's clock starts when the customer left, not at the last message: 10m held, 5m past."""
-    clock = FakeClock()
+    clock = FakeClock(T0)
     with Ledger.open(ledger_url, clock=clock) as ledger:
         sweep = ledger.start_sweep(True)
         for conversation_id, held in (("c-left", 600.0), ("c-old-ledger", None)):

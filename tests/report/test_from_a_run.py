@@ -18,7 +18,7 @@ import pytest
 
 from session_reaper.commands.report.figures import FIGURE_LABELS, FIGURES
 from tests.helpers.pages import parse
-from tests.helpers.scenarios import acd, agent, customer, ended
+from tests.helpers.scenarios import acd, agent, customer, ended, zombie
 from tests.scenarios.conftest import Reaper
 
 WRAPUP = {"close": {"wrapup_code": "code-abandoned"}}
@@ -40,17 +40,6 @@ def idle(queue_id: str | None, minutes: int) -> dict[str, Any]:
     if queue_id is not None:
         spec["queueId"] = queue_id
     return spec
-
-
-def orphan() -> dict[str, Any]:
-    return {
-        "messageType": "webmessaging",
-        "participants": [
-            customer(state="disconnected", ago="25m", endedAgo="20m"),
-            acd(state="connected", startedAgo="30m"),
-            agent(state="disconnected", ago="24m", endedAgo="20m"),
-        ],
-    }
 
 
 def after_call_work(queue_id: str) -> dict[str, Any]:
@@ -109,7 +98,7 @@ def day(emulator: Any, reaper: Reaper) -> dict[str, Any]:
             emulator.create_conversation(idle("queue-support", 60))["id"],
             *(emulator.create_conversation(idle(q, 40))["id"] for q in (*REFUSED, FLAKY)),
         ],
-        "teardown": [emulator.create_conversation(orphan())["id"] for _ in range(2)],
+        "teardown": [emulator.create_conversation(zombie())["id"] for _ in range(2)],
         "wrapup": [
             emulator.create_conversation(after_call_work(q))["id"] for q in ("queue-sales", "queue-support")
         ],

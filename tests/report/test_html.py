@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from datetime import timedelta
@@ -11,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from session_reaper.commands.report.figures import ReportData, collect, rule_timeline
+from session_reaper.commands.report.collect import collect
+from session_reaper.commands.report.figures import ReportData
 from session_reaper.commands.report.html import render_html, write_html
+from session_reaper.commands.report.timelines import rule_timeline
 from session_reaper.ledger import Ledger
-from tests.environment import CHROMIUM, require_chromium
+from tests.environment import require_chromium, screenshot
 from tests.helpers.pages import parse
 
 from .conftest import HOSTILE, NOW, T0
@@ -118,22 +119,6 @@ def test_headless_chromium_renders_the_page(data: ReportData, tmp_path: Path) ->
     page = tmp_path / "report.html"
     write_html(page, data, "session-reaper report")
     png = tmp_path / "report.png"
-    profile = tmp_path / "profile"
-    command = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        f"--screenshot={png}",
-        "--window-size=1200,1600",
-        page.as_uri(),
-    ]
-    subprocess.run(command, check=True, capture_output=True, timeout=60)
+    screenshot(page, png, profile=tmp_path / "profile", width=1200, height=1600, timeout=60)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert png.stat().st_size > 20_000  # a blank 1200x1600 page is a few kilobytes

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from session_reaper.commands.report.figures import last_recorded, load
+from session_reaper.commands.report.collect import last_recorded, load
 from session_reaper.ledger import Ledger
 
 DAY = timedelta(days=1)

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from session_reaper.commands.report import charts
-from session_reaper.commands.report.figures import minutes_text, period_text, spread_text
+from session_reaper.commands.report.wording import minutes_text, period_text, spread_text
 from session_reaper.core.schedule import format_span
 
 SVG = "{http://www.w3.org/2000/svg}"

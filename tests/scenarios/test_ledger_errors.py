@@ -14,10 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from session_reaper.ledger import normalize_url
 from tests import environment
 
 SECRET = "s3cret-Pw-7731"
@@ -33,16 +31,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 
 def local_postgres() -> str:
     """The test PostgreSQL's URL (skipped, loudly, when it does not answer)."""
-    url = environment.postgres_url()
-    engine = create_engine(normalize_url(url), connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as exc:
-        environment.postgres_unavailable(type(exc).__name__)
-    finally:
-        engine.dispose()
-    return url
+    return environment.answering_postgres()
 
 
 def on_local(**parts: Any) -> str:

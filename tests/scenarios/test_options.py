@@ -4,18 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.helpers.scenarios import acd, agent, customer, ended, idle_chat, writes
-
-
-def _zombie() -> dict:
-    return {
-        "messageType": "webmessaging",
-        "participants": [
-            customer(state="disconnected", ago="25m", endedAgo="20m"),
-            acd(state="connected", startedAgo="30m"),
-            agent(state="disconnected", ago="24m", endedAgo="20m"),
-        ],
-    }
+from tests.helpers.scenarios import ended, idle_chat, writes, zombie
 
 
 def test_queue_include_and_exclude_limit_the_scope(emulator, reaper, conversation_view):
@@ -35,7 +24,7 @@ def test_queue_include_and_exclude_limit_the_scope(emulator, reaper, conversatio
 
 
 def test_teardown_not_allowed_leaves_a_zombie_alone(emulator, reaper):
-    cid = emulator.create_conversation(_zombie())["id"]
+    cid = emulator.create_conversation(zombie())["id"]
 
     run = reaper.sweep(config={"close": {"allow_teardown": False}})
 
@@ -44,7 +33,7 @@ def test_teardown_not_allowed_leaves_a_zombie_alone(emulator, reaper):
 
 
 def test_max_teardowns_caps_teardowns_per_sweep(emulator, reaper):
-    ids = [emulator.create_conversation(_zombie())["id"] for _ in range(3)]
+    ids = [emulator.create_conversation(zombie())["id"] for _ in range(3)]
 
     run = reaper.sweep(config={"sweep": {"max_teardowns": 1}})
 

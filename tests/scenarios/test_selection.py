@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.helpers.scenarios import acd, agent, customer, ended, idle_chat, writes
+from tests.helpers.scenarios import acd, agent, customer, ended, idle_chat, writes, zombie
 
 ANALYTICS = "/api/v2/analytics/conversations/details/query"
 
@@ -129,17 +129,6 @@ def test_a_plan_acts_only_on_its_actionable_lines(emulator, reaper, conversation
     assert not ended(conversation_view(recent)) and not ended(conversation_view(late))
 
 
-def _zombie() -> dict:
-    return {
-        "messageType": "webmessaging",
-        "participants": [
-            customer(state="disconnected", ago="25m", endedAgo="20m"),
-            acd(state="connected", startedAgo="30m"),
-            agent(state="disconnected", ago="24m", endedAgo="20m"),
-        ],
-    }
-
-
 def _after_call_work() -> dict:
     return {
         "messageType": "webmessaging",
@@ -159,7 +148,7 @@ def test_a_plan_carries_out_every_kind_of_action_it_reviewed(emulator, reaper):
     config = {"close": {"warn_before": "5m", "wrapup_code": "code-abandoned"}}
     expected = {
         emulator.create_conversation(idle_chat(45))["id"]: ("idle", "warn"),
-        emulator.create_conversation(_zombie())["id"]: ("orphaned", "teardown"),
+        emulator.create_conversation(zombie())["id"]: ("orphaned", "teardown"),
         emulator.create_conversation(_after_call_work())["id"]: ("acw-stuck", "wrapup"),
         emulator.create_conversation(_abandoned_in_queue())["id"]: ("queue-abandoned", "close"),
     }

@@ -7,7 +7,7 @@ import sqlite3
 from datetime import timedelta
 
 from session_reaper.commands.runtime import open_runtime
-from session_reaper.commands.serve import Service
+from session_reaper.commands.serve.service import Service
 from session_reaper.config import parse_settings
 from session_reaper.ledger import Ledger
 from session_reaper.telemetry.metrics import Metrics

@@ -18,9 +18,9 @@ from rich.progress import (
 from rich.table import Table
 
 from session_reaper.core.model import Conversation
-from session_reaper.core.plan import ENDING_STEPS, Step
+from session_reaper.core.plan import ENDING_STEPS, Step, StepKind
 from session_reaper.core.results import DecisionLine, Outcome, Summary
-from session_reaper.core.rules import Verdict
+from session_reaper.core.rules import Action, Verdict
 
 _OUTCOME_STYLE = {
     Outcome.DONE: "green",
@@ -35,7 +35,7 @@ _OUTCOME_STYLE = {
 def sweep_table(
     console: Console, lines: Sequence[DecisionLine], *, apply: bool, only_actions: bool = False
 ) -> None:
-    shown = [ln for ln in lines if not only_actions or ln.decision not in ("skip",)]
+    shown = [ln for ln in lines if not only_actions or ln.decision != Action.SKIP]
     title = "Sweep" if apply else "Dry run: nothing was changed. To act: session-reaper sweep --apply"
     table = Table(title=title, show_lines=False, expand=False)
     table.add_column("conversation", no_wrap=True)
@@ -44,7 +44,7 @@ def sweep_table(
     table.add_column("outcome", no_wrap=True)
     table.add_column("why", overflow="fold", ratio=3)
     table.add_column("steps", overflow="fold", ratio=2)
-    for line in sorted(shown, key=lambda ln: (ln.decision == "skip", ln.rule or "", ln.conversation_id)):
+    for line in sorted(shown, key=lambda ln: (ln.decision == Action.SKIP, ln.rule or "", ln.conversation_id)):
         style = _OUTCOME_STYLE.get(line.outcome, "")
         why = line.reason + (f" — {line.error}" if line.error else "")
         table.add_row(
@@ -67,18 +67,18 @@ def summary(console: Console, totals: Summary) -> None:
     console.print(table)
 
 
+def progress_bar(console: Console, what: str, *, detail: bool = False, transient: bool = False) -> Progress:
+    """One live line: spinner, `what`, bar, n/total, (the task's `detail` field,) time elapsed."""
+    columns = [SpinnerColumn(), TextColumn(what), BarColumn(), MofNCompleteColumn()]
+    if detail:
+        columns.append(TextColumn("{task.fields[detail]}"))
+    return Progress(*columns, TimeElapsedColumn(), console=console, transient=transient)
+
+
 @contextmanager
 def progress(console: Console) -> Iterator[Callable[[], None]]:
     """A live progress line while a scan reads conversations (on stderr, so stdout stays clean)."""
-    bar = Progress(
-        SpinnerColumn(),
-        TextColumn("reading conversations"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
+    bar = progress_bar(console, "reading conversations", transient=True)
     with bar:
         task = bar.add_task("scan", total=None)
         yield lambda: bar.advance(task)
@@ -133,7 +133,7 @@ def explanation(
     console.print(timeline)
     console.print(f"[bold]Rule:[/] {verdict.rule or '-'}   [bold]decision:[/] {verdict.action.value}")
     console.print(f"[bold]Why:[/] {verdict.reason}")
-    if verdict.eligible_at is not None and verdict.action.value in ("skip", "defer"):
+    if verdict.eligible_at is not None and verdict.action in (Action.SKIP, Action.DEFER):
         console.print(f"Could become eligible {_ago(now, verdict.eligible_at)} (not read again before then).")
     if steps:
         console.print("[bold]Calls it would make:[/]")
@@ -147,28 +147,28 @@ def explanation(
                 console.print(f"  • {recheck}")
                 wrote = False
             console.print(f"  • {describe_call(conversation.id, step)}")
-            wrote = wrote or step.kind.value != "verify"
+            wrote = wrote or step.kind != StepKind.VERIFY
 
 
 def describe_call(conversation_id: str, step: Step) -> str:
     base = f"/api/v2/conversations/messages/{conversation_id}"
-    match step.kind.value:
-        case "annotate":
+    match step.kind:
+        case StepKind.ANNOTATE:
             keys = ", ".join(sorted(step.attributes or {}))
             return f"PATCH {base}/participants/{step.participant_id}/attributes ({keys})"
-        case "warning-text" | "closing-text":
+        case StepKind.WARNING_TEXT | StepKind.CLOSING_TEXT:
             return f"POST {base}/communications/{step.communication_id}/messages ({step.kind.value})"
-        case "disconnect:agent":
+        case StepKind.DISCONNECT_AGENT:
             return f'PATCH {base}/participants/{step.participant_id} {{"state":"disconnected"}}'
-        case "disconnect:conversation":
+        case StepKind.DISCONNECT_CONVERSATION:
             return f'PATCH {base} {{"state":"disconnected"}}'
-        case "teardown":
+        case StepKind.TEARDOWN:
             return f"POST /api/v2/conversations/{conversation_id}/disconnect (full teardown)"
-        case "wrapup:agent":
+        case StepKind.WRAPUP_AGENT:
             participant = f"{base}/participants/{step.participant_id}"
             communication = f"communications/{step.communication_id}"
             return f"POST {participant}/{communication}/wrapup (code {step.wrapup_code})"
-        case "verify":
+        case StepKind.VERIFY:
             return f"GET /api/v2/conversations/{conversation_id} until every participant has ended"
         case other:
-            return other
+            return other.value

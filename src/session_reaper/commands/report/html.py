@@ -11,23 +11,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from session_reaper.commands.report import charts
-from session_reaper.commands.report.figures import (
-    FIGURE_LABELS,
+from session_reaper.commands.report.figures import FIGURE_LABELS, TIMELINE_TITLE, ReportData, figure_text
+from session_reaper.commands.report.timelines import hour_labels, hourly, hourly_cost
+from session_reaper.commands.report.wording import (
     NO_CLOSE,
     NO_FAILURE,
     NOTHING_DONE,
-    TIMELINE_TITLE,
-    ReportData,
     cost_rows,
-    figure_text,
-    hour_labels,
-    hourly,
-    hourly_cost,
     period_text,
     rule_rows,
     spread_text,
     when,
 )
+from session_reaper.core.rules import Action
 from session_reaper.ledger.history import NONE
 
 BAR_HOURS_MAX = 72  # more hours than this are drawn as a line, not as bars
@@ -134,7 +130,7 @@ def hour_chart(data: ReportData, width: int = HALF) -> str:
 def rule_chart(data: ReportData, width: int = HALF) -> str:
     """Every action done, by rule: closes, teardowns and wrap-ups side by side (warnings are not ends)."""
     totals = [
-        (rule, float(sum(n for kind, n in counts.items() if kind != "warn")))
+        (rule, float(sum(n for kind, n in counts.items() if kind != Action.WARN)))
         for rule, counts in data.acted_by_rule
     ]
     return charts.bar_chart(

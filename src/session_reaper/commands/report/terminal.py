@@ -8,14 +8,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from session_reaper.commands.report.figures import (
-    FIGURE_LABELS,
+from session_reaper.commands.report.figures import FIGURE_LABELS, ReportData, figure_text
+from session_reaper.commands.report.wording import (
     NO_CLOSE,
     NO_FAILURE,
     NOTHING_DONE,
-    ReportData,
     cost_rows,
-    figure_text,
     period_text,
     rule_rows,
     spread_text,

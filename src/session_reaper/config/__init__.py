@@ -1,0 +1,78 @@
+"""Settings: policy from a TOML file, credentials from the environment, both validated up front.
+
+A bad file must fail before a single request is sent, with a message that says where:
+``session-reaper.toml:7: [rules.idle] after: bad duration 'abc' (use e.g. 30m, 2h, 90s)``.
+tomllib gives no line numbers for keys, so the line is found by scanning the file's text for the
+table header and the key (``_locate``).
+
+The settings are pydantic models (one per TOML table, unknown keys forbidden, TOML types taken
+strictly: ``apply = "yes"`` is an error, not a truthy string). The rules and the plan never see them:
+``Settings.policy()`` and ``Settings.close_settings()`` hand over plain frozen dataclasses.
+Credentials are read from an injectable environment mapping, so tests never touch ``os.environ``.
+
+The package: `tables` (the models), `loading` (file -> Settings, the error messages), `credentials`
+(the environment), `errors`. This module is its public face: import from `session_reaper.config`.
+"""
+
+from __future__ import annotations
+
+from session_reaper.config.credentials import (
+    ENV_ACCESS_TOKEN,
+    ENV_API_URL,
+    ENV_CLIENT_ID,
+    ENV_CLIENT_SECRET,
+    ENV_LOGIN_URL,
+    ENV_REGION,
+    Credentials,
+)
+from session_reaper.config.errors import ConfigError, CredentialsError
+from session_reaper.config.loading import load_settings, parse_settings
+from session_reaper.config.tables import (
+    CONFIG_ENV,
+    DEFAULT_FILE,
+    MAX_DURATION,
+    RULE_DEFAULTS,
+    RULE_DESCRIPTIONS,
+    RULE_ENABLED,
+    CloseConfig,
+    Duration,
+    OptionalDuration,
+    QueuesConfig,
+    RuleConfig,
+    RulesConfig,
+    ScheduleConfig,
+    Settings,
+    SweepConfig,
+)
+from session_reaper.core.schedule import format_duration, parse_duration
+
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_FILE",
+    "ENV_ACCESS_TOKEN",
+    "ENV_API_URL",
+    "ENV_CLIENT_ID",
+    "ENV_CLIENT_SECRET",
+    "ENV_LOGIN_URL",
+    "ENV_REGION",
+    "MAX_DURATION",
+    "RULE_DEFAULTS",
+    "RULE_DESCRIPTIONS",
+    "RULE_ENABLED",
+    "CloseConfig",
+    "ConfigError",
+    "Credentials",
+    "CredentialsError",
+    "Duration",
+    "OptionalDuration",
+    "QueuesConfig",
+    "RuleConfig",
+    "RulesConfig",
+    "ScheduleConfig",
+    "Settings",
+    "SweepConfig",
+    "format_duration",
+    "load_settings",
+    "parse_duration",
+    "parse_settings",
+]

@@ -1,0 +1,313 @@
+"""The settings models, one per TOML table: keys, types, defaults and descriptions, defined once.
+
+The rules' names, defaults and descriptions come from the core's catalog (`core.rules.RULES`).
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
+
+from session_reaper.core.plan import CloseSettings
+from session_reaper.core.rules import RULE_ORDER, RULES, Policy, RulePolicy
+from session_reaper.core.schedule import (
+    DURATION_HINT,
+    BusinessHours,
+    Schedule,
+    format_duration,
+    parse_duration,
+    zone,
+)
+
+CONFIG_ENV = "SESSION_REAPER_CONFIG"
+MAX_DURATION = timedelta(days=36500)  # a century: any longer threshold means "never"
+DEFAULT_FILE = "session-reaper.toml"
+
+
+# ------------------------------------------------------------------------------------------- values
+
+
+def _duration(value: object) -> object:
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f'expected a duration string such as "30m", got {value!r} ({DURATION_HINT})')
+    try:
+        parsed = parse_duration(value)
+    except OverflowError:
+        parsed = MAX_DURATION * 2
+    if parsed > MAX_DURATION:
+        # beyond it, `now - after` overflows the calendar when a rule is decided
+        raise ValueError(f"at most {format_duration(MAX_DURATION)}, got {value!r}")
+    return parsed
+
+
+def _optional_duration(value: object) -> object:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None  # "" = unset
+    return _duration(value)
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+OptionalDuration = Annotated[timedelta | None, BeforeValidator(_optional_duration)]
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# ------------------------------------------------------------------------------------------- tables
+
+
+class QueuesConfig(_Table):
+    include: tuple[StrictStr, ...] = Field(default=(), description="queue ids in scope; empty = every queue")
+    exclude: tuple[StrictStr, ...] = Field(default=(), description="queue ids never touched")
+
+
+class SweepConfig(_Table):
+    apply: StrictBool = Field(
+        default=False, description="dry run unless true here or `--apply` on the command line"
+    )
+    interval: Duration = Field(default=timedelta(minutes=1), description="time between sweeps, for `serve`")
+    channels: tuple[StrictStr, ...] = Field(
+        default=("webmessaging",),
+        description="message types in scope (webmessaging, sms, whatsapp, open, ...)",
+    )
+    queues: QueuesConfig = Field(
+        default_factory=QueuesConfig, description="queue ids: `{ include = [...], exclude = [...] }`"
+    )
+    exempt_attribute: StrictStr = Field(
+        default="reaper.exempt",
+        description='participant attribute; value "true" on any participant = never touched',
+    )
+    respect_platform_timer: StrictBool = Field(
+        default=True, description="a conversation with a future `inactivityTimeout` is left to the platform"
+    )
+    max_closes: StrictInt = Field(
+        default=200, ge=0, description="closes per sweep; the rest is reported as deferred"
+    )
+    max_teardowns: StrictInt = Field(default=20, ge=0, description="teardowns per sweep")
+    concurrency: StrictInt = Field(default=8, ge=1, description="conversations handled at once")
+    requests_per_minute: StrictInt = Field(
+        default=300, ge=1, description="the OAuth client's platform limit; pacing stays just below it"
+    )
+    ledger: StrictStr = Field(
+        default="sqlite:///session-reaper.db",
+        description="audit journal: `sqlite:///FILE` or `postgresql://...`",
+    )
+    lookback: Duration = Field(
+        default=timedelta(days=180),
+        description="discovery reaches zombies this old (windows of <= 31 days, probed)",
+    )
+    verify_timeout: Duration = Field(
+        default=timedelta(seconds=30), description="bounded wait for an end to show when verifying a close"
+    )
+    request_timeout: Duration = Field(
+        default=timedelta(seconds=30),
+        description="one platform request without an answer by then counts as a timeout (retried)",
+    )
+
+    @field_validator("channels")
+    @classmethod
+    def _lower_case_channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(v.strip().lower() for v in value)
+
+    @field_validator("interval", "lookback", "verify_timeout", "request_timeout")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError(f"must be more than 0 ({DURATION_HINT})")
+        return value
+
+
+class RuleConfig(_Table):
+    enabled: StrictBool = Field(default=True, description="false: the rule never acts")
+    after: Duration = Field(description="how long the rule's condition must hold")
+    after_hours: OptionalDuration = Field(
+        default=None,
+        description='another threshold outside business hours ([schedule]); "" = same as `after`',
+    )
+
+
+# What each rule looks for and its defaults: from the rule catalog, the one list of rules.
+RULE_DESCRIPTIONS: Mapping[str, str] = {name: rule.situation for name, rule in RULES.items()}
+RULE_DEFAULTS: Mapping[str, timedelta] = {name: rule.default.after for name, rule in RULES.items()}
+RULE_ENABLED: Mapping[str, bool] = {name: rule.default.enabled for name, rule in RULES.items()}
+
+
+def _rule(name: str) -> Any:
+    return Field(
+        default_factory=lambda: RuleConfig(after=RULE_DEFAULTS[name], enabled=RULE_ENABLED[name]),
+        alias=name,
+        description=RULE_DESCRIPTIONS[name],
+    )
+
+
+class RulesConfig(_Table):
+    idle: RuleConfig = _rule("idle")
+    customer_left: RuleConfig = _rule("customer-left")
+    queue_abandoned: RuleConfig = _rule("queue-abandoned")
+    flow_stuck: RuleConfig = _rule("flow-stuck")
+    orphaned: RuleConfig = _rule("orphaned")
+    acw_stuck: RuleConfig = _rule("acw-stuck")
+    parked: RuleConfig = _rule("parked")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_after(cls, data: Any) -> Any:
+        # `[rules.idle] enabled = false` alone must keep idle's own default threshold, and
+        # `[rules.parked] after = "4h"` alone keeps parked's own default: disabled.
+        if not isinstance(data, dict):
+            return data
+        filled = dict(data)
+        for name, table in data.items():
+            if name in RULE_DEFAULTS and isinstance(table, dict):
+                filled[name] = {"after": RULE_DEFAULTS[name], "enabled": RULE_ENABLED[name], **table}
+        return filled
+
+    def get(self, name: str) -> RuleConfig:
+        """The settings of a rule by its TOML name ("customer-left")."""
+        value: RuleConfig = getattr(self, name.replace("-", "_"))
+        return value
+
+    def items(self) -> tuple[tuple[str, RuleConfig], ...]:
+        return tuple((name, self.get(name)) for name in RULE_ORDER)
+
+
+def _check_notes(value: str) -> str:
+    fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+    if fields - {"rule"}:
+        raise ValueError(f"unknown placeholder {{{sorted(fields - {'rule'})[0]}}} (only {{rule}} is known)")
+    return value
+
+
+class CloseConfig(_Table):
+    warn_before: Duration = Field(
+        default=timedelta(0),
+        description="> 0: first send `warning_text`, close only if still silent after this",
+    )
+    warning_text: StrictStr = Field(
+        default="Are you still there? This chat will close soon if we don't hear from you.",
+        description="sent through the agent's communication before closing (when `warn_before` > 0)",
+    )
+    closing_text: StrictStr = Field(
+        default="This chat was closed because it was inactive. Send a new message any time to start again.",
+        description='sent before an agent is disconnected; "" = none',
+    )
+    wrapup_code: StrictStr = Field(
+        default="", description="wrap-up code id for `acw-stuck`; empty = leave wrap-up to the agent/platform"
+    )
+    wrapup_notes: StrictStr = Field(
+        default="Closed by session-reaper: {rule}",
+        description="wrap-up notes; `{rule}` is replaced by the rule",
+    )
+    annotate: StrictBool = Field(
+        default=True,
+        description="write `reaper.rule` / `reaper.reason` / `reaper.closedAt` on the customer participant",
+    )
+    allow_teardown: StrictBool = Field(
+        default=True, description="rule `orphaned` may use `POST /api/v2/conversations/{id}/disconnect`"
+    )
+
+    @field_validator("wrapup_notes")
+    @classmethod
+    def _notes_format(cls, value: str) -> str:
+        try:
+            return _check_notes(value)
+        except (ValueError, IndexError) as exc:
+            raise ValueError(str(exc) if isinstance(exc, ValueError) else "bad placeholder") from None
+
+    @field_validator("wrapup_code")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+
+class ScheduleConfig(_Table):
+    timezone: StrictStr = Field(default="UTC", description="IANA name, e.g. America/Los_Angeles")
+    business_hours: StrictStr = Field(
+        default="mon-fri 08:00-18:00",
+        description='in that zone, DST-safe; several windows: "mon-fri 08:00-18:00, sat 10:00-14:00"; '
+        '"" = always business hours',
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone(value)
+        return value
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        BusinessHours.parse(value)
+        return value
+
+    def schedule(self) -> Schedule:
+        return Schedule.parse(self.timezone, self.business_hours)
+
+
+class Settings(_Table):
+    sweep: SweepConfig = Field(default_factory=SweepConfig)
+    rules: RulesConfig = Field(default_factory=RulesConfig)
+    close: CloseConfig = Field(default_factory=CloseConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path | None:
+        """The file these settings were read from; None = built-in defaults."""
+        return self._source
+
+    def with_apply(self, apply: bool) -> Settings:
+        """`--apply` on the command line wins over `[sweep] apply`."""
+        changed = self.model_copy(update={"sweep": self.sweep.model_copy(update={"apply": apply})})
+        changed._source = self._source
+        return changed
+
+    def policy(self) -> Policy:
+        sweep = self.sweep
+        return Policy(
+            channels=frozenset(sweep.channels),
+            queue_include=frozenset(sweep.queues.include),
+            queue_exclude=frozenset(sweep.queues.exclude),
+            exempt_attribute=sweep.exempt_attribute,
+            respect_platform_timer=sweep.respect_platform_timer,
+            rules={
+                name: RulePolicy(rule.after, enabled=rule.enabled, after_hours=rule.after_hours)
+                for name, rule in self.rules.items()
+            },
+            warn_before=self.close.warn_before,
+            allow_teardown=self.close.allow_teardown,
+            wrapup_code=self.close.wrapup_code,
+            schedule=self.schedule.schedule(),
+        )
+
+    def close_settings(self) -> CloseSettings:
+        close = self.close
+        return CloseSettings(
+            warn_before=close.warn_before,
+            warning_text=close.warning_text,
+            closing_text=close.closing_text,
+            wrapup_code=close.wrapup_code,
+            wrapup_notes=close.wrapup_notes,
+            annotate=close.annotate,
+            allow_teardown=close.allow_teardown,
+        )
