@@ -61,8 +61,9 @@ def test_since_narrows_the_period(recent: tuple[Path, datetime]) -> None:
     config, _ = recent
     month = json.loads(run("--config", str(config), "--json", "--since", "30d").stdout)
     assert month["closes"]["total"] == 8 and month["requestsPerClose"] == 15.0
-    # From 4h ago: only the second applied sweep (t0 + 3h .. t0 + 3h40).
-    late = json.loads(run("--config", str(config), "--json", "--since", "4h").stdout)
+    # The period counts back from the last moment the ledger recorded (t0 + 3h40, the platform's clock),
+    # not from the machine's: the last hour holds only the second applied sweep (t0 + 3h .. t0 + 3h40).
+    late = json.loads(run("--config", str(config), "--json", "--since", "1h").stdout)
     assert late["closes"]["byRule"] == {"customer-left": 1, "idle": 1, "orphaned": 1}
     assert late["sweeps"]["total"] == 1
 
