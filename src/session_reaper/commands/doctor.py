@@ -57,7 +57,6 @@ from session_reaper.genesys.capabilities import (
     CAPABILITIES,
     Capability,
     known_permissions,
-    permission_label,
     probe,
 )
 from session_reaper.genesys.errors import (
@@ -65,6 +64,7 @@ from session_reaper.genesys.errors import (
     GenesysError,
     PermissionMissing,
     TransportError,
+    permission_label,
 )
 from session_reaper.genesys.http import RetryPolicy
 from session_reaper.genesys.regions import REGIONS, Endpoints, resolve

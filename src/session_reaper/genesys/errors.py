@@ -122,8 +122,15 @@ _PERMISSION = re.compile(r"\b[a-zA-Z][\w-]*:[a-zA-Z*][\w-]*:[a-zA-Z*][\w-]*\b")
 
 
 def permission_label(permission: str) -> str:
-    """``conversation:communication:disconnect`` -> ``Conversation > Communication > Disconnect``."""
-    return " > ".join(part[:1].upper() + part[1:] for part in permission.split(":"))
+    """The label the admin UI shows, named in a 403's message and by `doctor` alike.
+
+    ``analytics:conversationDetail:view`` -> ``Analytics > Conversation Detail > View``.
+    """
+    parts = []
+    for part in permission.split(":"):
+        words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", part)
+        parts.append(words[:1].upper() + words[1:])
+    return " > ".join(parts)
 
 
 def parse_error_body(content: bytes | str | None) -> Mapping[str, Any]:
