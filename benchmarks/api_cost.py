@@ -27,6 +27,7 @@ from genesys_emulator.traffic import demo_specs
 from session_reaper.commands.runtime import open_runtime
 from session_reaper.config import parse_settings
 from session_reaper.engine.sweep import Sweep
+from session_reaper.genesys.port import GenesysPlatform
 from session_reaper.telemetry import logs
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -64,7 +65,7 @@ async def sweep_once(base_url: str, ledger: str) -> dict[str, Any]:
         "GENESYSCLOUD_API_URL": base_url,
     }
     async with open_runtime(settings, environ) as runtime:
-        result = await Sweep(runtime.api, runtime.ledger, settings, apply=True).run()
+        result = await Sweep(GenesysPlatform(runtime.api), runtime.ledger, settings, apply=True).run()
     return result.summary.to_json()["summary"]
 
 

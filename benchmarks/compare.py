@@ -61,6 +61,7 @@ from session_reaper.config import Settings
 from session_reaper.engine.sweep import NotBefore, Sweep
 from session_reaper.genesys.api import GenesysApi
 from session_reaper.genesys.http import PlatformHttp
+from session_reaper.genesys.port import GenesysPlatform
 from session_reaper.genesys.regions import resolve
 from session_reaper.ledger import Ledger
 from session_reaper.telemetry.logs import configure as configure_logs
@@ -159,7 +160,9 @@ async def run_reaper_async(
             began = baton.now()
             if began >= end:
                 return
-            result = await Sweep(api, ledger, settings, apply=True, not_before=not_before).run()
+            result = await Sweep(
+                GenesysPlatform(api), ledger, settings, apply=True, not_before=not_before
+            ).run()
             if result.aborted is not None:
                 raise result.aborted
             decisions.update(f"{ln.rule or '-'} {ln.decision} {ln.outcome.value}" for ln in result.lines)

@@ -43,6 +43,7 @@ from genesys_emulator.client import EmulatorAdmin
 from session_reaper.commands.runtime import open_runtime
 from session_reaper.config import Settings
 from session_reaper.engine.sweep import NotBefore, Sweep
+from session_reaper.genesys.port import GenesysPlatform
 from session_reaper.telemetry.logs import configure as configure_logs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -203,7 +204,9 @@ async def phases(
             with RssSampler() as rss:
                 if profiler:
                     profiler.enable()
-                result = await Sweep(rt.api, rt.ledger, settings, apply=apply, not_before=NotBefore()).run()
+                result = await Sweep(
+                    GenesysPlatform(rt.api), rt.ledger, settings, apply=apply, not_before=NotBefore()
+                ).run()
                 if profiler:
                     profiler.disable()
             wall = time.monotonic() - wall0

@@ -163,9 +163,6 @@ def test_the_runtime_package_imports_no_tests_or_benchmarks(imports: list[Import
         assert violations(imports, layer, ("tests", "benchmarks", "tools")) == []
 
 
-# Until the engine speaks only to its two ports (engine-plan.md), executor/recovery/leasing/sweep still
-# import genesys/ and ledger/ directly. strict: the day they stop, this xfail fails and must go.
-@pytest.mark.xfail(strict=True, reason="engine ports not in place yet (issue 10, engine-plan.md)")
 def test_the_engine_reaches_the_platform_and_the_ledger_only_through_ports(imports: list[Import]) -> None:
     concrete = (
         "session_reaper.genesys",
@@ -214,3 +211,30 @@ def test_the_scan_catches_every_form_of_import(
     forbidden = ("session_reaper",) if layer == "genesys_emulator" else (*REAPER_OUTSIDE_CORE, *IO_LIBRARIES)
     caught = violations(found, layer, forbidden)
     assert any(f"imports {expected}" in v for v in caught), caught
+
+
+def http_reaches(root: Path) -> list[str]:
+    """Every `x.http` outside genesys/: the transport (its limiter, its raw requests) is genesys's own."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        name = module_name(path, root)
+        if within(name, "session_reaper.genesys") or not within(name, "session_reaper"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        found += [
+            f"{name}:{n.lineno}" for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "http"
+        ]
+    return found
+
+
+def test_only_genesys_reaches_the_platform_transport() -> None:
+    assert http_reaches(SRC) == []
+
+
+def test_the_transport_scan_catches_a_reach(tmp_path: Path) -> None:
+    path = tmp_path / "session_reaper" / "commands" / "x.py"
+    path.parent.mkdir(parents=True)
+    path.write_text("async def f(api):\n    await api.http.limiter.wait_for_room(2)\n")
+    (tmp_path / "session_reaper" / "genesys").mkdir()
+    (tmp_path / "session_reaper" / "genesys" / "api.py").write_text("def g(self):\n    return self.http\n")
+    assert http_reaches(tmp_path) == ["session_reaper.commands.x:2"]

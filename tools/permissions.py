@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from session_reaper.genesys.capabilities import CAPABILITIES, Capability, known_permissions, permission_label
+from session_reaper.genesys.capabilities import CAPABILITIES, Capability, known_permissions
+from session_reaper.genesys.errors import permission_label
 
 ROLE_NAME = "session-reaper"  # the role the guide has an administrator create
 

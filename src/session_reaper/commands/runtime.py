@@ -18,6 +18,7 @@ from session_reaper.errors import EXIT_OK as EXIT_OK
 from session_reaper.errors import EXIT_USAGE as EXIT_USAGE
 from session_reaper.genesys.api import GenesysApi
 from session_reaper.genesys.http import ResponseEvent
+from session_reaper.genesys.port import GenesysPlatform
 from session_reaper.genesys.regions import resolve
 from session_reaper.ledger import Ledger
 
@@ -27,6 +28,7 @@ class Runtime:
     settings: Settings
     api: GenesysApi
     ledger: Ledger
+    platform: GenesysPlatform  # the engine's port over `api`: one write proof for the process
 
 
 @asynccontextmanager
@@ -57,7 +59,7 @@ async def open_runtime(
             access_token=credentials.access_token.get_secret_value() if credentials.access_token else None,
             on_response=on_response,
         ) as api:
-            yield Runtime(settings, api, journal)
+            yield Runtime(settings, api, journal, GenesysPlatform(api))
     finally:
         if own_ledger:
             journal.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 
@@ -175,3 +175,51 @@ class Conversation:
         return all(p.ended for p in self.participants) and not any(
             p.in_after_call_work for p in self.participants
         )
+
+
+# What the engine learns about a conversation before reading it, and what it keeps between reads.
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryScope:
+    """Which conversations discovery looks for: channels, queues, and how far back they may have started."""
+
+    channels: tuple[str, ...]
+    queue_include: tuple[str, ...]
+    queue_exclude: tuple[str, ...]
+    lookback: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveredConversation:
+    conversation_id: str
+    started_at: datetime | None
+    queue_ids: frozenset[str]
+    message_types: frozenset[str]
+    # Who is in the conversation and which of their segments have ended, as analytics sees it. Every
+    # change that can make a rule act sooner (a guest leaving, an agent joining or leaving) changes
+    # it; messages do not, and need not: they only push every rule's clock later.
+    participants_fingerprint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledRead:
+    """Not to be read before `until`; valid for the conversation that started at `conversation_start`."""
+
+    until: datetime
+    conversation_start: datetime | None = None
+    participants_fingerprint: str | None = None  # valid while the participants look like this
+
+
+@dataclass(frozen=True, slots=True)
+class PendingStep:
+    """A step whose intent was journalled but whose outcome never was (the process died between)."""
+
+    step_id: int
+    decision_id: int
+    sweep_id: int
+    owner: str
+    conversation_id: str
+    kind: str
+    participant_id: str | None
+    intent_at: datetime

@@ -13,7 +13,7 @@ import socket
 import uuid
 from datetime import datetime, timedelta
 
-from session_reaper.ledger import Ledger
+from session_reaper.engine.ports import JournalPort
 
 
 def new_owner() -> str:
@@ -37,12 +37,12 @@ def holder_is_dead(owner: str) -> bool:
     return False
 
 
-def acquire(ledger: Ledger, conversation_id: str, owner: str, *, ttl: timedelta, now: datetime) -> bool:
+def acquire(journal: JournalPort, conversation_id: str, owner: str, *, ttl: timedelta, now: datetime) -> bool:
     """Claim the conversation's lease, taking it over from a dead local holder if need be."""
-    if ledger.claim(conversation_id, owner, ttl=ttl, now=now):
+    if journal.claim(conversation_id, owner, ttl=ttl, now=now):
         return True
-    held = ledger.lease_holder(conversation_id)
+    held = journal.lease_holder(conversation_id)
     if held is None:  # released between the two statements
-        return ledger.claim(conversation_id, owner, ttl=ttl, now=now)
+        return journal.claim(conversation_id, owner, ttl=ttl, now=now)
     previous, _ = held
-    return holder_is_dead(previous) and ledger.take_over(conversation_id, previous, owner, ttl=ttl, now=now)
+    return holder_is_dead(previous) and journal.take_over(conversation_id, previous, owner, ttl=ttl, now=now)

@@ -11,9 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from session_reaper.core.model import Conversation
-from session_reaper.genesys.api import GenesysApi
-from session_reaper.genesys.errors import GenesysError, NotFound, PermissionMissing
-from session_reaper.ledger import Ledger
+from session_reaper.engine.ports import JournalPort, PlatformError, PlatformPort
 from session_reaper.telemetry import logs
 
 _log = logs.get_logger()
@@ -34,26 +32,22 @@ class QueueNames:
     (5xx, timeout) is retried by a later sweep.
     """
 
-    def __init__(self, api: GenesysApi, ledger: Ledger) -> None:
-        self.api = api
-        self.ledger = ledger
+    def __init__(self, platform: PlatformPort, journal: JournalPort) -> None:
+        self.platform = platform
+        self.journal = journal
         self._known: set[str] | None = None
 
     async def remember(self, queue_id: str | None) -> None:
         if not queue_id:
             return
         if self._known is None:
-            self._known = self.ledger.known_queues()
+            self._known = self.journal.known_queues()
         if queue_id in self._known:
             return
         self._known.add(queue_id)  # once per sweep even when the read fails
         try:
-            body = await self.api.get_queue(queue_id)
-        except (PermissionMissing, NotFound) as exc:
-            self.ledger.record_queue(queue_id, None, status=exc.status)
-            return
-        except GenesysError as exc:
+            name, refused = await self.platform.queue_name(queue_id)
+        except PlatformError as exc:
             _log.info("queue name not read", queue_id=queue_id, status=exc.status)
             return
-        name = body.get("name")
-        self.ledger.record_queue(queue_id, name if isinstance(name, str) and name.strip() else None)
+        self.journal.record_queue(queue_id, name, status=refused)

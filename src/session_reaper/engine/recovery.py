@@ -7,20 +7,16 @@ or as not sent (the conversation is decided afresh by the sweep that follows).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from session_reaper.core.model import Conversation, Role
 from session_reaper.core.plan import StepKind
 from session_reaper.core.vocabulary import TEXT_STEPS, own_activity
 from session_reaper.engine.leasing import acquire
-from session_reaper.genesys.api import GenesysApi
-from session_reaper.genesys.errors import NotFound
-from session_reaper.ledger import Ledger
+from session_reaper.engine.own_messages import OwnMessages
+from session_reaper.engine.ports import Gone, JournalPort, PlatformPort
 
 RECOVERY_LEASE = timedelta(minutes=2)
-
-Reader = Callable[[str], Awaitable[Conversation]]
 
 
 def effect_visible(
@@ -60,17 +56,21 @@ def effect_visible(
             return "yes"
 
 
-async def recover_pending(api: GenesysApi, ledger: Ledger, read: Reader, *, owner: str) -> int:
+async def recover_pending(
+    platform: PlatformPort, ledger: JournalPort, own: OwnMessages, *, owner: str
+) -> int:
     """Resolve every open intent whose conversation no live reaper holds. Returns how many."""
     resolved = 0
     for pending in ledger.pending_steps():
-        now = api.clock.now()
+        now = platform.now()
         if not acquire(ledger, pending.conversation_id, owner, ttl=RECOVERY_LEASE, now=now):
             continue  # another replica holds it and may still be sending this very step
         try:
             try:
-                conversation = await read(pending.conversation_id)
-            except NotFound:
+                conversation = await platform.read(
+                    pending.conversation_id, own.kinds(pending.conversation_id)
+                )
+            except Gone:
                 ledger.step_outcome(pending.step_id, "resolved-gone")
                 resolved += 1
                 continue

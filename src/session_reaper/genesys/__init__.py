@@ -5,9 +5,10 @@ the unended message conversations in scope; ``to_conversation`` turns a platform
 vendor-neutral model. Every failure is a ``GenesysError`` (see ``errors``).
 """
 
+from session_reaper.core.model import DiscoveredConversation
 from session_reaper.genesys.api import GenesysApi
 from session_reaper.genesys.clock import ClockNotSynced, PlatformClock
-from session_reaper.genesys.discovery import DiscoveredConversation, discover
+from session_reaper.genesys.discovery import discover
 from session_reaper.genesys.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -21,6 +22,7 @@ from session_reaper.genesys.errors import (
 )
 from session_reaper.genesys.http import RequestStats, ResponseEvent, RetryPolicy
 from session_reaper.genesys.mapping import to_conversation
+from session_reaper.genesys.port import GenesysPlatform
 from session_reaper.genesys.regions import REGIONS, Endpoints, UnknownRegion, resolve
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "Endpoints",
     "GenesysApi",
     "GenesysError",
+    "GenesysPlatform",
     "NotFound",
     "PermissionMissing",
     "PlatformClock",

@@ -80,6 +80,10 @@ class GenesysApi:
 
     # --- who am I -------------------------------------------------------------------------------
 
+    async def authenticate(self) -> None:
+        """The cached token, or a new one when it is due: refused credentials raise now (`/readyz`)."""
+        await self.http.authenticate()
+
     async def token_info(self) -> dict[str, Any]:
         """``GET /api/v2/tokens/me``: organization, OAuth client and scope of the current token."""
         return await self._json("GET", "/api/v2/tokens/me", "getTokensMe")

@@ -13,7 +13,6 @@ itself) = present.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -32,18 +31,6 @@ from session_reaper.genesys.errors import (
     NotFound,
     PermissionMissing,
 )
-
-
-def permission_label(permission: str) -> str:
-    """The label the admin UI shows.
-
-    ``analytics:conversationDetail:view`` -> ``Analytics > Conversation Detail > View``.
-    """
-    parts = []
-    for part in permission.split(":"):
-        words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", part)
-        parts.append(words[:1].upper() + words[1:])
-    return " > ".join(parts)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
+from session_reaper.core.model import DiscoveredConversation
 from session_reaper.core.schedule import CLOCK_SKEW
 from session_reaper.genesys.errors import AuthenticationFailed, GenesysError, PermissionMissing
 from session_reaper.genesys.mapping import parse_time
@@ -93,18 +94,6 @@ class WindowBook:
         if started_at is None:
             return False
         return any(_touches(w.start, w.end, started_at) for w in self.skipped)
-
-
-@dataclass(frozen=True, slots=True)
-class DiscoveredConversation:
-    conversation_id: str
-    started_at: datetime | None
-    queue_ids: frozenset[str]
-    message_types: frozenset[str]
-    # Who is in the conversation and which of their segments have ended, as analytics sees it. Every
-    # change that can make a rule act sooner (a guest leaving, an agent joining or leaving) changes
-    # it; messages do not, and need not: they only push every rule's clock later.
-    participants_fingerprint: str | None = None
 
 
 def windows(now: datetime, lookback: timedelta, max_window: timedelta = MAX_WINDOW) -> list[Window]:

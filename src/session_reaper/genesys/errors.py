@@ -14,10 +14,11 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from session_reaper.errors import EXIT_AUTH, ReaperError
+from session_reaper.engine.ports import AlreadyDone, Gone, PlatformError, Refused
+from session_reaper.errors import EXIT_AUTH
 
 
-class GenesysError(ReaperError):
+class GenesysError(PlatformError):
     """A platform call failed. ``status`` is None when no HTTP answer came back at all."""
 
     def __init__(
@@ -58,13 +59,13 @@ class BadRequest(GenesysError):
     """400: the platform rejected the request as malformed. Never retried."""
 
 
-class AuthenticationFailed(GenesysError):
+class AuthenticationFailed(GenesysError, Refused):
     """The credentials are wrong (token endpoint refused them) or a renewed token was refused again."""
 
     exit_code = EXIT_AUTH
 
 
-class PermissionMissing(GenesysError):
+class PermissionMissing(GenesysError, Refused):
     """403: the OAuth client's roles lack a permission. ``permissions`` names what the platform asked for."""
 
     exit_code = EXIT_AUTH
@@ -81,11 +82,11 @@ class PermissionMissing(GenesysError):
         return f"{base}; missing permission: {named}"
 
 
-class NotFound(GenesysError):
+class NotFound(GenesysError, Gone):
     """404: the conversation (or queue, ...) does not exist, or no longer does."""
 
 
-class Conflict(GenesysError):
+class Conflict(GenesysError, AlreadyDone):
     """The target is already in another state: 409, or 400 ``conversation.participant.not.connected``.
 
     For a disconnect this means "already done": verify the conversation rather than fail.
@@ -121,8 +122,15 @@ _PERMISSION = re.compile(r"\b[a-zA-Z][\w-]*:[a-zA-Z*][\w-]*:[a-zA-Z*][\w-]*\b")
 
 
 def permission_label(permission: str) -> str:
-    """``conversation:communication:disconnect`` -> ``Conversation > Communication > Disconnect``."""
-    return " > ".join(part[:1].upper() + part[1:] for part in permission.split(":"))
+    """The label the admin UI shows, named in a 403's message and by `doctor` alike.
+
+    ``analytics:conversationDetail:view`` -> ``Analytics > Conversation Detail > View``.
+    """
+    parts = []
+    for part in permission.split(":"):
+        words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", part)
+        parts.append(words[:1].upper() + words[1:])
+    return " > ".join(parts)
 
 
 def parse_error_body(content: bytes | str | None) -> Mapping[str, Any]:

@@ -8,14 +8,13 @@ No column stores a token, a secret or message text.
 
 from __future__ import annotations
 
+from session_reaper.core.model import PendingStep, ScheduledRead
 from session_reaper.ledger.engine import LedgerUrlError, normalize_url
 from session_reaper.ledger.history import Failure, Grouping, RequestCost
 from session_reaper.ledger.journal import (
     DEFAULT_LEASE_TTL,
     Clock,
     Ledger,
-    PendingStep,
-    ScheduledRead,
     default_owner,
 )
 from session_reaper.ledger.migrate import LedgerVersionError

@@ -17,7 +17,6 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
@@ -25,6 +24,7 @@ from sqlalchemy import and_, delete, exists, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from session_reaper.core.model import PendingStep, ScheduledRead
 from session_reaper.core.schedule import CLOCK_SKEW
 from session_reaper.ledger import discovery_windows as window_sql
 from session_reaper.ledger import history as reports
@@ -61,29 +61,6 @@ def _machine_clock() -> datetime:
 
 def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduledRead:
-    """Not to be read before `until`; valid for the conversation that started at `conversation_start`."""
-
-    until: datetime
-    conversation_start: datetime | None = None
-    participants_fingerprint: str | None = None  # valid while the participants look like this
-
-
-@dataclass(frozen=True, slots=True)
-class PendingStep:
-    """A step whose intent was journalled but whose outcome never was (the process died between)."""
-
-    step_id: int
-    decision_id: int
-    sweep_id: int
-    owner: str
-    conversation_id: str
-    kind: str
-    participant_id: str | None
-    intent_at: datetime
 
 
 class Ledger:

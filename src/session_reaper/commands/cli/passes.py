@@ -73,7 +73,12 @@ def sweep(
             if selection.plan is not None:  # before anything is sent, recovery included
                 selection.plan.check_age(rt.api.clock.now(), max_age)
             reaper = Sweep(
-                rt.api, rt.ledger, settings, apply=settings.sweep.apply, on_line=show, selection=selection
+                rt.platform,
+                rt.ledger,
+                settings,
+                apply=settings.sweep.apply,
+                on_line=show,
+                selection=selection,
             )
             return await reaper.run()
 
@@ -127,7 +132,7 @@ def scan(fresh: bool = FreshOption, config: Path | None = ConfigOption) -> None:
         async with open_runtime(settings) as rt:
             with render.progress(err) as tick:
                 reaper = Sweep(
-                    rt.api, rt.ledger, settings, apply=False, on_conversation=tick, selection=selection
+                    rt.platform, rt.ledger, settings, apply=False, on_conversation=tick, selection=selection
                 )
                 return await reaper.run()
 
@@ -157,7 +162,7 @@ def explain(
 
     async def work():  # type: ignore[no-untyped-def]
         async with open_runtime(settings) as rt:
-            reader = Sweep(rt.api, rt.ledger, settings, apply=False)
+            reader = Sweep(rt.platform, rt.ledger, settings, apply=False)
             try:
                 conversation = await reader.read(conversation_id)
             except NotFound:

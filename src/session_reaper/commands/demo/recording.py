@@ -12,10 +12,12 @@ from session_reaper.commands.demo.world import DEMO_CLIENT, DEMO_RATE_LIMIT, WRA
 from session_reaper.commands.report.figures import ACTIONS
 from session_reaper.commands.runtime import Runtime
 from session_reaper.config import Settings
-from session_reaper.core.model import Conversation
+from session_reaper.core.model import Conversation, DiscoveredConversation
 from session_reaper.core.results import DecisionLine, Outcome
+from session_reaper.engine.reconcile import Reconciled
 from session_reaper.engine.recording import idle_seconds
 from session_reaper.engine.sweep import NotBefore, Sweep, SweepResult
+from session_reaper.genesys.port import GenesysPlatform
 
 
 class RecordingSweep(Sweep):
@@ -25,10 +27,10 @@ class RecordingSweep(Sweep):
         super().__init__(*args, **kwargs)
         self.decided: dict[str, Conversation] = {}
 
-    async def read(self, conversation_id: str) -> Conversation:
-        conversation = await super().read(conversation_id)
-        self.decided.setdefault(conversation_id, conversation)
-        return conversation
+    def reconciled(self, found: DiscoveredConversation, done: Reconciled) -> None:
+        super().reconciled(found, done)
+        if done.conversation is not None:
+            self.decided.setdefault(found.conversation_id, done.conversation)
 
 
 def silent_minutes(conversation: Conversation | None, now: datetime) -> float | None:
@@ -98,8 +100,14 @@ async def run_sweep(
     not_before: NotBefore | None = None,
     on_conversation: Callable[[], None] | None = None,
 ) -> SweepRecord:
+    # A platform port per sweep, as each sweep of the demo proves its write permissions anew.
     sweep = RecordingSweep(
-        rt.api, rt.ledger, settings, apply=apply, not_before=not_before, on_conversation=on_conversation
+        GenesysPlatform(rt.api),
+        rt.ledger,
+        settings,
+        apply=apply,
+        not_before=not_before,
+        on_conversation=on_conversation,
     )
     result = await sweep.run()
     if result.aborted is not None:

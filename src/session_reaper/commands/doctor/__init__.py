@@ -49,7 +49,8 @@ from session_reaper.config import (
     load_settings,
 )
 from session_reaper.errors import EXIT_USAGE
-from session_reaper.genesys.capabilities import CAPABILITIES, known_permissions, permission_label
+from session_reaper.genesys.capabilities import CAPABILITIES, known_permissions
+from session_reaper.genesys.errors import permission_label
 from session_reaper.genesys.regions import resolve
 
 __all__ = [

@@ -21,7 +21,6 @@ from session_reaper.errors import EXIT_ACTION_FAILED, EXIT_AUTH, EXIT_OK
 from session_reaper.genesys.api import GenesysApi
 from session_reaper.genesys.capabilities import (
     CAPABILITIES,
-    permission_label,
     probe,
 )
 from session_reaper.genesys.errors import (
@@ -29,6 +28,7 @@ from session_reaper.genesys.errors import (
     GenesysError,
     PermissionMissing,
     TransportError,
+    permission_label,
 )
 from session_reaper.genesys.http import RetryPolicy
 from session_reaper.genesys.regions import Endpoints

@@ -17,8 +17,7 @@ from session_reaper.config import Settings
 from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.core.rules import Action
 from session_reaper.engine.sweep import NotBefore, Sweep, SweepResult
-from session_reaper.errors import ReaperError
-from session_reaper.genesys.capabilities import WriteProof
+from session_reaper.errors import ReaperError, describe
 from session_reaper.genesys.errors import AuthenticationFailed, GenesysError, PermissionMissing
 from session_reaper.telemetry import logs
 from session_reaper.telemetry.metrics import Metrics
@@ -54,7 +53,6 @@ class Service:
         self.metrics = metrics
         self.apply = apply
         self.not_before = NotBefore()
-        self.write_proof = WriteProof()  # write permissions, proven again after 403 or PROOF_MAX_AGE
         self._last_prune = float("-inf")
         self.stopping = asyncio.Event()
         self.passes = 0
@@ -79,13 +77,13 @@ class Service:
                     await asyncio.wait_for(self.stopping.wait(), wait)
 
     async def sweep_once(self) -> PassRecord:
+        # runtime.platform keeps one write proof across passes: proven again after 403 or PROOF_MAX_AGE
         sweep = Sweep(
-            self.runtime.api,
+            self.runtime.platform,
             self.runtime.ledger,
             self.settings,
             apply=self.apply,
             not_before=self.not_before,
-            write_proof=self.write_proof,
             on_line=self._on_line,
         )
         self._current = sweep
@@ -98,8 +96,9 @@ class Service:
         except (AuthenticationFailed, PermissionMissing) as exc:
             record = PassRecord("aborted", str(exc))
         except Exception as exc:  # one bad pass must not end the service
-            log.exception("sweep crashed", error=str(exc))
-            record = PassRecord("error", str(exc))
+            problem = describe(exc)  # what failed, not "unhandled errors in a TaskGroup"
+            log.exception("sweep crashed", error=problem)
+            record = PassRecord("error", problem)
         finally:
             self._current = None
             self.passes += 1
@@ -201,7 +200,7 @@ class Service:
         now = time.monotonic()
         if self._token_verdict is not None and now - self._token_verdict[0] < TOKEN_RECHECK:
             return self._token_verdict[1]
-        verdict = await _check(self.runtime.api.http.authenticate())
+        verdict = await _check(self.runtime.api.authenticate())
         self._token_verdict = (now, verdict)
         return verdict
 

@@ -1,0 +1,211 @@
+"""The only things the engine knows of the outside: the platform and the journal, as two protocols.
+
+`genesys.GenesysPlatform` implements `PlatformPort`, `ledger.Ledger` implements `JournalPort`; each
+method is one call the engine makes today, nothing more. The errors a platform call may raise are
+declared here too, so that the engine can tell "gone", "already so" and "refused" apart without
+knowing which platform it speaks to (genesys/errors.py derives its hierarchy from them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from session_reaper.config import Settings
+from session_reaper.core.model import (
+    ActivityKind,
+    Conversation,
+    DiscoveredConversation,
+    DiscoveryScope,
+    PendingStep,
+    ScheduledRead,
+)
+from session_reaper.errors import EXIT_AUTH, ReaperError
+
+
+class PlatformError(ReaperError):
+    """A platform call failed; what the platform said, never a credential."""
+
+    status: int | None = None  # None when no answer came back at all
+    code: str | None = None
+    context_id: str | None = None
+
+
+class Gone(PlatformError):
+    """The conversation (or queue) does not exist, or no longer does (404)."""
+
+
+class AlreadyDone(PlatformError):
+    """The target is already in the state a write wanted (e.g. the participant left meanwhile)."""
+
+
+class Refused(PlatformError):
+    """The credentials or the client's roles were refused: nothing else can succeed, stop the pass."""
+
+    exit_code = EXIT_AUTH
+
+
+class Windows(Protocol):
+    """Discovery's memory of when each older window was looked at (loaded from and saved to the journal)."""
+
+    @property
+    def changed(self) -> Mapping[str, datetime]: ...
+
+    def not_looked_at(self, started_at: datetime | None) -> bool: ...
+
+
+class PlatformPort(Protocol):
+    # -- clock and cost
+    def now(self) -> datetime: ...
+
+    @property
+    def requests_made(self) -> int: ...
+
+    async def reserve(self, requests: int) -> None:
+        """Wait until `requests` can leave back to back without a pacing wait between them."""
+
+    # -- reading (with the reaper's own message ids, so its texts never reset a clock)
+    async def read(self, conversation_id: str, own: Mapping[str, ActivityKind]) -> Conversation:
+        """The generic view: states, message times, wrap-up and the communication ids to act with."""
+
+    async def recheck(self, conversation_id: str, own: Mapping[str, ActivityKind]) -> Conversation:
+        """The media view: an independent second look, just before acting."""
+
+    def windows(self, scans: Mapping[str, datetime]) -> Windows: ...
+
+    def discover(
+        self, scope: DiscoveryScope, now: datetime, windows: Windows | None
+    ) -> AsyncIterator[DiscoveredConversation]: ...
+
+    async def queue_name(self, queue_id: str) -> tuple[str | None, int | None]:
+        """(name, None), or (None, status) when the platform refused it for good; raises otherwise."""
+
+    # -- before the first write
+    async def prove_writes(self, settings: Settings) -> None: ...
+
+    def forget_proof(self) -> None: ...
+
+    # -- acting: one request each
+    async def annotate(
+        self, conversation_id: str, participant_id: str, attributes: Mapping[str, str]
+    ) -> None: ...
+
+    async def send_text(self, conversation_id: str, communication_id: str, text: str) -> str | None:
+        """The sent message's id, when the platform gave one."""
+
+    async def disconnect_participant(self, conversation_id: str, participant_id: str) -> None: ...
+
+    async def disconnect_conversation(self, conversation_id: str) -> None: ...
+
+    async def teardown(self, conversation_id: str) -> None: ...
+
+    async def apply_wrapup(
+        self, conversation_id: str, participant_id: str, communication_id: str, code: str, notes: str
+    ) -> None: ...
+
+
+class JournalPort(Protocol):
+    # Journal times must compare with the platform's: the engine sets this to the platform's clock.
+    clock: Callable[[], datetime]
+
+    # -- sweeps
+    def start_sweep(self, apply: bool, *, owner: str | None = None) -> int: ...
+
+    def finish_sweep(self, sweep_id: int, summary: Mapping[str, Any]) -> None: ...
+
+    # -- decisions
+    def record_decision(
+        self,
+        sweep_id: int,
+        conversation_id: str,
+        *,
+        decision: str,
+        rule: str | None = None,
+        reason: str | None = None,
+        queue_id: str | None = None,
+        channel: str | None = None,
+        threshold_seconds: float | None = None,
+        idle_seconds: float | None = None,
+        held_seconds: float | None = None,
+        platform_now: datetime | None = None,
+    ) -> int: ...
+
+    def buffer_decision(
+        self,
+        sweep_id: int,
+        conversation_id: str,
+        *,
+        decision: str,
+        outcome: str,
+        rule: str | None = None,
+        reason: str | None = None,
+        queue_id: str | None = None,
+        channel: str | None = None,
+        threshold_seconds: float | None = None,
+        platform_now: datetime | None = None,
+    ) -> None: ...
+
+    def set_decision_outcome(self, decision_id: int, outcome: str, *, error: str | None = None) -> None: ...
+
+    # -- steps: intent before the request, outcome after
+    def completed_step(
+        self,
+        conversation_id: str,
+        kind: str,
+        participant_id: str | None = None,
+        *,
+        since: datetime | None = None,
+    ) -> bool: ...
+
+    def step_intent(
+        self, decision_id: int, conversation_id: str, kind: str, participant_id: str | None = None
+    ) -> int: ...
+
+    def step_outcome(
+        self,
+        step_id: int,
+        outcome: str,
+        *,
+        http_status: int | None = None,
+        context_id: str | None = None,
+        error_code: str | None = None,
+    ) -> bool: ...
+
+    def pending_steps(self) -> list[PendingStep]: ...
+
+    # -- the reaper's own texts
+    def record_reaper_message(self, conversation_id: str, message_id: str, kind: str) -> None: ...
+
+    def reaper_messages(self, conversation_id: str) -> dict[str, str]: ...
+
+    def reaper_messages_since(self, since: datetime) -> dict[str, dict[str, str]]: ...
+
+    # -- what the report needs: queue names
+    def known_queues(self) -> set[str]: ...
+
+    def record_queue(self, queue_id: str, name: str | None, *, status: int | None = None) -> None: ...
+
+    # -- read schedule and discovery windows
+    def read_schedule(self, policy: str, now: datetime) -> dict[str, ScheduledRead]: ...
+
+    def save_read_schedule(
+        self, policy: str, decided_at: datetime, reads: Mapping[str, ScheduledRead], forget: set[str]
+    ) -> None: ...
+
+    def window_scans(self) -> dict[str, datetime]: ...
+
+    def save_window_scans(self, scans: Mapping[str, datetime]) -> None: ...
+
+    # -- leases
+    def claim(
+        self, conversation_id: str, owner: str | None = None, *, ttl: timedelta, now: datetime
+    ) -> bool: ...
+
+    def lease_holder(self, conversation_id: str) -> tuple[str, datetime] | None: ...
+
+    def take_over(
+        self, conversation_id: str, previous: str, owner: str | None = None, *, ttl: timedelta, now: datetime
+    ) -> bool: ...
+
+    def release(self, conversation_id: str, owner: str | None = None) -> bool: ...

@@ -1,0 +1,270 @@
+"""Carry out one conversation's plan against the platform, safely.
+
+The plan (pure) says *what*; this module says *how*, with the guarantees DESIGN.md promises:
+- re-read just before the first write, and again just before the disconnect when other writes came
+  first, and cancel if anything happened since the decision;
+- every step is journalled as an intent before its request is sent and with its outcome after, and a
+  step the journal already shows as done is never sent again;
+- a disconnect is verified by reading until the end shows, escalated one level when it does not.
+It fills in the conversation's one `DecisionLine` (built by `reconcile`) and calls down only: the
+core, and the two ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from session_reaper.core.model import Conversation
+from session_reaper.core.plan import ENDING_STEPS, Step, StepKind, escalate, plan
+from session_reaper.core.results import DecisionLine, Outcome
+from session_reaper.core.rules import Action, Verdict, changed_since
+from session_reaper.core.vocabulary import TEXT_STEPS
+from session_reaper.engine.ports import AlreadyDone, Gone, PlatformError, Refused
+from session_reaper.errors import ReaperError
+
+if TYPE_CHECKING:
+    from session_reaper.engine.reconcile import Engine
+
+
+class StepFailed(ReaperError):
+    """A step could not be carried out; the conversation's outcome is `failed`."""
+
+
+@dataclass
+class Execution:
+    """The running record of one conversation being acted on."""
+
+    conversation_id: str
+    decision_id: int
+    decided: Conversation
+    verdict: Verdict
+    steps_done: list[str] = field(default_factory=list)
+    last_seen: Conversation | None = None
+    # Participants this run has disconnected: their leaving is the reaper's own doing, never a reason
+    # for the re-check before the next disconnect (a conference, a transfer in progress) to cancel.
+    disconnected: set[str] = field(default_factory=set)
+
+    @property
+    def decided_since(self) -> datetime | None:
+        """Steps journalled as done after the last activity belong to this closing cycle."""
+        last = self.decided.last_activity
+        return last.at if last is not None else self.decided.started_at
+
+
+async def carry_out(
+    engine: Engine, line: DecisionLine, decided: Conversation, verdict: Verdict, decision_id: int
+) -> None:
+    """Act on one conversation, filling in `line`. Until one disconnect has been accepted, acts take
+    turns (`Turns`): if the client may not disconnect, only one guest is written to before the 403
+    stops the pass (the closing text precedes the disconnect), not one per concurrent worker. The
+    turn ends when the platform accepts that disconnect (2xx), not when its end is verified: a
+    platform slow to apply one close must not hold every other close behind its verification."""
+    turns = engine.turns
+    if turns.disconnect_proven.is_set() or verdict.action in (Action.WARN, Action.WRAPUP):
+        return await _execute(engine, line, decided, verdict, decision_id)
+    act: asyncio.Task[None] | None = None
+    async with turns.first_disconnect:
+        if not turns.disconnect_proven.is_set():
+            act = asyncio.create_task(_execute(engine, line, decided, verdict, decision_id))
+            accepted = asyncio.create_task(turns.disconnect_proven.wait())
+            try:
+                await asyncio.wait((act, accepted), return_when=asyncio.FIRST_COMPLETED)
+            except BaseException:
+                act.cancel()  # the pass is being cancelled: so is this act, as if awaited directly
+                raise
+            finally:
+                accepted.cancel()
+    if act is None:
+        return await _execute(engine, line, decided, verdict, decision_id)
+    return await act  # the turn is over; the rest (verification) runs alongside the others
+
+
+async def _execute(
+    engine: Engine, line: DecisionLine, decided: Conversation, verdict: Verdict, decision_id: int
+) -> None:
+    run = Execution(decided.id, decision_id, decided, verdict)
+    line.outcome = Outcome.DONE
+    platform = engine.platform
+    try:
+        # The re-check reads the media view: a second, independent look at the conversation.
+        fresh = await platform.recheck(decided.id, engine.own.kinds(decided.id))
+        run.last_seen = fresh
+        why = _changed(engine, decided, fresh)
+        if why is not None:
+            return _cancelled(line, why)
+        # Communication ids (needed to write to the guest or wrap up) come from the decision's read.
+        steps = plan(decided, verdict, engine.close)
+        wrote = False
+        for step in steps:
+            if step.kind is StepKind.VERIFY:
+                await _verify_with_escalation(engine, run, steps)
+                run.steps_done.append(StepKind.VERIFY.value)
+                continue
+            if step.kind in ENDING_STEPS and wrote:
+                # The re-check and the disconnect leave back to back: no pacing wait between them.
+                await platform.reserve(2)
+                latest = await platform.recheck(decided.id, engine.own.kinds(decided.id))
+                why = _changed(engine, run.last_seen, latest, run.disconnected)
+                run.last_seen = latest
+                if why is not None:
+                    line.steps = run.steps_done
+                    return _cancelled(line, why)
+            await _run_step(engine, run, step)
+            wrote = True
+    except Gone:
+        line.outcome = Outcome.SKIPPED
+        line.reason = "conversation no longer exists"
+    except Refused:
+        raise
+    except (StepFailed, PlatformError) as exc:
+        line.outcome = Outcome.FAILED
+        line.error = str(exc)
+    line.steps = run.steps_done
+
+
+def _changed(
+    engine: Engine, before: Conversation, after: Conversation, own: set[str] | None = None
+) -> str | None:
+    return changed_since(
+        before,
+        after,
+        exempt_attribute=engine.policy.exempt_attribute,
+        watch_platform_timer=engine.policy.respect_platform_timer,
+        disconnected_by_reaper=own or (),
+    )
+
+
+def _cancelled(line: DecisionLine, why: str) -> None:
+    line.outcome = Outcome.CANCELLED
+    line.reason = f"cancelled: {why}"
+
+
+async def _run_step(engine: Engine, run: Execution, step: Step) -> None:
+    journal = engine.journal
+    if step.kind is StepKind.DISCONNECT_AGENT and step.participant_id:
+        # Sent now or by an earlier run the journal remembers: the reaper's own doing either way.
+        run.disconnected.add(step.participant_id)
+    if journal.completed_step(
+        run.conversation_id, step.kind.value, step.participant_id, since=run.decided_since
+    ):
+        run.steps_done.append(step.kind.value)
+        return
+    step_id = journal.step_intent(run.decision_id, run.conversation_id, step.kind.value, step.participant_id)
+    try:
+        outcome = await _send(engine, run, step)
+    except AlreadyDone as exc:
+        # Already in the state we wanted (e.g. the participant left meanwhile): verify will judge.
+        journal.step_outcome(step_id, "already-done", http_status=exc.status, context_id=exc.context_id)
+    except PlatformError as exc:
+        journal.step_outcome(
+            step_id, "failed", http_status=exc.status, context_id=exc.context_id, error_code=exc.code
+        )
+        raise
+    except BaseException:
+        # Cancelled or crashed mid-request: leave the intent open for recovery to resolve.
+        raise
+    else:
+        journal.step_outcome(step_id, outcome)
+    if step.kind in ENDING_STEPS:
+        engine.turns.disconnect_proven.set()  # the platform let it through: the permission is there
+    run.steps_done.append(step.kind.value)
+
+
+async def _send(engine: Engine, run: Execution, step: Step) -> str:
+    """Send the step's one request; returns the step outcome to journal."""
+    platform = engine.platform
+    cid = run.conversation_id
+    match step.kind:
+        case StepKind.ANNOTATE:
+            await platform.annotate(cid, _need(step.participant_id, step), dict(step.attributes or {}))
+        case StepKind.WARNING_TEXT | StepKind.CLOSING_TEXT:
+            message_id = await platform.send_text(cid, _need(step.communication_id, step), step.text or "")
+            if message_id is not None:
+                kind = TEXT_STEPS[step.kind].value
+                engine.journal.record_reaper_message(cid, message_id, kind)
+                engine.own.add(cid, message_id, kind)
+        case StepKind.DISCONNECT_AGENT:
+            await platform.disconnect_participant(cid, _need(step.participant_id, step))
+        case StepKind.DISCONNECT_CONVERSATION:
+            await platform.disconnect_conversation(cid)
+        case StepKind.TEARDOWN:
+            await platform.teardown(cid)
+        case StepKind.WRAPUP_AGENT:
+            current = run.last_seen.participant(step.participant_id or "") if run.last_seen else None
+            if current is not None and current.wrapup is not None:
+                return "already-done"  # the agent set their own wrap-up: never overwrite it
+            await platform.apply_wrapup(
+                cid,
+                _need(step.participant_id, step),
+                _need(step.communication_id, step),
+                _need(step.wrapup_code, step),
+                step.wrapup_notes or "",
+            )
+        case _:
+            raise StepFailed(f"unknown step {step.kind}")
+    return "done"
+
+
+async def _verify_with_escalation(engine: Engine, run: Execution, steps: tuple[Step, ...]) -> None:
+    ending = [s for s in steps if s.kind in ENDING_STEPS]
+    if not ending:
+        return
+    current: Step | None = ending[-1]
+    sent = ending
+    while current is not None:
+        if await _wait_for_end(engine, run, sent):
+            return
+        current = escalate(current, engine.close.allow_teardown)
+        if current is None:
+            break
+        await _run_step(engine, run, current)
+        sent = [current]
+    state = _describe(run.last_seen)
+    timeout = engine.verify_timeout.total_seconds()
+    raise StepFailed(f"conversation did not end within {timeout:.0f}s; last seen: {state}")
+
+
+async def _wait_for_end(engine: Engine, run: Execution, sent: list[Step]) -> bool:
+    """Read until the conversation has ended (True), or until waiting can no longer help (False).
+
+    Waiting helps while our own disconnect has not shown yet (the platform propagates changes
+    with a delay). Once it shows and the conversation is still open — say a queue leg is still
+    connected — nothing will change by itself: escalate at once rather than wait out the timeout.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + engine.verify_timeout.total_seconds()
+    delay = engine.poll_interval
+    cid = run.conversation_id
+    while True:
+        seen = await engine.platform.read(cid, engine.own.kinds(cid))
+        run.last_seen = seen
+        if all(p.ended for p in seen.participants):
+            return True
+        if _own_effect_visible(sent, seen) or loop.time() + delay > deadline:
+            return False
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
+def _own_effect_visible(sent: list[Step], seen: Conversation) -> bool:
+    """Whether the participant disconnects we sent show on the platform (a whole-conversation call
+    shows only as the end itself)."""
+    targets = [s.participant_id for s in sent if s.kind is StepKind.DISCONNECT_AGENT and s.participant_id]
+    if not targets or len(targets) != len(sent):
+        return False
+    return all((p := seen.participant(t)) is None or p.ended for t in targets)
+
+
+def _need(value: str | None, step: Step) -> str:
+    if not value:
+        raise StepFailed(f"step {step.kind.value} lacks the id it needs")
+    return value
+
+
+def _describe(conversation: Conversation | None) -> str:
+    if conversation is None:
+        return "unknown"
+    return ", ".join(f"{p.purpose or p.role.value}={p.state}" for p in conversation.participants)

@@ -1,0 +1,99 @@
+"""Genesys Cloud as the engine's `PlatformPort`: typed calls, mapping and discovery behind one face.
+
+The only place outside http.py that knows the pacing limiter (`reserve`), and the home of the write
+proof (`prove_writes`): a `serve` process shares one `GenesysPlatform` across its passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from session_reaper.config import Settings
+from session_reaper.core.model import ActivityKind, Conversation, DiscoveredConversation, DiscoveryScope
+from session_reaper.engine.ports import Windows
+from session_reaper.genesys.api import GenesysApi
+from session_reaper.genesys.capabilities import WriteProof
+from session_reaper.genesys.discovery import WindowBook, discover
+from session_reaper.genesys.errors import NotFound, PermissionMissing
+from session_reaper.genesys.mapping import to_conversation
+
+
+@dataclass
+class GenesysPlatform:
+    api: GenesysApi
+    write_proof: WriteProof = field(default_factory=WriteProof)  # once per process, again after a 403
+
+    def now(self) -> datetime:
+        return self.api.clock.now()
+
+    @property
+    def requests_made(self) -> int:
+        return self.api.stats.total
+
+    async def reserve(self, requests: int) -> None:
+        await self.api.http.limiter.wait_for_room(requests)
+
+    async def read(self, conversation_id: str, own: Mapping[str, ActivityKind]) -> Conversation:
+        view = await self.api.get_conversation(conversation_id)
+        return to_conversation(view, own, conversation_id=conversation_id)
+
+    async def recheck(self, conversation_id: str, own: Mapping[str, ActivityKind]) -> Conversation:
+        view = await self.api.get_message_conversation(conversation_id)
+        return to_conversation(view, own, conversation_id=conversation_id)
+
+    def windows(self, scans: Mapping[str, datetime]) -> WindowBook:
+        return WindowBook(dict(scans))
+
+    def discover(
+        self, scope: DiscoveryScope, now: datetime, windows: Windows | None
+    ) -> AsyncIterator[DiscoveredConversation]:
+        assert windows is None or isinstance(windows, WindowBook)  # only ever one made by windows()
+        return discover(
+            self.api,
+            channels=scope.channels,
+            queue_include=scope.queue_include,
+            queue_exclude=scope.queue_exclude,
+            lookback=scope.lookback,
+            now=now,
+            book=windows,
+        )
+
+    async def queue_name(self, queue_id: str) -> tuple[str | None, int | None]:
+        try:
+            body = await self.api.get_queue(queue_id)
+        except (PermissionMissing, NotFound) as exc:  # final: the id is shown instead
+            return None, exc.status
+        name = body.get("name")
+        return (name if isinstance(name, str) and name.strip() else None), None
+
+    async def prove_writes(self, settings: Settings) -> None:
+        await self.write_proof.prove(self.api, settings)
+
+    def forget_proof(self) -> None:
+        self.write_proof.forget()
+
+    async def annotate(
+        self, conversation_id: str, participant_id: str, attributes: Mapping[str, str]
+    ) -> None:
+        await self.api.set_participant_attributes(conversation_id, participant_id, dict(attributes))
+
+    async def send_text(self, conversation_id: str, communication_id: str, text: str) -> str | None:
+        sent = await self.api.send_message(conversation_id, communication_id, text)
+        message_id = sent.get("id")
+        return message_id if isinstance(message_id, str) and message_id else None
+
+    async def disconnect_participant(self, conversation_id: str, participant_id: str) -> None:
+        await self.api.disconnect_participant(conversation_id, participant_id)
+
+    async def disconnect_conversation(self, conversation_id: str) -> None:
+        await self.api.disconnect_conversation(conversation_id)
+
+    async def teardown(self, conversation_id: str) -> None:
+        await self.api.teardown(conversation_id)
+
+    async def apply_wrapup(
+        self, conversation_id: str, participant_id: str, communication_id: str, code: str, notes: str
+    ) -> None:
+        await self.api.apply_wrapup(conversation_id, participant_id, communication_id, code, notes)

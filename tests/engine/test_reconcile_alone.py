@@ -1,0 +1,135 @@
+"""`reconcile` called by itself, as the coming event mode will: no sweep, no discovery, one conversation.
+
+Against the emulator over loopback (GenesysPlatform over GenesysApi) and a real SQLite ledger. What
+is asserted is what a user would see: the conversation's state on the platform, the requests the
+emulator logged, and the journal's rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from session_reaper.config import Settings
+from session_reaper.core.results import Outcome
+from session_reaper.engine.limits import Caps
+from session_reaper.engine.reconcile import Engine, Reconciled, Trigger, reconcile
+from session_reaper.genesys.api import GenesysApi
+from session_reaper.genesys.port import GenesysPlatform
+from session_reaper.genesys.regions import resolve
+from session_reaper.ledger import Ledger
+from session_reaper.ledger.schema import decisions, steps
+
+
+def chat(idle_minutes: int, *, customer_wrote: int | None = None) -> dict[str, Any]:
+    wrote = customer_wrote if customer_wrote is not None else idle_minutes
+    return {
+        "messageType": "webmessaging",
+        "queueId": "queue-support",
+        "participants": [
+            {"purpose": "customer", "state": "connected", "messages": [{"ago": f"{wrote}m"}]},
+            {"purpose": "acd", "state": "disconnected", "startedAgo": "90m", "endedAgo": "80m"},
+            {"purpose": "agent", "state": "connected", "messages": [{"ago": f"{idle_minutes + 1}m"}]},
+        ],
+    }
+
+
+def run(
+    emulator: Any, tmp_path: Path, conversation_id: str, *, apply: bool, caps: Caps | None = None
+) -> tuple[Reconciled, Ledger]:
+    settings = Settings.model_validate(
+        {"sweep": {"ledger": f"sqlite:///{tmp_path / 'l.db'}", "verify_timeout": "5s"}}
+    )
+    ledger = Ledger.open(settings.sweep.ledger)
+
+    async def main() -> Reconciled:
+        async with GenesysApi.connect(resolve(None, emulator.base_url), "emulator", "emulator-secret") as api:
+            platform = GenesysPlatform(api)
+            ledger.clock = platform.now
+            engine = Engine(platform, ledger, settings, owner="event-test")
+            sweep_id = ledger.start_sweep(apply, owner="event-test")
+            done = await reconcile(
+                engine,
+                conversation_id,
+                Trigger.EVENT,
+                sweep_id=sweep_id,
+                apply=apply,
+                caps=caps if caps is not None else Caps(closes_left=10, teardowns_left=10),
+            )
+            ledger.finish_sweep(sweep_id, {})
+            return done
+
+    return asyncio.run(main()), ledger
+
+
+def state(emulator: Any, conversation_id: str) -> list[str]:
+    view = emulator.platform.get(f"/api/v2/conversations/{conversation_id}").json()
+    return [str((p.get("messages") or [p])[0]["state"]).lower() for p in view["participants"]]
+
+
+def writes(emulator: Any) -> list[str]:
+    return [
+        f"{r['method']} {r['path']}"
+        for r in emulator.requests()
+        if r["method"] in ("PATCH", "POST", "DELETE")
+        and "analytics" not in r["path"]
+        and r["path"] != "/oauth/token"
+    ]
+
+
+@pytest.mark.parametrize("idle_minutes", [31, 45, 240])
+def test_an_idle_conversation_is_closed_by_one_call(emulator: Any, tmp_path: Path, idle_minutes: int) -> None:
+    cid = emulator.create_conversation(chat(idle_minutes))["id"]
+    done, ledger = run(emulator, tmp_path, cid, apply=True)
+    assert done.trigger is Trigger.EVENT
+    assert (done.line.rule, done.line.decision, done.line.outcome) == ("idle", "close", Outcome.DONE)
+    assert done.line.decision_id is not None and done.stop is None
+    assert all(s in ("disconnected", "terminated") for s in state(emulator, cid))
+    assert not any("analytics" in r["path"] for r in emulator.requests())  # no discovery: one conversation
+    with ledger.engine.connect() as connection:
+        row = connection.execute(
+            select(decisions.c.outcome).where(decisions.c.id == done.line.decision_id)
+        ).one()
+        kinds = list(connection.execute(select(steps.c.kind, steps.c.outcome).order_by(steps.c.id)))
+    assert row.outcome == "done"
+    assert kinds and all(outcome in ("done", "already-done") for _, outcome in kinds)
+    assert ("closing-text", "done") in [tuple(k) for k in kinds]
+
+
+@pytest.mark.parametrize("customer_wrote", [0, 5, 29])
+def test_a_conversation_with_a_recent_message_is_left_alone(
+    emulator: Any, tmp_path: Path, customer_wrote: int
+) -> None:
+    cid = emulator.create_conversation(chat(60, customer_wrote=customer_wrote))["id"]
+    done, _ = run(emulator, tmp_path, cid, apply=True)
+    assert done.line.outcome in (Outcome.SKIPPED, Outcome.DEFERRED)
+    assert done.line.decision_id is None  # inaction is the caller's to journal
+    assert done.until is not None  # and the caller learns when reading again can matter
+    assert writes(emulator) == []
+    assert "connected" in state(emulator, cid)
+
+
+def test_a_dry_run_lists_the_steps_and_writes_nothing(emulator: Any, tmp_path: Path) -> None:
+    cid = emulator.create_conversation(chat(45))["id"]
+    done, _ = run(emulator, tmp_path, cid, apply=False)
+    assert done.line.outcome is Outcome.DRY_RUN
+    assert "closing-text" in (done.line.steps or []) and "verify" in (done.line.steps or [])
+    assert writes(emulator) == []
+
+
+def test_the_caps_the_caller_passes_hold(emulator: Any, tmp_path: Path) -> None:
+    cid = emulator.create_conversation(chat(45))["id"]
+    done, _ = run(emulator, tmp_path, cid, apply=True, caps=Caps(closes_left=0, teardowns_left=0))
+    assert done.line.outcome is Outcome.DEFERRED and "cap" in (done.line.reason or "")
+    assert done.until is None
+    assert writes(emulator) == []
+
+
+def test_a_conversation_the_platform_does_not_have_is_skipped(emulator: Any, tmp_path: Path) -> None:
+    done, _ = run(emulator, tmp_path, "00000000-0000-4000-8000-000000000000", apply=True)
+    assert done.line.outcome is Outcome.SKIPPED and done.conversation is None
+    assert writes(emulator) == []
