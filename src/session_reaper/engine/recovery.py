@@ -14,9 +14,12 @@ from session_reaper.core.plan import StepKind
 from session_reaper.core.vocabulary import TEXT_STEPS, own_activity
 from session_reaper.engine.leasing import acquire
 from session_reaper.engine.own_messages import OwnMessages
-from session_reaper.engine.ports import Gone, JournalPort, PlatformPort
+from session_reaper.engine.ports import Gone, JournalPort, PlatformError, PlatformPort, Refused
+from session_reaper.telemetry import logs
 
 RECOVERY_LEASE = timedelta(minutes=2)
+
+_log = logs.get_logger()
 
 
 def effect_visible(
@@ -58,10 +61,18 @@ def effect_visible(
 
 async def recover_pending(
     platform: PlatformPort, ledger: JournalPort, own: OwnMessages, *, owner: str
-) -> int:
-    """Resolve every open intent whose conversation no live reaper holds. Returns how many."""
-    resolved = 0
+) -> frozenset[str]:
+    """Resolve every open intent whose conversation no live reaper holds.
+
+    Returns the conversations whose intent could not be settled because the platform could not be
+    read for them (5xx storm, timeouts, an unreadable answer): their intent stays open for the next
+    pass, and nothing may be done on them until it is settled, or a step might be sent twice. One
+    conversation's trouble never stops the recovery of the others, nor the pass.
+    """
+    unsettled: set[str] = set()
     for pending in ledger.pending_steps():
+        if pending.conversation_id in unsettled:
+            continue
         now = platform.now()
         if not acquire(ledger, pending.conversation_id, owner, ttl=RECOVERY_LEASE, now=now):
             continue  # another replica holds it and may still be sending this very step
@@ -72,7 +83,14 @@ async def recover_pending(
                 )
             except Gone:
                 ledger.step_outcome(pending.step_id, "resolved-gone")
-                resolved += 1
+                continue
+            except Refused:
+                raise
+            except PlatformError as exc:
+                _log.warning(
+                    "interrupted step not settled", conversation_id=pending.conversation_id, error=str(exc)
+                )
+                unsettled.add(pending.conversation_id)
                 continue
             known = set(ledger.reaper_messages(pending.conversation_id))
             seen = effect_visible(
@@ -86,7 +104,6 @@ async def recover_pending(
                     ledger.record_reaper_message(pending.conversation_id, seen, kind)
                 ledger.step_outcome(pending.step_id, "resolved-done")
             ledger.set_decision_outcome(pending.decision_id, "interrupted")
-            resolved += 1
         finally:
             ledger.release(pending.conversation_id, owner)
-    return resolved
+    return frozenset(unsettled)

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 
 from session_reaper.config import Settings
 from session_reaper.core.model import Conversation, DiscoveredConversation, DiscoveryScope
-from session_reaper.core.results import DecisionLine, Summary
-from session_reaper.core.rules import Verdict
+from session_reaper.core.results import DecisionLine, Outcome, Summary
+from session_reaper.core.rules import Action, Verdict
 from session_reaper.engine.leasing import new_owner
 from session_reaper.engine.limits import Caps
 from session_reaper.engine.ports import JournalPort, PlatformError, PlatformPort, Refused, Windows
@@ -29,6 +29,9 @@ from session_reaper.errors import leaves
 from session_reaper.telemetry import logs
 
 _log = logs.get_logger()
+# Recovery could not read the platform for it: which of its steps went out is unknown, so nothing is
+# done until a later pass settles it (acting now might send a closing text or a disconnect twice).
+UNSETTLED_REASON = "an interrupted step could not be settled (the platform did not answer): nothing done"
 
 
 @dataclass
@@ -70,6 +73,7 @@ class Sweep:
         # Older analytics windows are looked at on their own slower cadence, but only by passes that
         # act: a dry run shows everything there is (None: every window is looked at).
         self._windows: Windows | None = None
+        self._unsettled: frozenset[str] = frozenset()  # recovery could not settle their intents
         self._lines: list[DecisionLine] = []
         self._summary = Summary()
         self._stopping = False  # set by stop(): no new conversation is started
@@ -93,7 +97,9 @@ class Sweep:
         unfinished: PlatformError | None = None
         try:
             if self.apply and self.selection.everything:  # --only/--plan: nothing but those
-                await recover_pending(self.platform, self.journal, self.engine.own, owner=self.owner)
+                self._unsettled = await recover_pending(
+                    self.platform, self.journal, self.engine.own, owner=self.owner
+                )
             # One query per sweep instead of one per conversation; a day of margin past the lookback.
             self.engine.own.load(self.now() - self.settings.sweep.lookback - timedelta(days=1))
             self.not_before.load(self.journal.read_schedule(self._fingerprint, self.now()))
@@ -120,23 +126,23 @@ class Sweep:
         seen: set[str] = set()
 
         async def produce() -> None:
-            try:
-                # Discovery completes before anything is closed: closing conversations while paging
-                # through the analytics answer would shift its pages and skip conversations.
-                found = [c async for c in self._candidates()]
-                for conversation in found:
-                    if conversation.conversation_id in seen:
-                        continue
-                    seen.add(conversation.conversation_id)
-                    if self._due(conversation):
-                        await queue.put(conversation)
-                    elif self.selection.list_unread:  # a dry run shows what the schedule holds back
-                        cid, now = conversation.conversation_id, self.now()
-                        until = self.not_before.until[cid].until
-                        self._emit(sweep_id, *self.selection.unread(cid, until, now), now)
-            finally:
-                for _ in range(sweep.concurrency):
-                    await queue.put(None)
+            # Discovery completes before anything is closed: closing conversations while paging
+            # through the analytics answer would shift its pages and skip conversations.
+            found = [c async for c in self._candidates()]
+            for conversation in found:
+                if conversation.conversation_id in seen:
+                    continue
+                seen.add(conversation.conversation_id)
+                if self._due(conversation):
+                    await queue.put(conversation)
+                elif self.selection.list_unread:  # a dry run shows what the schedule holds back
+                    cid, now = conversation.conversation_id, self.now()
+                    until = self.not_before.until[cid].until
+                    self._emit(sweep_id, *self.selection.unread(cid, until, now), now)
+            # The end markers only on success: when anything failed, the task group cancels the
+            # workers itself, and waiting here for room in a queue nobody reads would hang the pass.
+            for _ in range(sweep.concurrency):
+                await queue.put(None)
 
         async def work() -> None:
             while (found := await queue.get()) is not None:
@@ -188,6 +194,11 @@ class Sweep:
     async def _reconcile(self, sweep_id: int, found: DiscoveredConversation) -> None:
         cid = found.conversation_id
         with logs.conversation(cid):
+            if cid in self._unsettled:  # an interrupted step of its own is not settled yet
+                now = self.now()
+                line = DecisionLine(cid, None, Action.SKIP.value, Outcome.FAILED, UNSETTLED_REASON)
+                self._emit(sweep_id, line, None, now)
+                return
             done = await reconcile(
                 self.engine,
                 cid,
