@@ -384,7 +384,12 @@ def soak(
     long_chats = LongChats(hands, args.seed + 1, args.chats, clock.now())
     server.start()
     reaper = Reaper(workdir, server.base_url, pg.url, speedup)
-    faults = schedule(length, args.smoke, world, pg, reaper)
+    faults = [
+        f
+        for f in schedule(length, args.smoke, world, pg, reaper)
+        if not any(f.name.startswith(prefix) for prefix in args.without)
+    ]
+    kills_planned = sum(len(f.at) for f in faults if f.begin == reaper.kill)
     todo = sorted(((at, n) for n, f in enumerate(faults) for at in f.at), reverse=True)
     lifts: list[tuple[float, int]] = []
     start = clock.now()
@@ -433,7 +438,7 @@ def soak(
                     )
                 open_chats.append(len(world.open_ids))
                 sample = reaper.rss()
-                if sample is not None and reaper.kills == len(faults[0].at):
+                if sample is not None and reaper.kills == kills_planned:
                     rss.append((elapsed, sample))
             behind = elapsed / speedup - (time.monotonic() - wall0)
             if behind > 0:
@@ -599,6 +604,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chats", type=int, default=None, help="long chats kept open (week: 2000)")
     parser.add_argument("--arrivals", type=float, default=300.0, help="new conversations per virtual hour")
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument(
+        "--without", action="append", default=[], metavar="FAULT", help="leave out faults named so (prefix)"
+    )
+    parser.add_argument("--key", default=None, help="key in the results JSON (default soak / soakSmoke)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory and PostgreSQL running")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON to merge into")
     args = parser.parse_args(argv)
@@ -607,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.chats is None:
         args.chats = 300 if args.smoke else 2000
     result = run(args)
-    key = "soakSmoke" if args.smoke else "soak"
+    key = args.key or ("soakSmoke" if args.smoke else "soak")
     existing = json.loads(args.out.read_text()) if args.out.exists() else {}
     existing[key] = result
     args.out.write_text(json.dumps(existing, indent=2) + "\n")
