@@ -285,10 +285,11 @@ def schedule(week: float, smoke: bool, world: Any, pg: DedicatedPostgres, reaper
         return [first + (last - first) * i / max(1, count - 1) for i in range(count)]
 
     if smoke:
+        # No PostgreSQL restart here until the hang it can cause is fixed (docs/reliability.md, bug 1;
+        # tests/durability/test_ledger_restart_hang.py): make test must not depend on that race.
         h = 3600.0
         return [
             Fault("SIGKILL + restart", spread(2, 0.15 * h, 0.45 * h), 0, reaper.kill),
-            Fault("PostgreSQL restarted", [0.2 * h], 0, pg.restart),
             Fault(
                 "5xx storm (3 min, 503)",
                 [0.25 * h],

@@ -2,7 +2,7 @@
 pass. The pass may fail, but it must end: the soak's `serve --apply` made no request and wrote no log
 line for the remaining four virtual days after its third PostgreSQL restart, and ignored SIGTERM.
 
-Here a single `sweep --apply` over a few hundred idle chats (writes slowed down so that the pass lasts)
+Here a single `sweep --apply` over 200 idle chats (writes slowed down so that the pass lasts)
 has its ledger's PostgreSQL restarted after its first decisions; the process must exit by itself.
 Variants: the restart lands after 5, 40 and 120 journalled decisions.
 """
@@ -43,9 +43,10 @@ def _decisions(pg: DedicatedPostgres) -> int:
     "then): engine/sweep.py _sweep's producer waits in `finally` to put end markers into a full queue "
     "whose workers the TaskGroup has cancelled after a ledger error",
 )
+@pytest.mark.slow
 @pytest.mark.parametrize("after", [5, 40, 120])
 def test_a_pass_whose_ledger_restarts_under_it_ends(emulator: Any, tmp_path: Path, after: int) -> None:
-    emulator.create_conversations([idle_chat(40 + i % 30) for i in range(400)])
+    emulator.create_conversations([idle_chat(40 + i % 30) for i in range(200)])
     emulator.fault(method="PATCH", path=".*", latencyMs=30)
     home = Path(tempfile.mkdtemp(prefix="pg-"))  # the postgres user cannot reach pytest's tmp_path
     pg = DedicatedPostgres(home).start()
