@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit bench emulator clean
+.PHONY: demo test lint types unit bench soak emulator clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.api_cost --write-docs
 	$(BIN)/python -m benchmarks.compare
 	$(BIN)/python -m benchmarks.scale
+
+# A virtual week of `serve --apply` under a fault schedule (~17 min wall); not part of `make test`
+# (tests/test_soak_smoke.py runs its one-hour --smoke there). Figures: benchmarks/results.json "soak".
+soak: $(STAMP)
+	$(BIN)/python -m benchmarks.soak $(SOAK_ARGS)
 
 emulator: $(STAMP)
 	$(BIN)/session-reaper emulator

@@ -1,0 +1,634 @@
+"""The soak: `session-reaper serve --apply` (a real process) against the emulator for a virtual week.
+
+- The platform: the emulator in this process (`EmulatorServer`), its clock standing still between the
+  driver's steps (`common.stepped`), its per-client limit of 300 requests per *virtual* minute.
+- The traffic: the demo's organization as a stale backlog (`seed_demo`), then the demo's generator
+  (`TrafficGenerator`) plus `LongChats`: >= 2,000 chats open at once.
+- The reaper: `serve --apply` on a PostgreSQL ledger in a PostgreSQL instance of its own (initdb/pg_ctl
+  on another port, so that it can be restarted under the ledger without touching anyone else's).
+- Time: `serve`'s interval is real time, the platform's clock is virtual. The driver steps the clock by
+  one virtual minute at a time, preferably while no request is being served (so that a read and the
+  act that follows it see the same minute, as they would on the real platform), and paces the steps so
+  that the whole run takes about `--wall` seconds. The reaper's own `requests_per_minute` is the
+  platform's 300 scaled by the clock's speed-up (its local count runs on real time); the platform's
+  count, on the virtual clock, is the one that binds, and it reaches the reaper in the
+  `inin-ratelimit-*` headers.
+- Faults (FAULTS): PostgreSQL restarted, 5xx storms, 429 bursts, the token revoked, analytics lagging,
+  answers slower than `request_timeout`, SIGKILL + restart.
+- Invariants, from the emulator's own state (its request log, its conversations at the instant of each
+  close), and the ledger read directly at the end: see `invariants`.
+
+`python -m benchmarks.soak` (make soak) runs the week; `--smoke` one virtual hour with a few faults.
+The figures go to benchmarks/results.json (key "soak", or "soakSmoke"); exit 1 if an invariant broke.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import psutil
+import psycopg
+
+from benchmarks.common import CloseLog, LongChats, Thresholds, WatchedHands, machine, stepped
+from genesys_emulator.auth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from genesys_emulator.clock import parse_iso
+from genesys_emulator.server import EmulatorServer, _free_port
+from genesys_emulator.spec import FaultSpec
+from genesys_emulator.traffic import TrafficGenerator, seed_demo
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results.json"
+LIMIT = 300  # the platform's requests per minute for one OAuth client
+STEP = 60.0  # virtual seconds per clock step
+QUIET_WAIT = 0.05  # real seconds a step waits for the requests being served to be answered
+REQUEST_TIMEOUT = 5  # real seconds: `[sweep] request_timeout` of the reaper under test
+SLOW_MS = 8_000  # the slow-answer fault: past the timeout
+INTERVAL = "1s"  # serve's interval (real time)
+DAY = 86_400.0
+
+
+# ------------------------------------------------------------------------------ PostgreSQL of its own
+
+
+class DedicatedPostgres:
+    """A PostgreSQL cluster in a temporary directory on a free port, run as the `postgres` user."""
+
+    def __init__(self, workdir: Path) -> None:
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+        if not found:
+            raise SystemExit("soak: no PostgreSQL server binaries under /usr/lib/postgresql/*/bin")
+        self.bin = Path(found[-1]).parent
+        self.data = workdir / "pgdata"
+        self.port = _free_port("127.0.0.1")
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self.restarts = 0
+
+    def _run(self, *args: str) -> None:
+        as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*as_postgres, *args], check=True, capture_output=True, timeout=120)
+
+    def start(self) -> DedicatedPostgres:
+        self.data.mkdir(parents=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.data.parent, "postgres")
+            shutil.chown(self.data, "postgres")
+        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres")
+        self._pg_ctl("start")
+        return self
+
+    def _pg_ctl(self, verb: str) -> None:
+        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.data / "log"),
+            "-w",
+            "-m",
+            "fast",
+            "-o",
+            options,
+            verb,
+        )
+
+    def restart(self) -> None:
+        self._pg_ctl("restart")
+        self.restarts += 1
+
+    def stop(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already down
+            self._pg_ctl("stop")
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.url) as connection:
+            return list(connection.execute(sql).fetchall())
+
+
+# ------------------------------------------------------------------------------------- the reaper
+
+
+class Reaper:
+    """`session-reaper serve --apply` as a real process; killed with SIGKILL, started again."""
+
+    def __init__(self, workdir: Path, base_url: str, ledger: str, speedup: float) -> None:
+        self.workdir = workdir
+        self.stderr = workdir / "serve.log"
+        self.config = workdir / "session-reaper.toml"
+        self.config.write_text(
+            "[sweep]\n"
+            f'interval = "{INTERVAL}"\n'
+            f'ledger = "{ledger}"\n'
+            f"requests_per_minute = {round(LIMIT * speedup)}\n"
+            f'request_timeout = "{REQUEST_TIMEOUT}s"\n'
+            'verify_timeout = "5s"\n'
+        )
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("GENESYSCLOUD_", "SESSION_REAPER_"))
+        }
+        self.env.update(
+            GENESYSCLOUD_API_URL=base_url,
+            GENESYSCLOUD_OAUTHCLIENT_ID=DEFAULT_CLIENT_ID,
+            GENESYSCLOUD_OAUTHCLIENT_SECRET=DEFAULT_CLIENT_SECRET,
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+        self.kills = 0
+        self.exits: list[int] = []  # exit codes of processes that ended on their own
+
+    def start(self) -> None:
+        port = _free_port("127.0.0.1")
+        command = [
+            sys.executable,
+            "-m",
+            "session_reaper.commands.cli",
+            "serve",
+            "--apply",
+            "--port",
+            str(port),
+            "--config",
+            str(self.config),
+            "--log-level",
+            "info",
+        ]
+        with self.stderr.open("ab") as stderr:
+            self.process = subprocess.Popen(
+                command, env=self.env, cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=stderr
+            )
+        self.starts += 1
+
+    def check_alive(self) -> None:
+        """A serve that exited on its own is recorded and started again (the soak goes on)."""
+        if self.process is not None and self.process.poll() is not None:
+            self.exits.append(self.process.returncode)
+            self.start()
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self.kills += 1
+        self.start()
+
+    def stop(self) -> int | None:
+        if self.process is None:
+            return None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return None
+
+    def rss(self) -> int | None:
+        try:
+            return int(psutil.Process(self.process.pid).memory_info().rss) if self.process else None
+        except psutil.Error:
+            return None
+
+
+# --------------------------------------------------------------------------------------- the acts
+
+
+@dataclass
+class ActLog(CloseLog):
+    """CloseLog (each close judged at the instant it is served) plus every act, per conversation."""
+
+    acts: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (conversation, kind, who)
+    texts: Counter[str] = field(default_factory=Counter)  # closing texts sent, per conversation
+
+    def install(self) -> ActLog:
+        super().install()
+        world = self.world
+        for name, kind in (
+            ("disconnect_participant", "participant"),
+            ("disconnect_conversation", "conversation"),
+            ("teardown", "teardown"),
+            ("apply_wrapup", "wrapup"),
+        ):
+            setattr(world, name, self._count(getattr(world, name), kind))
+        send = world.send_message
+
+        def send_message(conversation_id: str, communication_id: str, text: str) -> dict[str, Any]:
+            sent = send(conversation_id, communication_id, text)
+            self.texts[conversation_id] += 1
+            return sent
+
+        world.send_message = send_message  # type: ignore[method-assign]
+        return self
+
+    def _count(self, operation: Callable[..., Any], kind: str) -> Callable[..., Any]:
+        def counted(conversation_id: str, *args: Any) -> Any:
+            result = operation(conversation_id, *args)  # raises when refused: not an act
+            who = str(args[0]) if args and kind in ("participant", "wrapup") else ""
+            self.acts[(conversation_id, kind, who)] += 1
+            return result
+
+        return counted
+
+    def doubles(self) -> list[str]:
+        twice = {conv for (conv, _, _), n in self.acts.items() if n > 1}
+        return sorted(twice | {conv for conv, n in self.texts.items() if n > 1})
+
+
+# ------------------------------------------------------------------------------------ the faults
+
+
+@dataclass
+class Fault:
+    name: str
+    at: list[float]  # virtual seconds from the start
+    duration: float  # virtual seconds until it is lifted (0: at once)
+    begin: Callable[[], Any]
+    end: Callable[[], Any] = lambda: None
+    recoveries: list[float] = field(default_factory=list)  # virtual seconds when it was lifted
+
+
+def schedule(week: float, smoke: bool, world: Any, pg: DedicatedPostgres, reaper: Reaper) -> list[Fault]:
+    """The fault schedule. Kills fall in the first virtual day so that one process lives the rest of the
+    run, whose RSS is then measured from its first day to its last."""
+    lock = world.lock
+
+    def fault(**spec: Any) -> Callable[[], Any]:
+        return lambda: world.faults.add_fault(FaultSpec(**spec))
+
+    def revoke() -> None:  # every token of the reaper's client stops working (as a revoked grant)
+        with lock:
+            registry = world.registry
+            registry.tokens = {
+                t: v for t, v in registry.tokens.items() if v[0].client_id != DEFAULT_CLIENT_ID
+            }
+
+    def lag(seconds: float) -> Callable[[], None]:
+        def set_lag() -> None:
+            world.analytics_lag = timedelta(seconds=seconds)
+
+        return set_lag
+
+    def spread(count: int, first: float, last: float) -> list[float]:
+        return [first + (last - first) * i / max(1, count - 1) for i in range(count)]
+
+    if smoke:
+        # No PostgreSQL restart here until the hang it can cause is fixed (docs/reliability.md, bug 1;
+        # tests/durability/test_ledger_restart_hang.py): make test must not depend on that race.
+        h = 3600.0
+        return [
+            Fault("SIGKILL + restart", spread(2, 0.15 * h, 0.45 * h), 0, reaper.kill),
+            Fault(
+                "5xx storm (3 min, 503)",
+                [0.25 * h],
+                180,
+                fault(path="^/api/v2/", status=503),
+                world.faults.clear_faults,
+            ),
+            Fault(
+                "429 burst (30 answers)",
+                [0.35 * h],
+                0,
+                fault(path="^/api/v2/", status=429, retryAfter=1, times=30),
+            ),
+            Fault("token revoked", [0.55 * h], 0, revoke),
+        ]
+    day = DAY
+    return [
+        Fault("SIGKILL + restart", spread(20, 0.05 * day, 0.95 * day), 0, reaper.kill),
+        Fault("PostgreSQL restarted", spread(6, 1.3 * day, week - 0.4 * day), 0, pg.restart),
+        Fault(
+            "5xx storm (5 min, 503)",
+            spread(6, 1.1 * day, week - 0.3 * day),
+            300,
+            fault(path="^/api/v2/", status=503),
+            world.faults.clear_faults,
+        ),
+        Fault(
+            "5xx storm (3 min, 500/502 on reads and acts)",
+            spread(4, 1.6 * day, week - 0.7 * day),
+            180,
+            fault(path="^/api/v2/conversations", status=502),
+            world.faults.clear_faults,
+        ),
+        Fault(
+            "429 burst (200 answers, Retry-After 1)",
+            spread(6, 1.2 * day, week - 0.2 * day),
+            0,
+            fault(path="^/api/v2/", status=429, retryAfter=1, times=200),
+        ),
+        Fault("token revoked", spread(6, 1.4 * day, week - 0.5 * day), 0, revoke),
+        Fault(
+            "analytics lagging 10 min (for 2 h)",
+            spread(3, 2.2 * day, week - 1.2 * day),
+            7200,
+            lag(600),
+            lag(0),
+        ),
+        Fault(
+            f"answers slower than request_timeout ({SLOW_MS} ms, 30 requests)",
+            spread(6, 1.5 * day, week - 0.6 * day),
+            0,
+            fault(path="^/api/v2/", latencyMs=SLOW_MS, times=30),
+        ),
+    ]
+
+
+# ---------------------------------------------------------------------------------------- the run
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    wall0 = time.monotonic()
+    length = 3600.0 if args.smoke else args.days * DAY
+    speedup = length / args.wall
+    workdir = Path(tempfile.mkdtemp(prefix="soak-"))
+    pg = DedicatedPostgres(workdir)
+    try:
+        return soak(args, length, speedup, workdir, pg.start(), wall0)
+    finally:
+        if args.keep:
+            print(f"soak: kept {workdir} (PostgreSQL at {pg.url})", file=sys.stderr)
+        else:
+            pg.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def soak(
+    args: argparse.Namespace,
+    length: float,
+    speedup: float,
+    workdir: Path,
+    pg: DedicatedPostgres,
+    wall0: float,
+) -> dict[str, Any]:
+    server = EmulatorServer(rate_limit=LIMIT, seed="none")
+    world = stepped(server.world)
+    acts = ActLog(world, Thresholds()).install()
+    seed_demo(
+        world, args.seed + 1_000_003
+    )  # the overnight backlog: every situation of SCENARIOS.md, stale already
+    hands = WatchedHands(world)
+    clock = world.clock
+    traffic = TrafficGenerator(hands, args.seed, args.arrivals, now=clock.now())
+    long_chats = LongChats(hands, args.seed + 1, args.chats, clock.now())
+    server.start()
+    reaper = Reaper(workdir, server.base_url, pg.url, speedup)
+    faults = [
+        f
+        for f in schedule(length, args.smoke, world, pg, reaper)
+        if not any(f.name.startswith(prefix) for prefix in args.without)
+    ]
+    kills_planned = sum(len(f.at) for f in faults if f.begin == reaper.kill)
+    todo = sorted(((at, n) for n, f in enumerate(faults) for at in f.at), reverse=True)
+    lifts: list[tuple[float, int]] = []
+    start = clock.now()
+    per_minute: Counter[int] = Counter()
+    statuses: Counter[int] = Counter()
+    open_chats: list[int] = []
+    rss: list[tuple[float, int]] = []  # (virtual seconds, bytes) of the process that lives longest
+    forced = 0
+    reaper.start()
+    try:
+        elapsed = 0.0
+        while elapsed < length:
+            quiet_by = time.monotonic() + QUIET_WAIT
+            while world.in_flight and time.monotonic() < quiet_by:
+                time.sleep(0.002)
+            forced += bool(world.in_flight)
+            with world.lock:
+                traffic.step(STEP, tick=STEP)
+                long_chats.step(clock.now())
+                world.tick()
+            elapsed += STEP
+            while todo and todo[-1][0] <= elapsed:
+                _, n = todo.pop()
+                faults[n].begin()
+                if faults[n].duration:
+                    lifts.append((elapsed + faults[n].duration, n))
+                else:
+                    faults[n].recoveries.append(elapsed)
+            for lift in [x for x in lifts if x[0] <= elapsed]:
+                lifts.remove(lift)
+                faults[lift[1]].end()
+                faults[lift[1]].recoveries.append(elapsed)
+            while world.requests:
+                entry = world.requests.popleft()
+                if entry["path"].startswith("/api/v2/") or entry["path"] == "/oauth/token":
+                    per_minute[int((parse_iso(entry["at"]) - start).total_seconds() // 60)] += 1
+                    statuses[entry["status"]] += 1
+            if elapsed % 3600 == 0:
+                reaper.check_alive()
+                if elapsed % DAY == 0:
+                    print(
+                        f"soak: virtual day {elapsed / DAY:.0f} at {time.monotonic() - wall0:.0f} s wall,"
+                        f" {len(acts.closes)} close requests, {sum(per_minute.values())} API requests",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                open_chats.append(len(world.open_ids))
+                sample = reaper.rss()
+                if sample is not None and reaper.kills == kills_planned:
+                    rss.append((elapsed, sample))
+            behind = elapsed / speedup - (time.monotonic() - wall0)
+            if behind > 0:
+                time.sleep(behind)
+        final_rss = reaper.rss()
+        stopped = reaper.stop()
+    finally:
+        if reaper.process is not None and reaper.process.poll() is None:
+            reaper.process.kill()
+    wall = time.monotonic() - wall0
+    open_steps = pg.query(
+        "SELECT s.conversation_id, s.kind, s.intent_at::text, d.rule, d.outcome, d.error FROM steps s"
+        " JOIN decisions d ON d.id = s.decision_id WHERE s.outcome_at IS NULL ORDER BY s.intent_at"
+    )
+    journal = dict(
+        pg.query("SELECT 'decisions', count(*) FROM decisions UNION ALL SELECT 'steps', count(*) FROM steps")
+    )
+    by_day = pg.query(
+        "SELECT floor(extract(epoch FROM decided_at - (SELECT min(decided_at) FROM decisions)) / 86400)::int,"
+        " count(*) FROM decisions GROUP BY 1 ORDER BY 1"
+    )
+    server.stop()
+    log_tail = reaper.stderr.read_text(errors="replace")[-4000:]
+    return summarize(
+        args,
+        length,
+        wall,
+        acts,
+        faults,
+        per_minute,
+        statuses,
+        open_chats,
+        rss,
+        final_rss,
+        forced,
+        open_steps,
+        journal,
+        by_day,
+        reaper,
+        stopped,
+        pg,
+        long_chats,
+        traffic,
+        log_tail,
+    )
+
+
+def summarize(
+    args: argparse.Namespace,
+    length: float,
+    wall: float,
+    acts: ActLog,
+    faults: list[Fault],
+    per_minute: Counter[int],
+    statuses: Counter[int],
+    open_chats: list[int],
+    rss: list[tuple[float, int]],
+    final_rss: int | None,
+    forced: int,
+    open_steps: list[tuple[Any, ...]],
+    journal: dict[str, int],
+    by_day: list[tuple[int, int]],
+    reaper: Reaper,
+    stopped: int | None,
+    pg: DedicatedPostgres,
+    long_chats: LongChats,
+    traffic: TrafficGenerator,
+    log_tail: str,
+) -> dict[str, Any]:
+    closes = acts.closes
+    open_intents = len(open_steps)
+    in_use = [c for c in closes if c.in_use]
+    wrong = [c for c in closes if c.wrong]
+    doubles = acts.doubles()
+    max_minute = max(per_minute.values(), default=0)
+    after: dict[str, list[int]] = defaultdict(list)
+    for f in faults:
+        for moment in f.recoveries:
+            after[f.name].append(per_minute[int(moment // 60)])
+    rss_first = next((b for s, b in rss if s >= rss[0][0] + DAY), None) if rss else None
+    rss_last = final_rss if final_rss is not None else (rss[-1][1] if rss else None)
+    growth = (rss_last - rss_first) / rss_first if rss_first and rss_last else None
+    after_recovery = max((n for v in after.values() for n in v), default=0)
+    invariants = {
+        "closesInUse": len(in_use),
+        "wrongCloses": len(wrong),
+        "doubleActs": len(doubles),
+        "openIntentsAtEnd": open_intents,
+        "maxRequestsPerMinute": max_minute,
+        "maxRequestsInMinuteAfterRecovery": after_recovery,
+        "rssGrowthAfterFirstDay": None if growth is None else round(growth, 3),
+    }
+    ok = {
+        "closesInUse": len(in_use) == 0,
+        "wrongCloses": len(wrong) == 0,
+        "doubleActs": not doubles,
+        "openIntentsAtEnd": open_intents == 0,
+        "maxRequestsPerMinute": max_minute <= LIMIT,
+        "maxRequestsInMinuteAfterRecovery": after_recovery <= LIMIT,
+        "rssGrowthAfterFirstDay": args.smoke or (growth is not None and growth < 0.10),
+        "serveNeverExitedOnItsOwn": not reaper.exits,
+        "serveStoppedCleanly": stopped == 0,
+    }
+    return {
+        "smoke": args.smoke,
+        "virtualDays": round(length / DAY, 3),
+        "wallSeconds": round(wall, 1),
+        "speedup": round(length / args.wall),
+        "forcedClockSteps": forced,
+        "concurrentChats": {"min": min(open_chats, default=0), "max": max(open_chats, default=0)},
+        "conversationsCreated": long_chats.created + len(traffic.created),
+        "closes": len({c.conversation_id for c in closes}),
+        "closeRequests": len(closes),
+        "closesByRule": dict(Counter(c.situation for c in acts.first_closes())),
+        "wrapups": acts.wrapups,
+        "apiRequests": sum(per_minute.values()),
+        "requestsByStatus": {str(k): v for k, v in sorted(statuses.items())},
+        "rateLimited": statuses[429],
+        "maxRequestsPerMinute": max_minute,
+        "faults": [
+            {"fault": f.name, "injected": len(f.recoveries), "requestsInMinuteAfter": after[f.name]}
+            for f in faults
+        ],
+        "serveStarts": reaper.starts,
+        "serveKills": reaper.kills,
+        "serveExitedOnItsOwn": reaper.exits,
+        "serveExitCode": stopped,
+        "postgresRestarts": pg.restarts,
+        "rssMiB": {
+            "firstDay": None if rss_first is None else round(rss_first / 2**20, 1),
+            "last": None if rss_last is None else round(rss_last / 2**20, 1),
+            "samples": [(round(s / 3600), round(b / 2**20, 1)) for s, b in rss[:: max(1, len(rss) // 12)]],
+        },
+        "journalRows": journal,
+        "decisionsByDay": [n for _, n in by_day],
+        "invariants": invariants,
+        "invariantsHeld": ok,
+        "examples": {
+            "inUse": [vars_of_close(c) for c in in_use[:5]],
+            "doubleActs": doubles[:5],
+            "openIntents": [list(row) for row in open_steps[:10]],
+        },
+        "serveLogTail": log_tail if not all(ok.values()) else "",
+        "machine": machine(),
+    }
+
+
+def vars_of_close(close: Any) -> dict[str, Any]:
+    return {
+        "conversationId": close.conversation_id,
+        "at": close.at.isoformat(),
+        "kind": close.kind,
+        "situation": close.situation,
+        "lastPerson": close.last_person.isoformat() if close.last_person else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="one virtual hour, a few faults, < 60 s")
+    parser.add_argument("--days", type=float, default=7.0, help="virtual days")
+    parser.add_argument("--wall", type=float, default=None, help="target wall seconds (week: 1000)")
+    parser.add_argument("--chats", type=int, default=None, help="long chats kept open (week: 2000)")
+    parser.add_argument("--arrivals", type=float, default=300.0, help="new conversations per virtual hour")
+    parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument(
+        "--without", action="append", default=[], metavar="FAULT", help="leave out faults named so (prefix)"
+    )
+    parser.add_argument("--key", default=None, help="key in the results JSON (default soak / soakSmoke)")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory and PostgreSQL running")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON to merge into")
+    args = parser.parse_args(argv)
+    if args.wall is None:
+        args.wall = 30.0 if args.smoke else 1000.0
+    if args.chats is None:
+        args.chats = 300 if args.smoke else 2000
+    result = run(args)
+    key = args.key or ("soakSmoke" if args.smoke else "soak")
+    existing = json.loads(args.out.read_text()) if args.out.exists() else {}
+    existing[key] = result
+    args.out.write_text(json.dumps(existing, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k not in ("machine", "serveLogTail")}, indent=2))
+    broken = [name for name, held in result["invariantsHeld"].items() if not held]
+    if broken:
+        print(f"soak: invariants broken: {', '.join(broken)}", file=sys.stderr)
+        print(result["serveLogTail"], file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The soak still runs end to end: one virtual hour of `serve --apply` on a PostgreSQL of its own, with a
+SIGKILL twice, a 5xx storm, a 429 burst and the token revoked.
+
+Every invariant the soak checks must hold (it exits 1 otherwise); beyond that only what the run must
+show whatever the machine: each fault was injected, the reaper closed something, was killed and came back.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(
+    not glob.glob("/usr/lib/postgresql/*/bin/pg_ctl") or shutil.which("runuser") is None,
+    reason="the soak starts a PostgreSQL of its own (initdb/pg_ctl, run as the postgres user)",
+)
+
+
+def test_soak_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.soak", "--smoke", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(out.read_text())["soakSmoke"]
+    assert all(result["invariantsHeld"].values()), result["invariantsHeld"]
+    assert result["invariants"]["closesInUse"] == 0 and result["invariants"]["doubleActs"] == 0
+    assert result["invariants"]["openIntentsAtEnd"] == 0
+    assert {f["fault"]: f["injected"] > 0 for f in result["faults"]} == {
+        f["fault"]: True for f in result["faults"]
+    }
+    assert result["serveKills"] == 2 and result["serveStarts"] == 3
+    assert result["postgresRestarts"] == 0  # not in the smoke until bug 1 is fixed (docs/reliability.md)
+    assert result["closes"] > 0
+    assert result["rateLimited"] > 0  # the burst of 429s reached the reaper
