@@ -111,3 +111,8 @@ def writer(engine: Engine) -> Engine:
 def dialect_insert(connection: Connection) -> Any:
     """The back end's INSERT, which has ON CONFLICT (the generic one has not)."""
     return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+
+
+def inserted_id(result: Any) -> int:
+    """The id an INSERT ... RETURNING id gave back."""
+    return int(result.scalar_one())

@@ -1,5 +1,9 @@
 """The ledger: an audit journal of sweeps, decisions and steps, plus conversation leases.
 
+The Ledger owns connections, transactions, the clock and the decision buffer; the SQL of each concept
+lives in its own module (sweeps, decisions, steps, own_messages, queue_names, read_schedule,
+discovery_windows, leases, history).
+
 Every call is one short transaction on a pooled connection, so one `Ledger` may be shared by threads
 (the async sweep may call it directly or through `asyncio.to_thread`). A step's intent is committed
 when `step_intent` returns — before the caller sends the request — and its outcome after; a crash
@@ -20,35 +24,19 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
-from sqlalchemy import and_, delete, exists, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from session_reaper.core.model import PendingStep, ScheduledRead
-from session_reaper.core.schedule import CLOCK_SKEW
+from session_reaper.ledger import decisions as decision_sql
 from session_reaper.ledger import discovery_windows as window_sql
 from session_reaper.ledger import history as reports
 from session_reaper.ledger import leases as lease_sql
-from session_reaper.ledger import migrate, opening
-from session_reaper.ledger.engine import create_ledger_engine, dialect_insert, normalize_url, writer
-from session_reaper.ledger.schema import (
-    decisions,
-    queues,
-    read_schedule,
-    reaper_messages,
-    steps,
-    sweeps,
-)
-from session_reaper.ledger.vocabulary import (
-    DECISION_OUTCOMES,
-    DECISIONS,
-    EFFECTIVE_STEP_OUTCOMES,
-    INACTION_OUTCOMES,
-    MESSAGE_KINDS,
-    STEP_OUTCOMES,
-    check,
-    scrub,
-)
+from session_reaper.ledger import migrate, opening, own_messages, queue_names
+from session_reaper.ledger import read_schedule as schedule_sql
+from session_reaper.ledger import steps as step_sql
+from session_reaper.ledger import sweeps as sweep_sql
+from session_reaper.ledger.engine import create_ledger_engine, normalize_url, writer
 
 Clock = Callable[[], datetime]
 DEFAULT_LEASE_TTL = timedelta(minutes=5)
@@ -122,18 +110,13 @@ class Ledger:
     # -- sweeps --------------------------------------------------------------------------------------
 
     def start_sweep(self, apply: bool, *, owner: str | None = None, at: datetime | None = None) -> int:
-        values = {"owner": owner or self.owner, "apply": apply, "started_at": self._now(at)}
         with self._writer.begin() as connection:
-            return _inserted_id(connection.execute(insert(sweeps).values(values).returning(sweeps.c.id)))
+            return sweep_sql.start(connection, owner or self.owner, apply, self._now(at))
 
     def finish_sweep(self, sweep_id: int, summary: Mapping[str, Any], *, at: datetime | None = None) -> None:
         self.flush()
         with self._writer.begin() as connection:
-            connection.execute(
-                update(sweeps)
-                .where(sweeps.c.id == sweep_id)
-                .values(finished_at=self._now(at), summary_json=dict(summary))
-            )
+            sweep_sql.finish(connection, sweep_id, summary, self._now(at))
 
     # -- decisions -----------------------------------------------------------------------------------
 
@@ -157,7 +140,7 @@ class Ledger:
         """Journal a decision now (before acting on it); returns its id for the steps."""
         row = self._decision_row(**_args(locals()))
         with self._writer.begin() as connection:
-            return _inserted_id(connection.execute(insert(decisions).values(row).returning(decisions.c.id)))
+            return decision_sql.insert_one(connection, row)
 
     def buffer_decision(
         self,
@@ -194,7 +177,7 @@ class Ledger:
             return 0
         try:
             with self._writer.begin() as connection:
-                connection.execute(insert(decisions), rows)
+                decision_sql.insert_many(connection, rows)
         except BaseException:
             with self._buffer_lock:
                 self._buffer[:0] = rows
@@ -202,22 +185,24 @@ class Ledger:
         return len(rows)
 
     def _decision_row(self, *, at: datetime | None, **values: Any) -> dict[str, Any]:
-        check(values["decision"], DECISIONS, "decision")
-        if values["outcome"] is not None:
-            check(values["outcome"], DECISION_OUTCOMES, "decision outcome")
-        now = self._now(at)
-        values["decided_at"] = now
-        values["outcome_at"] = now if values["outcome"] is not None else None
-        values["error"] = None
-        return values
+        return decision_sql.row(values, self._now(at))
 
     def set_decision_outcome(
         self, decision_id: int, outcome: str, *, error: str | None = None, at: datetime | None = None
     ) -> None:
-        check(outcome, DECISION_OUTCOMES, "decision outcome")
-        values = {"outcome": outcome, "outcome_at": self._now(at), "error": scrub(error)}
         with self._writer.begin() as connection:
-            connection.execute(update(decisions).where(decisions.c.id == decision_id).values(values))
+            decision_sql.set_outcome(connection, decision_id, outcome, error, self._now(at))
+
+    def prune(self, before: datetime) -> int:
+        """Delete decisions older than `before` that changed nothing (skipped, deferred, dry run).
+
+        Every sweep journals each conversation it looked at, so these are most of the rows; the
+        audit trail proper — decisions that acted, their steps, sweeps, message ids — is kept.
+        Returns how many rows went.
+        """
+        self.flush()
+        with self._writer.begin() as connection:
+            return decision_sql.prune(connection, before)
 
     # -- steps ---------------------------------------------------------------------------------------
 
@@ -231,15 +216,10 @@ class Ledger:
         at: datetime | None = None,
     ) -> int:
         """Journal that a request is about to be sent. Committed on return: send only after this."""
-        values = {
-            "decision_id": decision_id,
-            "conversation_id": conversation_id,
-            "kind": kind,
-            "participant_id": participant_id,
-            "intent_at": self._now(at),
-        }
         with self._writer.begin() as connection:
-            return _inserted_id(connection.execute(insert(steps).values(values).returning(steps.c.id)))
+            return step_sql.intent(
+                connection, decision_id, conversation_id, kind, participant_id, self._now(at)
+            )
 
     def step_outcome(
         self,
@@ -253,41 +233,22 @@ class Ledger:
         at: datetime | None = None,
     ) -> bool:
         """Journal how a step ended. The first outcome stands: False if one was already recorded."""
-        check(outcome, STEP_OUTCOMES, "step outcome")
-        values = {
-            "outcome": outcome,
-            "outcome_at": self._now(at),
-            "http_status": http_status,
-            "context_id": context_id,
-            "error_code": scrub(error_code),
-            "request_count": request_count,
-        }
-        statement = update(steps).where(steps.c.id == step_id, steps.c.outcome.is_(None)).values(values)
         with self._writer.begin() as connection:
-            return connection.execute(statement).rowcount == 1
+            return step_sql.outcome(
+                connection,
+                step_id,
+                outcome,
+                http_status=http_status,
+                context_id=context_id,
+                error_code=error_code,
+                request_count=request_count,
+                at=self._now(at),
+            )
 
     def pending_steps(self, owner: str | None = None) -> list[PendingStep]:
         """Intents with no outcome, oldest first; only those of `owner`'s sweeps when given."""
-        query = (
-            select(
-                steps.c.id,
-                steps.c.decision_id,
-                decisions.c.sweep_id,
-                sweeps.c.owner,
-                steps.c.conversation_id,
-                steps.c.kind,
-                steps.c.participant_id,
-                steps.c.intent_at,
-            )
-            .join(decisions, decisions.c.id == steps.c.decision_id)
-            .join(sweeps, sweeps.c.id == decisions.c.sweep_id)
-            .where(steps.c.outcome.is_(None))
-            .order_by(steps.c.id)
-        )
-        if owner is not None:
-            query = query.where(sweeps.c.owner == owner)
         with self.engine.connect() as connection:
-            return [PendingStep(*row) for row in connection.execute(query)]
+            return step_sql.pending(connection, owner)
 
     def completed_step(
         self,
@@ -298,22 +259,8 @@ class Ledger:
         since: datetime | None = None,
     ) -> bool:
         """Whether this step's effect is already journalled as in place (intent at or after `since`)."""
-        participant = (
-            steps.c.participant_id.is_(None)
-            if participant_id is None
-            else steps.c.participant_id == participant_id
-        )
-        conditions = [
-            steps.c.conversation_id == conversation_id,
-            steps.c.kind == kind,
-            participant,
-            steps.c.outcome.in_(EFFECTIVE_STEP_OUTCOMES),
-        ]
-        if since is not None:
-            conditions.append(steps.c.intent_at >= since)
-        query = select(steps.c.id).where(and_(*conditions)).limit(1)
         with self.engine.connect() as connection:
-            return connection.execute(query).first() is not None
+            return step_sql.completed(connection, conversation_id, kind, participant_id, since)
 
     # -- the reaper's own messages -------------------------------------------------------------------
 
@@ -321,61 +268,40 @@ class Ledger:
         self, conversation_id: str, message_id: str, kind: str, *, sent_at: datetime | None = None
     ) -> None:
         """Remember a message id the reaper sent (idempotent: recording it twice changes nothing)."""
-        check(kind, MESSAGE_KINDS, "reaper message kind")
-        values = {
-            "message_id": message_id,
-            "conversation_id": conversation_id,
-            "kind": kind,
-            "sent_at": self._now(sent_at),
-        }
         with self._writer.begin() as connection:
-            statement = dialect_insert(connection)(reaper_messages).values(values)
-            connection.execute(
-                statement.on_conflict_do_nothing(index_elements=[reaper_messages.c.message_id])
-            )
+            own_messages.record(connection, conversation_id, message_id, kind, self._now(sent_at))
 
     def reaper_messages(self, conversation_id: str) -> dict[str, str]:
         """message id -> kind ("warning" or "closing") for every message the reaper sent there."""
-        query = select(reaper_messages.c.message_id, reaper_messages.c.kind).where(
-            reaper_messages.c.conversation_id == conversation_id
-        )
         with self.engine.connect() as connection:
-            return {message_id: kind for message_id, kind in connection.execute(query)}
+            return own_messages.in_conversation(connection, conversation_id)
 
     def reaper_messages_since(self, since: datetime) -> dict[str, dict[str, str]]:
         """conversation id -> {message id -> kind} for every message the reaper sent since `since`:
         one query for a whole sweep instead of one per conversation."""
-        query = select(
-            reaper_messages.c.conversation_id, reaper_messages.c.message_id, reaper_messages.c.kind
-        ).where(reaper_messages.c.sent_at >= since)
-        found: dict[str, dict[str, str]] = {}
         with self.engine.connect() as connection:
-            for conversation_id, message_id, kind in connection.execute(query):
-                found.setdefault(conversation_id, {})[message_id] = kind
-        return found
+            return own_messages.since(connection, since)
+
+    def warned_at(self, conversation_id: str) -> datetime | None:
+        """When the reaper last sent its warning in this conversation, if ever."""
+        with self.engine.connect() as connection:
+            return own_messages.warned_at(connection, conversation_id)
 
     # -- queue names ----------------------------------------------------------------------------------
 
     def known_queues(self) -> set[str]:
         """Queue ids already read (named, or refused for good): never read again."""
         with self.engine.connect() as connection:
-            return set(connection.execute(select(queues.c.queue_id)).scalars())
+            return queue_names.known(connection)
 
     def record_queue(
         self, queue_id: str, name: str | None, *, status: int | None = None, at: datetime | None = None
     ) -> None:
         """A queue's name, or no name and the HTTP status that refused its read (403, 404)."""
-        values = {"queue_id": queue_id, "name": name, "status": status, "read_at": self._now(at)}
         with self._writer.begin() as connection:
-            upsert = dialect_insert(connection)(queues).values(values)
-            connection.execute(
-                upsert.on_conflict_do_update(
-                    index_elements=[queues.c.queue_id],
-                    set_={c: upsert.excluded[c] for c in ("name", "status", "read_at")},
-                )
-            )
+            queue_names.record(connection, queue_id, name, status, self._now(at))
 
-    # -- the read schedule ----------------------------------------------------------------------------
+    # -- the read schedule and discovery windows ------------------------------------------------------
 
     def read_schedule(self, policy: str, now: datetime) -> dict[str, ScheduledRead]:
         """Conversations not to be read before a time, decided under `policy`, still in force at `now`.
@@ -383,21 +309,8 @@ class Ledger:
         Rows decided after `now` (the platform's clock went back, by more than CLOCK_SKEW) or under
         another policy are ignored.
         """
-        query = select(
-            read_schedule.c.conversation_id,
-            read_schedule.c.not_before,
-            read_schedule.c.conversation_start,
-            read_schedule.c.participants_fingerprint,
-        ).where(
-            read_schedule.c.policy == policy,
-            read_schedule.c.decided_at <= now + CLOCK_SKEW,
-            read_schedule.c.not_before > now,
-        )
         with self.engine.connect() as connection:
-            return {
-                cid: ScheduledRead(until, start, seen)
-                for cid, until, start, seen in connection.execute(query)
-            }
+            return schedule_sql.load(connection, policy, now)
 
     def save_read_schedule(
         self,
@@ -411,36 +324,8 @@ class Ledger:
         An upsert, not delete-then-insert: replicas saving the same conversation at once must not
         collide on its key.
         """
-        rows = [
-            {
-                "conversation_id": cid,
-                "not_before": read.until,
-                "decided_at": decided_at,
-                "conversation_start": read.conversation_start,
-                "policy": policy,
-                "participants_fingerprint": read.participants_fingerprint,
-            }
-            for cid, read in reads.items()
-        ]
-        gone = sorted(set(forget) - set(reads))
         with self._writer.begin() as connection:
-            for start in range(0, len(gone), 500):
-                chunk = gone[start : start + 500]
-                connection.execute(delete(read_schedule).where(read_schedule.c.conversation_id.in_(chunk)))
-            if rows:
-                upsert = dialect_insert(connection)(read_schedule)
-                columns = (
-                    "not_before",
-                    "decided_at",
-                    "conversation_start",
-                    "policy",
-                    "participants_fingerprint",
-                )
-                statement = upsert.on_conflict_do_update(
-                    index_elements=[read_schedule.c.conversation_id],
-                    set_={c: upsert.excluded[c] for c in columns},
-                )
-                connection.execute(statement, rows)
+            schedule_sql.save(connection, policy, decided_at, reads, forget)
 
     def window_scans(self) -> dict[str, datetime]:
         """When discovery last looked at each older window (see genesys.discovery.WindowBook)."""
@@ -450,29 +335,6 @@ class Ledger:
     def save_window_scans(self, scans: Mapping[str, datetime]) -> None:
         with self._writer.begin() as connection:
             window_sql.save(connection, scans)
-
-    def warned_at(self, conversation_id: str) -> datetime | None:
-        """When the reaper last sent its warning in this conversation, if ever."""
-        query = select(func.max(reaper_messages.c.sent_at)).where(
-            reaper_messages.c.conversation_id == conversation_id, reaper_messages.c.kind == "warning"
-        )
-        with self.engine.connect() as connection:
-            return connection.execute(query).scalar()
-
-    def prune(self, before: datetime) -> int:
-        """Delete decisions older than `before` that changed nothing (skipped, deferred, dry run).
-
-        Every sweep journals each conversation it looked at, so these are most of the rows; the
-        audit trail proper — decisions that acted, their steps, sweeps, message ids — is kept.
-        Returns how many rows went.
-        """
-        self.flush()
-        no_steps = ~exists().where(steps.c.decision_id == decisions.c.id)
-        statement = delete(decisions).where(
-            decisions.c.decided_at < before, decisions.c.outcome.in_(INACTION_OUTCOMES), no_steps
-        )
-        with self._writer.begin() as connection:
-            return connection.execute(statement).rowcount
 
     # -- leases --------------------------------------------------------------------------------------
 
@@ -539,7 +401,3 @@ class Ledger:
 
 def _args(scope: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in scope.items() if k != "self"}
-
-
-def _inserted_id(result: Any) -> int:
-    return int(result.scalar_one())

@@ -1,0 +1,106 @@
+"""The journal's steps: each request the reaper sends, as an intent before and an outcome after.
+
+An intent without an outcome is a step a crash interrupted: `pending` hands those to recovery, and
+`completed` tells whether a step's effect is already in place so that it is not sent twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, insert, select, update
+from sqlalchemy.engine import Connection
+
+from session_reaper.core.model import PendingStep
+from session_reaper.ledger.engine import inserted_id
+from session_reaper.ledger.schema import decisions, steps, sweeps
+from session_reaper.ledger.vocabulary import EFFECTIVE_STEP_OUTCOMES, STEP_OUTCOMES, check, scrub
+
+
+def intent(
+    connection: Connection,
+    decision_id: int,
+    conversation_id: str,
+    kind: str,
+    participant_id: str | None,
+    at: datetime,
+) -> int:
+    values = {
+        "decision_id": decision_id,
+        "conversation_id": conversation_id,
+        "kind": kind,
+        "participant_id": participant_id,
+        "intent_at": at,
+    }
+    return inserted_id(connection.execute(insert(steps).values(values).returning(steps.c.id)))
+
+
+def outcome(
+    connection: Connection,
+    step_id: int,
+    outcome: str,
+    *,
+    http_status: int | None,
+    context_id: str | None,
+    error_code: str | None,
+    request_count: int | None,
+    at: datetime,
+) -> bool:
+    """Record how a step ended unless an outcome already stands; True when this one was recorded."""
+    check(outcome, STEP_OUTCOMES, "step outcome")
+    values = {
+        "outcome": outcome,
+        "outcome_at": at,
+        "http_status": http_status,
+        "context_id": context_id,
+        "error_code": scrub(error_code),
+        "request_count": request_count,
+    }
+    statement = update(steps).where(steps.c.id == step_id, steps.c.outcome.is_(None)).values(values)
+    return connection.execute(statement).rowcount == 1
+
+
+def pending(connection: Connection, owner: str | None) -> list[PendingStep]:
+    query = (
+        select(
+            steps.c.id,
+            steps.c.decision_id,
+            decisions.c.sweep_id,
+            sweeps.c.owner,
+            steps.c.conversation_id,
+            steps.c.kind,
+            steps.c.participant_id,
+            steps.c.intent_at,
+        )
+        .join(decisions, decisions.c.id == steps.c.decision_id)
+        .join(sweeps, sweeps.c.id == decisions.c.sweep_id)
+        .where(steps.c.outcome.is_(None))
+        .order_by(steps.c.id)
+    )
+    if owner is not None:
+        query = query.where(sweeps.c.owner == owner)
+    return [PendingStep(*found) for found in connection.execute(query)]
+
+
+def completed(
+    connection: Connection,
+    conversation_id: str,
+    kind: str,
+    participant_id: str | None,
+    since: datetime | None,
+) -> bool:
+    participant = (
+        steps.c.participant_id.is_(None)
+        if participant_id is None
+        else steps.c.participant_id == participant_id
+    )
+    conditions = [
+        steps.c.conversation_id == conversation_id,
+        steps.c.kind == kind,
+        participant,
+        steps.c.outcome.in_(EFFECTIVE_STEP_OUTCOMES),
+    ]
+    if since is not None:
+        conditions.append(steps.c.intent_at >= since)
+    query = select(steps.c.id).where(and_(*conditions)).limit(1)
+    return connection.execute(query).first() is not None
