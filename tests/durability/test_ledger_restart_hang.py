@@ -37,12 +37,6 @@ def _decisions(pg: DedicatedPostgres) -> int:
         return 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a pass whose PostgreSQL ledger restarts under it can hang for good (serve ignores SIGTERM "
-    "then): engine/sweep.py _sweep's producer waits in `finally` to put end markers into a full queue "
-    "whose workers the TaskGroup has cancelled after a ledger error",
-)
 @pytest.mark.slow
 @pytest.mark.parametrize("after", [5, 40, 120])
 def test_a_pass_whose_ledger_restarts_under_it_ends(emulator: Any, tmp_path: Path, after: int) -> None:

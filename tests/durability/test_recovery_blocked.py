@@ -16,15 +16,10 @@ from typing import Any
 import pytest
 
 from session_reaper.ledger import Ledger
-from tests.helpers.scenarios import ended, idle_chat
+from tests.helpers.scenarios import ended, idle_chat, writes
 from tests.scenarios.conftest import Reaper
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="recovery lets one conversation's read failure (after retries) abort the whole sweep: "
-    "engine/recovery.py recover_pending catches only NotFound",
-)
 @pytest.mark.parametrize("status", [500, 502, 503])
 def test_an_open_intent_the_platform_fails_for_blocks_no_other_conversation(
     emulator: Any, tmp_path: Any, conversation_view: Any, status: int
@@ -42,3 +37,17 @@ def test_an_open_intent_the_platform_fails_for_blocks_no_other_conversation(
     run = reaper.sweep(config={"sweep": {"requests_per_minute": 100000}}, timeout=240)
 
     assert [cid for cid in others if not ended(conversation_view(cid))] == [], run.stderr[-1500:]
+    # The stuck one: its interrupted step is not settled, so nothing at all is sent to it this pass...
+    assert writes(emulator.requests(), stuck) == []
+    line = next(line for line in run.lines if line["conversationId"] == stuck)
+    assert (line["decision"], line["outcome"]) == ("skip", "failed")
+    assert run.code == 1
+
+    # ... and once the platform answers for it again, the next pass settles the intent and closes it.
+    emulator.clear_faults()
+    assert not ended(conversation_view(stuck))
+    again = reaper.sweep(config={"sweep": {"requests_per_minute": 100000}}, timeout=240)
+    assert again.code == 0, again.stderr[-1500:]
+    assert ended(conversation_view(stuck))
+    with Ledger.open(reaper.ledger_url) as ledger:
+        assert ledger.pending_steps() == []
