@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
 from session_reaper.errors import EXIT_ACTION_FAILED, EXIT_USAGE, ReaperError
+from session_reaper.redaction import redact
 
 # Driver phrases that mean "no server answered" rather than "the server said no".
 _UNREACHABLE = re.compile(
@@ -90,9 +91,8 @@ def explain(url: URL, exc: BaseException) -> LedgerUnavailable:
     """The driver's failure, as a LedgerUnavailable; the password never appears in it."""
     original = getattr(exc, "orig", None) or exc
     text = " ".join(str(original).split())
-    password = url.password
-    if password:
-        text = text.replace(str(password), "***")
+    if url.password:  # the one redactor, its one marker: the password is a secret like any other
+        text = redact(text, [str(url.password)])
     if url.get_backend_name() == "sqlite":
         lowered = text.lower()
         for phrase, cause in _SQLITE_CAUSES:
