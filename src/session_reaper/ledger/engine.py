@@ -12,6 +12,8 @@ PostgreSQL: `postgresql://` means psycopg 3.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,24 @@ def create_ledger_engine(url: str, *, connect_timeout: int = 10) -> Engine:
     )
 
 
+def _switch_to_wal(cursor: Any) -> None:
+    """PRAGMA journal_mode=WAL, waiting for the other openers of a new file as a busy timeout would.
+
+    Switching a new database to WAL needs the file to itself, and SQLite answers "database is
+    locked" at once, without its busy handler, while another process or thread is switching it too:
+    replicas started together on a new ledger would fail at random. Wait for them instead.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _sqlite_engine(url: URL) -> Engine:
     database = url.database or ""
     in_memory = database in ("", ":memory:")
@@ -87,7 +107,7 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             if not in_memory:
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _switch_to_wal(cursor)
             # FULL: an intent must be on disk before its request leaves, even across a power cut.
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
