@@ -55,7 +55,7 @@ def _table_rows(model: BaseModel) -> list[str]:
 
 def _defaults_toml(settings: Settings) -> list[str]:
     lines = []
-    for table in ("sweep", "close", "schedule"):
+    for table in ("sweep", "events", "close", "schedule"):
         lines.append(f"[{table}]")
         lines.extend(f"{key} = {toml_value(value)}" for key, value in getattr(settings, table))
         lines.append("")
@@ -94,6 +94,16 @@ def reference_markdown() -> str:
         "## [sweep]",
         "",
         *_table_rows(defaults.sweep),
+        "",
+        "## [events]",
+        "",
+        'Used by `serve` when `[sweep] mode = "events"`: conversations are followed through the',
+        "platform's Notifications API (one WebSocket, a topic per queue in scope) and each is re-checked",
+        "and acted on when its threshold passes; an analytics sweep runs at start, every",
+        "`reconcile_interval` and at once after every reconnect. Queues whose topic the platform rejects",
+        "are polled every `[sweep] interval` instead.",
+        "",
+        *_table_rows(defaults.events),
         "",
         "## [rules.&lt;name&gt;]",
         "",

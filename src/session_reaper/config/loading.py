@@ -25,6 +25,7 @@ from session_reaper.config.tables import (
     CONFIG_ENV,
     DEFAULT_FILE,
     CloseConfig,
+    EventsConfig,
     QueuesConfig,
     RuleConfig,
     ScheduleConfig,
@@ -137,9 +138,10 @@ def _locate(text: str, loc: tuple[str, ...], *, whole_table: bool = False) -> in
     return best
 
 
-_TABLES = ("sweep", "rules", "close", "schedule")
+_TABLES = ("sweep", "events", "rules", "close", "schedule")
 _MODELS: Mapping[str, type[BaseModel]] = {
     "sweep": SweepConfig,
+    "events": EventsConfig,
     "close": CloseConfig,
     "schedule": ScheduleConfig,
     "sweep.queues": QueuesConfig,
@@ -177,6 +179,8 @@ def _problem(error: ErrorDetails) -> str:
         return f'expected a list such as ["a", "b"], got {given!r}'
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return f"expected a table, got {given!r}"
+    if kind == "literal_error":
+        return f"expected {ctx.get('expected')}, got {given!r}"
     if kind == "greater_than_equal":
         return f"must be at least {ctx.get('ge')}, got {given!r}"
     return str(error["msg"])
@@ -208,7 +212,8 @@ def _describe(error: ErrorDetails, text: str, data: Mapping[str, Any], filename:
         return line, f"{filename}:{line}: {where}: {what}"
     if len(loc) <= 1:
         # A key outside every table.
-        what = "unknown key (settings belong in a table: [sweep], [rules.<name>], [close], [schedule])"
+        tables = "[sweep], [events], [rules.<name>], [close], [schedule]"
+        what = f"unknown key (settings belong in a table: {tables})"
         return (
             line,
             f"{filename}:{line}: {'.'.join(map(_shown, loc))}: {what if unknown else _problem(error)}",

@@ -9,7 +9,7 @@ import string
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -122,6 +122,11 @@ class SweepConfig(_Table):
         default=timedelta(seconds=30),
         description="one platform request without an answer by then counts as a timeout (retried)",
     )
+    mode: Literal["poll", "events"] = Field(
+        default="poll",
+        description='`serve`: "poll" sweeps every `interval`; "events" listens to the Notifications API '
+        "and sweeps every `[events] reconcile_interval`",
+    )
 
     @field_validator("channels")
     @classmethod
@@ -129,6 +134,32 @@ class SweepConfig(_Table):
         return tuple(v.strip().lower() for v in value)
 
     @field_validator("interval", "lookback", "verify_timeout", "request_timeout")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError(f"must be more than 0 ({DURATION_HINT})")
+        return value
+
+
+class EventsConfig(_Table):
+    reconcile_interval: Duration = Field(
+        default=timedelta(minutes=10),
+        description="events mode: the analytics sweep for what events cannot show (flows, bots, gaps)",
+    )
+    heartbeat_timeout: Duration = Field(
+        default=timedelta(minutes=1),
+        description="events mode: a socket with no frame (heartbeat, event, pong) for this long is dead",
+    )
+    clock_sync: Duration = Field(
+        default=timedelta(seconds=30),
+        description="events mode: a cheap request (the channel check) this often keeps the platform clock",
+    )
+    ready_after_down: Duration = Field(
+        default=timedelta(minutes=2),
+        description="events mode: /readyz fails once the socket has been down longer than this",
+    )
+
+    @field_validator("reconcile_interval", "heartbeat_timeout", "clock_sync", "ready_after_down")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
@@ -265,6 +296,7 @@ class ScheduleConfig(_Table):
 
 class Settings(_Table):
     sweep: SweepConfig = Field(default_factory=SweepConfig)
+    events: EventsConfig = Field(default_factory=EventsConfig)
     rules: RulesConfig = Field(default_factory=RulesConfig)
     close: CloseConfig = Field(default_factory=CloseConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
