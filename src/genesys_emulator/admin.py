@@ -24,7 +24,6 @@ Extras beyond DESIGN.md:
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from fastapi import APIRouter
@@ -34,67 +33,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from genesys_emulator import openapi
+from genesys_emulator.admin_common import guard as _guard
+from genesys_emulator.admin_common import read_object as _object
+from genesys_emulator.admin_common import reply as _reply
+from genesys_emulator.admin_common import world_of as _world
+from genesys_emulator.admin_notifications import router as notifications_router
 from genesys_emulator.clock import iso, parse_iso
-from genesys_emulator.errors import PlatformError, bad_request, error_bytes
+from genesys_emulator.errors import PlatformError, bad_request
 from genesys_emulator.spec import ClientSpec, FaultSpec, TriggerSpec, explain
-from genesys_emulator.state import World
 
 router = APIRouter(prefix="/emulator/v1", tags=["emulator admin"])
 
 
-def _world(request: Request) -> World:
-    world: World = request.app.state.world
-    return world
-
-
-def _reply(value: Any, status: int = 200) -> Response:
-    return Response(
-        json.dumps(value, separators=(",", ":")), status_code=status, media_type="application/json"
-    )
-
-
-def _failed(error: PlatformError) -> Response:
-    return Response(
-        error_bytes(error.status, error.code, error.message, error.params),
-        error.status,
-        media_type="application/json",
-    )
-
-
-async def _body(request: Request, *, required: bool = True) -> Any:
-    raw = await request.body()
-    if not raw.strip():
-        if required:
-            raise bad_request("a JSON body is required")
-        return {}
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise bad_request(f"the body is not valid JSON: {exc}") from None
-
-
-async def _object(request: Request, *, required: bool = True) -> dict[str, Any]:
-    body = await _body(request, required=required)
-    if not isinstance(body, dict):
-        raise bad_request("the body must be a JSON object")
-    return body
-
-
 RESET_DRAIN_SECONDS = 5.0  # the longest a reset waits for platform requests being served
-
-
-def _guard(handler: Any) -> Any:
-    """Turn a PlatformError raised by an admin handler into its error response."""
-    import functools
-
-    @functools.wraps(handler)
-    async def run(request: Request) -> Response:
-        try:
-            return await handler(request)  # type: ignore[no-any-return]
-        except PlatformError as error:
-            return _failed(error)
-
-    return run
 
 
 @router.post("/reset")
@@ -109,6 +60,7 @@ async def reset(request: Request) -> Response:
         await asyncio.sleep(0.005)
     abandoned = world.in_flight
     world.reset()
+    await request.app.state.sockets.close_all("The emulator was reset.")
     return _reply({"reset": True, "now": iso(world.clock.now()), "inFlight": abandoned})
 
 
@@ -361,7 +313,7 @@ def document() -> dict[str, Any]:
     """The OpenAPI document of the emulator: the platform routes and this router's."""
     admin = [
         (route.path, method, route.endpoint.__name__)
-        for route in router.routes
+        for route in (*router.routes, *notifications_router.routes)
         if isinstance(route, APIRoute)
         for method in sorted(route.methods or ())
     ]

@@ -25,11 +25,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from genesys_emulator import platform
 from genesys_emulator.admin import router as admin_router
+from genesys_emulator.admin_notifications import router as notifications_admin_router
 from genesys_emulator.auth import Client, LoginError
 from genesys_emulator.clock import VirtualClock, iso
 from genesys_emulator.corrupt import corrupt_body
 from genesys_emulator.errors import PlatformError, error_bytes, missing_permissions
 from genesys_emulator.faults import Fault
+from genesys_emulator.sockets import SocketHub, channel_socket
 from genesys_emulator.state import World
 
 JSON = "application/json"
@@ -295,10 +297,13 @@ def create_app(world: World) -> FastAPI:
         redoc_url=None,
     )
     app.state.world = world
+    app.state.sockets = SocketHub(world)
     app.add_route("/oauth/token", oauth_token, methods=["POST"])
     for path, method, operation, permissions in platform.ROUTES:
         app.add_route(path, endpoint(operation, *permissions), methods=[method])
+    app.add_api_websocket_route("/channels/{channel_id}", channel_socket)  # a channel's connectUri
     app.include_router(admin_router)
+    app.include_router(notifications_admin_router)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(Exception, _crash)

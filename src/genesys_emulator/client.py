@@ -187,6 +187,44 @@ class EmulatorAdmin:
         )
         return result
 
+    # --- notifications (channels, the heartbeat, socket faults) ---------------------------------------
+
+    def notifications(self) -> dict[str, Any]:
+        """`{"heartbeatSeconds", "channels": [{"id", "clientId", "expires", "connected", "topics",
+        "eventsSent", "eventsDropped"}], "faults": [...]}`."""
+        result: dict[str, Any] = self._call("GET", "/notifications")
+        return result
+
+    def set_heartbeat(self, seconds: float) -> None:
+        """Heartbeats every `seconds` wall seconds on every socket (30 by default, again after a reset)."""
+        self._call("POST", "/notifications/settings", {"heartbeatSeconds": seconds})
+
+    def socket_fault(
+        self,
+        type: str,
+        *,
+        channelId: str | None = None,
+        clientId: str | None = None,
+        times: int | None = None,
+        delaySeconds: float | None = None,
+        closeAfterSeconds: float | None = None,
+    ) -> int:
+        """A fault on the matching sockets (all when no channel or client is named): `disconnect`,
+        `socket_closing`, `silence`, `drop` or `delay`. Returns how many open sockets it matched."""
+        body = {
+            "type": type,
+            "channelId": channelId,
+            "clientId": clientId,
+            "times": times,
+            "delaySeconds": delaySeconds,
+            "closeAfterSeconds": closeAfterSeconds,
+        }
+        answer = self._call("POST", "/notifications/faults", {k: v for k, v in body.items() if v is not None})
+        return int(answer["sockets"])
+
+    def clear_socket_faults(self) -> None:
+        self._call("DELETE", "/notifications/faults")
+
 
 DEFAULT_CLIENT = ("emulator", "emulator-secret")
 

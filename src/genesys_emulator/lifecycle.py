@@ -18,10 +18,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from genesys_emulator import assumptions as A
-from genesys_emulator import views
+from genesys_emulator import events, views
 from genesys_emulator.clock import VirtualClock, iso
 from genesys_emulator.entities import Conversation, Leg, Snapshot, new_id
 from genesys_emulator.errors import not_found
+from genesys_emulator.notifications import Notifications
 
 
 class ConversationLifecycle:
@@ -39,6 +40,7 @@ class ConversationLifecycle:
     _seq: itertools.count[int]
     changes: list[str]
     analytics_indexes: dict[str, Any]
+    notifications: Notifications
 
     @property
     def keeps_history(self) -> bool:
@@ -109,6 +111,8 @@ class ConversationLifecycle:
         conv.version += 1
         conv.cache.clear()
         self.changes.append(conv.id)
+        if self.notifications.connected:  # no socket anywhere: no event to build
+            self._emit(conv, at + self.read_delay(conv))
         if self._keeps_history(conv):
             conv.history.append(self._snapshot(conv, at))
             horizon = at - max(self.read_delay(conv), self.analytics_lag)
@@ -118,6 +122,13 @@ class ConversationLifecycle:
                 if snap.at <= horizon:
                     keep_from = index
             del conv.history[:keep_from]
+
+    def _emit(self, conv: Conversation, due: datetime) -> None:
+        """Queue the conversation as it is now on each watched queue topic, to be sent at `due`."""
+        topics = self.notifications.watched(events.queue_topics(conv))
+        if topics:
+            for topic, frame in events.conversation_frames(conv, topics):
+                self.notifications.enqueue(due, topic, frame)
 
     def _snapshot(self, conv: Conversation, at: datetime) -> Snapshot:
         return Snapshot(at, views.media_bytes(conv), views.generic_bytes(conv), views.analytics_record(conv))

@@ -18,6 +18,7 @@ import copy
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from genesys_emulator import notifications_api as notif
 from genesys_emulator import platform
 from genesys_emulator.openapi_admin import admin_paths, model_schemas
 from genesys_emulator.openapi_schemas import (
@@ -76,6 +77,24 @@ _PLATFORM_OPERATIONS: dict[Callable[..., Any], tuple[str, Schema | None, int, Sc
     platform.generic_wrapup_codes: ("Wrap-up codes (any media)", None, 200, array(ref("WrapupCode"))),
     platform.list_queues: ("List queues", None, 200, ref("QueueEntityListing")),
     platform.get_queue: ("Read a queue", None, 200, ref("Queue")),
+    notif.create_channel: ("Create a notification channel", None, 200, ref("Channel")),
+    notif.list_channels: ("The client's channels", None, 200, ref("ChannelEntityListing")),
+    notif.head_channel: ("Is the channel still there (200) or gone (404)", None, 200, None),
+    notif.get_subscriptions: ("A channel's topics", None, 200, ref("ChannelTopicEntityListing")),
+    notif.post_subscriptions: (
+        "Add topics to a channel (extends its life)",
+        ref("ChannelTopics"),
+        200,
+        ref("ChannelTopicEntityListing"),
+    ),
+    notif.put_subscriptions: (
+        "Replace a channel's topics (extends its life)",
+        ref("ChannelTopics"),
+        200,
+        ref("ChannelTopicEntityListing"),
+    ),
+    notif.delete_subscriptions: ("Remove every topic of a channel", None, 204, None),
+    notif.available_topics: ("The topics on offer", None, 200, ref("AvailableTopicEntityListing")),
 }
 
 _QUEUE_QUERY = [

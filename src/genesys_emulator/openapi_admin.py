@@ -103,6 +103,54 @@ _ADMIN_OPERATIONS: dict[str, tuple[Schema | None, int, Schema]] = {
     ),
     "configure_queue": (ref("QueueSpec"), 201, _QUEUE_JSON),
     "list_queues": (None, 200, obj(("queues",), queues=array(_QUEUE_JSON))),
+    "read_notifications": (
+        None,
+        200,
+        obj(
+            ("heartbeatSeconds", "channels"),
+            heartbeatSeconds={"type": "number"},
+            channels=array(
+                obj(
+                    ("id", "clientId", "expires", "connected", "topics", "eventsSent", "eventsDropped"),
+                    id=STR,
+                    clientId=STR,
+                    expires=ISO,
+                    connected={"type": "boolean"},
+                    topics=array(STR),
+                    eventsSent=INT,
+                    eventsDropped=INT,
+                )
+            ),
+            faults=array({"type": "object"}),
+        ),
+    ),
+    "notification_settings": (
+        {
+            **obj(
+                ("heartbeatSeconds",), heartbeatSeconds={"type": "number", "minimum": 0.05, "maximum": 3600}
+            ),
+            "additionalProperties": False,
+        },
+        200,
+        obj(("heartbeatSeconds",), heartbeatSeconds={"type": "number"}),
+    ),
+    "add_notification_fault": (
+        {
+            **obj(
+                ("type",),
+                type={"type": "string", "enum": ["disconnect", "socket_closing", "silence", "drop", "delay"]},
+                channelId=STR,
+                clientId=STR,
+                times={"type": "integer", "minimum": 1, "maximum": 1_000_000},
+                delaySeconds={"type": "number", "minimum": 0, "maximum": 3600},
+                closeAfterSeconds={"type": "number", "minimum": 0, "maximum": 3600},
+            ),
+            "additionalProperties": False,
+        },
+        201,
+        obj(("fault", "sockets"), fault={"type": "object"}, sockets=INT),
+    ),
+    "clear_notification_faults": (None, 200, obj(("faults",), faults=array({}))),
     "openapi_document": (None, 200, obj(("openapi", "paths"), openapi=STR, paths={"type": "object"})),
 }
 

@@ -138,6 +138,36 @@ PLATFORM_SCHEMAS: dict[str, Schema] = {
         total=INT,
         pageCount=INT,
     ),
+    "Channel": obj(("id", "connectUri", "expires"), id=STR, connectUri=STR, expires=ISO),
+    "ChannelEntityListing": obj(("entities",), entities=array(ref("Channel"))),
+    "ChannelTopics": array(obj(("id",), id={"type": "string", "minLength": 1}), maxItems=1000),
+    "ChannelTopicEntityListing": obj(
+        ("entities",),
+        entities=array(
+            obj(
+                ("id", "state"),
+                id=STR,
+                state={"type": "string", "enum": ["Permitted", "Rejected"]},
+                rejectionReason=STR,
+                missingPermissions=array(STR),
+                selfUri=STR,
+            )
+        ),
+    ),
+    "AvailableTopicEntityListing": obj(
+        ("entities",),
+        entities=array(
+            obj(
+                ("id",),
+                id=STR,
+                description=STR,
+                requiresPermissions=array(STR),
+                permissionDetails=array({"type": "object"}),
+                requiresCurrentUser={"type": "boolean"},
+                transports=array(STR),
+            )
+        ),
+    ),
 }
 
 # ------------------------------------------------------------------------------------ operations

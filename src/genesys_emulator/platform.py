@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from genesys_emulator import analytics, views
+from genesys_emulator import analytics, notifications_api, views
 from genesys_emulator import assumptions as A
 from genesys_emulator.auth import Client
 from genesys_emulator.errors import bad_request, missing_permissions
@@ -213,3 +213,6 @@ ROUTES: list[tuple[str, str, Any, tuple[str, ...]]] = [
     ("/api/v2/routing/queues", "GET", list_queues, (QUEUE_VIEW,)),
     ("/api/v2/routing/queues/{qid}", "GET", get_queue, (QUEUE_VIEW,)),
 ]
+
+# the Notifications API's REST side (its WebSocket is sockets.py's)
+ROUTES += notifications_api.ROUTES

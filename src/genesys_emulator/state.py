@@ -25,6 +25,7 @@ from genesys_emulator.clock import VirtualClock
 from genesys_emulator.entities import EPOCH, Conversation, Leg, Queue, Snapshot, Written, new_id
 from genesys_emulator.errors import PlatformError, bad_request, not_found
 from genesys_emulator.faults import FaultBook
+from genesys_emulator.notifications import Notifications
 from genesys_emulator.spec import ConversationSpec, QueueSpec, explain
 
 __all__ = ["EPOCH", "Conversation", "Leg", "Queue", "Snapshot", "World", "Written", "new_id"]
@@ -53,6 +54,7 @@ class World(AdminActions):
         # (a test must not see another's traffic: a slow or abandoned request answered after it).
         self.in_flight = 0
         self.epoch = 0
+        self.notifications = Notifications()
         self._reset_conversations()
 
     def _reset_conversations(self) -> None:
@@ -71,6 +73,7 @@ class World(AdminActions):
         with self.lock:
             self._reset_conversations()
             self.faults.clear()
+            self.notifications.reset()  # the sockets see their channels gone and close
             self.requests.clear()
             self.epoch += 1
 
@@ -168,4 +171,6 @@ class World(AdminActions):
                 snap.at = EPOCH  # what the admin creates already existed: visible at once
                 conv.history.append(snap)
             self.changes.append(conv.id)
+            if self.notifications.connected:
+                self._emit(conv, now)  # visible at once, as its snapshot is
             return conv

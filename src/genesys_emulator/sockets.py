@@ -1,0 +1,263 @@
+"""The Notifications WebSocket at a channel's `connectUri`, and the pump that feeds every socket.
+
+One socket per channel (a second connection closes the first). A pump on the server's event loop runs
+every few milliseconds while any socket is open: it applies the world's timers (so the inactivity timer
+fires without a request), sends every event whose due time the virtual clock has reached, in due
+order (a clock jump delivers all of them at once, oldest first), sends heartbeats every
+`heartbeatSeconds` wall seconds, and closes the sockets of channels that expired or were removed.
+
+Each socket has a bounded send queue and its own sender task: a slow client loses events (counted as
+dropped) rather than slowing the pump or the API; requests never wait for a socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+from genesys_emulator import events
+from genesys_emulator.errors import PlatformError
+from genesys_emulator.notifications import Channel, Notifications
+from genesys_emulator.state import World
+
+SEND_QUEUE_LIMIT = 10_000  # frames waiting for one socket; beyond, its events are dropped
+PUMP_SECONDS = 0.02
+CLOSE_UNKNOWN_CHANNEL = 4004
+CLOSE_NORMAL = 1000
+CLOSE_DROPPED = 1011
+
+
+class Connection:
+    """One open socket: its channel, its send queue and the task that drains it."""
+
+    def __init__(self, hub: SocketHub, websocket: WebSocket, channel: Channel, started: float) -> None:
+        self.hub = hub
+        self.websocket = websocket
+        self.channel = channel
+        self.queue: asyncio.Queue[tuple[str, bool]] = asyncio.Queue(SEND_QUEUE_LIMIT)
+        self.last_heartbeat = started
+        self.closing = False
+        self.sender = asyncio.create_task(self._send_loop())
+
+    def offer(self, frame: str, is_event: bool = False) -> bool:
+        try:
+            self.queue.put_nowait((frame, is_event))
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    async def _send_loop(self) -> None:
+        world = self.hub.world
+        while True:
+            frame, is_event = await self.queue.get()
+            with world.lock:
+                delay = world.notifications.fault_for(self.channel, "delay") if is_event else None
+            if delay is not None:
+                await asyncio.sleep(delay.delay_seconds)
+            with world.lock:
+                silenced = world.notifications.fault_for(self.channel, "silence", take=False) is not None
+                if silenced and is_event:
+                    self.channel.events_dropped += 1
+            if silenced:
+                continue
+            try:
+                await self.websocket.send_text(frame)
+            except Exception:  # the client went away: the receive side cleans up
+                return
+            if is_event:
+                with world.lock:
+                    self.channel.events_sent += 1
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        self.sender.cancel()
+        with contextlib.suppress(Exception):
+            await self.websocket.close(code, reason)
+
+
+class SocketHub:
+    """The open sockets of one emulator, by channel id, and the pump that feeds them."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.connections: dict[str, Connection] = {}
+        self._pump: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def notifications(self) -> Notifications:
+        return self.world.notifications
+
+    # --- one socket ---------------------------------------------------------------------------------
+
+    async def serve(self, websocket: WebSocket) -> None:
+        channel_id = str(websocket.path_params["channel_id"])
+        world = self.world
+        with world.lock:
+            now = world.clock.now()
+            channel = self.notifications.live(channel_id, now)
+        await websocket.accept()
+        if channel is None:
+            await websocket.close(CLOSE_UNKNOWN_CHANNEL, "No such channel: unknown, expired or removed.")
+            return
+        loop = asyncio.get_running_loop()
+        previous = self.connections.pop(channel_id, None)
+        if previous is not None:  # one connection per channel: the newest wins
+            await previous.close(CLOSE_NORMAL, "Another connection took over this channel.")
+        conn = Connection(self, websocket, channel, loop.time())
+        self.connections[channel_id] = conn
+        with world.lock:
+            if self.notifications.channels.get(channel_id) is channel:
+                self.notifications.set_connected(channel, True)
+                channel.last_used = now
+        self._start_pump()
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                text = message.get("text")
+                if text is None and message.get("bytes") is not None:
+                    text = message["bytes"].decode("utf-8", "replace")
+                if text:
+                    self._handle(conn, text)
+        except Exception:  # a broken socket ends like a closed one
+            pass
+        finally:
+            conn.closing = True
+            conn.sender.cancel()
+            if self.connections.get(channel_id) is conn:
+                del self.connections[channel_id]
+                with world.lock:
+                    if self.notifications.channels.get(channel_id) is channel:
+                        self.notifications.set_connected(channel, False)
+
+    def _handle(self, conn: Connection, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return  # the platform ignores what it does not understand [MODEL]
+        if not isinstance(message, dict):
+            return
+        kind = message.get("message")
+        if kind == "ping":
+            with self.world.lock:
+                silenced = self.notifications.fault_for(conn.channel, "silence", take=False)
+            if silenced is None:
+                conn.offer(events.PONG)
+        elif kind == "subscribe":
+            conn.offer(self._subscribe(conn, message))
+
+    def _subscribe(self, conn: Connection, message: dict[str, Any]) -> str:
+        correlation = message.get("correlationId")
+        raw = message.get("topics")
+        if not isinstance(raw, list):
+            return events.subscribe_result("400", correlation, "'topics' must be a list of topic names.")
+        topics = [t.get("id") if isinstance(t, dict) else t for t in raw]
+        names = [t for t in topics if isinstance(t, str) and t]
+        if len(names) != len(topics):
+            return events.subscribe_result("400", correlation, "Each topic must be a topic name.")
+        world = self.world
+        with world.lock:
+            now = world.clock.now()
+            channel = self.notifications.live(conn.channel.id, now)
+            if channel is not conn.channel or self.connections.get(channel.id) is not conn:
+                return events.subscribe_result(
+                    "404", correlation, "The channel has expired or was replaced: create a new one."
+                )
+            client = world.registry.clients.get(channel.client_id)
+            try:
+                self.notifications.subscribe(
+                    channel, names, client.allows if client else (lambda _: False), now
+                )
+            except PlatformError as error:
+                return events.subscribe_result(str(error.status), correlation, error.message)
+        return events.subscribe_result("200", correlation)
+
+    # --- the pump -----------------------------------------------------------------------------------
+
+    def _start_pump(self) -> None:
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.create_task(self._run_pump())
+
+    async def _run_pump(self) -> None:
+        while True:
+            await asyncio.sleep(PUMP_SECONDS)
+            if self.connections:
+                self.pump_once()
+
+    def pump_once(self) -> None:
+        world, loop_now = self.world, asyncio.get_running_loop().time()
+        gone: list[Connection] = []
+        with world.lock:
+            now = world.tick()
+            notifications = self.notifications
+            notifications.purge(now)
+            for channel_id, conn in self.connections.items():
+                if notifications.channels.get(channel_id) is not conn.channel:
+                    gone.append(conn)  # expired, evicted or reset
+                elif loop_now - conn.last_heartbeat >= notifications.heartbeat_seconds:
+                    conn.last_heartbeat = loop_now
+                    if notifications.fault_for(conn.channel, "silence", take=False) is None:
+                        conn.offer(events.HEARTBEAT)
+            for topic, frame in notifications.take_due(now):
+                for channel_id in notifications.subscribers.get(topic, ()):
+                    target = self.connections.get(channel_id)
+                    if target is None or target.closing:
+                        continue  # never buffered for a channel without a socket
+                    if notifications.fault_for(target.channel, "drop") is not None or not target.offer(
+                        frame, is_event=True
+                    ):
+                        target.channel.events_dropped += 1
+        for conn in gone:
+            self._spawn(conn.close(CLOSE_NORMAL, "The channel has expired or was removed."))
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- faults (admin) ------------------------------------------------------------------------------
+
+    def matching(self, channel_id: str | None, client_id: str | None) -> list[Connection]:
+        return [
+            conn
+            for conn in self.connections.values()
+            if (channel_id is None or conn.channel.id == channel_id)
+            and (client_id is None or conn.channel.client_id == client_id)
+        ]
+
+    async def disconnect(self, channel_id: str | None, client_id: str | None) -> int:
+        """Drop the matching sockets now, without a word."""
+        found = self.matching(channel_id, client_id)
+        for conn in found:
+            await conn.close(CLOSE_DROPPED, "Dropped by an injected fault.")
+        return len(found)
+
+    async def close_all(self, reason: str) -> None:
+        for conn in list(self.connections.values()):
+            await conn.close(CLOSE_NORMAL, reason)
+
+    def socket_closing(self, channel_id: str | None, client_id: str | None, close_after: float) -> int:
+        """Say `v2.system.socket_closing` on the matching sockets, then close them `close_after` later."""
+        found = self.matching(channel_id, client_id)
+        for conn in found:
+            conn.offer(events.socket_closing())
+            self._spawn(self._close_later(conn, close_after))
+        return len(found)
+
+    async def _close_later(self, conn: Connection, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        await conn.close(CLOSE_NORMAL, "The platform closed the socket.")
+
+
+async def channel_socket(websocket: WebSocket) -> None:
+    """The WebSocket route at `/channels/{channel_id}` (a channel's connectUri)."""
+    hub: SocketHub = websocket.app.state.sockets
+    await hub.serve(websocket)
