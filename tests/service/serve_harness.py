@@ -55,7 +55,11 @@ class Serve:
         self.process: subprocess.Popen[bytes] | None = None
         self.client_secret = CLIENT_SECRET
 
-    def config(self, sweep: dict[str, str | int | bool] | None = None) -> Path:
+    def config(
+        self,
+        sweep: dict[str, str | int | bool] | None = None,
+        tables: dict[str, dict[str, str | int | bool]] | None = None,
+    ) -> Path:
         keys: dict[str, str | int | bool] = {
             "interval": "1s",
             "ledger": self.ledger_url,
@@ -63,11 +67,18 @@ class Serve:
             **(sweep or {}),
         }
         lines = ["[sweep]", *(f"{k} = {json.dumps(v)}" for k, v in keys.items())]
+        for table, values in (tables or {}).items():  # e.g. {"events": {"clock_sync": "1s"}}
+            lines += [f"[{table}]", *(f"{k} = {json.dumps(v)}" for k, v in values.items())]
         path = self.workdir / "session-reaper.toml"
         path.write_text("\n".join(lines) + "\n")
         return path
 
-    def start(self, *args: str, sweep: dict[str, str | int | bool] | None = None) -> Serve:
+    def start(
+        self,
+        *args: str,
+        sweep: dict[str, str | int | bool] | None = None,
+        tables: dict[str, dict[str, str | int | bool]] | None = None,
+    ) -> Serve:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GENESYSCLOUD_", "SESSION_REAPER_"))}
         env.update(
             GENESYSCLOUD_API_URL=self.base_url,
@@ -82,7 +93,7 @@ class Serve:
             "--port",
             str(self.port),
             "--config",
-            str(self.config(sweep)),
+            str(self.config(sweep, tables)),
             *args,
         ]
         with self.stderr_path.open("ab") as stderr:  # a restart appends

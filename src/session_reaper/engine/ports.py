@@ -9,6 +9,7 @@ knowing which platform it speaks to (genesys/errors.py derives its hierarchy fro
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -209,3 +210,67 @@ class JournalPort(Protocol):
     ) -> bool: ...
 
     def release(self, conversation_id: str, owner: str | None = None) -> bool: ...
+
+
+# -- events (issue 11): what the platform pushes, as the engine sees it ----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationEvent:
+    """A conversation as an event showed it: the whole conversation as of one change."""
+
+    topic: str
+    conversation: Conversation
+    changed_at: datetime | None  # the platform time of the change (the latest time in the body)
+
+
+@dataclass(frozen=True, slots=True)
+class EventIgnored:
+    """A frame that could not be read: counted and ignored, never acted on."""
+
+    topic: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """A socket is open and subscribed. `reconnect`: there was a gap, and events are never replayed."""
+
+    channel_id: str
+    reconnect: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    channel_id: str
+    reason: str
+
+
+# In `Subscriptions.rejected`: no queue could be subscribed (not even listed): every queue is polled.
+ALL_QUEUES = "*"
+
+EventSignal = ConversationEvent | EventIgnored | Connected | Disconnected
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriptions:
+    """Which queues' topics the platform permitted, and why it rejected the others (queue id -> reason)."""
+
+    permitted: frozenset[str]
+    rejected: Mapping[str, str] = field(default_factory=dict)
+    channels: int = 0
+
+
+class EventsPort(Protocol):
+    """The platform's push side: subscribe the queues in scope, then a stream of signals until closed."""
+
+    async def subscribe(self, scope: DiscoveryScope) -> Subscriptions: ...
+
+    def signals(self, own: Callable[[str], Mapping[str, ActivityKind]]) -> AsyncIterator[EventSignal]:
+        """Events and socket changes, reconnecting as needed; `own`: the reaper's texts by conversation."""
+
+    @property
+    def down_since(self) -> float | None:
+        """Monotonic time since when no socket has been open (None: every channel is connected)."""
+
+    async def aclose(self) -> None: ...

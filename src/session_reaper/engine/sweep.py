@@ -19,6 +19,7 @@ from session_reaper.core.results import DecisionLine, Outcome, Summary
 from session_reaper.core.rules import Action, Verdict
 from session_reaper.engine.leasing import new_owner
 from session_reaper.engine.limits import Caps
+from session_reaper.engine.own_messages import OwnMessages
 from session_reaper.engine.ports import JournalPort, PlatformError, PlatformPort, Refused, Windows
 from session_reaper.engine.read_schedule import NotBefore as NotBefore
 from session_reaper.engine.read_schedule import policy_fingerprint
@@ -55,7 +56,11 @@ class Sweep:
         on_line: Callable[[DecisionLine], None] | None = None,
         on_conversation: Callable[[], None] | None = None,
         selection: Selection | None = None,
+        own: OwnMessages | None = None,
+        on_reconciled: Callable[[Reconciled], None] | None = None,
     ) -> None:
+        """`own`: share the reaper's own texts with another loop (events mode); `on_reconciled`: see
+        every conversation as reconciled (its snapshot and verdict), before it is emitted."""
         self.platform = platform
         self.selection = selection if selection is not None else Selection()
         self.journal = journal
@@ -68,6 +73,9 @@ class Sweep:
         # Journal times must compare with the platform's (completed_step's `since`), never the machine's.
         journal.clock = self.now
         self.engine = Engine(platform, journal, settings, self.owner)
+        if own is not None:
+            self.engine.own = own
+        self._on_reconciled = on_reconciled
         self._fingerprint = policy_fingerprint(settings)
         self._caps = Caps(settings.sweep.max_closes, settings.sweep.max_teardowns)
         # Older analytics windows are looked at on their own slower cadence, but only by passes that
@@ -210,6 +218,8 @@ class Sweep:
                 seen_participants=found.participants_fingerprint,
             )
             self.reconciled(found, done)
+            if self._on_reconciled is not None:
+                self._on_reconciled(done)
             if done.emit:
                 self._emit(sweep_id, done.line, done.verdict, done.now)
             if done.stop is not None:

@@ -62,6 +62,18 @@ class PlatformClock:
             self._offset = candidate
         return True
 
+    def at_least(self, moment: datetime) -> None:
+        """The platform's clock has reached `moment` (an event's time): never let `now()` lag behind it.
+
+        With events, few requests are made and so few Date headers seen; a change the platform pushed
+        happened on its clock, so the platform's time is at least that.
+        """
+        if self._offset is None:
+            return
+        candidate = moment.timestamp() - self._monotonic()
+        if candidate > self._offset:
+            self._offset = candidate
+
     def now(self) -> datetime:
         """The platform's current time, timezone-aware UTC."""
         if self._offset is None:

@@ -9,6 +9,14 @@ Series (all prefixed `session_reaper_`):
   sweep_duration_seconds                   histogram of pass durations
   conversations_in_scope                   conversations the last completed pass found in scope
   last_sweep_timestamp_seconds             Unix time the last pass ended (alert when it gets old)
+Events mode (`[sweep] mode = "events"`):
+  events_received_total{topic}             notification events received (ignored ones included)
+  events_ignored_total{topic}              events that could not be read: counted, never acted on
+  socket_reconnects_total                  notification sockets opened again after a gap
+  socket_up                                1 while every notification socket is open, else 0
+  event_lag_seconds                        histogram: platform time of the change -> handled
+  timers_armed                             conversations with a re-check timer set
+  polling_fallback_queues                  queues polled because the platform rejected their topic
 
 A registry per `Metrics` keeps tests and several services in one process apart.
 """
@@ -29,6 +37,7 @@ from prometheus_client import (
 )
 
 SWEEP_OUTCOMES = ("ok", "failed", "aborted", "error", "stopped")
+LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
 
@@ -83,6 +92,35 @@ class Metrics:
             "Unix time at which the last pass ended.",
             registry=r,
         )
+        self.events = Counter(
+            "session_reaper_events_received", "Notification events received, by topic.", ["topic"], registry=r
+        )
+        self.events_ignored = Counter(
+            "session_reaper_events_ignored",
+            "Notification events that could not be read (counted, never acted on).",
+            ["topic"],
+            registry=r,
+        )
+        self.reconnects = Counter(
+            "session_reaper_socket_reconnects", "Notification sockets opened again after a gap.", registry=r
+        )
+        self.socket_up = Gauge(
+            "session_reaper_socket_up", "1 while every notification socket is open.", registry=r
+        )
+        self.event_lag = Histogram(
+            "session_reaper_event_lag_seconds",
+            "Platform time of a change to the moment its event was handled.",
+            buckets=LAG_BUCKETS,
+            registry=r,
+        )
+        self.timers_armed = Gauge(
+            "session_reaper_timers_armed", "Conversations with a re-check timer set.", registry=r
+        )
+        self.fallback_queues = Gauge(
+            "session_reaper_polling_fallback_queues",
+            "Queues polled because the platform rejected their topic.",
+            registry=r,
+        )
         for outcome in SWEEP_OUTCOMES:
             self.sweeps.labels(outcome=outcome)  # every outcome is a series from the start, at 0
 
@@ -110,6 +148,11 @@ class Metrics:
         if in_scope is not None:
             self.in_scope.set(in_scope)
         self.last_sweep.set(self._wall_clock())
+
+    def observe_event(self, topic: str, lag_seconds: float | None) -> None:
+        self.events.labels(topic=topic).inc()
+        if lag_seconds is not None:
+            self.event_lag.observe(lag_seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -26,9 +26,8 @@ def create_app(service: Service, sweeps: asyncio.Task[None] | None = None) -> St
     async def readyz(_: Request) -> Response:
         checks = await service.readiness()
         ready = all(value == "ok" for value in checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
-        )
+        body = {"status": "ready" if ready else "not ready", "checks": checks, **service.readiness_details()}
+        return JSONResponse(body, 200 if ready else 503)
 
     async def metrics(_: Request) -> Response:
         return Response(service.metrics.exposition(), media_type=service.metrics.content_type)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from session_reaper.commands.runtime import (
     EXIT_AUTH,
@@ -16,6 +17,8 @@ from session_reaper.commands.runtime import (
 from session_reaper.config import Settings
 from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.core.rules import Action
+from session_reaper.engine.own_messages import OwnMessages
+from session_reaper.engine.reconcile import Reconciled
 from session_reaper.engine.sweep import NotBefore, Sweep, SweepResult
 from session_reaper.errors import ReaperError, describe
 from session_reaper.genesys.errors import AuthenticationFailed, GenesysError, PermissionMissing
@@ -36,6 +39,12 @@ class StartupFailed(ReaperError):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.exit_code = code
+
+
+class EventsStatus(Protocol):
+    def check(self) -> str: ...
+
+    def details(self) -> dict[str, object]: ...
 
 
 @dataclass
@@ -59,11 +68,18 @@ class Service:
         self.last: PassRecord | None = None
         self._current: Sweep | None = None
         self._token_verdict: tuple[float, str] | None = None  # (monotonic time, "ok" or the problem)
+        self.events: EventsStatus | None = None  # events mode: the socket and the queues polled instead
+        self.stoppers: list[Callable[[], None]] = []  # events mode: what else stop() must tell
 
     # -- schedule --------------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Sweep until asked to stop. Raises StartupFailed when the first pass cannot authenticate."""
+        if self.settings.sweep.mode == "events":
+            from session_reaper.commands.serve.listening import listen  # the events mode's own module
+
+            await listen(self)
+            return
         loop = asyncio.get_running_loop()
         interval = self.settings.sweep.interval.total_seconds()
         while not self.stopping.is_set():
@@ -76,15 +92,24 @@ class Service:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), wait)
 
-    async def sweep_once(self) -> PassRecord:
+    async def sweep_once(
+        self,
+        settings: Settings | None = None,
+        not_before: NotBefore | None = None,
+        on_reconciled: Callable[[Reconciled], None] | None = None,
+        own: OwnMessages | None = None,
+    ) -> PassRecord:
+        """One pass; events mode passes its reconciliations' settings, schedule, picture and own texts."""
         # runtime.platform keeps one write proof across passes: proven again after 403 or PROOF_MAX_AGE
         sweep = Sweep(
             self.runtime.platform,
             self.runtime.ledger,
-            self.settings,
+            settings or self.settings,
             apply=self.apply,
-            not_before=self.not_before,
+            not_before=not_before if not_before is not None else self.not_before,
             on_line=self._on_line,
+            own=own,
+            on_reconciled=on_reconciled,
         )
         self._current = sweep
         began = time.monotonic()
@@ -133,6 +158,8 @@ class Service:
         self.stopping.set()
         if self._current is not None:
             self._current.stop()
+        for stop in self.stoppers:
+            stop()
 
     def _judge(self, result: SweepResult) -> PassRecord:
         if result.aborted is not None:
@@ -193,7 +220,13 @@ class Service:
         }
         if self.last is not None and self.last.outcome == "aborted":
             checks["permissions"] = _short(self.last.problem or "the last sweep was refused by the platform")
+        if self.events is not None:
+            checks["events"] = self.events.check()
         return checks
+
+    def readiness_details(self) -> dict[str, object]:
+        """What /readyz shows beside its checks: in events mode, the socket and the queues polled instead."""
+        return {"events": self.events.details()} if self.events is not None else {}
 
     async def _token_check(self) -> str:
         """The cached token, or a new one when it is due; a refusal is remembered for a while."""

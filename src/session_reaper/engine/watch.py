@@ -1,0 +1,312 @@
+"""Events mode: a picture of each conversation from events, a re-check at its eligible_at, and
+reconciliation sweeps for what events cannot show (list-and-watch, like a Kubernetes informer).
+
+- Events keep the `Picture` (latest snapshot by content; duplicates and stragglers change nothing).
+- A timer per conversation at its eligible_at (the core's `evaluate`) fires `reconcile(..., Trigger.EVENT)`
+  with the same engine path, ledger and leases as a sweep, within caps of its own per window (one
+  journal sweep row per `reconcile_interval`). The re-read decides: a timer that fired early by the
+  re-read's Date is armed again at the eligible_at the re-read gives.
+- A full analytics sweep at start (once the socket is open, or after `CONNECT_WAIT`), every
+  `[events] reconcile_interval`, and at once after every reconnect (events are never replayed).
+- Queues whose topic the platform rejected are polled every `[sweep] interval`, loudly.
+Timers run on the platform's clock; `tick` bounds how long a clock step (a new Date header) goes unseen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from session_reaper.config import QueuesConfig, Settings
+from session_reaper.core.model import DiscoveryScope
+from session_reaper.core.results import DecisionLine, Outcome, Summary
+from session_reaper.engine.leasing import new_owner
+from session_reaper.engine.limits import Caps
+from session_reaper.engine.picture import Picture
+from session_reaper.engine.ports import (
+    ALL_QUEUES,
+    Connected,
+    ConversationEvent,
+    Disconnected,
+    EventIgnored,
+    EventsPort,
+    JournalPort,
+    PlatformPort,
+    Refused,
+    Subscriptions,
+)
+from session_reaper.engine.read_schedule import NotBefore
+from session_reaper.engine.reconcile import Engine, Reconciled, Trigger, reconcile
+from session_reaper.engine.sweep import Sweep
+from session_reaper.engine.watch_hooks import NoHooks, WatchHooks, emit
+from session_reaper.telemetry import logs
+
+_log = logs.get_logger(component="watch")
+RETRY_FAILED = timedelta(minutes=1)  # a re-check that could not read the platform is tried again then
+CONNECT_WAIT = 10.0  # seconds the first reconciliation waits for the socket, so that nothing falls between
+
+# A sweep run for the watch: (settings, what it reconciles, fed back into the picture). `serve` passes
+# one that also counts the pass in its metrics; by default a plain `Sweep`.
+SweepRunner = Callable[[Settings, NotBefore, Callable[[Reconciled], None]], Awaitable[object]]
+
+
+@dataclass
+class _Window:
+    """The watch's own decisions between two reconciliations: one journal sweep row, one set of caps."""
+
+    sweep_id: int
+    caps: Caps
+    summary: Summary = field(default_factory=Summary)
+
+
+class Watch:
+    def __init__(
+        self,
+        platform: PlatformPort,
+        journal: JournalPort,
+        events: EventsPort,
+        settings: Settings,
+        *,
+        apply: bool,
+        not_before: NotBefore | None = None,
+        on_line: Callable[[DecisionLine], None] | None = None,
+        hooks: WatchHooks | None = None,
+        run_sweep: SweepRunner | None = None,
+        owner: str | None = None,
+        tick: float = 0.25,
+    ) -> None:
+        self.platform, self.journal, self.events, self.settings = platform, journal, events, settings
+        self.apply = apply
+        self.not_before = not_before if not_before is not None else NotBefore()
+        self.hooks: WatchHooks = hooks or NoHooks()
+        self._on_line = on_line
+        self.run_sweep = run_sweep or self._plain_sweep
+        journal.clock = platform.now
+        self.engine = Engine(platform, journal, settings, owner or new_owner())
+        self.picture = Picture(self.engine.policy)
+        self.tick = tick
+        self.subscriptions: Subscriptions | None = None
+        self.refused: Refused | None = None  # the platform refused a write or a read: said by /readyz
+        self._window: _Window | None = None
+        self._busy: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._gate = asyncio.Semaphore(settings.sweep.concurrency)
+        self._reconcile_now = asyncio.Event()
+        self._connected = asyncio.Event()
+        self._stopped = asyncio.Event()
+
+    # -- running --------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Start nothing new; the re-checks in flight finish and are journalled."""
+        self._stopped.set()
+
+    async def run(self) -> None:
+        """Subscribe, then listen, fire timers and reconcile until stopped. Raises `Refused` at subscribe."""
+        sweep = self.settings.sweep
+        scope = DiscoveryScope(sweep.channels, sweep.queues.include, sweep.queues.exclude, sweep.lookback)
+        self.subscriptions = await self.events.subscribe(scope)
+        rejected = dict(self.subscriptions.rejected)
+        for queue_id, reason in sorted(rejected.items()):
+            _log.warning("queue topic rejected: polling this queue instead", queue_id=queue_id, reason=reason)
+        self.hooks.fallback(rejected)
+        self.engine.own.load(self.platform.now() - sweep.lookback - timedelta(days=1))
+        loops = [self._listen(), self._timers(), self._reconciliations()]
+        if rejected:
+            loops.append(self._poll(tuple(sorted(rejected))))
+        tasks = [asyncio.create_task(loop) for loop in loops]
+        stopped = asyncio.create_task(self._stopped.wait())
+        try:
+            done, _ = await asyncio.wait({*tasks, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done - {stopped}:
+                task.result()  # a loop that ended on its own: raised (a bug or the platform's refusal)
+        finally:
+            self._stopped.set()
+            for task in tasks:
+                task.cancel()
+            stopped.cancel()
+            await asyncio.gather(*tasks, stopped, return_exceptions=True)
+            if self._tasks:  # re-checks in flight finish their steps and are journalled
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._close_window()
+            await self.events.aclose()
+
+    async def _listen(self) -> None:
+        async for signal in self.events.signals(self.engine.own.kinds):
+            if isinstance(signal, ConversationEvent):
+                self._event(signal)
+            elif isinstance(signal, Connected):
+                self._connected.set()
+                self.hooks.connected(signal.reconnect)
+                if signal.reconnect:
+                    _log.warning(
+                        "notification socket reconnected: reconciling now", channel=signal.channel_id
+                    )
+                    self._reconcile_now.set()
+            elif isinstance(signal, Disconnected):
+                self.hooks.disconnected(signal.reason)
+            elif isinstance(signal, EventIgnored):
+                _log.warning("event ignored", topic=signal.topic, reason=signal.reason)
+                self.hooks.ignored(signal.topic)
+
+    def _event(self, event: ConversationEvent) -> None:
+        now = self.platform.now()
+        before = self.picture.get(event.conversation.id)
+        observed = self.picture.observe(event.conversation, now)
+        lag = None
+        advanced = before is None or before.key[0] is None or (event.changed_at or now) > before.key[0]
+        if observed.fresh and advanced and event.changed_at is not None:
+            lag = max(0.0, (now - event.changed_at).total_seconds())
+        self.hooks.event(event.topic, lag)
+        if observed.fresh:
+            self._schedule_read(event.conversation.id, observed.due)
+
+    def _schedule_read(self, conversation_id: str, due: datetime | None) -> None:
+        """Tell the reconciliation sweep what the picture knows: no read before the timer."""
+        known = self.not_before.until.get(conversation_id)
+        if due is None or known is None:
+            return  # a conversation the sweep never read: it reads it (and so learns its participants)
+        self.not_before.remember(
+            conversation_id, due, known.conversation_start, known.participants_fingerprint
+        )
+
+    # -- timers ---------------------------------------------------------------------------------------
+
+    async def _timers(self) -> None:
+        while not self._stopped.is_set():
+            now = self.platform.now()
+            for cid in self.picture.pop_due(now):
+                if cid not in self._busy:
+                    self._busy.add(cid)
+                    task = asyncio.create_task(self._recheck(cid))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+            self.hooks.armed(self.picture.armed)
+            due = self.picture.next_due()
+            wait = self.tick if due is None else min(self.tick, max(0.0, (due - now).total_seconds()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), max(wait, 0.01))
+
+    async def _recheck(self, conversation_id: str) -> None:
+        try:
+            async with self._gate:
+                if self._stopped.is_set():
+                    return
+                window = self._current_window()
+                with logs.conversation(conversation_id):
+                    try:
+                        done = await reconcile(
+                            self.engine,
+                            conversation_id,
+                            Trigger.EVENT,
+                            sweep_id=window.sweep_id,
+                            apply=self.apply,
+                            caps=window.caps,
+                        )
+                    except Refused as exc:
+                        _log.error("re-check refused by the platform", error=str(exc))
+                        self.refused = exc
+                        self.picture.rearm(conversation_id, self.platform.now() + RETRY_FAILED)
+                        return
+                    self._settle(conversation_id, done)
+                    if done.emit:
+                        emit(self.journal, window.sweep_id, window.summary, done, self._on_line)
+                    if done.stop is not None:
+                        self.refused = done.stop
+        finally:
+            self._busy.discard(conversation_id)
+
+    def _settle(self, conversation_id: str, done: Reconciled) -> None:
+        """After a re-check: the read snapshot into the picture, and when to look again."""
+        line = done.line
+        if done.conversation is None:  # not read: gone (drop it) or the platform failed (try again)
+            if line.outcome is Outcome.FAILED:
+                self.picture.rearm(conversation_id, done.now + RETRY_FAILED)
+            else:
+                self.picture.drop(conversation_id)
+            return
+        self.seen(done)
+        seen = self.picture.get(conversation_id)
+        if seen is None or seen.due is None or seen.due > done.now:
+            return
+        # Due now, and this re-check already did what could be done: acted (its own events follow),
+        # dry run, another reaper's lease, a cap. Wait for the next change or reconciliation.
+        retry = line.outcome is Outcome.FAILED
+        self.picture.rearm(conversation_id, done.now + RETRY_FAILED if retry else None)
+
+    def seen(self, done: Reconciled) -> None:
+        """A conversation read by a re-check or a sweep: into the picture (the sweep's `on_reconciled`)."""
+        if done.conversation is None:
+            if done.line.outcome is Outcome.SKIPPED:
+                self.picture.drop(done.line.conversation_id)
+            return
+        observed = self.picture.observe(done.conversation, done.now)
+        if not observed.fresh and done.conversation.id in self.picture:
+            self.picture.reevaluate(done.conversation.id, done.now)
+        if done.trigger is Trigger.SWEEP:
+            seen = self.picture.get(done.conversation.id)
+            if seen is not None and seen.due is not None and seen.due <= done.now:
+                self.picture.rearm(done.conversation.id, None)  # the sweep just decided it
+
+    # -- reconciliation -------------------------------------------------------------------------------
+
+    async def _reconciliations(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._connected.wait(), CONNECT_WAIT)
+        interval = self.settings.events.reconcile_interval.total_seconds()
+        while not self._stopped.is_set():
+            self._reconcile_now.clear()
+            self._close_window()  # one window per reconciliation: fresh caps, its own journal row
+            await self.run_sweep(self.settings, self.not_before, self.seen)
+            for cid, read in list(self.not_before.until.items()):
+                self.picture.remind(cid, read.until)  # not read this time (the schedule said so): a timer
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reconcile_now.wait(), interval)
+
+    async def _poll(self, queues: tuple[str, ...]) -> None:
+        """Queues whose topic was rejected: the poll sweep, on `[sweep] interval`, for them alone."""
+        settings = self.settings
+        if ALL_QUEUES not in queues:
+            sweep = settings.sweep.model_copy(update={"queues": QueuesConfig(include=queues)})
+            settings = settings.model_copy(update={"sweep": sweep})
+        interval = self.settings.sweep.interval.total_seconds()
+        schedule = NotBefore()  # its own: a pass over some queues must not forget the others' entries
+        while not self._stopped.is_set():
+            started = time.monotonic()
+            await self.run_sweep(settings, schedule, self.seen)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), max(0.0, started + interval - time.monotonic()))
+
+    async def _plain_sweep(
+        self, settings: Settings, not_before: NotBefore, seen: Callable[[Reconciled], None]
+    ) -> object:
+        sweep = Sweep(
+            self.platform,
+            self.journal,
+            settings,
+            apply=self.apply,
+            not_before=not_before,
+            on_line=self._on_line,
+            own=self.engine.own,
+            on_reconciled=seen,
+        )
+        return await sweep.run()
+
+    def _current_window(self) -> _Window:
+        if self._window is None:
+            sweep = self.settings.sweep
+            sweep_id = self.journal.start_sweep(self.apply, owner=self.engine.owner)
+            self._window = _Window(sweep_id, Caps(sweep.max_closes, sweep.max_teardowns))
+        return self._window
+
+    def _close_window(self) -> None:
+        window, self._window = self._window, None
+        if window is not None:
+            try:
+                self.journal.finish_sweep(window.sweep_id, window.summary.to_json()["summary"])
+            except Exception as exc:  # the journal's trouble must not stop the watch
+                _log.warning("events window not journalled", error=str(exc))
