@@ -92,3 +92,18 @@ def test_rearm_reevaluate_and_reminders() -> None:
     assert seen.pop_due(clock()) == ["conv-1"]
     clock.advance(minutes=3)
     assert seen.pop_due(clock()) == ["conv-2"]
+
+
+def test_the_count_of_timers_follows_every_change() -> None:
+    seen = picture()
+    for n in range(3):
+        seen.observe(replace(idle_chat(20, now=T0), id=f"conv-{n}"), T0)
+    seen.observe(replace(idle_chat(10, now=T0), id="conv-0"), T0)  # re-armed, still one timer
+    seen.remind("conv-9", T0 + minutes(1))
+    assert seen.armed == 4
+    seen.drop("conv-1")
+    assert seen.pop_due(T0 + minutes(1)) == ["conv-9"] and seen.armed == 2
+    seen.rearm("conv-0", None)
+    assert seen.armed == 1
+    assert seen.prune(keep=set()) == 2  # conv-0 (no timer) and conv-9 (fired) are forgotten
+    assert len(seen) == 1 and seen.armed == 1

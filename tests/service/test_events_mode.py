@@ -210,3 +210,10 @@ def test_readyz_fails_while_the_socket_is_down_and_recovers(world: Any, serve: S
     world.clear_faults()
     serve.wait_until(lambda: serve.get("/readyz").status_code == 200, "/readyz 200 again", timeout=40)
     assert serve.metric("session_reaper_socket_reconnects_total") >= 1
+
+
+def test_sigterm_stops_the_listening_service_cleanly(world: Any, serve: Serve) -> None:
+    start(serve)
+    serve.signal()
+    assert serve.wait_exit(timeout=20) == 0
+    assert not world.notifications()["channels"][0]["connected"]  # the socket was closed on the way out
