@@ -36,7 +36,9 @@ def open_channel(platform: httpx.Client, topics: Iterable[str] = ()) -> dict[str
 
 
 def listen(channel: dict[str, Any]) -> ClientConnection:
-    return connect(channel["connectUri"], open_timeout=WAIT, close_timeout=2)
+    # an unbounded receive queue: a test that stops reading early must still see the close handshake
+    # (a full queue stops the client reading its socket, so the server's close frame would wait)
+    return connect(channel["connectUri"], open_timeout=WAIT, close_timeout=2, max_queue=None)
 
 
 def frame(ws: ClientConnection, timeout: float = WAIT) -> dict[str, Any]:
