@@ -135,12 +135,20 @@ def test_an_after_call_work_timeout_is_an_event(emulator: Any) -> None:
         assert "endAcwTime" in agent and agent["wrapup"]["code"]
 
 
-def test_a_conversation_still_in_a_flow_shows_on_no_queue_topic(emulator: Any) -> None:
+def test_a_conversation_still_in_a_flow_or_a_call_shows_on_no_queue_topic(emulator: Any) -> None:
     with listen(open_channel(emulator.platform, [queue_topic(QUEUE)])) as ws:
         bot = emulator.create_conversation(
             {"queueId": QUEUE, "participants": [{"purpose": "customer"}, {"purpose": "workflow"}]}
         )
         emulator.message(bot["id"], "customer", "hi bot")
+        # the topic is for message conversations: a call on the queue is not on it
+        emulator.create_conversation(
+            {
+                "mediaType": "voice",
+                "queueId": QUEUE,
+                "participants": [{"purpose": "customer"}, {"purpose": "acd"}],
+            }
+        )
         marker = _chat(emulator)["id"]
         assert next_event(ws)["eventBody"]["id"] == marker  # events come in order: the bot's made none
         # once it reaches a queue, it shows
