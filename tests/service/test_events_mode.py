@@ -9,6 +9,7 @@ reaper see a clock jump within a second; heartbeats come every 0.3 s, so a silen
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import pytest
@@ -164,8 +165,9 @@ def test_a_socket_gap_is_reconciled_and_a_close_missed_in_it_happens(
 
 def test_a_rejected_topic_falls_back_to_polling_loudly(world: Any, serve: Serve) -> None:
     permissions = [p for p in known_permissions() if p != "routing:queue:view"]
-    world.add_client("no-queue-view", "no-queue-view-secret", permissions)
-    serve.client_id, serve.client_secret = "no-queue-view", "no-queue-view-secret"
+    client_id = f"no-queue-view-{uuid.uuid4().hex[:8]}"  # clients outlive the per-test reset
+    world.add_client(client_id, "no-queue-view-secret", permissions)
+    serve.client_id, serve.client_secret = client_id, "no-queue-view-secret"
     cid = world.create_conversation(chat(45))["id"]
     serve.start(
         "--apply",
