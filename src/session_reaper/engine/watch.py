@@ -46,6 +46,7 @@ from session_reaper.telemetry import logs
 
 _log = logs.get_logger(component="watch")
 RETRY_FAILED = timedelta(minutes=1)  # a re-check that could not read the platform is tried again then
+_ENDS = frozenset({"close", "teardown"})  # a done close or teardown was verified: the conversation ended
 CONNECT_WAIT = 10.0  # seconds the first reconciliation waits for the socket, so that nothing falls between
 
 # A sweep run for the watch: (settings, what it reconciles, fed back into the picture). `serve` passes
@@ -90,6 +91,7 @@ class Watch:
         self._stopped = asyncio.Event()
         self._passes = asyncio.Lock()  # sweeps never overlap (reconciliations and the rejected queues' polls)
         self._sweep: Sweep | None = None
+        self._ended: dict[str, datetime] = {}  # closed by a re-check, when: the echoes of our own writes
         self._found: set[str] = set()  # what the running reconciliation read or was told to wait for
 
     # -- running --------------------------------------------------------------------------------------
@@ -155,6 +157,13 @@ class Watch:
 
     def _event(self, event: ConversationEvent) -> None:
         now = self.platform.now()
+        closed_at = self._ended.get(event.conversation.id)
+        if closed_at is not None:  # the events of our own annotate, texts and disconnect, arriving late
+            last = event.conversation.last_activity
+            if last is None or last.at <= closed_at:
+                self.hooks.event(event.topic, None)
+                return
+            del self._ended[event.conversation.id]  # someone wrote after the close: follow it again
         before = self.picture.get(event.conversation.id)
         observed = self.picture.observe(event.conversation, now)
         lag = None
@@ -228,6 +237,10 @@ class Watch:
             else:
                 self.picture.drop(conversation_id)
             return
+        if line.outcome is Outcome.DONE and line.decision in _ENDS:
+            self.picture.drop(conversation_id)  # verified ended: its own events must not bring it back
+            self._ended[conversation_id] = done.now
+            return
         self.seen(done)
         seen = self.picture.get(conversation_id)
         if seen is None or seen.due is None or seen.due > done.now:
@@ -273,6 +286,7 @@ class Watch:
                 self.picture.remind(cid, read.until)  # not read this time (the schedule said so): a timer
             # Ended or out of scope without an event saying so (a transfer to a queue not watched)
             self.picture.prune(self._found | set(self.not_before.until))
+            self._ended.clear()  # their echoes have long arrived
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._reconcile_now.wait(), interval)
 
