@@ -52,8 +52,11 @@ def _dump(value: Any) -> str:
 def queue_topics(conv: Conversation) -> list[str]:
     """The queue topics that show this conversation: one per queue any acd or agent leg had.
 
-    A conversation still in a flow or bot has no such leg, so no queue topic shows it [MODEL].
+    A conversation still in a flow or bot has no such leg, so no queue topic shows it [MODEL]; the
+    topic is for message conversations only.
     """
+    if conv.media != "message":
+        return []
     seen = dict.fromkeys(leg.queue_id for leg in conv.legs if leg.queue_id)
     return [queue_topic(q) for q in seen if q]
 

@@ -21,7 +21,7 @@ from starlette.websockets import WebSocket
 
 from genesys_emulator import events
 from genesys_emulator.errors import PlatformError
-from genesys_emulator.notifications import Channel, Notifications
+from genesys_emulator.notifications import DEFAULT_CLOSE_AFTER_SECONDS, Channel, Notifications
 from genesys_emulator.state import World
 
 SEND_QUEUE_LIMIT = 10_000  # frames waiting for one socket; beyond, its events are dropped
@@ -41,6 +41,7 @@ class Connection:
         self.queue: asyncio.Queue[tuple[str, bool]] = asyncio.Queue(SEND_QUEUE_LIMIT)
         self.last_heartbeat = started
         self.closing = False
+        self.doomed = False  # told socket_closing, closes soon
         self.sender = asyncio.create_task(self._send_loop())
 
     def offer(self, frame: str, is_event: bool = False) -> bool:
@@ -201,7 +202,8 @@ class SocketHub:
             notifications.purge(now)
             for channel_id, conn in self.connections.items():
                 if notifications.channels.get(channel_id) is not conn.channel:
-                    gone.append(conn)  # expired, evicted or reset
+                    if not conn.doomed:
+                        gone.append(conn)  # expired or evicted (a reset closes its sockets itself)
                 elif loop_now - conn.last_heartbeat >= notifications.heartbeat_seconds:
                     conn.last_heartbeat = loop_now
                     if notifications.fault_for(conn.channel, "silence", take=False) is None:
@@ -216,7 +218,11 @@ class SocketHub:
                     ):
                         target.channel.events_dropped += 1
         for conn in gone:
-            self._spawn(conn.close(CLOSE_NORMAL, "The channel has expired or was removed."))
+            # the platform says socket_closing before an intentional close; meanwhile a subscribe
+            # over the socket is answered 404 (the channel is gone)
+            conn.doomed = True
+            conn.offer(events.socket_closing("The channel has expired or was removed."))
+            self._spawn(self._close_later(conn, DEFAULT_CLOSE_AFTER_SECONDS))
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -248,6 +254,7 @@ class SocketHub:
         """Say `v2.system.socket_closing` on the matching sockets, then close them `close_after` later."""
         found = self.matching(channel_id, client_id)
         for conn in found:
+            conn.doomed = True
             conn.offer(events.socket_closing())
             self._spawn(self._close_later(conn, close_after))
         return len(found)
