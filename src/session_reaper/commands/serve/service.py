@@ -18,8 +18,8 @@ from session_reaper.config import Settings
 from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.core.rules import Action
 from session_reaper.engine.leasing import new_owner
-from session_reaper.engine.reconcile import Engine
 from session_reaper.engine.read_schedule import policy_fingerprint
+from session_reaper.engine.reconcile import Engine
 from session_reaper.engine.sweep import NotBefore, Sweep, SweepResult
 from session_reaper.errors import ReaperError, describe
 from session_reaper.genesys.errors import AuthenticationFailed, GenesysError, PermissionMissing
@@ -143,7 +143,9 @@ class Service:
         self.not_before.remember(conversation_id, None)
         try:
             now = self.runtime.api.clock.now()
-            self.runtime.ledger.save_read_schedule(policy_fingerprint(self.settings), now, {}, {conversation_id})
+            self.runtime.ledger.save_read_schedule(
+                policy_fingerprint(self.settings), now, {}, {conversation_id}
+            )
         except Exception as exc:  # an optimisation only: the backstop re-read comes anyway
             log.warning("read schedule not updated", conversation_id=conversation_id, error=str(exc))
 
