@@ -104,6 +104,8 @@ def test_close_now_ends_a_conversation_not_yet_due_in_the_operators_name(
         assert (act.operator, act.action) == ("Grace Hopper", "close")
     history = console.call("GET", "/api/console/history?since=7d").json()
     assert history["actions"]["close"] == 1
+    # journalled as a pass of one conversation: the report counts its cost (a dry-run serve: only it)
+    assert history["sweeps"]["applied"] == 1 and history["apiRequests"] >= 4
     assert [(a["operator"], a["action"], a["conversationId"]) for a in history["consoleActions"]] == [
         ("Grace Hopper", "close", cid)
     ]
