@@ -194,3 +194,17 @@ def test_two_replicas_share_pending_decisions_through_the_ledger(
     finally:
         other.stop()
     assert TOKENS["SESSION_REAPER_CONSOLE_TOKEN"] not in other.stderr()
+
+
+def test_close_now_answers_the_decision_waiting_for_approval(console: Any, emulator: Any) -> None:
+    cid = emulator.create_conversation(idle_chat(45))["id"]
+    console.start("--apply", extra=APPROVAL)
+    pending = waiting(console, cid)
+    closed = console.call("POST", f"/api/console/conversations/{cid}/close", user="Grace").json()
+    assert closed["outcome"] == "done" and closed["operator"] == "Grace"  # a person's close needs no approval
+    assert ended(emulator, cid)
+    assert console.call("GET", "/api/console/pending").json()["pending"] == []
+    later = console.call(
+        "POST", f"/api/console/pending/{pending['decisionId']}", json={"approve": True}
+    ).json()
+    assert (later["status"], later["outcome"], later["operator"]) == ("approved", "done", "Grace")
