@@ -60,6 +60,7 @@ class Serve:
         self,
         sweep: dict[str, str | int | bool] | None = None,
         tables: dict[str, dict[str, Any]] | None = None,
+        extra: str = "",
     ) -> Path:
         keys: dict[str, str | int | bool] = {
             "interval": "1s",
@@ -71,7 +72,7 @@ class Serve:
         for table, values in (tables or {}).items():  # e.g. {"events": {"clock_sync": "1s"}}
             lines += [f"[{table}]", *(f"{k} = {json.dumps(v)}" for k, v in values.items())]
         path = self.workdir / "session-reaper.toml"
-        path.write_text("\n".join(lines) + "\n")
+        path.write_text("\n".join(lines) + "\n" + extra)
         return path
 
     def start(
@@ -79,13 +80,17 @@ class Serve:
         *args: str,
         sweep: dict[str, str | int | bool] | None = None,
         tables: dict[str, dict[str, Any]] | None = None,
+        environment: dict[str, str] | None = None,
+        extra: str = "",
     ) -> Serve:
+        """`tables`/`extra`: more TOML tables; `environment`: more of it (e.g. the console's tokens)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GENESYSCLOUD_", "SESSION_REAPER_"))}
         env.update(
             GENESYSCLOUD_API_URL=self.base_url,
             GENESYSCLOUD_OAUTHCLIENT_ID=self.client_id,
             GENESYSCLOUD_OAUTHCLIENT_SECRET=self.client_secret,
         )
+        env.update(environment or {})
         command = [
             sys.executable,
             "-m",
@@ -94,7 +99,7 @@ class Serve:
             "--port",
             str(self.port),
             "--config",
-            str(self.config(sweep, tables)),
+            str(self.config(sweep, tables, extra)),
             *args,
         ]
         with self.stderr_path.open("ab") as stderr:  # a restart appends

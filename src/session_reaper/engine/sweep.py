@@ -70,12 +70,13 @@ class Sweep:
         self.not_before = not_before if not_before is not None else NotBefore()
         self._on_line = on_line
         self._on_conversation = on_conversation
+        # Everything reconciling learnt of a conversation (as read, verdict, pending): the live view's.
+        self._on_reconciled = on_reconciled
         # Journal times must compare with the platform's (completed_step's `since`), never the machine's.
         journal.clock = self.now
         self.engine = Engine(platform, journal, settings, self.owner)
         if own is not None:
             self.engine.own = own
-        self._on_reconciled = on_reconciled
         self._fingerprint = policy_fingerprint(settings)
         self._caps = Caps(settings.sweep.max_closes, settings.sweep.max_teardowns)
         # Older analytics windows are looked at on their own slower cadence, but only by passes that

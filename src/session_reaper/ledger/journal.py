@@ -36,6 +36,7 @@ from session_reaper.ledger import migrate, opening, own_messages, queue_names
 from session_reaper.ledger import read_schedule as schedule_sql
 from session_reaper.ledger import steps as step_sql
 from session_reaper.ledger import sweeps as sweep_sql
+from session_reaper.ledger.console_journal import ConsoleJournal
 from session_reaper.ledger.engine import create_ledger_engine, normalize_url, writer
 
 Clock = Callable[[], datetime]
@@ -51,7 +52,7 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class Ledger:
+class Ledger(ConsoleJournal):
     def __init__(self, engine: Engine, *, owner: str | None = None, clock: Clock | None = None) -> None:
         self.engine = engine
         self._writer = writer(engine)
@@ -135,9 +136,12 @@ class Ledger:
         idle_seconds: float | None = None,
         held_seconds: float | None = None,
         platform_now: datetime | None = None,
+        operator: str | None = None,
         at: datetime | None = None,
     ) -> int:
-        """Journal a decision now (before acting on it); returns its id for the steps."""
+        """Journal a decision now (before acting on it); returns its id for the steps.
+
+        `operator`: the console user it is carried out for (close now, an approval)."""
         row = self._decision_row(**_args(locals()))
         with self._writer.begin() as connection:
             return decision_sql.insert_one(connection, row)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
+from session_reaper.commands.console.live import LiveView
 from session_reaper.commands.runtime import (
     EXIT_AUTH,
     Runtime,
@@ -17,8 +18,10 @@ from session_reaper.commands.runtime import (
 from session_reaper.config import Settings
 from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.core.rules import Action
+from session_reaper.engine.leasing import new_owner
 from session_reaper.engine.own_messages import OwnMessages
-from session_reaper.engine.reconcile import Reconciled
+from session_reaper.engine.read_schedule import policy_fingerprint
+from session_reaper.engine.reconcile import Engine, Reconciled
 from session_reaper.engine.sweep import NotBefore, Sweep, SweepResult
 from session_reaper.errors import ReaperError, describe
 from session_reaper.genesys.errors import AuthenticationFailed, GenesysError, PermissionMissing
@@ -70,6 +73,10 @@ class Service:
         self._token_verdict: tuple[float, str] | None = None  # (monotonic time, "ok" or the problem)
         self.events: EventsStatus | None = None  # events mode: the socket and the queues polled instead
         self.stoppers: list[Callable[[], None]] = []  # events mode: what else stop() must tell
+        # The console: the live view the passes feed, and an engine of its own for what people ask.
+        self.live = LiveView(self.settings.policy(), self.settings.close_settings())
+        self.console_owner = new_owner()
+        self.console_engine = Engine(runtime.platform, runtime.ledger, self.settings, self.console_owner)
 
     # -- schedule --------------------------------------------------------------------------------
 
@@ -92,6 +99,19 @@ class Service:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), wait)
 
+    def _reconciled_by(
+        self, also: Callable[[Reconciled], None] | None
+    ) -> Callable[[Reconciled], None]:
+        """Every conversation reconciled feeds the console's live view, and `also` (events mode's picture)."""
+        if also is None:
+            return self.live.update
+
+        def both(done: Reconciled) -> None:
+            self.live.update(done)
+            also(done)
+
+        return both
+
     async def sweep_once(
         self,
         settings: Settings | None = None,
@@ -109,7 +129,7 @@ class Service:
             not_before=not_before if not_before is not None else self.not_before,
             on_line=self._on_line,
             own=own,
-            on_reconciled=on_reconciled,
+            on_reconciled=self._reconciled_by(on_reconciled),
         )
         self._current = sweep
         began = time.monotonic()
@@ -129,7 +149,10 @@ class Service:
             self.passes += 1
         duration = time.monotonic() - began
         self._prune_inaction()
-        self.metrics.observe_sweep(record.outcome, duration, self._in_scope(result))
+        in_scope = self._scope(result)
+        if in_scope is not None and result is not None and result.unfinished is None:
+            self.live.retain(in_scope)  # a whole pass: what it did not find is gone or out of scope
+        self.metrics.observe_sweep(record.outcome, duration, None if in_scope is None else len(in_scope))
         self.last = record
         self._log_pass(record, result, duration)
         return record
@@ -151,6 +174,17 @@ class Service:
         if gone:
             log.info("ledger pruned", decisions=gone, older_than=str(INACTION_RETENTION))
 
+    def read_again(self, conversation_id: str) -> None:
+        """The next pass reads this conversation (a person changed it: an exemption lifted, a close)."""
+        self.not_before.remember(conversation_id, None)
+        try:
+            now = self.runtime.api.clock.now()
+            self.runtime.ledger.save_read_schedule(
+                policy_fingerprint(self.settings), now, {}, {conversation_id}
+            )
+        except Exception as exc:  # an optimisation only: the backstop re-read comes anyway
+            log.warning("read schedule not updated", conversation_id=conversation_id, error=str(exc))
+
     def stop(self) -> None:
         """Stop starting conversations; what is in flight finishes. Safe to call more than once."""
         if not self.stopping.is_set():
@@ -170,11 +204,11 @@ class Service:
             return PassRecord("stopped")
         return PassRecord("failed" if result.summary.failed else "ok")
 
-    def _in_scope(self, result: SweepResult | None) -> int | None:
+    def _scope(self, result: SweepResult | None) -> set[str] | None:
         """Conversations the pass found: those it decided and those it knew could wait."""
         if result is None or result.aborted is not None or self.stopping.is_set():
             return None
-        return len({line.conversation_id for line in result.lines} | set(self.not_before.until))
+        return {line.conversation_id for line in result.lines} | set(self.not_before.until)
 
     def _on_line(self, line: DecisionLine) -> None:
         self.metrics.observe_decision(line)
