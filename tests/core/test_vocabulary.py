@@ -46,7 +46,8 @@ def test_the_reference_page_describes_every_rule(name: str) -> None:
 
 def test_the_ledger_accepts_exactly_the_cores_words() -> None:
     actions, outcomes = {a.value for a in Action}, {o.value for o in Outcome} | {"interrupted"}
-    assert actions == ledger_words.DECISIONS
+    # `pending`: a decision of a rule with approval = true, waiting for an operator (the console)
+    assert actions | {"pending"} == ledger_words.DECISIONS
     assert outcomes == ledger_words.DECISION_OUTCOMES
     assert {"warning", "closing"} == ledger_words.MESSAGE_KINDS
     for action in Action:

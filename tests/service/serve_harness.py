@@ -55,7 +55,7 @@ class Serve:
         self.process: subprocess.Popen[bytes] | None = None
         self.client_secret = CLIENT_SECRET
 
-    def config(self, sweep: dict[str, str | int | bool] | None = None) -> Path:
+    def config(self, sweep: dict[str, str | int | bool] | None = None, extra: str = "") -> Path:
         keys: dict[str, str | int | bool] = {
             "interval": "1s",
             "ledger": self.ledger_url,
@@ -64,16 +64,24 @@ class Serve:
         }
         lines = ["[sweep]", *(f"{k} = {json.dumps(v)}" for k, v in keys.items())]
         path = self.workdir / "session-reaper.toml"
-        path.write_text("\n".join(lines) + "\n")
+        path.write_text("\n".join(lines) + "\n" + extra)
         return path
 
-    def start(self, *args: str, sweep: dict[str, str | int | bool] | None = None) -> Serve:
+    def start(
+        self,
+        *args: str,
+        sweep: dict[str, str | int | bool] | None = None,
+        environment: dict[str, str] | None = None,
+        extra: str = "",
+    ) -> Serve:
+        """`extra`: more TOML tables; `environment`: more of it (e.g. the console's tokens)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GENESYSCLOUD_", "SESSION_REAPER_"))}
         env.update(
             GENESYSCLOUD_API_URL=self.base_url,
             GENESYSCLOUD_OAUTHCLIENT_ID=CLIENT_ID,
             GENESYSCLOUD_OAUTHCLIENT_SECRET=self.client_secret,
         )
+        env.update(environment or {})
         command = [
             sys.executable,
             "-m",
@@ -82,7 +90,7 @@ class Serve:
             "--port",
             str(self.port),
             "--config",
-            str(self.config(sweep)),
+            str(self.config(sweep, extra)),
             *args,
         ]
         with self.stderr_path.open("ab") as stderr:  # a restart appends

@@ -17,8 +17,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from session_reaper.commands.explaining import calls
 from session_reaper.core.model import Conversation
-from session_reaper.core.plan import ENDING_STEPS, Step, StepKind
+from session_reaper.core.plan import Step
 from session_reaper.core.results import DecisionLine, Outcome, Summary
 from session_reaper.core.rules import Action, Verdict
 
@@ -137,38 +138,5 @@ def explanation(
         console.print(f"Could become eligible {_ago(now, verdict.eligible_at)} (not read again before then).")
     if steps:
         console.print("[bold]Calls it would make:[/]")
-        recheck = (
-            f"GET /api/v2/conversations/messages/{conversation.id} (re-check: cancel if anything changed)"
-        )
-        console.print(f"  • {recheck}")
-        wrote = False
-        for step in steps:
-            if step.kind in ENDING_STEPS and wrote:
-                console.print(f"  • {recheck}")
-                wrote = False
-            console.print(f"  • {describe_call(conversation.id, step)}")
-            wrote = wrote or step.kind != StepKind.VERIFY
-
-
-def describe_call(conversation_id: str, step: Step) -> str:
-    base = f"/api/v2/conversations/messages/{conversation_id}"
-    match step.kind:
-        case StepKind.ANNOTATE:
-            keys = ", ".join(sorted(step.attributes or {}))
-            return f"PATCH {base}/participants/{step.participant_id}/attributes ({keys})"
-        case StepKind.WARNING_TEXT | StepKind.CLOSING_TEXT:
-            return f"POST {base}/communications/{step.communication_id}/messages ({step.kind.value})"
-        case StepKind.DISCONNECT_AGENT:
-            return f'PATCH {base}/participants/{step.participant_id} {{"state":"disconnected"}}'
-        case StepKind.DISCONNECT_CONVERSATION:
-            return f'PATCH {base} {{"state":"disconnected"}}'
-        case StepKind.TEARDOWN:
-            return f"POST /api/v2/conversations/{conversation_id}/disconnect (full teardown)"
-        case StepKind.WRAPUP_AGENT:
-            participant = f"{base}/participants/{step.participant_id}"
-            communication = f"communications/{step.communication_id}"
-            return f"POST {participant}/{communication}/wrapup (code {step.wrapup_code})"
-        case StepKind.VERIFY:
-            return f"GET /api/v2/conversations/{conversation_id} until every participant has ended"
-        case other:
-            return other.value
+        for call in calls(conversation.id, steps):
+            console.print(f"  • {call}")

@@ -143,6 +143,11 @@ class RuleConfig(_Table):
         default=None,
         description='another threshold outside business hours ([schedule]); "" = same as `after`',
     )
+    approval: StrictBool = Field(
+        default=False,
+        description="true: in apply mode its decisions wait as `pending` until an operator approves"
+        " them in the console (`[console] approval_ttl`)",
+    )
 
 
 # What each rule looks for and its defaults: from the rule catalog, the one list of rules.
@@ -263,11 +268,26 @@ class ScheduleConfig(_Table):
         return Schedule.parse(self.timezone, self.business_hours)
 
 
+class ConsoleConfig(_Table):
+    approval_ttl: Duration = Field(
+        default=timedelta(hours=1),
+        description="a pending decision (a rule with `approval = true`) not approved by then expires",
+    )
+
+    @field_validator("approval_ttl")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError(f"must be more than 0 ({DURATION_HINT})")
+        return value
+
+
 class Settings(_Table):
     sweep: SweepConfig = Field(default_factory=SweepConfig)
     rules: RulesConfig = Field(default_factory=RulesConfig)
     close: CloseConfig = Field(default_factory=CloseConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
 
     _source: Path | None = PrivateAttr(default=None)
 
@@ -291,7 +311,9 @@ class Settings(_Table):
             exempt_attribute=sweep.exempt_attribute,
             respect_platform_timer=sweep.respect_platform_timer,
             rules={
-                name: RulePolicy(rule.after, enabled=rule.enabled, after_hours=rule.after_hours)
+                name: RulePolicy(
+                    rule.after, enabled=rule.enabled, after_hours=rule.after_hours, approval=rule.approval
+                )
                 for name, rule in self.rules.items()
             },
             warn_before=self.close.warn_before,

@@ -41,6 +41,7 @@ class RulePolicy:
     after: timedelta
     enabled: bool = True
     after_hours: timedelta | None = None  # another threshold outside business hours
+    approval: bool = False  # in apply mode its decisions wait for an operator (`pending`)
 
     @property
     def shortest(self) -> timedelta:

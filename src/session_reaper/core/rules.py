@@ -298,6 +298,17 @@ def reread_at(
     return max(now, min(bounds))
 
 
+def close_now(policy: Policy) -> Policy:
+    """The policy of an operator's "close now": every rule applies at once (no threshold, no warning,
+    no waiting for the platform's timer, no approval). The guards still hold: an exempt, ended or
+    out-of-scope conversation is not closed, nor is an action the policy forbids taken."""
+    rules = {
+        name: replace(policy.rule(name), after=timedelta(0), after_hours=None, enabled=True, approval=False)
+        for name in RULE_ORDER
+    }
+    return replace(policy, rules=rules, warn_before=timedelta(0), respect_platform_timer=False, schedule=None)
+
+
 def evaluate(conversation: Conversation, now: datetime, policy: Policy) -> Verdict:
     """The verdict on one conversation at platform time `now`."""
     guarded = _guard(conversation, now, policy)

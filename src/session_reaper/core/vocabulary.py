@@ -16,7 +16,11 @@ from session_reaper.core.plan import StepKind
 from session_reaper.core.results import Outcome
 from session_reaper.core.rules import Action
 
-ACTIONS = frozenset(a.value for a in Action)
+# `pending`: a rule with `approval = true` decided to act; it waits for an operator (the console).
+PENDING = "pending"
+ACTIONS = frozenset({*(a.value for a in Action), PENDING})
+# What became of a pending decision; only `pending` ones may still be approved.
+APPROVAL_STATUSES = frozenset({"pending", "approved", "rejected", "expired"})
 # `interrupted`: a decision whose step a killed reaper left half-done, settled by recovery.
 DECISION_OUTCOMES = frozenset({*(o.value for o in Outcome), "interrupted"})
 STEP_OUTCOMES = frozenset(

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from session_reaper.config import Settings
+from session_reaper.core.approvals import PendingDecision
 from session_reaper.core.model import (
     ActivityKind,
     Conversation,
@@ -129,6 +130,7 @@ class JournalPort(Protocol):
         idle_seconds: float | None = None,
         held_seconds: float | None = None,
         platform_now: datetime | None = None,
+        operator: str | None = None,
     ) -> int: ...
 
     def buffer_decision(
@@ -196,6 +198,33 @@ class JournalPort(Protocol):
     def window_scans(self) -> dict[str, datetime]: ...
 
     def save_window_scans(self, scans: Mapping[str, datetime]) -> None: ...
+
+    # -- decisions waiting for an operator (rules with approval = true) and the console's acts
+    def pend(
+        self,
+        conversation_id: str,
+        *,
+        rule: str | None,
+        decision: str,
+        reason: str,
+        queue_id: str | None,
+        now: datetime,
+        ttl: timedelta,
+    ) -> PendingDecision: ...
+
+    def pending_decisions(self, now: datetime) -> list[PendingDecision]: ...
+
+    def pending_decision(self, decision_id: str) -> PendingDecision | None: ...
+
+    def resolve_pending(
+        self, decision_id: str, *, approve: bool, operator: str, now: datetime
+    ) -> tuple[bool, PendingDecision | None]: ...
+
+    def settle_pending(self, decision_id: str, outcome: str) -> None: ...
+
+    def record_console_action(
+        self, operator: str, action: str, conversation_id: str, *, detail: str | None = None
+    ) -> None: ...
 
     # -- leases
     def claim(

@@ -14,10 +14,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from session_reaper.config import Settings
+from session_reaper.core.approvals import PendingDecision
 from session_reaper.core.model import Conversation
 from session_reaper.core.plan import CloseSettings, plan
 from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.core.rules import Action, Policy, Verdict, evaluate, reread_at
+from session_reaper.core.vocabulary import PENDING
 from session_reaper.engine.leasing import acquire
 from session_reaper.engine.limits import Caps, Turns
 from session_reaper.engine.own_messages import OwnMessages
@@ -32,7 +34,7 @@ class Trigger(StrEnum):
 
     SWEEP = "sweep"  # a pass over everything in scope (or the ids it was given)
     EVENT = "event"  # the platform said something changed (event mode, to come)
-    CONSOLE = "console"  # a person asked (supervisor console, to come)
+    CONSOLE = "console"  # a person asked (supervisor console): close now, an approval
 
 
 @dataclass
@@ -78,6 +80,7 @@ class Reconciled:
     keep_schedule: bool = False
     stop: Refused | None = None
     emit: bool = True
+    pending: PendingDecision | None = None  # the decision waiting for an operator (approval = true)
 
 
 async def reconcile(
@@ -90,12 +93,15 @@ async def reconcile(
     caps: Caps,
     selection: Selection | None = None,
     seen_participants: str | None = None,
+    operator: str | None = None,
 ) -> Reconciled:
     """Read, decide and (when applying and within `caps`) act on one conversation.
 
     `seen_participants`: discovery's fingerprint of who is in it (None when unknown: then a changed
     participant list cannot be seen before reading, and the read schedule says so). Raises `Refused`
-    when the first read is refused: nothing was decided.
+    when the first read is refused: nothing was decided. A rule with `approval = true` pends its
+    decision (journalled as `pending`, not acted on) unless a person asked (`Trigger.CONSOLE`, with
+    the `operator`'s name journalled in the decision).
     """
     selection = selection if selection is not None else Selection()
     platform = engine.platform
@@ -131,6 +137,8 @@ async def reconcile(
         line.outcome = Outcome.SKIPPED
     elif verdict.action is Action.DEFER:
         line.outcome = Outcome.DEFERRED
+    elif apply and trigger is not Trigger.CONSOLE and engine.policy.rule(verdict.rule or "").approval:
+        _pend(engine, done, conversation, verdict)
     elif not caps.take(verdict):
         line.outcome = Outcome.DEFERRED
         line.reason = f"{verdict.reason}; deferred: per-sweep cap reached"
@@ -139,8 +147,32 @@ async def reconcile(
         line.outcome = Outcome.DRY_RUN
         line.steps = [s.kind.value for s in plan(conversation, verdict, engine.close)]
     else:
-        await _act(engine, done, conversation, verdict, sweep_id)
+        await _act(engine, done, conversation, verdict, sweep_id, operator)
     return done
+
+
+def _pend(engine: Engine, done: Reconciled, conversation: Conversation, verdict: Verdict) -> None:
+    """Journal the decision as waiting for an operator instead of acting (one per conversation)."""
+    line = done.line
+    pending = engine.journal.pend(
+        conversation.id,
+        rule=verdict.rule,
+        decision=verdict.action.value,
+        reason=verdict.reason,
+        queue_id=line.queue_id,
+        now=done.now,
+        ttl=engine.settings.console.approval_ttl,
+    )
+    done.pending = pending
+    if pending.status == "rejected":
+        line.outcome = Outcome.SKIPPED
+        line.reason = f"{verdict.reason}; rejected by {pending.operator or 'an operator'}: not acted on"
+        return
+    line.decision = PENDING
+    line.outcome = Outcome.DEFERRED
+    line.steps = [s.kind.value for s in plan(conversation, verdict, engine.close)]
+    expires = pending.expires_at.strftime("%H:%M:%S")
+    line.reason = f"{verdict.reason}; waiting for an operator's approval (until {expires}Z)"
 
 
 def _line(conversation: Conversation, verdict: Verdict) -> DecisionLine:
@@ -170,7 +202,12 @@ def _unread(
 
 
 async def _act(
-    engine: Engine, done: Reconciled, conversation: Conversation, verdict: Verdict, sweep_id: int
+    engine: Engine,
+    done: Reconciled,
+    conversation: Conversation,
+    verdict: Verdict,
+    sweep_id: int,
+    operator: str | None = None,
 ) -> None:
     line = done.line
     platform, journal = engine.platform, engine.journal
@@ -202,6 +239,7 @@ async def _act(
             queue_id=line.queue_id,
             channel=line.channel,
             platform_now=now,
+            operator=operator,
         )
         await engine.queue_names.remember(line.queue_id)
         line.decision_id = decision_id

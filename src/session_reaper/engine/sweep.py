@@ -55,6 +55,7 @@ class Sweep:
         on_line: Callable[[DecisionLine], None] | None = None,
         on_conversation: Callable[[], None] | None = None,
         selection: Selection | None = None,
+        on_reconciled: Callable[[Reconciled], None] | None = None,
     ) -> None:
         self.platform = platform
         self.selection = selection if selection is not None else Selection()
@@ -65,6 +66,8 @@ class Sweep:
         self.not_before = not_before if not_before is not None else NotBefore()
         self._on_line = on_line
         self._on_conversation = on_conversation
+        # Everything reconciling learnt of a conversation (as read, verdict, pending): the live view's.
+        self._on_reconciled = on_reconciled
         # Journal times must compare with the platform's (completed_step's `since`), never the machine's.
         journal.clock = self.now
         self.engine = Engine(platform, journal, settings, self.owner)
@@ -212,6 +215,8 @@ class Sweep:
             self.reconciled(found, done)
             if done.emit:
                 self._emit(sweep_id, done.line, done.verdict, done.now)
+                if self._on_reconciled is not None:
+                    self._on_reconciled(done)
             if done.stop is not None:
                 raise done.stop
 

@@ -57,6 +57,7 @@ decisions = Table(
     Column("platform_now", UtcDateTime),
     Column("decided_at", UtcDateTime, nullable=False),
     Column("outcome_at", UtcDateTime),
+    Column("operator", String(200)),  # the console user who asked for it (close now, an approval)
     Index("ix_decisions_conversation", "conversation_id"),
     Index("ix_decisions_decided_at", "decided_at"),
 )
@@ -133,4 +134,44 @@ queues = Table(
     Column("name", String(400)),
     Column("status", Integer),
     Column("read_at", UtcDateTime, nullable=False),
+)
+
+# Decisions of rules with `approval = true`, waiting for an operator (shared by replicas): at most one
+# waits per conversation (the partial unique index), the others are history.
+pending_decisions = Table(
+    "pending_decisions",
+    metadata,
+    Column("decision_id", String(64), primary_key=True),
+    Column("conversation_id", String(ID), nullable=False),
+    Column("rule", String(40)),
+    Column("decision", String(20), nullable=False),
+    Column("reason", Text),
+    Column("queue_id", String(ID)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("operator", String(200)),
+    Column("resolved_at", UtcDateTime),
+    Column("outcome", String(20)),
+    Index("ix_pending_decisions_conversation", "conversation_id"),
+)
+Index(
+    "ux_pending_decisions_waiting",
+    pending_decisions.c.conversation_id,
+    unique=True,
+    sqlite_where=pending_decisions.c.status == "pending",
+    postgresql_where=pending_decisions.c.status == "pending",
+)
+
+# What people did in the console: who, when, what, on which conversation (the report lists them).
+console_actions = Table(
+    "console_actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("operator", String(200), nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("conversation_id", String(ID), nullable=False),
+    Column("detail", Text),
+    Index("ix_console_actions_at", "at"),
 )

@@ -152,27 +152,17 @@ def explain(
 ) -> None:
     """Participants, roles, activity timeline, the rule that applies and what would be done."""
     from session_reaper.commands import terminal as render
+    from session_reaper.commands.explaining import explain as explain_one
     from session_reaper.commands.runtime import open_runtime
-    from session_reaper.core.plan import plan
-    from session_reaper.core.rules import evaluate
-    from session_reaper.engine.sweep import Sweep
-    from session_reaper.genesys.errors import NotFound
 
     settings = load(config)
 
     async def work():  # type: ignore[no-untyped-def]
         async with open_runtime(settings) as rt:
-            reader = Sweep(rt.platform, rt.ledger, settings, apply=False)
-            try:
-                conversation = await reader.read(conversation_id)
-            except NotFound:
-                return None
-            now = rt.api.clock.now()
-            verdict = evaluate(conversation, now, settings.policy())
-            return conversation, now, verdict, plan(conversation, verdict, settings.close_settings())
+            rt.ledger.clock = rt.api.clock.now
+            return await explain_one(rt.platform, rt.ledger, settings, conversation_id)
 
     found = run(work)
     if found is None:
         raise fail(EXIT_USAGE, f"conversation {conversation_id} not found")
-    conversation, now, verdict, steps = found
-    render.explanation(out, conversation, now, verdict, steps)
+    render.explanation(out, found.conversation, found.now, found.verdict, found.steps)

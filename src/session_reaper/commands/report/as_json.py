@@ -48,4 +48,5 @@ def to_json(data: ReportData) -> dict[str, Any]:
         "pastThreshold": _spread(data.past_threshold_minutes),
         "apiRequests": data.api_requests,
         "requestsPerClose": round2(data.requests_per_close),
+        "consoleActions": [a.to_json() for a in data.console_actions],
     }

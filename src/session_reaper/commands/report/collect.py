@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from session_reaper.commands.report.figures import ACTIONS, FailureRow, ReportData
+from session_reaper.commands.report.figures import ACTIONS, ConsoleAction, FailureRow, ReportData
 from session_reaper.commands.report.timelines import closes_timeline
 from session_reaper.core.schedule import parse_duration
 from session_reaper.errors import EXIT_USAGE, ReaperError
@@ -20,6 +20,7 @@ from session_reaper.ledger import (
     LedgerVersionError,
     normalize_url,
 )
+from session_reaper.ledger import approvals as console_sql
 from session_reaper.ledger import history as queries
 from session_reaper.ledger.opening import check_sqlite_path, sqlite_path
 from session_reaper.ledger.schema import decisions, sweeps
@@ -66,6 +67,10 @@ def collect(ledger: Ledger, since: datetime, now: datetime) -> ReportData:
             api_requests=cost.api_requests,
             cost_sweeps=cost.sweeps,
             cost_closes=cost.closes,
+            console_actions=[
+                ConsoleAction(a["at"], a["operator"], a["action"], a["conversationId"], a["detail"])
+                for a in console_sql.actions_since(connection, since)
+            ],
         )
     count, applied, first, last = sweep_row
     until = max(now, last) if last is not None else now

@@ -91,6 +91,26 @@ class FailureRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsoleAction:
+    """What a person did in the supervisor console: close now, exempt, lift, approve, reject."""
+
+    at: datetime
+    operator: str
+    action: str
+    conversation_id: str
+    detail: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": iso(self.at),
+            "operator": self.operator,
+            "action": self.action,
+            "conversationId": self.conversation_id,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Timeline:
     """Series over shared labels, e.g. [("09:00", {"idle": 3, "customer-left": 1}), ...].
 
@@ -133,6 +153,7 @@ class ReportData:
     api_requests: int = 0  # by the applied sweeps that finished in the period
     cost_sweeps: int = 0
     cost_closes: int = 0
+    console_actions: list[ConsoleAction] = field(default_factory=list)  # by people, in time order
 
     @property
     def closes(self) -> int:
@@ -145,7 +166,7 @@ class ReportData:
 
     @property
     def empty(self) -> bool:
-        return self.sweeps == 0 and not self.by_rule and not self.failures
+        return self.sweeps == 0 and not self.by_rule and not self.failures and not self.console_actions
 
     @property
     def period(self) -> timedelta:

@@ -286,6 +286,13 @@ def render_body(data: ReportData) -> str:
     else:
         body = _empty_text(NO_FAILURE)
     sections.append(_section(f"Failures ({len(data.failures)})", body))
+    if data.console_actions:
+        people = [
+            (when(a.at), a.operator, a.action, a.conversation_id, a.detail or "")
+            for a in data.console_actions
+        ]
+        console_columns = ("when", "operator", "action", "conversation", "detail")
+        sections.append(_section("Console actions", _table(console_columns, people, {3: "id"})))
     sections.append(
         _section("API requests per close", _table(("figure", "value"), cost_rows(data), {1: "num"}))
     )

@@ -77,6 +77,13 @@ def render_terminal(console: Console, data: ReportData) -> None:
         console.print(failures)
     else:
         console.print(Text(f"Failures: {NO_FAILURE}"))
+    if data.console_actions:
+        people = Table(title="Console actions", title_justify="left")
+        for column in ("when", "operator", "action", "conversation", "detail"):
+            people.add_column(column, overflow="fold")
+        for a in data.console_actions:
+            people.add_row(when(a.at), Text(a.operator), a.action, a.conversation_id, Text(a.detail or "-"))
+        console.print(people)
     cost = Table(title="API requests per close", title_justify="left", show_header=False)
     cost.add_column("figure")
     cost.add_column("value", justify="right")

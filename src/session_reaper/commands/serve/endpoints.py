@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import uvicorn
 from starlette.applications import Starlette
@@ -13,10 +15,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from session_reaper.commands.console.api import ConsoleApi
+from session_reaper.commands.console.auth import Auth
 from session_reaper.commands.serve.service import Service
 
 
-def create_app(service: Service, sweeps: asyncio.Task[None] | None = None) -> Starlette:
+def create_app(
+    service: Service, sweeps: asyncio.Task[None] | None = None, environ: Mapping[str, str] | None = None
+) -> Starlette:
+    """The probes, the metrics and the supervisor console (its tokens from `environ`)."""
+    console = ConsoleApi(service, Auth.from_env(os.environ if environ is None else environ))
+
     async def healthz(_: Request) -> Response:
         alive = sweeps is None or not sweeps.done() or service.stopping.is_set()
         return JSONResponse(
@@ -38,6 +47,7 @@ def create_app(service: Service, sweeps: asyncio.Task[None] | None = None) -> St
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            *console.routes(),
         ]
     )
 
@@ -60,3 +70,13 @@ def bind(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def loopback(host: str) -> bool:
+    """Only this machine can reach a socket bound there (a name other than localhost may be anything)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 from collections.abc import AsyncIterator, Mapping
 
 import uvicorn
 
+from session_reaper.commands.console.auth import OPERATOR_TOKEN_ENV
 from session_reaper.commands.exits import exit_for
 from session_reaper.commands.runtime import (
     EXIT_ACTION_FAILED,
@@ -20,7 +22,7 @@ from session_reaper.commands.runtime import (
     open_runtime,
 )
 from session_reaper.commands.serve import DEFAULT_GRACE
-from session_reaper.commands.serve.endpoints import SignalFreeServer, bind, create_app
+from session_reaper.commands.serve.endpoints import SignalFreeServer, bind, create_app, loopback
 from session_reaper.commands.serve.service import Service, StartupFailed, log
 from session_reaper.config import Settings
 from session_reaper.errors import ReaperError
@@ -46,7 +48,17 @@ async def open_service_runtime(
 
 
 async def serve(settings: Settings, *, host: str, port: int, grace: float = DEFAULT_GRACE) -> int:
-    """Run until SIGTERM/SIGINT; returns the exit code (DESIGN.md's: 0, 1, 2, 3)."""
+    """Run until SIGTERM/SIGINT; returns the exit code (DESIGN.md's: 0, 1, 2, 3).
+
+    Bound beyond loopback, the console must be protected: without an operator token, no start.
+    """
+    if not loopback(host) and not os.environ.get(OPERATOR_TOKEN_ENV):
+        log.error(
+            f"cannot start: serve listens on {host}, beyond loopback, and {OPERATOR_TOKEN_ENV} is not set:"
+            f" set {OPERATOR_TOKEN_ENV} to protect the console, or bind 127.0.0.1",
+            host=host,
+        )
+        return EXIT_USAGE
     try:
         sock = bind(host, port)
     except OSError as exc:

@@ -9,6 +9,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from session_reaper.commands.console.live import LiveView
 from session_reaper.commands.runtime import (
     EXIT_AUTH,
     Runtime,
@@ -16,6 +17,8 @@ from session_reaper.commands.runtime import (
 from session_reaper.config import Settings
 from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.core.rules import Action
+from session_reaper.engine.leasing import new_owner
+from session_reaper.engine.reconcile import Engine
 from session_reaper.engine.sweep import NotBefore, Sweep, SweepResult
 from session_reaper.errors import ReaperError, describe
 from session_reaper.genesys.errors import AuthenticationFailed, GenesysError, PermissionMissing
@@ -59,6 +62,10 @@ class Service:
         self.last: PassRecord | None = None
         self._current: Sweep | None = None
         self._token_verdict: tuple[float, str] | None = None  # (monotonic time, "ok" or the problem)
+        # The console: the live view the passes feed, and an engine of its own for what people ask.
+        self.live = LiveView(self.settings.policy(), self.settings.close_settings())
+        self.console_owner = new_owner()
+        self.console_engine = Engine(runtime.platform, runtime.ledger, self.settings, self.console_owner)
 
     # -- schedule --------------------------------------------------------------------------------
 
@@ -85,6 +92,7 @@ class Service:
             apply=self.apply,
             not_before=self.not_before,
             on_line=self._on_line,
+            on_reconciled=self.live.update,
         )
         self._current = sweep
         began = time.monotonic()
@@ -104,7 +112,10 @@ class Service:
             self.passes += 1
         duration = time.monotonic() - began
         self._prune_inaction()
-        self.metrics.observe_sweep(record.outcome, duration, self._in_scope(result))
+        in_scope = self._scope(result)
+        if in_scope is not None and result is not None and result.unfinished is None:
+            self.live.retain(in_scope)  # a whole pass: what it did not find is gone or out of scope
+        self.metrics.observe_sweep(record.outcome, duration, None if in_scope is None else len(in_scope))
         self.last = record
         self._log_pass(record, result, duration)
         return record
@@ -143,11 +154,11 @@ class Service:
             return PassRecord("stopped")
         return PassRecord("failed" if result.summary.failed else "ok")
 
-    def _in_scope(self, result: SweepResult | None) -> int | None:
+    def _scope(self, result: SweepResult | None) -> set[str] | None:
         """Conversations the pass found: those it decided and those it knew could wait."""
         if result is None or result.aborted is not None or self.stopping.is_set():
             return None
-        return len({line.conversation_id for line in result.lines} | set(self.not_before.until))
+        return {line.conversation_id for line in result.lines} | set(self.not_before.until)
 
     def _on_line(self, line: DecisionLine) -> None:
         self.metrics.observe_decision(line)

@@ -1,0 +1,286 @@
+"""The console's JSON API under /api/console (the page uses only these; scripts may too).
+
+Reads need any role; acting (close now, exempt, approve/reject) needs the operator's, and a cookie
+session's CSRF token. Every refusal is answered before anything is read or written. What acts goes
+through the engine (`engine/console.py`), journalled with the operator's name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from session_reaper.commands.console.auth import Auth, Identity, refusal
+from session_reaper.commands.console.live import Entry, iso
+from session_reaper.commands.explaining import Explanation, explain
+from session_reaper.commands.report.as_json import to_json
+from session_reaper.commands.report.collect import ReportError, load, parse_since
+from session_reaper.commands.serve.service import Service
+from session_reaper.core.approvals import PendingDecision
+from session_reaper.core.results import DecisionLine, Outcome
+from session_reaper.engine import console as acts
+from session_reaper.engine.ports import PlatformError
+from session_reaper.engine.reconcile import Reconciled, Trigger
+from session_reaper.redaction import redact
+from session_reaper.telemetry import logs
+
+log = logs.get_logger(component="console")
+Handler = Callable[[Request, Identity], Awaitable[Response]]
+
+
+@dataclass
+class ConsoleApi:
+    service: Service
+    auth: Auth
+    _queue_names: dict[str, str] = field(default_factory=dict)
+    _queues_asked: set[str] = field(default_factory=set)
+
+    @property
+    def platform(self) -> Any:
+        return self.service.runtime.platform
+
+    def now(self) -> datetime:
+        now: datetime = self.platform.now()
+        return now
+
+    async def queue_names(self, queue_ids: set[str]) -> dict[str, str]:
+        """Queue names read once each (a refusal or an error shows the id instead)."""
+        for queue_id in sorted(queue_ids - self._queues_asked):
+            self._queues_asked.add(queue_id)
+            try:
+                name, _ = await self.platform.queue_name(queue_id)
+            except PlatformError:
+                self._queues_asked.discard(queue_id)  # try again another time
+                continue
+            if name:
+                self._queue_names[queue_id] = name
+        return self._queue_names
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    async def session(self, request: Request, who: Identity) -> Response:
+        return JSONResponse({"name": who.name, "role": who.role.value, "csrfToken": who.csrf})
+
+    async def conversations(self, request: Request, who: Identity) -> Response:
+        queue, rule = request.query_params.get("queue"), request.query_params.get("rule")
+        entries = [
+            e
+            for e in self.service.live.entries()
+            if (not queue or _in_queue(e, queue)) and (not rule or e.line.rule == rule)
+        ]
+        now = self.now()
+        names = await self.queue_names({q for e in entries if (q := e.queue_id)})
+        return JSONResponse({"now": iso(now), "conversations": [e.to_json(now, names) for e in entries]})
+
+    async def conversation(self, request: Request, who: Identity) -> Response:
+        cid = request.path_params["conversation_id"]
+        runtime = self.service.runtime
+        found = await explain(runtime.platform, runtime.ledger, self.service.settings, cid)
+        if found is None:
+            return refusal(404, "not-found", f"conversation {cid} not found on the platform")
+        entry = self._explained(found)
+        names = await self.queue_names({entry.queue_id} if entry.queue_id else set())
+        body = entry.to_json(found.now, names)
+        body["timeline"] = _timeline(found)
+        body["calls"] = found.calls
+        return JSONResponse(body)
+
+    def _explained(self, found: Explanation) -> Entry:
+        """The explanation as a live entry: the fresh verdict, with what the live view knows of it."""
+        verdict = found.verdict
+        known = self.service.live.get(found.conversation.id)
+        cid = found.conversation.id
+        line = DecisionLine(cid, verdict.rule, verdict.action.value, Outcome.DRY_RUN, verdict.reason)
+        if not verdict.acts:
+            line.outcome = Outcome.DEFERRED if verdict.action.value == "defer" else Outcome.SKIPPED
+        if known is not None and known.pending_id is not None:
+            line.decision, line.outcome = known.line.decision, known.line.outcome
+        done = Reconciled(line, verdict, found.now, Trigger.CONSOLE, found.conversation)
+        entry = self.service.live.entry(done)
+        entry.pending_id = known.pending_id if known is not None else None
+        return entry
+
+    async def pending(self, request: Request, who: Identity) -> Response:
+        now = self.now()
+        waiting = await asyncio.to_thread(self.service.runtime.ledger.pending_decisions, now)
+        return JSONResponse({"pending": [_pending_json(p, now) for p in waiting]})
+
+    async def history(self, request: Request, who: Identity) -> Response:
+        text = request.query_params.get("since", "7d")
+        try:
+            since = parse_since(text)
+        except ValueError as exc:
+            return refusal(400, "bad-request", f"since: {exc}")
+        try:
+            data = await asyncio.to_thread(load, self.service.settings.sweep.ledger, since)
+        except ReportError as exc:
+            return refusal(503, "ledger", redact(str(exc)))
+        return JSONResponse(to_json(data))
+
+    # -- acting -----------------------------------------------------------------------------------
+
+    def _settled(self, done: Reconciled) -> None:
+        """What a console act did, in the live view at once; the next pass reads it again anyway."""
+        self.service.live.update(done)
+        self.service.not_before.remember(done.line.conversation_id, None)
+
+    async def close(self, request: Request, who: Identity) -> Response:
+        cid = request.path_params["conversation_id"]
+        service = self.service
+        done = await acts.close_now(service.console_engine, cid, who.name, owner=service.console_owner)
+        self._settled(done)
+        line = done.line
+        log.info("console close", conversation_id=cid, operator=who.name, outcome=line.outcome.value)
+        body = line.to_json() | {"operator": who.name}
+        missing = done.conversation is None and done.keep_schedule  # asked for by id, not there
+        return JSONResponse(body, status_code=404 if missing else 200)
+
+    async def exempt(self, request: Request, who: Identity) -> Response:
+        cid = request.path_params["conversation_id"]
+        body = await _json_body(request)
+        if isinstance(body, Response):
+            return body
+        value = body.get("exempt")
+        if not isinstance(value, bool):
+            return refusal(400, "bad-request", 'the body must be {"exempt": true} or {"exempt": false}')
+        service = self.service
+        await acts.set_exempt(service.console_engine, cid, value, who.name, owner=service.console_owner)
+        entry = service.live.get(cid)
+        if entry is not None:
+            entry.exempt = value
+        service.not_before.remember(cid, None)
+        log.info("console exempt", conversation_id=cid, operator=who.name, exempt=value)
+        return JSONResponse({"conversationId": cid, "exempt": value})
+
+    async def decide(self, request: Request, who: Identity) -> Response:
+        decision_id = request.path_params["decision_id"]
+        body = await _json_body(request)
+        if isinstance(body, Response):
+            return body
+        approve = body.get("approve")
+        if not isinstance(approve, bool):
+            return refusal(400, "bad-request", 'the body must be {"approve": true} or {"approve": false}')
+        service = self.service
+        answer = await acts.decide_pending(
+            service.console_engine, decision_id, approve, who.name, owner=service.console_owner
+        )
+        result: dict[str, Any] = {"decisionId": decision_id, "status": answer.status}
+        if answer.done is not None:
+            self._settled(answer.done)
+            result |= {"outcome": answer.done.line.outcome.value, "reason": answer.done.line.reason}
+            result["steps"] = list(answer.done.line.steps)
+        elif answer.pending.outcome is not None:
+            result["outcome"] = answer.pending.outcome
+        result["operator"] = answer.pending.operator
+        log.info("console decision", decision_id=decision_id, operator=who.name, status=answer.status)
+        return JSONResponse(result)
+
+    # -- wiring -----------------------------------------------------------------------------------
+
+    def guarded(self, handler: Handler, *, act: bool) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            who = await self.auth.authorize(request, act=act)
+            if isinstance(who, Response):
+                return who
+            try:
+                return await handler(request, who)
+            except acts.ConsoleRefused as exc:
+                return refusal(exc.status, "refused", str(exc))
+            except PlatformError as exc:
+                log.warning("console: the platform refused", error=str(exc), status=exc.status)
+                return refusal(502, "platform", redact(str(exc)))
+
+        return endpoint
+
+    def routes(self) -> list[BaseRoute]:
+        def read(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+            return self.guarded(handler, act=False)
+
+        def act(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+            return self.guarded(handler, act=True)
+
+        base = "/api/console"
+        return [
+            Route(f"{base}/session", read(self.session), methods=["GET"]),
+            Route(f"{base}/conversations", read(self.conversations), methods=["GET"]),
+            Route(f"{base}/conversations/{{conversation_id}}", read(self.conversation), methods=["GET"]),
+            Route(f"{base}/conversations/{{conversation_id}}/close", act(self.close), methods=["POST"]),
+            Route(f"{base}/conversations/{{conversation_id}}/exempt", act(self.exempt), methods=["POST"]),
+            Route(f"{base}/pending", read(self.pending), methods=["GET"]),
+            Route(f"{base}/pending/{{decision_id}}", act(self.decide), methods=["POST"]),
+            Route(f"{base}/history", read(self.history), methods=["GET"]),
+            Route("/console/login", self.auth.login, methods=["POST"]),
+            Route("/console/logout", self.auth.logout, methods=["POST"]),
+        ]
+
+
+def _in_queue(entry: Entry, queue: str) -> bool:
+    if entry.queue_id == queue:
+        return True
+    return entry.conversation is not None and queue in entry.conversation.queue_ids
+
+
+async def _json_body(request: Request) -> dict[str, Any] | Response:
+    try:
+        body = await request.json()
+    except ValueError:
+        return refusal(400, "bad-request", "the body is not JSON")
+    if not isinstance(body, dict):
+        return refusal(400, "bad-request", "the body must be a JSON object")
+    return body
+
+
+def _pending_json(pending: PendingDecision, now: datetime) -> dict[str, Any]:
+    return {
+        "decisionId": pending.decision_id,
+        "conversationId": pending.conversation_id,
+        "rule": pending.rule,
+        "decision": pending.decision,
+        "reason": pending.reason,
+        "queueId": pending.queue_id,
+        "createdAt": iso(pending.created_at),
+        "expiresAt": iso(pending.expires_at),
+        "status": pending.status_at(now),
+    }
+
+
+_WROTE = {
+    "message": "wrote",
+    "reaper-warning": "the reaper's warning text",
+    "reaper-closing": "the reaper's closing text",
+}
+
+
+def _timeline(found: Explanation) -> list[dict[str, Any]]:
+    """Who joined, wrote and left, in time order (never what was written: the reaper does not read it)."""
+    conversation = found.conversation
+    purposes = {p.id: p.purpose or p.role.value for p in conversation.participants}
+    events: list[tuple[datetime, str, str, str]] = []
+    for p in conversation.participants:
+        moments = (
+            (p.started_at, "joined"),
+            (p.connected_at, "connected"),
+            (p.parked_at, "parked"),
+            (p.resumed_at, "resumed"),
+            (p.ended_at, "left"),
+        )
+        for at, kind in moments:
+            if at is not None:
+                events.append((at, p.id, kind, f"{purposes[p.id]} {kind}"))
+    for a in conversation.activities:
+        who = purposes.get(a.participant_id, a.role.value)
+        events.append(
+            (a.at, a.participant_id, a.kind.value, f"{who}: {_WROTE.get(a.kind.value, a.kind.value)}")
+        )
+    events.sort(key=lambda e: e[0])
+    return [
+        {"at": iso(at), "participant": pid, "purpose": purposes.get(pid), "kind": kind, "text": text}
+        for at, pid, kind, text in events
+    ]
