@@ -20,13 +20,22 @@ def demo(
         7, "--seed", metavar="N", help="Seed of the emulated contact center and of its traffic."
     ),
     quick: bool = typer.Option(False, "--quick", help="A two-hour day in fewer steps (for tests)."),
+    console: bool = typer.Option(
+        False,
+        "--console",
+        help="Then keep serve and the supervisor console running on the emulated center (Ctrl-C stops).",
+    ),
+    port: int = typer.Option(
+        DEFAULT_PORT, "--port", metavar="PORT", help="With --console: the console's port on 127.0.0.1."
+    ),
 ) -> None:
     """No set-up: an emulated contact center, a dry run, an applied sweep, a working day, an HTML report."""
     from session_reaper.commands.demo import DemoOptions, run_demo
     from session_reaper.commands.exits import HANDLED
 
+    options = DemoOptions(html=html_file, seed=seed, quick=quick, console=console, console_port=port)
     try:
-        code = run_demo(out, DemoOptions(html=html_file, seed=seed, quick=quick))
+        code = run_demo(out, options)
     except HANDLED as exc:
         raise failed(exc) from None
     raise typer.Exit(code)

@@ -13,6 +13,8 @@ model, same runtime, same `Sweep`), and the virtual clock carries the organizati
    plays new guests and agents, then the reaper sweeps (one `NotBefore` across sweeps, as `serve` keeps).
    "Without the reaper" is a second emulator world fed the same seeded traffic and never swept.
 5. A summary table, and `session-reaper-demo.html` from the report module with the demo's own charts.
+6. With `--console`: `serve --apply` and the supervisor console keep running on the emulated center,
+   traffic going on, until Ctrl-C (`demo/console.py`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from rich.console import Console
 
 from genesys_emulator.server import EmulatorServer, build_world
 from genesys_emulator.traffic import DEMO_QUEUES, TrafficGenerator, WorldTarget, seed_demo
+from session_reaper.commands.demo.console import keep_serving
 from session_reaper.commands.demo.recording import (
     Day,
     DayPoint,
@@ -52,7 +55,9 @@ from session_reaper.commands.demo.world import (
 )
 from session_reaper.commands.report import html as report_html
 from session_reaper.commands.report.collect import collect
+from session_reaper.commands.report.figures import ReportData
 from session_reaper.commands.runtime import EXIT_ACTION_FAILED, EXIT_OK, Runtime, open_runtime
+from session_reaper.commands.serve import DEFAULT_HOST, DEFAULT_PORT
 from session_reaper.commands.terminal import progress_bar
 from session_reaper.core.schedule import format_span
 from session_reaper.engine.sweep import NotBefore
@@ -70,6 +75,8 @@ class DemoOptions:
     quick: bool = False  # a short day: for tests
     ledger: str = DEMO_LEDGER  # a file (sqlite:///day.db) keeps the day for `report` (scripts/report-day)
     arrivals_per_hour: float = 60.0
+    console: bool = False  # then keep `serve` and its console running on the emulated center (Ctrl-C)
+    console_port: int = DEFAULT_PORT
 
     @property
     def step(self) -> timedelta:
@@ -218,8 +225,23 @@ class Demo:
                 wall_seconds=time.monotonic() - self.started,
                 refused=len(self.hands.refused),
             )
+            self.write_report(whole)
+            code = EXIT_ACTION_FAILED if whole.failures else EXIT_OK
+            if self.options.console:  # the ledger stays open: the console's history is this day's
+                return await keep_serving(
+                    self.console,
+                    base_url=self.server.base_url,
+                    ledger=ledger,
+                    ledger_url=self.options.ledger,
+                    traffic=self.traffic,
+                    host=DEFAULT_HOST,
+                    port=self.options.console_port,
+                )
+            return code
         finally:
             ledger.close()
+
+    def write_report(self, whole: ReportData) -> None:
         try:
             report_html.write_html(
                 self.options.html, whole, "session-reaper demo: a working day in the emulator"
@@ -227,7 +249,6 @@ class Demo:
         except OSError as exc:
             raise DemoError(f"cannot write {self.options.html}: {exc.strerror or exc}") from None
         self.console.print(f"Wrote [bold]{self.options.html}[/]: a self-contained HTML report with charts.")
-        return EXIT_ACTION_FAILED if whole.failures else EXIT_OK
 
 
 class DemoError(ReaperError):

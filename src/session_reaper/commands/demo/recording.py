@@ -64,16 +64,23 @@ class DayPoint:
     stale_without: int
 
 
-def demo_settings(ledger_url: str) -> Settings:
-    """The built-in defaults, plus what a demo needs: its own ledger, the raised limit, a wrap-up code."""
+def demo_settings(
+    ledger_url: str, *, sweep: dict[str, Any] | None = None, rules: dict[str, Any] | None = None
+) -> Settings:
+    """The built-in defaults, plus what a demo needs: its own ledger, the raised limit, a wrap-up code.
+
+    `sweep` and `rules`: more keys of those tables (`demo --console` applies, and one rule waits).
+    """
     return Settings.model_validate(
         {
             "sweep": {
                 "ledger": ledger_url,
                 "requests_per_minute": DEMO_RATE_LIMIT,
                 "verify_timeout": "5s",
+                **(sweep or {}),
             },
             "close": {"wrapup_code": WRAPUP_CODE},
+            "rules": rules or {},
         }
     )
 

@@ -181,6 +181,35 @@ def write_html(path: Path, data: ReportData, title: str = "session-reaper report
 
 def render_html(data: ReportData, title: str = "session-reaper report") -> str:
     """One self-contained HTML page: inline CSS, inline SVG charts, no script, every string escaped."""
+    subtitle = period_text(data)
+    if data.first_sweep_at is not None:
+        subtitle += f" · first sweep {when(data.first_sweep_at)} · last sweep {when(data.last_sweep_at)}"
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{e(title)}</title>",
+            f"<style>{CSS}</style>",
+            "</head>",
+            "<body>",
+            f"<header><h1>{e(title)}</h1><p>{e(subtitle)}</p></header>",
+            "<main>",
+            render_body(data),
+            "</main>",
+            f"<footer>session-reaper · figures from the ledger up to {e(when(data.until))} · times in UTC"
+            "</footer>",
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
+
+
+def render_body(data: ReportData) -> str:
+    """The page's figures, charts and tables without the page around them: the console's history shows it."""
     figures = [
         _figure(figure_text(value), FIGURE_LABELS[key], bad=key == "failed" and bool(value))
         for key, value in data.figures().items()
@@ -267,29 +296,4 @@ def render_html(data: ReportData, title: str = "session-reaper report") -> str:
     sections.append(
         _section("API requests per close", _table(("figure", "value"), cost_rows(data), {1: "num"}))
     )
-    subtitle = period_text(data)
-    if data.first_sweep_at is not None:
-        subtitle += f" · first sweep {when(data.first_sweep_at)} · last sweep {when(data.last_sweep_at)}"
-    return "\n".join(
-        [
-            "<!DOCTYPE html>",
-            '<html lang="en">',
-            "<head>",
-            '<meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{e(title)}</title>",
-            f"<style>{CSS}</style>",
-            "</head>",
-            "<body>",
-            f"<header><h1>{e(title)}</h1><p>{e(subtitle)}</p></header>",
-            "<main>",
-            f'<div class="figures">{"".join(figures)}</div>',
-            *sections,
-            "</main>",
-            f"<footer>session-reaper · figures from the ledger up to {e(when(data.until))} · times in UTC"
-            "</footer>",
-            "</body>",
-            "</html>",
-            "",
-        ]
-    )
+    return "\n".join([f'<div class="figures">{"".join(figures)}</div>', *sections])

@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from session_reaper.commands.console.api import ConsoleApi
 from session_reaper.commands.console.auth import Auth
+from session_reaper.commands.console.pages import Pages
 from session_reaper.commands.serve.service import Service
 
 
@@ -47,6 +48,7 @@ def create_app(
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
             *console.routes(),
+            *Pages(console).routes(),
         ]
     )
 

@@ -91,8 +91,16 @@ def _why_not_started(exc: ReaperError) -> str:
 
 
 async def _serve(
-    runtime: Runtime, metrics: Metrics, sock: socket.socket, *, host: str, port: int, grace: float
+    runtime: Runtime,
+    metrics: Metrics,
+    sock: socket.socket,
+    *,
+    host: str,
+    port: int,
+    grace: float,
+    environ: Mapping[str, str] | None = None,
 ) -> int:
+    """`environ`: where the console's tokens are read (the process's environment when None)."""
     settings = runtime.settings
     apply = settings.sweep.apply
     service = Service(runtime, metrics, apply=apply)
@@ -100,7 +108,7 @@ async def _serve(
     sweeps = loop.create_task(service.run(), name="sweeps")
     server = SignalFreeServer(
         uvicorn.Config(
-            create_app(service, sweeps),
+            create_app(service, sweeps, environ),
             log_config=None,
             access_log=False,
             lifespan="off",
