@@ -131,3 +131,25 @@ def test_replicas_racing_for_the_same_orgs_win_each_org_once(ledger_url: str) ->
         for replica in replicas:
             replica.close()
     assert sorted(org for mine in won for org in mine) == sorted(orgs)
+
+
+def test_a_dead_holders_org_is_taken_over_in_one_statement(ledger: Ledger) -> None:
+    leases = ledger.org_leases
+    assert leases.claim("acme", "replica-a", ttl=TTL, now=T0)
+    assert not leases.take_over("acme", "replica-b", "replica-c", ttl=TTL, now=T0)  # c never held it
+    assert leases.take_over("acme", "replica-b", "replica-a", ttl=TTL, now=T0 + timedelta(seconds=1))
+    assert not leases.take_over("acme", "replica-c", "replica-a", ttl=TTL, now=T0 + timedelta(seconds=2))
+    assert leases.holders()["acme"][0] == "replica-b"
+
+
+def test_replicas_alive_are_those_whose_heartbeat_has_not_run_out(ledger: Ledger) -> None:
+    leases = ledger.org_leases
+    assert leases.heartbeat("replica-b", ttl=TTL, now=T0) == ["replica-b"]
+    assert leases.heartbeat("replica-a", ttl=TTL, now=T0 + timedelta(seconds=10)) == [
+        "replica-a",
+        "replica-b",
+    ]
+    # b stopped beating: gone once its period ran out; a beat again meanwhile
+    assert leases.heartbeat("replica-a", ttl=TTL, now=T0 + timedelta(seconds=31)) == ["replica-a"]
+    leases.forget("replica-a")
+    assert leases.heartbeat("replica-c", ttl=TTL, now=T0 + timedelta(seconds=32)) == ["replica-c"]

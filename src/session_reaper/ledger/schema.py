@@ -139,6 +139,14 @@ org_leases = Table(
     Column("claimed_at", UtcDateTime, nullable=False),
 )
 
+# The replicas alive (their heartbeat, until `expires_at`): how many share the organizations.
+replicas = Table(
+    "replicas",
+    metadata,
+    Column("owner", String(200), primary_key=True),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
 # Queue names as the platform gave them (the report names queues by them); no name when the read was
 # refused, with its HTTP status: the report then shows the id.
 queues = Table(

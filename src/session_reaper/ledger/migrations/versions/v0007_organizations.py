@@ -1,6 +1,7 @@
 """v7: organizations. Sweeps, decisions and the read schedule name the org they were made for (NULL:
 the one unnamed organization of a deployment without `[orgs]`), and org leases divide the
-organizations among replicas (one replica sweeps an org at a time).
+organizations among replicas (one replica sweeps an org at a time), each replica saying it is alive
+in `replicas` so that the others know how many share the orgs.
 
 Revises 0005 for now: the console's v0006 comes first when both are merged (the chain is set then).
 
@@ -31,6 +32,11 @@ def upgrade() -> None:
         sa.Column("owner", sa.String(200), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "replicas",
+        sa.Column("owner", sa.String(200), primary_key=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     )
 
 
