@@ -177,6 +177,13 @@ class OrgMetrics:
     def observe_sweep(self, outcome: str, duration_seconds: float, in_scope: int | None) -> None:
         self.metrics._sweep(self._labels, outcome, duration_seconds, in_scope)
 
+    @property
+    def content_type(self) -> str:
+        return self.metrics.content_type
+
+    def exposition(self) -> bytes:
+        return self.metrics.exposition()
+
     def held(self, holding: bool) -> None:
         if self.metrics.org_held is not None:
             self.metrics.org_held.labels(org=self.org).set(1 if holding else 0)

@@ -7,6 +7,7 @@ import contextlib
 import signal
 import socket
 from collections.abc import AsyncIterator, Mapping
+from typing import Protocol
 
 import uvicorn
 
@@ -141,10 +142,18 @@ async def _drain(sweeps: asyncio.Task[None], forced: asyncio.Future[None], grace
     return EXIT_ACTION_FAILED
 
 
+class Stoppable(Protocol):
+    """What a signal stops: the service, or the shard of organizations."""
+
+    stopping: asyncio.Event
+
+    def stop(self) -> None: ...
+
+
 class _Signals:
     """First SIGTERM/SIGINT: stop gracefully. Second: stop now."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, service: Service) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, service: Stoppable) -> None:
         self._loop = loop
         self._service = service
         self.forced: asyncio.Future[None] = loop.create_future()
