@@ -41,6 +41,7 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 OVERRIDABLE = ("sweep", "rules", "close", "schedule")
 GLOBAL_SWEEP_KEYS: Mapping[str, str] = {
     "ledger": "one ledger for every organization: set it in [sweep]",
+    "org_lease": "one lease period for every organization: set it in [sweep]",
     "requests_per_minute": "an organization's request budget is [orgs.{org}] requests_per_minute",
 }
 _URL = re.compile(r"https?://[^/\s]+")

@@ -119,13 +119,18 @@ class SweepConfig(_Table):
         default=timedelta(seconds=30),
         description="one platform request without an answer by then counts as a timeout (retried)",
     )
+    org_lease: Duration = Field(
+        default=timedelta(seconds=30),
+        description="with [orgs], `serve`: a replica's hold on an org, renewed every third of it;"
+        " a dead replica's orgs go to the others once it ran out",
+    )
 
     @field_validator("channels")
     @classmethod
     def _lower_case_channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(v.strip().lower() for v in value)
 
-    @field_validator("interval", "lookback", "verify_timeout", "request_timeout")
+    @field_validator("interval", "lookback", "verify_timeout", "request_timeout", "org_lease")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):

