@@ -12,6 +12,7 @@ fault scoped to one client. The figures (busiest minute per client, hand-over ti
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from session_reaper.ledger import normalize_url
+from tests.durability.conftest import writes_per_conversation
 from tests.durability.orgs_harness import (
     Deployment,
     Org,
@@ -121,3 +123,91 @@ def test_three_orgs_on_two_replicas_each_conversation_acted_on_once_within_each_
         deployment.orgs
     )
     assert ledger_rows(postgres_url, "SELECT org FROM org_leases") == []
+
+
+def exactly_once(log: list[dict[str, Any]], ids: list[str]) -> dict[str, Counter[str]]:
+    """The conversations whose writes were not each done exactly once (empty: all were)."""
+    counts = writes_per_conversation(log, ids)
+    return {
+        cid: counts[cid]
+        for cid in ids
+        if (counts[cid]["disconnect:participant"], counts[cid]["annotate"], counts[cid]["text"]) != (1, 1, 1)
+        or counts[cid]["teardown"]
+        or counts[cid]["PATCH conversation"]
+    }
+
+
+def test_one_orgs_503_storm_delays_nobody_else(emulator: Any, tmp_path: Path, postgres_url: str) -> None:
+    deployment = Deployment(emulator, tmp_path, postgres_url, three_orgs())
+    ids = {name: deployment.conversations(name, [idle_chat(50)] * 6) for name in deployment.orgs}
+    storm = emulator.fault(path="^/api/v2/", status=503, clientId="globex-client")
+    try:
+        one, two = deployment.start("one"), deployment.start("two")
+        started = time.monotonic()
+        wait_until(
+            lambda: all(deployment.ended(c) for name in ("acme", "initech") for c in ids[name]),
+            "the other orgs closed during globex's storm",
+            timeout=40,
+        )
+        others_done = time.monotonic() - started
+        # the storm still rages: globex has been refused and has closed nothing
+        during = emulator.requests()
+        refused = [e for e in during if e["clientId"] == "globex-client" and e["status"] == 503]
+        assert refused and not any(deployment.ended(c) for c in ids["globex"])
+        states = {**(one.readyz() or {}).get("orgs", {}), **(two.readyz() or {})}
+        emulator.clear_faults()
+        wait_until(lambda: all(deployment.ended(c) for c in ids["globex"]), "globex closed after the storm")
+        globex_done = time.monotonic() - started
+        assert one.terminate() == 0 and two.terminate() == 0
+    finally:
+        deployment.stop()
+
+    print(
+        f"\n503 storm: acme and initech done {others_done:.1f}s after start; globex refused "
+        f"{len(refused)} times, done {globex_done:.1f}s after start (storm cleared at {others_done:.1f}s)"
+    )
+    log = emulator.requests()
+    assert storm["clientId"] == "globex-client"
+    assert not [e for e in log if e["clientId"] != "globex-client" and e["status"] >= 500]
+    assert exactly_once(log, [c for group in ids.values() for c in group]) == {}
+    assert states  # both replicas answered /readyz during the storm
+
+
+def test_a_replica_sigkilled_mid_sweep_hands_its_orgs_over_and_nothing_is_done_twice(
+    emulator: Any, tmp_path: Path, postgres_url: str
+) -> None:
+    deployment = Deployment(emulator, tmp_path, postgres_url, three_orgs(), concurrency=2)
+    for org in deployment.orgs.values():
+        org.policy.get("sweep", {}).pop("max_closes", None)
+    ids = {name: deployment.conversations(name, [idle_chat(50)] * 6) for name in deployment.orgs}
+    every = [c for group in ids.values() for c in group]
+    # slow writes stretch the sweeps: the kill lands while steps are in flight
+    emulator.fault(method="PATCH", path=".*", latencyMs=150)
+    emulator.fault(method="POST", path=".*/messages$", latencyMs=150)
+    try:
+        one, two = deployment.start("one"), deployment.start("two")
+        wait_until(lambda: one.held() and two.held(), "both replicas holding orgs")
+        victim, survivor = one, two
+        doomed = victim.held()
+        doomed_ids = [c for name in doomed for c in ids[name]]
+        # mid-sweep: the victim's orgs have begun closing but not finished
+        wait_until(
+            lambda: 0 < sum(map(deployment.ended, doomed_ids)) < len(doomed_ids) - 2,
+            "the victim's orgs being closed",
+        )
+        victim.kill()
+        killed = time.monotonic()
+        wait_until(lambda: survivor.held() == set(deployment.orgs), "the survivor holding every org")
+        hand_over = time.monotonic() - killed
+        wait_until(lambda: all(deployment.ended(c) for c in every), "every conversation closed", timeout=40)
+        wait_for_more_sweeps(postgres_url, list(deployment.orgs))
+        assert survivor.terminate() == 0
+    finally:
+        deployment.stop()
+
+    print(
+        f"\nSIGKILL hand-over: {sorted(doomed)} swept again by the survivor {hand_over:.2f}s after the kill"
+    )
+    assert exactly_once(emulator.requests(), every) == {}
+    pending = ledger_rows(postgres_url, "SELECT id FROM steps WHERE outcome IS NULL")
+    assert pending == []
