@@ -88,7 +88,9 @@ def wait_until(predicate: Callable[[], Any], what: str, timeout: float = 30.0) -
 class Replica:
     """One `session-reaper serve --apply` process over every configured organization."""
 
-    def __init__(self, name: str, workdir: Path, config: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, name: str, workdir: Path, config: Path, env: dict[str, str], args: tuple[str, ...] = ()
+    ) -> None:
         self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -103,6 +105,7 @@ class Replica:
             str(self.port),
             "--config",
             str(config),
+            *args,
         ]
         with self.stderr_path.open("ab") as stderr:
             self.process = subprocess.Popen(
@@ -175,8 +178,8 @@ class Deployment:
             env.update(org.env())
         return env
 
-    def start(self, name: str) -> Replica:
-        replica = Replica(name, self.workdir, self.config, self.env())
+    def start(self, name: str, *args: str) -> Replica:
+        replica = Replica(name, self.workdir, self.config, self.env(), args)
         self.replicas.append(replica)
         return replica
 

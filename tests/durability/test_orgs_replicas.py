@@ -211,3 +211,43 @@ def test_a_replica_sigkilled_mid_sweep_hands_its_orgs_over_and_nothing_is_done_t
     assert exactly_once(emulator.requests(), every) == {}
     pending = ledger_rows(postgres_url, "SELECT id FROM steps WHERE outcome IS NULL")
     assert pending == []
+
+
+def test_a_tight_limit_holds_back_its_own_org_and_nobody_else(
+    emulator: Any, tmp_path: Path, postgres_url: str
+) -> None:
+    tight = Org("initech", 30, {"rules.idle": {"after": "30m"}})
+    deployment = Deployment(emulator, tmp_path, postgres_url, [*three_orgs()[:2], tight])
+    ids = {
+        name: deployment.conversations(name, [idle_chat(50)] * (10 if name == "initech" else 6))
+        for name in deployment.orgs
+    }
+    try:
+        one, two = deployment.start("one", "--grace", "2"), deployment.start("two", "--grace", "2")
+        wait_until(
+            lambda: all(deployment.ended(c) for name in ("acme", "globex") for c in ids[name]),
+            "acme and globex closed",
+            timeout=40,
+        )
+        # initech wants far more than 30 requests a minute: it goes on at its own pace meanwhile
+        wait_until(
+            lambda: len(requests_by_client(emulator.requests()).get(tight.client_id, [])) >= 25,
+            "initech working up to its limit",
+        )
+        # the one sweeping initech may have to cut a step short that waits for initech's budget (exit 1)
+        holders = {"one": one.held(), "two": two.held()}
+        codes = {"one": one.terminate(), "two": two.terminate()}
+    finally:
+        deployment.stop()
+
+    log = emulator.requests()
+    by_client = requests_by_client(log)
+    figures = {client: busiest_minute(entries) for client, entries in by_client.items()}
+    print(f"\ntight limit: busiest minute per client {figures} (initech's limit {tight.limit})")
+    assert figures[tight.client_id] <= tight.limit
+    assert not [e for e in log if e["status"] == 429]
+    assert not all(deployment.ended(c) for c in ids["initech"])  # held back by its own budget only
+    acts = disconnects(log, [c for group in ids.values() for c in group])
+    assert max(acts.values()) == 1
+    for name, code in codes.items():
+        assert code == 0 or (code == 1 and "initech" in holders[name]), (codes, holders)

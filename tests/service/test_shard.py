@@ -171,3 +171,58 @@ def test_a_lost_org_lease_stops_that_orgs_loop(emulator: Any, tmp_path: Path) ->
     finally:
         ledger.close()
     assert (still_held, stopped, holder) == (False, True, "two")
+
+
+def test_a_replica_elsewhere_that_stops_renewing_loses_its_orgs_once_its_lease_ran_out(
+    emulator: Any, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    configured = orgs(emulator, url)
+    ledger = Ledger.open(url)
+    moment = [ledger.clock()]
+
+    def clock() -> Any:
+        return moment[0]
+
+    async def run() -> tuple[list[str], list[str], list[str]]:
+        # "elsewhere" is on another host: its death cannot be seen, only its silence
+        a = Shard(
+            org_specs(configured),
+            ledger,
+            Metrics(orgs=True),
+            apply=False,
+            lease=LEASE,
+            owner="elsewhere:1:x",
+            clock=clock,
+        )
+        b = Shard(
+            org_specs(configured),
+            ledger,
+            Metrics(orgs=True),
+            apply=False,
+            lease=LEASE,
+            owner="two",
+            clock=clock,
+        )
+        for _ in range(2):
+            await a.tick()
+            await b.tick()
+        divided = sorted(b.loops)
+        for loop in a.loops.values():  # a dies: its loops stop, nothing is released or renewed
+            await loop.finish(5)
+        moment[0] += LEASE - timedelta(seconds=1)
+        await b.tick()
+        before_expiry = sorted(b.loops)
+        moment[0] += timedelta(seconds=2)
+        await b.tick()
+        after_expiry = sorted(b.loops)
+        await b.drain(5)
+        return divided, before_expiry, after_expiry
+
+    try:
+        divided, before_expiry, after_expiry = asyncio.run(run())
+    finally:
+        ledger.close()
+    assert len(divided) == 1
+    assert before_expiry == divided  # a's leases still run: nobody else sweeps its orgs
+    assert after_expiry == sorted(ORGS)  # one lease period after a's last renewal, all are b's
