@@ -149,7 +149,8 @@ def test_credentials_come_from_the_variables_each_organization_names() -> None:
         ),
         (
             lambda t: t.replace("max_closes = 3", "requests_per_minute = 5"),
-            r"^orgs\.toml:17: \[orgs\.acme\.sweep\] requests_per_minute: .* \[orgs\.acme\] requests_per_minute$",
+            r"^orgs\.toml:17: \[orgs\.acme\.sweep\] requests_per_minute: "
+            r".* \[orgs\.acme\] requests_per_minute$",
         ),
         (
             lambda t: t.replace('after = "20m"', 'after = "soon"'),
@@ -161,7 +162,8 @@ def test_credentials_come_from_the_variables_each_organization_names() -> None:
         ),
         (
             lambda t: t.replace('"GLOBEX_ID"', '"ACME_ID"'),
-            r"^orgs\.toml:27: \[orgs\.globex\] client_id_env: ACME_ID is already the client of \[orgs\.acme\]",
+            r"^orgs\.toml:27: \[orgs\.globex\] client_id_env: "
+            r"ACME_ID is already the client of \[orgs\.acme\]",
         ),
         (
             lambda t: t.replace('"GLOBEX_SECRET"', '"not a name"'),
@@ -208,7 +210,8 @@ def test_a_top_level_problem_is_reported_once_not_once_per_organization() -> Non
     [
         (
             {k: v for k, v in ENV.items() if k != "GLOBEX_SECRET"},
-            "orgs.toml:28: [orgs.globex] client_secret_env: the environment variable GLOBEX_SECRET is not set",
+            "orgs.toml:28: [orgs.globex] client_secret_env: "
+            "the environment variable GLOBEX_SECRET is not set",
         ),
         (
             {**ENV, "ACME_ID": " "},
