@@ -19,7 +19,10 @@ from session_reaper.config import (
     ENV_CLIENT_SECRET,
     ENV_LOGIN_URL,
     ENV_REGION,
+    GLOBAL_SWEEP_KEYS,
+    OVERRIDABLE,
     RULE_DESCRIPTIONS,
+    OrgConfig,
     Settings,
 )
 from session_reaper.core.schedule import DURATION_HINT, format_duration
@@ -51,6 +54,66 @@ def _table_rows(model: BaseModel) -> list[str]:
         default = toml_value(getattr(model, name)).replace("|", "\\|")
         rows.append(f"| `{name}` | `{default}` | {info.description or ''} |")
     return rows
+
+
+def _org_rows() -> list[str]:
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+    for name, info in OrgConfig.model_fields.items():
+        if name in OVERRIDABLE:
+            continue
+        default = "required" if info.is_required() else toml_value(info.default)
+        rows.append(f"| `{name}` | `{default}` | {info.description or ''} |")
+    return rows
+
+
+# The example organization of the docs and the example file (commented out there: with one
+# `[orgs.NAME]` table the GENESYSCLOUD_* variables no longer name an organization).
+EXAMPLE_ORG = (
+    "[orgs.acme]",
+    'client_id_env = "ACME_CLIENT_ID"',
+    'client_secret_env = "ACME_CLIENT_SECRET"',
+    'region = "eu-west-1"',
+    "requests_per_minute = 300",
+    "[orgs.acme.sweep]",
+    "max_closes = 50",
+    "[orgs.acme.rules.idle]",
+    'after = "20m"',
+)
+
+
+def _orgs_section() -> list[str]:
+    overridable = ", ".join(f"`[{t}]`" if t != "rules" else "`[rules.*]`" for t in OVERRIDABLE)
+    global_keys = ", ".join(f"`{k}`" for k in GLOBAL_SWEEP_KEYS)
+    return [
+        "## [orgs.&lt;name&gt;]",
+        "",
+        "Optional: one deployment for many organizations, each with its own OAuth client, host, request",
+        "budget and policy. Without any `[orgs.NAME]` table the environment's `GENESYSCLOUD_*` variables",
+        "name the one organization, as below; with them, those variables are not read. A name is a simple",
+        "identifier (letters, digits, `-` and `_`, starting with a letter). The file names the environment",
+        "variables that hold each organization's credentials, never the credentials themselves; a variable",
+        "that is not set stops the command (exit 2) before any request, naming the organization and the",
+        "key. Two organizations may not share an OAuth client.",
+        "",
+        *_org_rows(),
+        "",
+        f"Any key of {overridable} can be given per organization, in `[orgs.NAME.sweep]`,",
+        "`[orgs.NAME.rules.idle]`, `[orgs.NAME.close]`, `[orgs.NAME.schedule]`: it overrides the top-level",
+        "key for that organization only; every key it does not name keeps the top-level value. A table",
+        "value (`queues = { include = [...] }`) is merged key by key too. Except in `[sweep]`:",
+        f"{global_keys} are one per process (one ledger for every organization; an organization's",
+        "budget is its own `requests_per_minute`).",
+        "",
+        "`scan`, `sweep`, `explain` and `doctor` take `--org NAME`; without it, `scan`, `sweep` and `doctor`",
+        "go over every organization in turn, each on its own (one organization's refused credentials or",
+        'outage is reported and the others still run; the exit code is the worst). JSON Lines carry `"org"`',
+        "on every line, the summaries included, when organizations are configured.",
+        "",
+        "```toml",
+        *EXAMPLE_ORG,
+        "```",
+        "",
+    ]
 
 
 def _defaults_toml(settings: Settings) -> list[str]:
@@ -138,6 +201,7 @@ def reference_markdown() -> str:
         "",
         *_table_rows(defaults.schedule),
         "",
+        *_orgs_section(),
         "## Environment",
         "",
         "| variable | meaning |",
@@ -197,4 +261,13 @@ def example_toml() -> str:
         out.append(f"[{table}]")
         out.extend(_keys(value))
         out.append("")
+    out.extend(
+        [
+            "# Many organizations (optional; none: the GENESYSCLOUD_* variables name the one). Each names",
+            "# the variables holding its credentials and may override any [sweep] (but ledger and",
+            "# requests_per_minute), [rules.*], [close] or [schedule] key. See docs/configuration.md.",
+            *(f"# {line}" for line in EXAMPLE_ORG),
+            "",
+        ]
+    )
     return "\n".join(out)

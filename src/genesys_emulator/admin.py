@@ -266,6 +266,7 @@ async def add_client(request: Request) -> Response:
             spec.rateLimitPerMinute,
             spec.tokenTtlSeconds,
             spec.name,
+            spec.organization,
         )
     return _reply(
         {
@@ -273,6 +274,7 @@ async def add_client(request: Request) -> Response:
             "permissions": sorted(client.permissions),
             "rateLimitPerMinute": client.rate_limit,
             "tokenTtlSeconds": client.token_ttl,
+            "organization": client.organization,
         },
         201,
     )

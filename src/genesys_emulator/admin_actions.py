@@ -150,6 +150,7 @@ class AdminActions(PlatformOperations):
     def admin_view(self, conv: Conversation) -> dict[str, Any]:
         """The media view plus the message texts (admin only: the platform API never echoes them)."""
         view = views.media_dict(conv)
+        view["organization"] = conv.organization  # admin only: the platform's views do not carry it
         texts = {w.id: w.text for leg in conv.legs for w in leg.messages if w.text is not None}
         for participant in view["participants"]:
             for message in participant.get("messages", []):

@@ -138,7 +138,8 @@ def _paging(raw: Any) -> tuple[int, int]:
 
 
 class Query:
-    def __init__(self, body: Any) -> None:
+    def __init__(self, body: Any, organization: str = A.DEFAULT_ORGANIZATION) -> None:
+        self.organization = organization  # the asking client's: no other organization's conversation shows
         if not isinstance(body, dict):
             raise bad_request("the query must be a JSON object")
         self.start, self.end = _interval(body.get("interval"))
@@ -164,7 +165,7 @@ class Query:
         # only unended conversations can match: the index of open conversations is enough
         self.only_open = any(_only_open(f) for f in body.get("conversationFilters") or [])
         self.filter_key = json.dumps(
-            [body.get("conversationFilters"), body.get("segmentFilters")], sort_keys=True
+            [organization, body.get("conversationFilters"), body.get("segmentFilters")], sort_keys=True
         )
 
     def selects(self, record: AnalyticsRecord) -> bool:
@@ -215,7 +216,10 @@ class FilterIndex:
         self.records: dict[str, AnalyticsRecord] = {}
         now = world.clock.now()
         for cid in _candidates(world, query, now):
-            record = world.analytics_view(world.conversations[cid], now)
+            conv = world.conversations[cid]
+            if conv.organization != query.organization:
+                continue
+            record = world.analytics_view(conv, now)
             if record is not None and query.filters(record):
                 self.records[cid] = record
                 self.entries.append((record.start, cid))
@@ -233,7 +237,9 @@ class FilterIndex:
             if old is not None:
                 del self.entries[bisect_left(self.entries, (old.start, cid))]
             conv = world.conversations.get(cid)
-            record = world.analytics_view(conv, now) if conv is not None else None
+            if conv is None or conv.organization != query.organization:
+                continue
+            record = world.analytics_view(conv, now)
             if record is not None and query.filters(record):
                 self.records[cid] = record
                 insort(self.entries, (record.start, cid))
@@ -272,7 +278,10 @@ def _afresh(world: World, query: Query) -> list[str]:
     now = world.clock.now()
     records = []
     for cid in dict.fromkeys(_candidates(world, query, now)):
-        record = world.analytics_view(world.conversations[cid], now)
+        conv = world.conversations[cid]
+        if conv.organization != query.organization:
+            continue
+        record = world.analytics_view(conv, now)
         if record is not None and query.selects(record):
             records.append(record)
     if query.order_by == "conversationEnd":
@@ -282,9 +291,10 @@ def _afresh(world: World, query: Query) -> list[str]:
     return [r.fragment for r in records]
 
 
-def run(world: World, body: Any) -> bytes:
-    """Answer one details query (the caller holds the world's lock and has ticked the clock)."""
-    query = Query(body)
+def run(world: World, body: Any, organization: str = A.DEFAULT_ORGANIZATION) -> bytes:
+    """Answer one details query of a client of `organization` (the caller holds the world's lock and
+    has ticked the clock)."""
+    query = Query(body, organization)
     first = (query.number - 1) * query.size
     if world.analytics_lag or query.order_by != "conversationStart":  # rare: no index
         fragments = _afresh(world, query)

@@ -135,7 +135,7 @@ def endpoint(operation: Operation, *permissions: str) -> Callable[[Request], Awa
         fault: Fault | None = None
         try:
             if world.faults:
-                fault = await _faults_and_triggers(world, method, path)
+                fault = await _faults_and_triggers(world, method, path, client.client_id if client else None)
             if client is None or why is not None:
                 raise PlatformError(401, "bad.credentials", why or "Invalid login credentials.")
             with world.lock:
@@ -159,14 +159,14 @@ def endpoint(operation: Operation, *permissions: str) -> Callable[[Request], Awa
     return handle
 
 
-async def _faults_and_triggers(world: World, method: str, path: str) -> Fault | None:
+async def _faults_and_triggers(world: World, method: str, path: str, client_id: str | None) -> Fault | None:
     """Run the matching triggers, then the first matching fault; returns that fault (it may still
-    have an answer to corrupt)."""
-    for action in world.faults.take_triggers(method, path):
+    have an answer to corrupt). `client_id`: the client the request names, if any."""
+    for action in world.faults.take_triggers(method, path, client_id):
         # a trigger whose action no longer applies (the conversation ended) does nothing
         with contextlib.suppress(PlatformError):
             _run_action(world, action)
-    fault = world.faults.take_fault(method, path)
+    fault = world.faults.take_fault(method, path, client_id)
     if fault is None:
         return None
     if fault.latency_ms:
@@ -224,7 +224,9 @@ async def _oauth_token(world: World, request: Request) -> Response:
     grant_type = form["grant_type"][0] if form.get("grant_type") else None
     try:
         if world.faults:
-            await _faults_and_triggers(world, "POST", "/oauth/token")
+            await _faults_and_triggers(
+                world, "POST", "/oauth/token", world.registry.basic_client_id(authorization)
+            )
         with world.lock:
             _, token, ttl = world.registry.issue(authorization, grant_type)
         payload = json.dumps({"access_token": token, "token_type": "bearer", "expires_in": ttl}).encode()

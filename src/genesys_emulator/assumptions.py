@@ -101,6 +101,11 @@ RATE_HEADER_RESET: Final = "inin-ratelimit-reset"
 # --- Organization -------------------------------------------------------------------------------------
 ORGANIZATION_ID: Final = "6c3e3d4c-5a7b-4a53-9a6e-3b1f0e2a0001"
 ORGANIZATION_NAME: Final = "session-reaper emulator"
+# Several organizations share one emulator (a partner's clients): every client and conversation
+# belongs to one, named by the admin; those not naming one belong to the default organization, whose
+# id and name are the two above. [MODEL] a real organization is a world of its own: one org's client
+# never sees, nor can act on, another org's conversations (an id of theirs answers 404, as any unknown id).
+DEFAULT_ORGANIZATION: Final = "default"
 DIVISION_ID: Final = "b0a4f1de-5f43-4ab4-9c0d-2d6c1a7e0001"
 DIVISION_NAME: Final = "Home"
 

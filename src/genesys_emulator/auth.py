@@ -27,6 +27,7 @@ class Client:
     rate_limit: int
     token_ttl: int
     name: str
+    organization: str = A.DEFAULT_ORGANIZATION
     recent: deque[float] = field(default_factory=deque)  # monotonic stamps within the window
 
     def allows(self, permission: str) -> bool:
@@ -64,6 +65,7 @@ class Registry:
         rate_limit: int | None = None,
         token_ttl: int = 86400,
         name: str | None = None,
+        organization: str = A.DEFAULT_ORGANIZATION,
     ) -> Client:
         client = Client(
             client_id,
@@ -72,6 +74,7 @@ class Registry:
             rate_limit or self.default_rate_limit,
             token_ttl,
             name or client_id,
+            organization,
         )
         self.clients[client_id] = client
         # a re-registered client starts over: its old tokens stop working

@@ -133,9 +133,15 @@ class EmulatorAdmin:
         self._call("DELETE", "/faults")
 
     def trigger(
-        self, *, action: dict[str, Any], method: str | None = None, path: str = ".*", times: int | None = 1
+        self,
+        *,
+        action: dict[str, Any],
+        method: str | None = None,
+        path: str = ".*",
+        times: int | None = 1,
+        clientId: str | None = None,
     ) -> dict[str, Any]:
-        body = {"method": method, "path": path, "times": times, "action": action}
+        body = {"method": method, "path": path, "times": times, "action": action, "clientId": clientId}
         result: dict[str, Any] = self._call(
             "POST", "/triggers", {k: v for k, v in body.items() if v is not None}
         )
@@ -158,14 +164,17 @@ class EmulatorAdmin:
         permissions: list[str] | None = None,
         rateLimitPerMinute: int = 300,
         tokenTtlSeconds: int = 86400,
+        organization: str | None = None,
     ) -> dict[str, Any]:
-        body = {
+        body: dict[str, Any] = {
             "clientId": clientId,
             "clientSecret": clientSecret,
             "permissions": ["*"] if permissions is None else permissions,
             "rateLimitPerMinute": rateLimitPerMinute,
             "tokenTtlSeconds": tokenTtlSeconds,
         }
+        if organization is not None:
+            body["organization"] = organization
         result: dict[str, Any] = self._call("POST", "/clients", body)
         return result
 

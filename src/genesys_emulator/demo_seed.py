@@ -172,9 +172,17 @@ def demo_specs(seed: int = 7) -> list[dict[str, Any]]:
     return specs
 
 
-def seed_demo(target: World | EmulatorAdmin | Target, seed: int = 7) -> list[str]:
-    """Fill the emulator with the demo's queues and conversations; returns the conversation ids."""
+def seed_demo(
+    target: World | EmulatorAdmin | Target, seed: int = 7, organization: str | None = None
+) -> list[str]:
+    """Fill the emulator with the demo's queues and conversations; returns the conversation ids.
+
+    With `organization`, the conversations belong to it (seed each organization with its own seed:
+    the ids are drawn from it)."""
     sink = as_target(target)
     for queue_id, name, timeout, action in DEMO_QUEUES:
         sink.queue(queue_id, name, timeout, action)
-    return [sink.create(spec) for spec in demo_specs(seed)]
+    specs = demo_specs(seed)
+    if organization is not None:
+        specs = [{**spec, "organization": organization} for spec in specs]
+    return [sink.create(spec) for spec in specs]

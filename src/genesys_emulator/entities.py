@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from genesys_emulator import assumptions as A
 from genesys_emulator.errors import not_found
 from genesys_emulator.spec import ENDED_STATES
 
@@ -90,6 +91,7 @@ class Conversation:
     cache: dict[str, Any] = field(default_factory=dict)
     history: list[Snapshot] = field(default_factory=list)
     propagation_delay: timedelta | None = None  # None: the world's
+    organization: str = A.DEFAULT_ORGANIZATION
 
     def leg(self, participant_id: str) -> Leg:
         for leg in self.legs:

@@ -3,7 +3,8 @@
 A fault answers a matching request with an error (or delays it, or spoils its answer's body:
 emulator/corrupt.py); a trigger runs an action, such as a customer message, just before a matching
 request is served, which is how race conditions are staged.
-Paths are regular expressions searched (`re.search`) in the request path; a missing method matches any.
+Paths are regular expressions searched (`re.search`) in the request path; a missing method matches any,
+a missing `clientId` any client (one naming a client stages one organization's outage alone).
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ class Fault:
     code: str | None
     message: str | None
     corrupt: str | None = None  # a corrupt.MODES entry: spoil the 2xx answer's body
+    client_id: str | None = None  # only this client's requests; None: anyone's
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "clientId": self.client_id,
             "id": self.id,
             "method": self.method,
             "path": self.path.pattern,
@@ -49,9 +52,11 @@ class Trigger:
     path: re.Pattern[str]
     remaining: int | None
     action: dict[str, Any]
+    client_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "clientId": self.client_id,
             "id": self.id,
             "method": self.method,
             "path": self.path.pattern,
@@ -60,8 +65,12 @@ class Trigger:
         }
 
 
-def _matches(method: str | None, pattern: re.Pattern[str], req_method: str, req_path: str) -> bool:
-    return (method is None or method == req_method) and pattern.search(req_path) is not None
+def _matches(entry: Fault | Trigger, req_method: str, req_path: str, client_id: str | None) -> bool:
+    return (
+        (entry.method is None or entry.method == req_method)
+        and (entry.client_id is None or entry.client_id == client_id)
+        and entry.path.search(req_path) is not None
+    )
 
 
 class FaultBook:
@@ -100,6 +109,7 @@ class FaultBook:
                 spec.code,
                 spec.message,
                 spec.corrupt,
+                spec.clientId,
             )
             self._next += 1
             self.faults.append(fault)
@@ -113,16 +123,17 @@ class FaultBook:
                 re.compile(spec.path),
                 spec.times,
                 spec.action.model_dump(by_alias=True, exclude_none=True),
+                spec.clientId,
             )
             self._next += 1
             self.triggers.append(trigger)
             return trigger
 
-    def take_fault(self, method: str, path: str) -> Fault | None:
-        """The first matching fault, used up once."""
+    def take_fault(self, method: str, path: str, client_id: str | None = None) -> Fault | None:
+        """The first fault matching a request (of this client), used up once."""
         with self._lock:
             for fault in self.faults:
-                if _matches(fault.method, fault.path, method, path):
+                if _matches(fault, method, path, client_id):
                     if fault.remaining is not None:
                         fault.remaining -= 1
                         if fault.remaining <= 0:
@@ -130,12 +141,12 @@ class FaultBook:
                     return fault
         return None
 
-    def take_triggers(self, method: str, path: str) -> list[dict[str, Any]]:
-        """The actions of every matching trigger, each used up once."""
+    def take_triggers(self, method: str, path: str, client_id: str | None = None) -> list[dict[str, Any]]:
+        """The actions of every trigger matching a request (of this client), each used up once."""
         actions = []
         with self._lock:
             for trigger in list(self.triggers):
-                if _matches(trigger.method, trigger.path, method, path):
+                if _matches(trigger, method, path, client_id):
                     actions.append(trigger.action)
                     if trigger.remaining is not None:
                         trigger.remaining -= 1

@@ -42,6 +42,8 @@ _CLOCK_BODY: Schema = {
         {**obj(("set",), set=ISO), "additionalProperties": False},
     ]
 }
+# the admin's view of a conversation: the platform's, plus the organization it belongs to
+_ADMIN_CONVERSATION: Schema = {"allOf": [ref("MessageConversation"), obj((), organization=STR)]}
 _QUEUE_JSON = obj(
     ("id",),
     id=STR,
@@ -56,13 +58,13 @@ _ADMIN_OPERATIONS: dict[str, tuple[Schema | None, int, Schema]] = {
     "reset": (None, 200, obj(("reset", "now"), reset={"type": "boolean"}, now=ISO)),
     "read_clock": (None, 200, _NOW),
     "move_clock": (_CLOCK_BODY, 200, _NOW),
-    "create_conversation": (ref("ConversationSpec"), 201, ref("MessageConversation")),
+    "create_conversation": (ref("ConversationSpec"), 201, _ADMIN_CONVERSATION),
     "create_conversations": (
         obj(("conversations",), conversations=array(ref("ConversationSpec"))),
         201,
         obj(("ids",), ids=array(STR)),
     ),
-    "read_conversation": (None, 200, ref("MessageConversation")),
+    "read_conversation": (None, 200, _ADMIN_CONVERSATION),
     "write_message": (_MESSAGE_BODY, 201, {"type": "object"}),
     "join": (ref("ParticipantSpec"), 201, obj(("id",), id=STR, communicationId=STR)),
     "leave": (obj((), disconnectType=STR), 200, obj(("left",), left=STR)),
@@ -99,7 +101,14 @@ _ADMIN_OPERATIONS: dict[str, tuple[Schema | None, int, Schema]] = {
     "add_client": (
         ref("ClientSpec"),
         201,
-        obj(("clientId",), clientId=STR, permissions=array(STR), rateLimitPerMinute=INT),
+        obj(
+            ("clientId",),
+            clientId=STR,
+            permissions=array(STR),
+            rateLimitPerMinute=INT,
+            tokenTtlSeconds=INT,
+            organization=STR,
+        ),
     ),
     "configure_queue": (ref("QueueSpec"), 201, _QUEUE_JSON),
     "list_queues": (None, 200, obj(("queues",), queues=array(_QUEUE_JSON))),

@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from genesys_emulator import analytics, notifications_api, views
+from genesys_emulator import analytics, notifications_api, organizations, views
 from genesys_emulator import assumptions as A
 from genesys_emulator.auth import Client
 from genesys_emulator.errors import bad_request, missing_permissions
@@ -54,8 +54,15 @@ def _param(request: Request, name: str) -> str:
     return str(request.path_params[name])
 
 
+def _cid(world: World, request: Request, client: Client) -> str:
+    """The conversation id of the path, when the client's organization owns it (else 404)."""
+    conversation_id = _param(request, "cid")
+    organizations.check(client, world.conversations.get(conversation_id))
+    return conversation_id
+
+
 def tokens_me(world: World, request: Request, client: Client, body: bytes) -> Response:
-    org = {"id": A.ORGANIZATION_ID, "name": A.ORGANIZATION_NAME}
+    org = organizations.reference(client.organization)
     oauth_client = {
         "id": client.client_id,
         "name": client.name,
@@ -68,15 +75,15 @@ def tokens_me(world: World, request: Request, client: Client, body: bytes) -> Re
 
 
 def details_query(world: World, request: Request, client: Client, body: bytes) -> Response:
-    return _ok(analytics.run(world, _json(body)))
+    return _ok(analytics.run(world, _json(body), client.organization))
 
 
 def media_view(world: World, request: Request, client: Client, body: bytes) -> Response:
-    return _ok(world.media_view(_param(request, "cid")))
+    return _ok(world.media_view(_cid(world, request, client)))
 
 
 def generic_view(world: World, request: Request, client: Client, body: bytes) -> Response:
-    return _ok(world.generic_view(_param(request, "cid")))
+    return _ok(world.generic_view(_cid(world, request, client)))
 
 
 def disconnect_conversation(world: World, request: Request, client: Client, body: bytes) -> Response:
@@ -84,7 +91,7 @@ def disconnect_conversation(world: World, request: Request, client: Client, body
     state = payload.get("state")
     if not isinstance(state, str) or state.lower() != "disconnected":
         raise bad_request(f'Only {{"state": "disconnected"}} is supported on a conversation, not {state!r}.')
-    conv = world.disconnect_conversation(_param(request, "cid"))
+    conv = world.disconnect_conversation(_cid(world, request, client))
     return _ok(views.generic_bytes(conv))  # the answer to a write shows the truth, whatever the read delay
 
 
@@ -92,7 +99,7 @@ def patch_participant(world: World, request: Request, client: Client, body: byte
     payload = _object(body)
     if payload.get("state") is not None and not client.allows(DISCONNECT):
         raise missing_permissions((DISCONNECT,))
-    world.patch_participant(_param(request, "cid"), _param(request, "pid"), payload)
+    world.patch_participant(_cid(world, request, client), _param(request, "pid"), payload)
     return Response(status_code=202)
 
 
@@ -101,7 +108,7 @@ def patch_attributes(world: World, request: Request, client: Client, body: bytes
     attributes = payload.get("attributes")
     if not isinstance(attributes, dict) or not all(isinstance(v, str) for v in attributes.values()):
         raise bad_request("'attributes' must be an object of string values.")
-    merged = world.set_attributes(_param(request, "cid"), _param(request, "pid"), attributes)
+    merged = world.set_attributes(_cid(world, request, client), _param(request, "pid"), attributes)
     return _ok(_dump({"attributes": merged}))
 
 
@@ -110,26 +117,28 @@ def send_message(world: World, request: Request, client: Client, body: bytes) ->
     text = payload.get("textBody")
     if not isinstance(text, str) or not text:
         raise bad_request("'textBody' is required.")
-    return _ok(_dump(world.send_message(_param(request, "cid"), _param(request, "commid"), text)), 202)
+    return _ok(_dump(world.send_message(_cid(world, request, client), _param(request, "commid"), text)), 202)
 
 
 def wrapup(world: World, request: Request, client: Client, body: bytes) -> Response:
     world.apply_wrapup(
-        _param(request, "cid"), _param(request, "pid"), _param(request, "commid"), _object(body)
+        _cid(world, request, client), _param(request, "pid"), _param(request, "commid"), _object(body)
     )
     return Response(status_code=202)
 
 
 def wrapup_codes(world: World, request: Request, client: Client, body: bytes) -> Response:
-    return _ok(_dump(world.wrapup_codes(_param(request, "cid"), _param(request, "pid"))))
+    return _ok(_dump(world.wrapup_codes(_cid(world, request, client), _param(request, "pid"))))
 
 
 def generic_wrapup_codes(world: World, request: Request, client: Client, body: bytes) -> Response:
-    return _ok(_dump(world.wrapup_codes(_param(request, "cid"), _param(request, "pid"), any_media=True)))
+    return _ok(
+        _dump(world.wrapup_codes(_cid(world, request, client), _param(request, "pid"), any_media=True))
+    )
 
 
 def teardown(world: World, request: Request, client: Client, body: bytes) -> Response:
-    world.teardown(_param(request, "cid"))
+    world.teardown(_cid(world, request, client))
     return _ok(_dump("Conversation teardown requested."), 202)
 
 

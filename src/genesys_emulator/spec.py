@@ -220,6 +220,8 @@ class ConversationSpec(_Strict):
     # emulator's `propagation_delay` (assumptions.py, Reads): a platform slow to apply one close
 
     propagationDelaySeconds: float | None = Field(default=None, ge=0, le=86_400)
+    # the organization it belongs to: only that organization's clients see it (assumptions.py)
+    organization: str = Field(default=A.DEFAULT_ORGANIZATION, min_length=1, max_length=200)
     participants: list[ParticipantSpec] = Field(min_length=1)
 
     @field_validator("mediaType")
@@ -253,6 +255,7 @@ class ClientSpec(_Strict):
     rateLimitPerMinute: int = Field(default=300, ge=1)
     tokenTtlSeconds: int = Field(default=86400, ge=1)
     name: str | None = None
+    organization: str = Field(default=A.DEFAULT_ORGANIZATION, min_length=1, max_length=200)
 
 
 class QueueSpec(_Strict):
@@ -287,6 +290,8 @@ class FaultSpec(_Strict):
     message: str | None = None
     # spoil the body of a matching 2xx answer (emulator/corrupt.py); with `status`, the status wins
     corrupt: Literal["truncate", "drop-field", "wrong-type", "unknown-enum", "huge-array"] | None = None
+    # only this OAuth client's requests (one organization's platform failing); None: every client's
+    clientId: str | None = Field(default=None, min_length=1)
 
     _path = field_validator("path")(_regex)
 
@@ -332,6 +337,7 @@ class TriggerSpec(_Strict):
     path: str = ".*"
     times: int | None = Field(default=1, ge=1)
     action: TriggerAction
+    clientId: str | None = Field(default=None, min_length=1)  # only this client's requests fire it
 
     _path = field_validator("path")(_regex)
 

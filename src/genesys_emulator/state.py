@@ -156,6 +156,7 @@ class World(AdminActions):
                 raise PlatformError(409, "conflict", f"conversation {conv_id} already exists")
             queue = self.queue(spec.queueId, create=True) if spec.queueId else None
             conv = build_conversation(conv_id, spec, now, queue)
+            conv.organization = spec.organization
             self.conversations[conv_id] = conv
             for leg in conv.legs:
                 if leg.in_acw and leg.wrapup_timeout_ms is not None and leg.acw_start is not None:

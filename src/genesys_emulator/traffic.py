@@ -83,7 +83,8 @@ class TrafficGenerator:
     """Synthetic guests and agents. `step(virtual_seconds)` moves the clock and plays what happens.
 
     Deterministic for a seed (given the same starting world and clock). Works on a `World` in-process
-    or on an `EmulatorAdmin` over HTTP.
+    or on an `EmulatorAdmin` over HTTP. With `organization`, every conversation belongs to it (one
+    generator per organization fills a partner's emulator).
     """
 
     def __init__(
@@ -92,8 +93,10 @@ class TrafficGenerator:
         seed: int = 0,
         arrivals_per_hour: float = 120.0,
         now: datetime | None = None,
+        organization: str | None = None,
     ) -> None:
         self.target = as_target(target)
+        self.organization = organization  # whose conversations these are; None: the default organization
         self.rng = random.Random(seed)
         self.id = SeededIds(self.rng)
         self.arrivals_per_hour = arrivals_per_hour
@@ -159,6 +162,8 @@ class TrafficGenerator:
             "queueId": queue_id,
             "participants": [customer, second],
         }
+        if self.organization is not None:
+            spec["organization"] = self.organization
         cid = self.target.create(spec)
         sim = _Sim(
             cid,

@@ -58,9 +58,25 @@ def known_secrets(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted({v for v in values if v and len(v) >= MIN_KNOWN_SECRET}, key=len, reverse=True))
 
 
+# Secrets this process read from variables only the configuration names (each `[orgs.NAME]` table's
+# client_secret_env): they are redacted everywhere, like those of SECRET_ENV.
+_remembered: list[str] = []
+
+
+def remember_secret(value: str) -> None:
+    """From now on, `value` is redacted wherever text leaves (logs configured earlier included)."""
+    if value and value not in _remembered:
+        _remembered.append(value)
+
+
+def remembered_secrets() -> tuple[str, ...]:
+    return tuple(_remembered)
+
+
 def secrets_from_env(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The secrets of SECRET_ENV in the environment, and those remembered (`remember_secret`)."""
     env = os.environ if environ is None else environ
-    return [env[name] for name in SECRET_ENV if env.get(name)]
+    return [*(env[name] for name in SECRET_ENV if env.get(name)), *_remembered]
 
 
 def redact(text: str, known: Iterable[str] | None = None) -> str:

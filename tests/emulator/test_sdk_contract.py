@@ -295,6 +295,23 @@ def test_the_sdk_reads_tokens_and_queues(emulator: Any, sdk: gc.ApiClient) -> No
     assert (listing.total, listing.page_count, len(listing.entities)) == (2, 2, 1)
 
 
+def test_the_sdk_reads_an_organizations_token_info(emulator: Any) -> None:
+    emulator.add_client("sdk-acme", "sdk-acme-secret", organization="acme")
+    client = gc.api_client.ApiClient(host=emulator.base_url)
+    sdk = client.get_client_credentials_token("sdk-acme", "sdk-acme-secret")
+    raw = httpx.get(
+        f"{emulator.base_url}/api/v2/tokens/me",
+        headers={"Authorization": f"Bearer {sdk.access_token}"},
+    ).json()
+
+    me = check(gc.TokensApi(sdk).get_tokens_me(), raw)
+
+    assert me.organization.name == "acme"
+    assert me.home_organization.id == me.organization.id
+    assert me.o_auth_client.organization.name == "acme"
+    assert me.o_auth_client.id == "sdk-acme"
+
+
 class _Response:
     """What `ApiClient.deserialize` reads: an object with `.data`."""
 

@@ -7,9 +7,18 @@ Commands catch `HANDLED` and call `exit_for`: no command lists exception types o
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy.exc import SQLAlchemyError
 
-from session_reaper.errors import EXIT_ACTION_FAILED, EXIT_INTERRUPTED, ReaperError
+from session_reaper.errors import (
+    EXIT_ACTION_FAILED,
+    EXIT_AUTH,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    ReaperError,
+)
 
 HANDLED: tuple[type[BaseException], ...] = (ReaperError, SQLAlchemyError, KeyboardInterrupt)
 
@@ -25,3 +34,12 @@ def exit_for(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED, "interrupted"
     raise TypeError(f"no exit code for {type(exc).__name__}") from exc
+
+
+# The most fundamental problem wins: configuration, then authentication, then "could not ask/act".
+_SEVERITY = {EXIT_OK: 0, EXIT_ACTION_FAILED: 1, EXIT_AUTH: 2, EXIT_USAGE: 3, EXIT_INTERRUPTED: 4}
+
+
+def worst(codes: Iterable[int]) -> int:
+    """The exit code of a command made of several parts (one per organization): the worst of theirs."""
+    return max(codes, key=lambda code: _SEVERITY.get(code, 1), default=EXIT_OK)

@@ -1,17 +1,24 @@
-"""Wire a command's pieces together: settings -> credentials -> platform API -> ledger.
+"""Wire a command's pieces together: settings -> an organization's credentials -> platform API -> ledger.
 
 Commands stay thin: they call `open_runtime`, get an API and a ledger that are ready to use, and
 turn the few meaningful failures into exit codes.
+
+With `[orgs.NAME]` tables each organization gets a runtime of its own: its own token, its own pacer
+at its `requests_per_minute`, its merged policy, and its own view of the one ledger of the process
+(`Ledger.for_org`: its rows carry the org; its read schedule, discovery windows and recovery are its
+own). Nothing but the ledger's connections is shared, so one organization's refused credentials or
+outage is that organization's alone. Without `[orgs]` the runtime is exactly the one of
+`GENESYSCLOUD_*`, its rows without an org.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from session_reaper.config import Credentials, Settings
+from session_reaper.config import ConfigError, Credentials, Organization, Settings
 from session_reaper.errors import EXIT_ACTION_FAILED as EXIT_ACTION_FAILED
 from session_reaper.errors import EXIT_AUTH as EXIT_AUTH
 from session_reaper.errors import EXIT_OK as EXIT_OK
@@ -19,16 +26,48 @@ from session_reaper.errors import EXIT_USAGE as EXIT_USAGE
 from session_reaper.genesys.api import GenesysApi
 from session_reaper.genesys.http import ResponseEvent
 from session_reaper.genesys.port import GenesysPlatform
-from session_reaper.genesys.regions import resolve
+from session_reaper.genesys.regions import Endpoints, resolve
 from session_reaper.ledger import Ledger
 
 
 @dataclass
 class Runtime:
-    settings: Settings
+    settings: Settings  # the organization's whole policy (its overrides merged)
     api: GenesysApi
-    ledger: Ledger
+    ledger: Ledger  # the organization's view of the process's ledger
     platform: GenesysPlatform  # the engine's port over `api`: one write proof for the process
+    org: str | None = None  # None: the one organization of GENESYSCLOUD_*
+
+
+def endpoints(credentials: Credentials) -> Endpoints:
+    """Where an organization's platform is; an unknown region is a usage error (exit 2)."""
+    return resolve(credentials.region, credentials.api_url, credentials.login_url)
+
+
+def organizations(
+    settings: Settings, environ: Mapping[str, str] | None = None, *, only: Sequence[str] | None = None
+) -> list[Organization]:
+    """The organizations a command works on, every credential read and every host resolved first:
+    a variable not set, a client shared, a region unknown stop the command before any request."""
+    found = settings.organizations(os.environ if environ is None else environ, only=only)
+    for organization in found:
+        try:
+            endpoints(organization.credentials)
+        except ValueError as exc:
+            if organization.name is None:
+                raise
+            raise ConfigError(f"[orgs.{organization.name}] region: {exc}") from None
+    return found
+
+
+def _one(settings: Settings, environ: Mapping[str, str], org: str | Organization | None) -> Organization:
+    if isinstance(org, Organization):
+        return org
+    found = organizations(settings, environ, only=[org] if org is not None else None)
+    if len(found) > 1:
+        names = ", ".join(str(o.name) for o in found)
+        raise ConfigError(f"several organizations are configured ({names}): name one (--org NAME)")
+    return found[0]
 
 
 @asynccontextmanager
@@ -36,30 +75,38 @@ async def open_runtime(
     settings: Settings,
     environ: Mapping[str, str] | None = None,
     *,
+    org: str | Organization | None = None,
     ledger: Ledger | None = None,
     on_response: Callable[[ResponseEvent], None] | None = None,
 ) -> AsyncIterator[Runtime]:
-    """An authenticated platform API and an open ledger; both closed on exit.
+    """One organization's authenticated platform API and its view of an open ledger; closed on exit.
 
+    `org`: an organization (`organizations(...)`) or its name; None = the only one (GENESYSCLOUD_*).
+    `ledger`: a ledger shared by every organization of the process (else one is opened and closed).
     Bad credentials raise AuthenticationFailed before any work starts; `on_response` sees every
     platform answer (metrics).
     """
     env = os.environ if environ is None else environ
-    credentials = Credentials.from_env(env)
-    endpoints = resolve(credentials.region, credentials.api_url, credentials.login_url)
+    organization = _one(settings, env, org)
+    own = organization.settings
+    credentials = organization.credentials
+    where = endpoints(credentials)
     own_ledger = ledger is None
-    journal = ledger if ledger is not None else Ledger.open(settings.sweep.ledger)
+    shared = ledger if ledger is not None else Ledger.open(own.sweep.ledger)
+    journal = shared.for_org(organization.name) if organization.name is not None else shared
     try:
         async with GenesysApi.connect(
-            endpoints,
+            where,
             client_id=credentials.client_id,
             client_secret=credentials.client_secret.get_secret_value(),
-            requests_per_minute=settings.sweep.requests_per_minute,
-            timeout=settings.sweep.request_timeout.total_seconds(),
+            requests_per_minute=own.sweep.requests_per_minute,
+            timeout=own.sweep.request_timeout.total_seconds(),
             access_token=credentials.access_token.get_secret_value() if credentials.access_token else None,
             on_response=on_response,
         ) as api:
-            yield Runtime(settings, api, journal, GenesysPlatform(api))
+            yield Runtime(own, api, journal, GenesysPlatform(api), organization.name)
     finally:
+        if journal is not shared:
+            journal.close()  # flushes its decisions; the connections stay the shared ledger's
         if own_ledger:
-            journal.close()
+            shared.close()

@@ -10,8 +10,9 @@ strictly: ``apply = "yes"`` is an error, not a truthy string). The rules and the
 ``Settings.policy()`` and ``Settings.close_settings()`` hand over plain frozen dataclasses.
 Credentials are read from an injectable environment mapping, so tests never touch ``os.environ``.
 
-The package: `tables` (the models), `loading` (file -> Settings, the error messages), `credentials`
-(the environment), `errors`. This module is its public face: import from `session_reaper.config`.
+The package: `tables` (the models), `settings` (`Settings`), `orgs` (the `[orgs.NAME]` tables and
+their merged policies), `loading` (file -> Settings, the error messages), `credentials` (the
+environment, per organization), `errors`. This module is its public face: import from `session_reaper.config`.
 """
 
 from __future__ import annotations
@@ -24,9 +25,14 @@ from session_reaper.config.credentials import (
     ENV_LOGIN_URL,
     ENV_REGION,
     Credentials,
+    Organization,
+    org_credentials,
+    organizations,
 )
 from session_reaper.config.errors import ConfigError, CredentialsError
 from session_reaper.config.loading import load_settings, parse_settings
+from session_reaper.config.orgs import GLOBAL_SWEEP_KEYS, ORG_NAME, OVERRIDABLE, OrgConfig, OrgSettings
+from session_reaper.config.settings import Settings
 from session_reaper.config.tables import (
     CONFIG_ENV,
     DEFAULT_FILE,
@@ -43,7 +49,6 @@ from session_reaper.config.tables import (
     RuleConfig,
     RulesConfig,
     ScheduleConfig,
-    Settings,
     SweepConfig,
 )
 from session_reaper.core.schedule import format_duration, parse_duration
@@ -57,7 +62,10 @@ __all__ = [
     "ENV_CLIENT_SECRET",
     "ENV_LOGIN_URL",
     "ENV_REGION",
+    "GLOBAL_SWEEP_KEYS",
     "MAX_DURATION",
+    "ORG_NAME",
+    "OVERRIDABLE",
     "RULE_DEFAULTS",
     "RULE_DESCRIPTIONS",
     "RULE_ENABLED",
@@ -69,6 +77,9 @@ __all__ = [
     "Duration",
     "EventsConfig",
     "OptionalDuration",
+    "OrgConfig",
+    "OrgSettings",
+    "Organization",
     "QueuesConfig",
     "RuleConfig",
     "RulesConfig",
@@ -77,6 +88,8 @@ __all__ = [
     "SweepConfig",
     "format_duration",
     "load_settings",
+    "org_credentials",
+    "organizations",
     "parse_duration",
     "parse_settings",
 ]

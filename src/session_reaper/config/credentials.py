@@ -1,11 +1,13 @@
-"""The credentials, from an injectable environment mapping (tests never touch os.environ)."""
+"""The credentials, from an injectable environment mapping (tests never touch os.environ): those of
+`GENESYSCLOUD_*`, or those each `[orgs.NAME]` table names."""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import (
     BaseModel,
@@ -14,6 +16,11 @@ from pydantic import (
 )
 
 from session_reaper.config.errors import CredentialsError
+from session_reaper.redaction import remember_secret
+
+if TYPE_CHECKING:
+    from session_reaper.config.orgs import OrgSettings
+    from session_reaper.config.settings import Settings
 
 ENV_CLIENT_ID = "GENESYSCLOUD_OAUTHCLIENT_ID"
 ENV_CLIENT_SECRET = "GENESYSCLOUD_OAUTHCLIENT_SECRET"
@@ -81,3 +88,59 @@ class Credentials(BaseModel):
             login_url=login_url.rstrip("/") if login_url else None,
             access_token=SecretStr(token) if token else None,
         )
+
+
+# --------------------------------------------------------------------------------- organizations
+
+
+@dataclass(frozen=True)
+class Organization:
+    """An organization ready to be reached: its name (None: the only one, of `GENESYSCLOUD_*`), its
+    credentials and its whole policy."""
+
+    name: str | None
+    credentials: Credentials
+    settings: Settings
+
+
+def org_credentials(org: OrgSettings, environ: Mapping[str, str] | None = None) -> Credentials:
+    """The credentials an `[orgs.NAME]` table names; a missing variable names the org, key and line."""
+    env = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    for key, variable in (("client_id_env", org.client_id_env), ("client_secret_env", org.client_secret_env)):
+        value = env.get(variable, "").strip()
+        if not value:
+            raise CredentialsError(f"{org.located(key)}: the environment variable {variable} is not set")
+        values[key] = value
+    secret = values["client_secret_env"]
+    remember_secret(secret)  # the logs' redactor knows only GENESYSCLOUD_*'s by name
+    return Credentials(
+        client_id=values["client_id_env"],
+        client_secret=SecretStr(secret),
+        region=org.region,
+        api_url=org.api_url,
+        login_url=org.login_url,
+    )
+
+
+def organizations(
+    settings: Settings, environ: Mapping[str, str] | None = None, *, only: Sequence[str] | None = None
+) -> list[Organization]:
+    """Every organization (or those in `only`) with its credentials, all read before any request."""
+    if not settings.orgs:
+        if only:
+            settings.org(only[0])  # raises: no organizations are configured
+        return [Organization(None, Credentials.from_env(environ), settings)]
+    chosen = [settings.org(name) for name in only] if only else list(settings.orgs)
+    found: list[Organization] = []
+    clients: dict[str, OrgSettings] = {}
+    for org in chosen:
+        credentials = org_credentials(org, environ)
+        other = clients.setdefault(credentials.client_id, org)
+        if other is not org:
+            raise CredentialsError(
+                f"{org.located('client_id_env')}: {org.client_id_env} holds the same client id as "
+                f"[orgs.{other.name}]'s {other.client_id_env}: each organization has its own OAuth client"
+            )
+        found.append(Organization(org.name, credentials, org.settings))
+    return found

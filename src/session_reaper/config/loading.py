@@ -21,15 +21,26 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from session_reaper.config.errors import ConfigError
+from session_reaper.config.orgs import (
+    GLOBAL_SWEEP_KEYS,
+    OVERRIDABLE,
+    Misplaced,
+    OrgConfig,
+    OrgTables,
+    build_orgs,
+    inherited,
+    merged_orgs,
+)
+from session_reaper.config.settings import Settings
 from session_reaper.config.tables import (
     CONFIG_ENV,
     DEFAULT_FILE,
     CloseConfig,
+    ConsoleConfig,
     EventsConfig,
     QueuesConfig,
     RuleConfig,
     ScheduleConfig,
-    Settings,
     SweepConfig,
 )
 from session_reaper.core.rules import RULE_ORDER
@@ -82,13 +93,35 @@ def parse_settings(text: str, filename: str = DEFAULT_FILE) -> Settings:
         found = re.search(r"at line (\d+)", message)
         line = found.group(1) if found else str(max(1, len(text.rstrip("\n").split("\n"))))
         raise ConfigError(f"{filename}:{line}: TOML syntax error: {_AT_LINE.sub('', message)}") from None
+    top = {key: value for key, value in data.items() if key != "orgs"}
+    errors: list[ErrorDetails] = []
+    settings = tables = None
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(top)
     except ValidationError as exc:
-        problems = sorted(
-            (_describe(error, text, data, filename) for error in exc.errors()), key=lambda p: p[0]
-        )
+        errors.extend(exc.errors())
+    if "orgs" in data:
+        raw = data["orgs"]
+        merged = merged_orgs(raw, top) if isinstance(raw, Mapping) else raw
+        try:
+            tables = OrgTables.model_validate(merged)
+        except ValidationError as exc:
+            for error in exc.errors():
+                loc = tuple(part for part in error["loc"] if isinstance(part, str))
+                if not (isinstance(raw, Mapping) and inherited(loc, raw)):
+                    errors.append({**error, "loc": ("orgs", *error["loc"])})
+    if errors or settings is None:
+        problems = sorted((_describe(error, text, data, filename) for error in errors), key=lambda p: p[0])
         raise ConfigError("\n".join(message for _, message in problems)) from None
+    if tables is not None and tables.root:
+        where = {
+            name: {
+                key: f"{filename}:{_locate(text, ('orgs', name, key)) or 1}" for key in OrgConfig.model_fields
+            }
+            for name, org in tables.root.items()
+        }
+        settings._orgs = build_orgs(tables, settings, where)
+    return settings
 
 
 # ----------------------------------------------------------------------------------- error messages
@@ -135,24 +168,44 @@ def _locate(text: str, loc: tuple[str, ...], *, whole_table: bool = False) -> in
     for number, path in entries:
         if loc[: len(path)] == path and len(path) > best_length:
             best, best_length = number, len(path)
+    if loc[:1] == ("orgs",) and len(loc) > 1 and best_length < 2:
+        # an organization with no [orgs.NAME] header of its own: its first table ([orgs.NAME.sweep])
+        return next((n for n, path in entries if path[:2] == loc[:2]), best)
     return best
 
 
-_TABLES = ("sweep", "events", "rules", "close", "schedule")
+_TABLES = ("sweep", "events", "rules", "close", "schedule", "console", "orgs")
 _MODELS: Mapping[str, type[BaseModel]] = {
     "sweep": SweepConfig,
     "events": EventsConfig,
     "close": CloseConfig,
+    "console": ConsoleConfig,
     "schedule": ScheduleConfig,
     "sweep.queues": QueuesConfig,
 }
 
 
-def _known_keys(table: str) -> str:
-    if table.startswith("rules."):
+def _known_keys(table: tuple[str, ...]) -> str:
+    if table[:1] == ("orgs",):
+        if len(table) == 2:
+            return ", ".join(OrgConfig.model_fields)
+        known = _known_keys(table[2:])
+        return ", ".join(
+            k for k in known.split(", ") if not (table[2:] == ("sweep",) and k in GLOBAL_SWEEP_KEYS)
+        )
+    if table[:1] == ("rules",):
         return ", ".join(RuleConfig.model_fields)
-    model = _MODELS.get(table)
+    model = _MODELS.get(".".join(table))
     return ", ".join(model.model_fields) if model else ""
+
+
+def _depth(loc: tuple[str, ...]) -> int:
+    """How many parts of `loc` name its table: [rules.idle] after, [orgs.acme.sweep] max_closes."""
+    if loc[:1] == ("orgs",):
+        if len(loc) <= 2:
+            return len(loc) - 1  # `orgs = 1`: a key; `[orgs] acme = 1`: a key of [orgs]
+        return 4 if loc[2] == "rules" else 3 if loc[2] in OVERRIDABLE else 2
+    return 2 if loc[:1] == ("rules",) else 1
 
 
 def _lookup(data: Mapping[str, Any], loc: tuple[str, ...]) -> Any:
@@ -167,6 +220,10 @@ def _lookup(data: Mapping[str, Any], loc: tuple[str, ...]) -> Any:
 def _problem(error: ErrorDetails) -> str:
     kind, given = error["type"], error.get("input")
     ctx = error.get("ctx") or {}
+    if isinstance(given, Misplaced):
+        return given.reason
+    if kind == "missing":
+        return "required"
     if kind == "value_error" and "error" in ctx:
         return str(ctx["error"])
     if kind in ("bool_type", "bool_parsing"):
@@ -197,22 +254,28 @@ def _shown(part: str) -> str:
 
 def _describe(error: ErrorDetails, text: str, data: Mapping[str, Any], filename: str) -> tuple[int, str]:
     loc = tuple(str(part) for part in error["loc"] if isinstance(part, str))
-    depth = 2 if loc[:1] == ("rules",) else 1
+    if loc[:1] == ("orgs",) and loc[-1:] == ("[key]",):  # the name of an organization
+        loc = loc[:-1]
+        line = _locate(text, loc) or 1
+        return line, f"{filename}:{line}: [{'.'.join(map(_shown, loc))}]: {_problem(error)}"
+    depth = _depth(loc)
     unknown = error["type"] == "extra_forbidden"
     given = _lookup(data, loc)
-    whole_table = unknown and isinstance(given, Mapping) and len(loc) <= depth
+    in_org = loc[:1] == ("orgs",) and len(loc) == 3  # [orgs.acme.colour]: a table that is no table
+    whole_table = unknown and isinstance(given, Mapping) and (len(loc) <= depth or in_org)
     line = _locate(text, loc, whole_table=whole_table) or 1
     if whole_table:
         first_key = next(iter(given), None) if isinstance(given, Mapping) else None
         where = f"[{'.'.join(map(_shown, loc))}]" + (f" {_shown(str(first_key))}" if first_key else "")
-        if loc[:1] == ("rules",):
+        if loc[-2:-1] == ("rules",):
             what = f"unknown rule {loc[-1]!r} (rules: {', '.join(RULE_ORDER)})"
         else:
-            what = f"unknown table (tables: {', '.join(_TABLES)})"
+            tables = OVERRIDABLE if loc[:1] == ("orgs",) else _TABLES
+            what = f"unknown table (tables: {', '.join(tables)})"
         return line, f"{filename}:{line}: {where}: {what}"
     if len(loc) <= 1:
         # A key outside every table.
-        tables = "[sweep], [events], [rules.<name>], [close], [schedule]"
+        tables = "[sweep], [events], [rules.<name>], [close], [schedule], [console], [orgs.<name>]"
         what = f"unknown key (settings belong in a table: {tables})"
         return (
             line,
@@ -220,8 +283,7 @@ def _describe(error: ErrorDetails, text: str, data: Mapping[str, Any], filename:
         )
     table, key = ".".join(map(_shown, loc[:depth])), ".".join(map(_shown, loc[depth:]))
     if unknown:
-        container = ".".join(loc[:-1])
-        known = _known_keys(container)
+        known = _known_keys(loc[:-1])
         what = "unknown key" + (f" (known: {known})" if known else "")
     else:
         what = _problem(error)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -16,7 +15,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PrivateAttr,
     StrictBool,
     StrictInt,
     StrictStr,
@@ -24,8 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from session_reaper.core.plan import CloseSettings
-from session_reaper.core.rules import RULE_ORDER, RULES, Policy, RulePolicy
+from session_reaper.core.rules import RULE_ORDER, RULES
 from session_reaper.core.schedule import (
     DURATION_HINT,
     BusinessHours,
@@ -127,13 +124,18 @@ class SweepConfig(_Table):
         description='`serve`: "poll" sweeps every `interval`; "events" listens to the Notifications API '
         "and sweeps every `[events] reconcile_interval`",
     )
+    org_lease: Duration = Field(
+        default=timedelta(seconds=30),
+        description="with [orgs], `serve`: a replica's hold on an org, renewed every third of it;"
+        " a dead replica's orgs go to the others once it ran out",
+    )
 
     @field_validator("channels")
     @classmethod
     def _lower_case_channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(v.strip().lower() for v in value)
 
-    @field_validator("interval", "lookback", "verify_timeout", "request_timeout")
+    @field_validator("interval", "lookback", "verify_timeout", "request_timeout", "org_lease")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
@@ -311,57 +313,3 @@ class ConsoleConfig(_Table):
         if value <= timedelta(0):
             raise ValueError(f"must be more than 0 ({DURATION_HINT})")
         return value
-
-
-class Settings(_Table):
-    sweep: SweepConfig = Field(default_factory=SweepConfig)
-    events: EventsConfig = Field(default_factory=EventsConfig)
-    rules: RulesConfig = Field(default_factory=RulesConfig)
-    close: CloseConfig = Field(default_factory=CloseConfig)
-    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
-    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
-
-    _source: Path | None = PrivateAttr(default=None)
-
-    @property
-    def source(self) -> Path | None:
-        """The file these settings were read from; None = built-in defaults."""
-        return self._source
-
-    def with_apply(self, apply: bool) -> Settings:
-        """`--apply` on the command line wins over `[sweep] apply`."""
-        changed = self.model_copy(update={"sweep": self.sweep.model_copy(update={"apply": apply})})
-        changed._source = self._source
-        return changed
-
-    def policy(self) -> Policy:
-        sweep = self.sweep
-        return Policy(
-            channels=frozenset(sweep.channels),
-            queue_include=frozenset(sweep.queues.include),
-            queue_exclude=frozenset(sweep.queues.exclude),
-            exempt_attribute=sweep.exempt_attribute,
-            respect_platform_timer=sweep.respect_platform_timer,
-            rules={
-                name: RulePolicy(
-                    rule.after, enabled=rule.enabled, after_hours=rule.after_hours, approval=rule.approval
-                )
-                for name, rule in self.rules.items()
-            },
-            warn_before=self.close.warn_before,
-            allow_teardown=self.close.allow_teardown,
-            wrapup_code=self.close.wrapup_code,
-            schedule=self.schedule.schedule(),
-        )
-
-    def close_settings(self) -> CloseSettings:
-        close = self.close
-        return CloseSettings(
-            warn_before=close.warn_before,
-            warning_text=close.warning_text,
-            closing_text=close.closing_text,
-            wrapup_code=close.wrapup_code,
-            wrapup_notes=close.wrapup_notes,
-            annotate=close.annotate,
-            allow_teardown=close.allow_teardown,
-        )

@@ -44,6 +44,7 @@ class PlannedAction:
     decision: str
     decided_at: datetime
     line: int
+    org: str | None = None  # the organization of the line (`"org"`), when organizations are configured
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,19 @@ class ReviewedPlan:
     path: Path
     actions: Mapping[str, PlannedAction]  # by conversation id, in the plan's order
     made_at: datetime | None  # the oldest decision it would carry out; None when it carries none
+    # The organizations of its lines, actionable or not (None: lines without "org").
+    line_orgs: frozenset[str | None] = frozenset({None})
+
+    def orgs(self) -> frozenset[str | None]:
+        return self.line_orgs
+
+    def for_org(self, org: str | None) -> ReviewedPlan:
+        """The plan's lines of one organization (all of them when `org` is None: no organizations)."""
+        if org is None:
+            return self
+        actions = {cid: a for cid, a in self.actions.items() if a.org == org}
+        made_at = min((a.decided_at for a in actions.values()), default=None)
+        return ReviewedPlan(self.path, actions, made_at, frozenset({org}))
 
     def check_age(self, now: datetime, max_age: timedelta) -> None:
         """Refuse a plan older than `max_age` on the platform's clock (or dated after it)."""
@@ -81,6 +95,7 @@ def load_plan(path: Path) -> ReviewedPlan:
         raise PlanError(f"{path}: not a plan: the file is not UTF-8 text") from None
     actions: dict[str, PlannedAction] = {}
     decided = 0
+    orgs: set[str | None] = set()
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
@@ -93,16 +108,20 @@ def load_plan(path: Path) -> ReviewedPlan:
             ) from None
         if not isinstance(payload, dict):
             raise PlanError(f"{where}: not a JSON object: a plan is the output of `sweep --json`")
+        org = payload.get("org")
+        if org is not None and not isinstance(org, str):
+            raise PlanError(f"{where}: org must be a string")
         if "summary" in payload:
             continue
         decided += 1
+        orgs.add(org)
         planned = _planned(payload, where, number)
         if planned is not None and planned.conversation_id not in actions:
             actions[planned.conversation_id] = planned
     if decided == 0:
         raise PlanError(f"{path}: no decision lines: a plan is the output of `sweep --json`")
     made_at = min((a.decided_at for a in actions.values()), default=None)
-    return ReviewedPlan(path, actions, made_at)
+    return ReviewedPlan(path, actions, made_at, frozenset(orgs))
 
 
 def _planned(payload: Mapping[str, object], where: str, number: int) -> PlannedAction | None:
@@ -131,7 +150,10 @@ def _planned(payload: Mapping[str, object], where: str, number: int) -> PlannedA
         ) from None
     if decided_at.tzinfo is None:
         raise PlanError(f"{where}: conversation {conversation_id}: decidedAt {stamp!r} has no time zone")
-    return PlannedAction(conversation_id.strip(), rule, decision, decided_at, number)
+    org = payload.get("org")
+    return PlannedAction(
+        conversation_id.strip(), rule, decision, decided_at, number, org if isinstance(org, str) else None
+    )
 
 
 @dataclass(frozen=True, slots=True)

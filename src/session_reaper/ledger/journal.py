@@ -38,6 +38,7 @@ from session_reaper.ledger import steps as step_sql
 from session_reaper.ledger import sweeps as sweep_sql
 from session_reaper.ledger.console_journal import ConsoleJournal
 from session_reaper.ledger.engine import create_ledger_engine, normalize_url, writer
+from session_reaper.ledger.org_leases import OrgLeases
 
 Clock = Callable[[], datetime]
 DEFAULT_LEASE_TTL = timedelta(minutes=5)
@@ -53,13 +54,32 @@ def default_owner() -> str:
 
 
 class Ledger(ConsoleJournal):
-    def __init__(self, engine: Engine, *, owner: str | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        owner: str | None = None,
+        clock: Clock | None = None,
+        org: str | None = None,
+        _owns_engine: bool = True,
+    ) -> None:
         self.engine = engine
         self._writer = writer(engine)
         self.owner = owner or default_owner()
         self.clock: Clock = clock or _machine_clock
+        # the organization whose rows this ledger writes and reads (None: the one unnamed org)
+        self.org = org
+        self._owns_engine = _owns_engine
         self._buffer: list[dict[str, Any]] = []
         self._buffer_lock = threading.Lock()
+        self.org_leases = OrgLeases(engine)
+
+    def for_org(self, org: str | None) -> Ledger:
+        """The same ledger as one organization's engine sees it: its sweeps, decisions and read schedule
+        carry `org`, its recovery and schedule read only that org's rows, and it has its own clock and
+        decision buffer (each org's sweep sets the clock to its own platform's). Closing it flushes;
+        the connections stay this ledger's."""
+        return Ledger(self.engine, owner=self.owner, clock=self.clock, org=org, _owns_engine=False)
 
     @classmethod
     def open(cls, url: str, *, owner: str | None = None, clock: Clock | None = None) -> Ledger:
@@ -97,7 +117,8 @@ class Ledger(ConsoleJournal):
 
     def close(self) -> None:
         self.flush()
-        self.engine.dispose()
+        if self._owns_engine:
+            self.engine.dispose()
 
     def __enter__(self) -> Self:
         return self
@@ -112,7 +133,7 @@ class Ledger(ConsoleJournal):
 
     def start_sweep(self, apply: bool, *, owner: str | None = None, at: datetime | None = None) -> int:
         with self._writer.begin() as connection:
-            return sweep_sql.start(connection, owner or self.owner, apply, self._now(at))
+            return sweep_sql.start(connection, owner or self.owner, apply, self._now(at), self.org)
 
     def finish_sweep(self, sweep_id: int, summary: Mapping[str, Any], *, at: datetime | None = None) -> None:
         self.flush()
@@ -189,7 +210,7 @@ class Ledger(ConsoleJournal):
         return len(rows)
 
     def _decision_row(self, *, at: datetime | None, **values: Any) -> dict[str, Any]:
-        return decision_sql.row(values, self._now(at))
+        return decision_sql.row({**values, "org": self.org}, self._now(at))
 
     def set_decision_outcome(
         self, decision_id: int, outcome: str, *, error: str | None = None, at: datetime | None = None
@@ -250,9 +271,10 @@ class Ledger(ConsoleJournal):
             )
 
     def pending_steps(self, owner: str | None = None) -> list[PendingStep]:
-        """Intents with no outcome, oldest first; only those of `owner`'s sweeps when given."""
+        """Intents with no outcome, oldest first; only those of `owner`'s sweeps when given, and of
+        this ledger's org when it has one (another org's conversations are not this org's to settle)."""
         with self.engine.connect() as connection:
-            return step_sql.pending(connection, owner)
+            return step_sql.pending(connection, owner, self.org)
 
     def completed_step(
         self,
@@ -314,7 +336,7 @@ class Ledger(ConsoleJournal):
         another policy are ignored.
         """
         with self.engine.connect() as connection:
-            return schedule_sql.load(connection, policy, now)
+            return schedule_sql.load(connection, policy, now, self.org)
 
     def save_read_schedule(
         self,
@@ -329,14 +351,20 @@ class Ledger(ConsoleJournal):
         collide on its key.
         """
         with self._writer.begin() as connection:
-            schedule_sql.save(connection, policy, decided_at, reads, forget)
+            schedule_sql.save(connection, policy, decided_at, reads, forget, self.org)
 
     def window_scans(self) -> dict[str, datetime]:
         """When discovery last looked at each older window (see genesys.discovery.WindowBook)."""
         with self.engine.connect() as connection:
-            return window_sql.load(connection)
+            scans = window_sql.load(connection)
+        if self.org is None:
+            return scans
+        mine = f"{self.org}@"  # each org's windows under its own keys: one org's look is not another's
+        return {key.removeprefix(mine): at for key, at in scans.items() if key.startswith(mine)}
 
     def save_window_scans(self, scans: Mapping[str, datetime]) -> None:
+        if self.org is not None:
+            scans = {f"{self.org}@{key}": at for key, at in scans.items()}
         with self._writer.begin() as connection:
             window_sql.save(connection, scans)
 

@@ -14,10 +14,20 @@ from session_reaper.ledger.engine import dialect_insert
 from session_reaper.ledger.schema import read_schedule
 
 _DELETE_CHUNK = 500  # conversation ids in one IN (...): well under every back end's parameter limit
-_SAVED_COLUMNS = ("not_before", "decided_at", "conversation_start", "policy", "participants_fingerprint")
+_SAVED_COLUMNS = (
+    "not_before",
+    "decided_at",
+    "conversation_start",
+    "policy",
+    "participants_fingerprint",
+    "org",
+)
 
 
-def load(connection: Connection, policy: str, now: datetime) -> dict[str, ScheduledRead]:
+def load(
+    connection: Connection, policy: str, now: datetime, org: str | None = None
+) -> dict[str, ScheduledRead]:
+    """The rows in force at `now` under `policy` (and of `org`, when given)."""
     query = select(
         read_schedule.c.conversation_id,
         read_schedule.c.not_before,
@@ -28,6 +38,8 @@ def load(connection: Connection, policy: str, now: datetime) -> dict[str, Schedu
         read_schedule.c.decided_at <= now + CLOCK_SKEW,
         read_schedule.c.not_before > now,
     )
+    if org is not None:
+        query = query.where(read_schedule.c.org == org)
     return {cid: ScheduledRead(until, start, seen) for cid, until, start, seen in connection.execute(query)}
 
 
@@ -37,6 +49,7 @@ def save(
     decided_at: datetime,
     reads: Mapping[str, ScheduledRead],
     forget: Iterable[str],
+    org: str | None = None,
 ) -> None:
     rows = [
         {
@@ -46,6 +59,7 @@ def save(
             "conversation_start": read.conversation_start,
             "policy": policy,
             "participants_fingerprint": read.participants_fingerprint,
+            "org": org,
         }
         for cid, read in reads.items()
     ]

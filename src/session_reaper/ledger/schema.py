@@ -26,6 +26,7 @@ from session_reaper.ledger.types import UtcDateTime
 metadata = MetaData()
 
 ID = 128  # conversation, participant and message ids are UUIDs; room for other platforms' ids
+ORG = 200  # an `[orgs.NAME]` name
 
 sweeps = Table(
     "sweeps",
@@ -36,6 +37,7 @@ sweeps = Table(
     Column("started_at", UtcDateTime, nullable=False),
     Column("finished_at", UtcDateTime),
     Column("summary_json", JSON),
+    Column("org", String(ORG)),  # None: the unnamed organization (no `[orgs]` in the config)
 )
 
 decisions = Table(
@@ -58,8 +60,10 @@ decisions = Table(
     Column("decided_at", UtcDateTime, nullable=False),
     Column("outcome_at", UtcDateTime),
     Column("operator", String(200)),  # the console user who asked for it (close now, an approval)
+    Column("org", String(ORG)),
     Index("ix_decisions_conversation", "conversation_id"),
     Index("ix_decisions_decided_at", "decided_at"),
+    Index("ix_decisions_org_decided_at", "org", "decided_at"),
 )
 
 steps = Table(
@@ -107,6 +111,7 @@ read_schedule = Table(
     Column("conversation_start", UtcDateTime, nullable=True),
     Column("policy", String(64), nullable=False),
     Column("participants_fingerprint", String(64), nullable=True),
+    Column("org", String(ORG), nullable=True),
 )
 
 discovery_windows = Table(
@@ -123,6 +128,24 @@ leases = Table(
     Column("owner", String(200), nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
     Column("claimed_at", UtcDateTime, nullable=False),
+)
+
+# Which replica sweeps which organization, until when (ledger/org_leases.py).
+org_leases = Table(
+    "org_leases",
+    metadata,
+    Column("org", String(ORG), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("claimed_at", UtcDateTime, nullable=False),
+)
+
+# The replicas alive (their heartbeat, until `expires_at`): how many share the organizations.
+replicas = Table(
+    "replicas",
+    metadata,
+    Column("owner", String(200), primary_key=True),
+    Column("expires_at", UtcDateTime, nullable=False),
 )
 
 # Queue names as the platform gave them (the report names queues by them); no name when the read was

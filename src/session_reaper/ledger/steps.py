@@ -60,7 +60,8 @@ def outcome(
     return connection.execute(statement).rowcount == 1
 
 
-def pending(connection: Connection, owner: str | None) -> list[PendingStep]:
+def pending(connection: Connection, owner: str | None, org: str | None = None) -> list[PendingStep]:
+    """Open intents, oldest first: of `owner`'s sweeps and of `org`'s decisions when given."""
     query = (
         select(
             steps.c.id,
@@ -79,6 +80,8 @@ def pending(connection: Connection, owner: str | None) -> list[PendingStep]:
     )
     if owner is not None:
         query = query.where(sweeps.c.owner == owner)
+    if org is not None:
+        query = query.where(decisions.c.org == org)
     return [PendingStep(*found) for found in connection.execute(query)]
 
 

@@ -13,8 +13,8 @@ from session_reaper.ledger.engine import inserted_id
 from session_reaper.ledger.schema import sweeps
 
 
-def start(connection: Connection, owner: str, apply: bool, at: datetime) -> int:
-    values = {"owner": owner, "apply": apply, "started_at": at}
+def start(connection: Connection, owner: str, apply: bool, at: datetime, org: str | None = None) -> int:
+    values = {"owner": owner, "apply": apply, "started_at": at, "org": org}
     return inserted_id(connection.execute(insert(sweeps).values(values).returning(sweeps.c.id)))
 
 

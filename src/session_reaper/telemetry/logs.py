@@ -25,7 +25,14 @@ import structlog
 from structlog.contextvars import bound_contextvars, merge_contextvars
 from structlog.typing import EventDict, FilteringBoundLogger, Processor, WrappedLogger
 
-from session_reaper.redaction import REDACTED, SECRET_ENV, SECRET_KEY, redact, secrets_from_env
+from session_reaper.redaction import (
+    REDACTED,
+    SECRET_ENV,
+    SECRET_KEY,
+    redact,
+    remembered_secrets,
+    secrets_from_env,
+)
 from session_reaper.redaction import known_secrets as redaction_known_secrets
 
 _PLAIN = (int, float, bool, type(None))
@@ -56,9 +63,15 @@ def _redact_value(value: Any, known: tuple[str, ...]) -> Any:
 
 def make_redactor(known_secrets: Iterable[str] = ()) -> Processor:
     """A processor that redacts secrets from every key and value of the event dict."""
-    known = redaction_known_secrets(known_secrets)
+    given = tuple(known_secrets)
+    known = redaction_known_secrets(given)
+    seen = 0
 
     def redact_event(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+        nonlocal known, seen
+        later = remembered_secrets()  # an organization's secret, read after logging was set up
+        if len(later) != seen:
+            known, seen = redaction_known_secrets((*given, *later)), len(later)
         return cast(EventDict, _redact_value(event_dict, known))
 
     return redact_event

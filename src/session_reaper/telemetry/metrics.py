@@ -18,6 +18,12 @@ Events mode (`[sweep] mode = "events"`):
   timers_armed                             conversations with a re-check timer set
   polling_fallback_queues                  queues polled because the platform rejected their topic
 
+With organizations (`Metrics(orgs=True)`), every series above but none other carries an `org` label
+first, and each organization's loop counts through its own view (`metrics.for_org(name)`); one more
+series says which organizations this replica holds:
+  org_held{org}                            1 while this replica sweeps the org (its lease), else 0
+Without organizations the series are exactly as before: no `org` label.
+
 A registry per `Metrics` keeps tests and several services in one process apart.
 """
 
@@ -55,41 +61,48 @@ class Decided(Protocol):
 class Metrics:
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self, *, wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, *, wall_clock: Callable[[], float] = time.time, orgs: bool = False) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._wall_clock = wall_clock
+        self.orgs = orgs
         self._requests_seen: dict[tuple[str, str], int] = {}
         r = self.registry
-        self.sweeps = Counter("session_reaper_sweeps", "Sweep passes by outcome.", ["outcome"], registry=r)
+        org = ["org"] if orgs else []
+        self.sweeps = Counter(
+            "session_reaper_sweeps", "Sweep passes by outcome.", [*org, "outcome"], registry=r
+        )
         self.decisions = Counter(
             "session_reaper_decisions",
             "Conversations decided, by rule, decision and outcome.",
-            ["rule", "decision", "outcome"],
+            [*org, "rule", "decision", "outcome"],
             registry=r,
         )
         self.api_requests = Counter(
             "session_reaper_api_requests",
             "Platform API requests by method and status.",
-            ["method", "status"],
+            [*org, "method", "status"],
             registry=r,
         )
         self.rate_limited = Counter(
-            "session_reaper_rate_limited", "Platform answers 429 Too Many Requests.", registry=r
+            "session_reaper_rate_limited", "Platform answers 429 Too Many Requests.", org, registry=r
         )
         self.sweep_duration = Histogram(
             "session_reaper_sweep_duration_seconds",
             "Duration of sweep passes.",
+            org,
             buckets=DURATION_BUCKETS,
             registry=r,
         )
         self.in_scope = Gauge(
             "session_reaper_conversations_in_scope",
             "Conversations in scope at the last completed pass.",
+            org,
             registry=r,
         )
         self.last_sweep = Gauge(
             "session_reaper_last_sweep_timestamp_seconds",
             "Unix time at which the last pass ended.",
+            org,
             registry=r,
         )
         self.events = Counter(
@@ -121,17 +134,33 @@ class Metrics:
             "Queues polled because the platform rejected their topic.",
             registry=r,
         )
+        self.org_held = (
+            Gauge(
+                "session_reaper_org_held",
+                "1 while this replica holds the organization's lease and sweeps it.",
+                ["org"],
+                registry=r,
+            )
+            if orgs
+            else None
+        )
+        if not orgs:
+            for outcome in SWEEP_OUTCOMES:
+                self.sweeps.labels(outcome=outcome)  # every outcome is a series from the start, at 0
+
+    def for_org(self, org: str) -> OrgMetrics:
+        """What one organization's loop counts through: the same series, labelled with its name."""
+        if not self.orgs:
+            raise ValueError("these metrics have no org label: create them with Metrics(orgs=True)")
         for outcome in SWEEP_OUTCOMES:
-            self.sweeps.labels(outcome=outcome)  # every outcome is a series from the start, at 0
+            self.sweeps.labels(org=org, outcome=outcome)
+        return OrgMetrics(self, org)
 
     def observe_decision(self, line: Decided) -> None:
-        outcome = str(line.outcome)
-        self.decisions.labels(rule=line.rule or "none", decision=line.decision, outcome=outcome).inc()
+        self._decision({}, line)
 
     def observe_request(self, method: str, status: int | str, count: int = 1) -> None:
-        self.api_requests.labels(method=method.upper(), status=str(status)).inc(count)
-        if str(status) == "429":
-            self.rate_limited.inc(count)
+        self._request({}, method, status, count)
 
     def observe_request_totals(self, totals: Mapping[tuple[str, int | str], int]) -> None:
         """Fold a cumulative (method, status) -> count snapshot in: only what is new since the last call."""
@@ -143,11 +172,7 @@ class Metrics:
             self._requests_seen[key] = max(total, self._requests_seen.get(key, 0))
 
     def observe_sweep(self, outcome: str, duration_seconds: float, in_scope: int | None) -> None:
-        self.sweeps.labels(outcome=outcome).inc()
-        self.sweep_duration.observe(duration_seconds)
-        if in_scope is not None:
-            self.in_scope.set(in_scope)
-        self.last_sweep.set(self._wall_clock())
+        self._sweep({}, outcome, duration_seconds, in_scope)
 
     def observe_event(self, topic: str, lag_seconds: float | None) -> None:
         self.events.labels(topic=topic).inc()
@@ -156,3 +181,52 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+    # the series, for any labels (none, or {"org": name})
+
+    def _decision(self, org: dict[str, str], line: Decided) -> None:
+        outcome = str(line.outcome)
+        self.decisions.labels(**org, rule=line.rule or "none", decision=line.decision, outcome=outcome).inc()
+
+    def _request(self, org: dict[str, str], method: str, status: int | str, count: int) -> None:
+        self.api_requests.labels(**org, method=method.upper(), status=str(status)).inc(count)
+        if str(status) == "429":
+            (self.rate_limited.labels(**org) if org else self.rate_limited).inc(count)
+
+    def _sweep(
+        self, org: dict[str, str], outcome: str, duration_seconds: float, in_scope: int | None
+    ) -> None:
+        self.sweeps.labels(**org, outcome=outcome).inc()
+        (self.sweep_duration.labels(**org) if org else self.sweep_duration).observe(duration_seconds)
+        if in_scope is not None:
+            (self.in_scope.labels(**org) if org else self.in_scope).set(in_scope)
+        (self.last_sweep.labels(**org) if org else self.last_sweep).set(self._wall_clock())
+
+
+class OrgMetrics:
+    """One organization's view of the metrics (`Metrics.for_org`): the observe calls of `Metrics`."""
+
+    def __init__(self, metrics: Metrics, org: str) -> None:
+        self.metrics = metrics
+        self.org = org
+        self._labels = {"org": org}
+
+    def observe_decision(self, line: Decided) -> None:
+        self.metrics._decision(self._labels, line)
+
+    def observe_request(self, method: str, status: int | str, count: int = 1) -> None:
+        self.metrics._request(self._labels, method, status, count)
+
+    def observe_sweep(self, outcome: str, duration_seconds: float, in_scope: int | None) -> None:
+        self.metrics._sweep(self._labels, outcome, duration_seconds, in_scope)
+
+    @property
+    def content_type(self) -> str:
+        return self.metrics.content_type
+
+    def exposition(self) -> bytes:
+        return self.metrics.exposition()
+
+    def held(self, holding: bool) -> None:
+        if self.metrics.org_held is not None:
+            self.metrics.org_held.labels(org=self.org).set(1 if holding else 0)

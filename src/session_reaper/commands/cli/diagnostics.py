@@ -60,9 +60,12 @@ def report(
 @command()
 def doctor(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the list."),
+    org: str | None = typer.Option(
+        None, "--org", metavar="NAME", help="Only this organization ([orgs.NAME]). Default: every one."
+    ),
     config: Path | None = ConfigOption,
 ) -> None:
     """Check config, region, token, organization, every permission the rules need, queues' own timers."""
     from session_reaper.commands.doctor import run
 
-    raise typer.Exit(run(config, out, as_json=as_json))
+    raise typer.Exit(run(config, out, as_json=as_json, org=org))

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from session_reaper.commands.doctor.verdicts import Check, Status
-from session_reaper.config import (
-    ENV_API_URL,
-    ENV_REGION,
-    Credentials,
-)
+from session_reaper.commands.doctor.verdicts import Check, Names, Status
+from session_reaper.config import Credentials
 from session_reaper.errors import EXIT_ACTION_FAILED, EXIT_USAGE
 from session_reaper.genesys.regions import REGIONS, Endpoints
 
@@ -21,11 +17,14 @@ _WRONG_HOSTS = {
 _GENESYS_SUFFIXES = tuple(sorted({d for d in REGIONS.values()} | {"pure.cloud", "us-gov-pure.cloud"}))
 
 
-def host_check(endpoints: Endpoints, credentials: Credentials) -> Check:
+def host_check(endpoints: Endpoints, credentials: Credentials, names: Names | None = None) -> Check:
+    names = names or Names()
     host = urlsplit(endpoints.api_base).hostname or ""
     login_host = urlsplit(endpoints.login_base).hostname or ""
     where = f"API {endpoints.api_base}, login {endpoints.login_base}"
-    source = f"{ENV_API_URL}" if credentials.api_url else f"{ENV_REGION}={credentials.region or 'us-east-1'}"
+    source = (
+        f"{names.api_url}" if credentials.api_url else f"{names.region}={credentials.region or 'us-east-1'}"
+    )
     for checked in (host, login_host):
         for wrong, why in _WRONG_HOSTS.items():
             if checked == wrong or checked.endswith("." + wrong):
@@ -33,8 +32,8 @@ def host_check(endpoints: Endpoints, credentials: Credentials) -> Check:
                     "region and hosts",
                     Status.FAIL,
                     f"{checked} is {why} ({source})",
-                    f"set {ENV_REGION} to your organization's region (e.g. us-east-1, eu-west-1) "
-                    f"and unset {ENV_API_URL}",
+                    f"set {names.region} to your organization's region (e.g. us-east-1, eu-west-1) "
+                    f"and unset {names.api_url}",
                 )
     loopback = host in ("localhost", "::1") or host.startswith("127.")
     genesys = any(host == s or host.endswith("." + s) for s in _GENESYS_SUFFIXES)
@@ -43,7 +42,7 @@ def host_check(endpoints: Endpoints, credentials: Credentials) -> Check:
             "region and hosts",
             Status.WARN,
             f"{where} ({source}): not a Genesys Cloud domain; fine for a gateway",
-            f"unless a gateway forwards to Genesys Cloud, unset {ENV_API_URL} and set {ENV_REGION}",
+            f"unless a gateway forwards to Genesys Cloud, unset {names.api_url} and set {names.region}",
         )
     note = " (loopback: the emulator?)" if loopback else ""
     return Check("region and hosts", Status.OK, f"{where} ({source}){note}")

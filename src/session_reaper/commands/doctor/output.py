@@ -18,11 +18,18 @@ _MARK = {
 }
 
 
-def render(console: Console, diagnosis: Diagnosis) -> None:
+def _checks(console: Console, diagnosis: Diagnosis) -> None:
     for check in diagnosis.checks:
         console.print(f"{_MARK[check.status]} [bold]{escape(check.name)}[/]: {escape(check.detail)}")
         if check.fix and check.status in (Status.FAIL, Status.WARN):
             console.print(f"    [dim]fix:[/] {escape(check.fix)}")
+
+
+def render(console: Console, diagnosis: Diagnosis) -> None:
+    _checks(console, diagnosis)
+    for section in diagnosis.sections:
+        console.print(f"[bold]── organization {escape(str(section.org))} ──[/]")
+        _checks(console, section)
     verdict = {
         EXIT_OK: "[green]Everything the configured rules need is there.[/]",
         EXIT_ACTION_FAILED: "[bold red]The platform could not be asked; nothing was judged.[/]",
@@ -33,8 +40,14 @@ def render(console: Console, diagnosis: Diagnosis) -> None:
 
 
 def to_json(diagnosis: Diagnosis) -> dict[str, Any]:
-    return {
+    """`checks`, `queuesWithoutTimer`, `exitCode`; with organizations `orgs`, one such object each
+    (with its `org`), and `exitCode` the worst of them."""
+    found: dict[str, Any] = {"org": diagnosis.org} if diagnosis.org is not None else {}
+    found |= {
         "checks": [check.to_json() for check in diagnosis.checks],
         "queuesWithoutTimer": list(diagnosis.queues_without_timer),
         "exitCode": diagnosis.exit_code,
     }
+    if diagnosis.sections:
+        found["orgs"] = [to_json(section) for section in diagnosis.sections]
+    return found

@@ -8,13 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from session_reaper.commands.doctor.notifications import notifications_check
-from session_reaper.commands.doctor.verdicts import Check, Diagnosis, Status
+from session_reaper.commands.doctor.verdicts import Check, Diagnosis, Names, Status
 from session_reaper.config import (
     ENV_ACCESS_TOKEN,
-    ENV_API_URL,
-    ENV_CLIENT_ID,
-    ENV_CLIENT_SECRET,
-    ENV_REGION,
     Credentials,
     Settings,
 )
@@ -101,8 +97,13 @@ async def _queues(api: GenesysApi, settings: Settings, diagnosis: Diagnosis) -> 
 
 
 async def platform_checks(
-    settings: Settings, credentials: Credentials, endpoints: Endpoints, diagnosis: Diagnosis
+    settings: Settings,
+    credentials: Credentials,
+    endpoints: Endpoints,
+    diagnosis: Diagnosis,
+    names: Names | None = None,
 ) -> None:
+    names = names or Names()
     secret = credentials.client_secret.get_secret_value()
     token = credentials.access_token.get_secret_value() if credentials.access_token else None
     try:
@@ -117,10 +118,10 @@ async def platform_checks(
         ) as api:
             how = "the access token in " + ENV_ACCESS_TOKEN if token else "client credentials grant"
             diagnosis.add(Check("token", Status.OK, f"accepted ({how}) by {endpoints.login_base}"))
-            await _organization(api, diagnosis)
+            await _organization(api, diagnosis, names)
             if diagnosis.exit_code != EXIT_OK:
                 return
-            await _permissions(api, settings, diagnosis)
+            await _permissions(api, settings, diagnosis, names)
             await notifications_check(api, settings, diagnosis)
     except AuthenticationFailed as exc:
         diagnosis.add(
@@ -128,8 +129,8 @@ async def platform_checks(
                 "token",
                 Status.FAIL,
                 f"refused: {exc}",
-                f"check {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET}: an OAuth client with the Client Credentials "
-                f"grant, in the organization of {ENV_REGION}",
+                f"check {names.client_id} and {names.client_secret}: an OAuth client with the Client "
+                f"Credentials grant, in the organization of {names.region}",
             ),
             exit_code=EXIT_AUTH,
         )
@@ -139,7 +140,7 @@ async def platform_checks(
                 "token",
                 Status.FAIL,
                 f"no answer from {endpoints.login_base}: {exc}",
-                f"check {ENV_REGION} / {ENV_API_URL}, DNS, proxy and outbound HTTPS",
+                f"check {names.region} / {names.api_url}, DNS, proxy and outbound HTTPS",
             ),
             exit_code=EXIT_ACTION_FAILED,
         )
@@ -152,12 +153,12 @@ async def platform_checks(
         )
 
 
-async def _organization(api: GenesysApi, diagnosis: Diagnosis) -> None:
+async def _organization(api: GenesysApi, diagnosis: Diagnosis, names: Names) -> None:
     try:
         me = await api.token_info()
     except AuthenticationFailed as exc:
         diagnosis.add(
-            Check("organization", Status.FAIL, f"token refused: {exc}", f"check {ENV_CLIENT_ID}"),
+            Check("organization", Status.FAIL, f"token refused: {exc}", f"check {names.client_id}"),
             exit_code=EXIT_AUTH,
         )
         return
@@ -178,7 +179,7 @@ async def _organization(api: GenesysApi, diagnosis: Diagnosis) -> None:
     diagnosis.add(Check("organization", Status.OK, detail))
 
 
-async def _permissions(api: GenesysApi, settings: Settings, diagnosis: Diagnosis) -> None:
+async def _permissions(api: GenesysApi, settings: Settings, diagnosis: Diagnosis, names: Names) -> None:
     queues_allowed = False
     for capability in CAPABILITIES:
         why = capability.needed(settings)
@@ -194,7 +195,7 @@ async def _permissions(api: GenesysApi, settings: Settings, diagnosis: Diagnosis
             queues_allowed = result == "present"
         if result == "auth":
             diagnosis.add(
-                Check(name, Status.FAIL, f"token refused: {error}", f"check {ENV_CLIENT_ID}"),
+                Check(name, Status.FAIL, f"token refused: {error}", f"check {names.client_id}"),
                 exit_code=EXIT_AUTH,
             )
             return

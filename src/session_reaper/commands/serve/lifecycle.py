@@ -7,7 +7,8 @@ import contextlib
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Protocol
 
 import uvicorn
 
@@ -66,6 +67,20 @@ async def serve(settings: Settings, *, host: str, port: int, grace: float = DEFA
         return EXIT_USAGE
     metrics = Metrics()
     try:
+        if settings.orgs:  # many organizations: this replica's share of them, a loop each
+            from session_reaper.commands.serve.sharded import serve_orgs
+
+            return await serve_orgs(
+                settings,
+                settings.organizations(),  # every org's credentials read, or exit 2, before anything
+                sock,
+                host=host,
+                port=port,
+                grace=grace,
+                apply=settings.sweep.apply,
+                lease=settings.sweep.org_lease,
+                install_signals=_install_signals,
+            )
         async with open_service_runtime(settings, metrics) as runtime:
             return await _serve(runtime, metrics, sock, host=host, port=port, grace=grace)
     except ReaperError as exc:  # one line, no traceback: what an operator reads, then the code
@@ -161,10 +176,23 @@ async def _drain(sweeps: asyncio.Task[None], forced: asyncio.Future[None], grace
     return EXIT_ACTION_FAILED
 
 
+def _install_signals(stoppable: Stoppable) -> Callable[[], None]:
+    """SIGTERM/SIGINT stop `stoppable`; returns what puts the handlers back."""
+    return _Signals(asyncio.get_running_loop(), stoppable).restore
+
+
+class Stoppable(Protocol):
+    """What a signal stops: the service, or the shard of organizations."""
+
+    stopping: asyncio.Event
+
+    def stop(self) -> None: ...
+
+
 class _Signals:
     """First SIGTERM/SIGINT: stop gracefully. Second: stop now."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, service: Service) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, service: Stoppable) -> None:
         self._loop = loop
         self._service = service
         self.forced: asyncio.Future[None] = loop.create_future()

@@ -26,7 +26,7 @@ from session_reaper.engine.sweep import NotBefore, Sweep, SweepResult
 from session_reaper.errors import ReaperError, describe
 from session_reaper.genesys.errors import AuthenticationFailed, GenesysError, PermissionMissing
 from session_reaper.telemetry import logs
-from session_reaper.telemetry.metrics import Metrics
+from session_reaper.telemetry.metrics import Metrics, OrgMetrics
 
 CHECK_TIMEOUT = 5.0  # seconds a readiness check may take
 INACTION_RETENTION = timedelta(days=7)  # skip/defer/dry-run journal rows; what acted is kept for good
@@ -59,7 +59,7 @@ class PassRecord:
 class Service:
     """The sweep loop, its stop switch, and what the probes report."""
 
-    def __init__(self, runtime: Runtime, metrics: Metrics, *, apply: bool) -> None:
+    def __init__(self, runtime: Runtime, metrics: Metrics | OrgMetrics, *, apply: bool) -> None:
         self.runtime = runtime
         self.settings: Settings = runtime.settings
         self.metrics = metrics

@@ -1,0 +1,169 @@
+"""`serve` when `[orgs.NAME]` tables are configured: one shared ledger, the org leases, a loop per org.
+
+The HTTP side is the same three routes. `/readyz` answers 200 while the ledger answers and the
+replica is not stopping — one organization's bad credentials or outage does not make the replica
+unready (the others are being swept) — and names each organization's state under `orgs`: "ok", its
+problem in one line, "swept by another replica", "not held". `/metrics` carries the `org` label.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import timedelta
+from typing import Protocol
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from session_reaper.commands.runtime import EXIT_ACTION_FAILED, EXIT_OK, Runtime
+from session_reaper.commands.serve.endpoints import SignalFreeServer
+from session_reaper.commands.serve.org_loop import RuntimeOpener
+from session_reaper.commands.serve.service import _check, log
+from session_reaper.commands.serve.shard import DEFAULT_ORG_LEASE, OrgSpec, Shard
+from session_reaper.config import Credentials, Settings
+from session_reaper.genesys.api import GenesysApi
+from session_reaper.genesys.http import ResponseEvent
+from session_reaper.genesys.port import GenesysPlatform
+from session_reaper.genesys.regions import resolve
+from session_reaper.ledger import Ledger
+from session_reaper.telemetry.metrics import Metrics, OrgMetrics
+
+
+class Organization(Protocol):
+    """An organization ready to be reached (config.Organization): name, credentials, whole policy."""
+
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def credentials(self) -> Credentials: ...
+    @property
+    def settings(self) -> Settings: ...
+
+
+def opener(org: Organization) -> RuntimeOpener:
+    """How one organization's loop opens its runtime: its own client, token and pacer."""
+
+    @contextlib.asynccontextmanager
+    async def open_org(ledger: Ledger, metrics: OrgMetrics) -> AsyncIterator[Runtime]:
+        def count(event: ResponseEvent) -> None:
+            metrics.observe_request(event.method, event.status if event.status is not None else "error")
+
+        credentials, sweep = org.credentials, org.settings.sweep
+        endpoints = resolve(credentials.region, credentials.api_url, credentials.login_url)
+        async with GenesysApi.connect(
+            endpoints,
+            client_id=credentials.client_id,
+            client_secret=credentials.client_secret.get_secret_value(),
+            requests_per_minute=sweep.requests_per_minute,
+            timeout=sweep.request_timeout.total_seconds(),
+            on_response=count,
+        ) as api:
+            yield Runtime(org.settings, api, ledger, GenesysPlatform(api))
+
+    return open_org
+
+
+def org_specs(orgs: Sequence[Organization]) -> list[OrgSpec]:
+    return [OrgSpec(org.name or "default", org.settings, opener(org)) for org in orgs]
+
+
+def create_app(shard: Shard, task: asyncio.Task[None], ledger: Ledger) -> Starlette:
+    async def healthz(_: Request) -> Response:
+        alive = not task.done() or shard.stopping.is_set()
+        return JSONResponse({"status": "ok" if alive else "org loop ended"}, 200 if alive else 503)
+
+    async def readyz(_: Request) -> Response:
+        checks = {
+            "ledger": shard.ledger_problem or await _check(asyncio.to_thread(ledger.schema_revision)),
+            "shutdown": "stopping" if shard.stopping.is_set() else "ok",
+        }
+        ready = all(value == "ok" for value in checks.values())
+        body = {
+            "status": "ready" if ready else "not ready",
+            "checks": checks,
+            "orgs": await shard.readiness(),
+        }
+        return JSONResponse(body, 200 if ready else 503)
+
+    async def metrics(_: Request) -> Response:
+        return Response(shard.metrics.exposition(), media_type=shard.metrics.content_type)
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ]
+    )
+
+
+async def serve_orgs(
+    settings: Settings,
+    orgs: Sequence[Organization],
+    sock: socket.socket,
+    *,
+    host: str,
+    port: int,
+    grace: float,
+    apply: bool,
+    lease: timedelta = DEFAULT_ORG_LEASE,
+    install_signals: Callable[[Shard], Callable[[], None]],
+) -> int:
+    """Run this replica's share of the organizations until stopped; returns the exit code."""
+    metrics = Metrics(orgs=True)
+    ledger = await asyncio.to_thread(Ledger.open, settings.sweep.ledger)
+    try:
+        shard = Shard(org_specs(orgs), ledger, metrics, apply=apply, lease=lease)
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(shard.run(), name="org-leases")
+        server = SignalFreeServer(
+            uvicorn.Config(
+                create_app(shard, task, ledger),
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+                server_header=False,
+                timeout_graceful_shutdown=2,
+            )
+        )
+        http = loop.create_task(server.serve(sockets=[sock]), name="http")
+        restore = install_signals(shard)
+        log.info(
+            "serving",
+            url=f"http://{host}:{port}",
+            apply=apply,
+            orgs=sorted(shard.orgs),
+            owner=shard.owner,
+            org_lease=lease.total_seconds(),
+            ledger=ledger.describe(),
+        )
+        stop_requested = loop.create_task(shard.stopping.wait(), name="stop-requested")
+        code = EXIT_OK
+        try:
+            await asyncio.wait({task, http, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
+            if task.done():
+                task.result()  # a bug: raised
+            if not shard.stopping.is_set():
+                log.error("the HTTP server stopped unexpectedly")
+                code = EXIT_ACTION_FAILED
+            if not await shard.drain(grace):
+                log.warning("stopped before the steps in flight finished: the next holder resolves them")
+                code = EXIT_ACTION_FAILED
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        finally:
+            stop_requested.cancel()
+            restore()
+            server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await http
+        log.info("stopped", exit_code=code)
+        return code
+    finally:
+        ledger.close()
