@@ -7,6 +7,8 @@ organizations of one client (in the file, or in the environment), a variable tha
 
 from __future__ import annotations
 
+import io
+import json
 import re
 import subprocess
 import sys
@@ -129,6 +131,20 @@ def test_credentials_come_from_the_variables_each_organization_names() -> None:
     # once read, an organization's secret is redacted like GENESYSCLOUD_OAUTHCLIENT_SECRET
     assert redact("token request with globex-secret-value failed") == "token request with [REDACTED] failed"
     assert "acme-secret-value" not in repr(acme) + str(acme)
+
+
+def test_a_secret_read_after_logging_was_set_up_is_redacted_in_every_line() -> None:
+    from session_reaper.telemetry import logs
+
+    stream = io.StringIO()
+    logs.configure(json=True, stream=stream, secrets=[])
+    try:
+        parse_settings(TWO, FILE).organizations({**ENV, "ACME_SECRET": "late-acme-secret-xyz"})
+        logs.get_logger().warning("token refused", detail="client acme sent late-acme-secret-xyz")
+    finally:
+        logs.configure(json=False, level="warning")
+    assert "late-acme-secret-xyz" not in stream.getvalue()
+    assert json.loads(stream.getvalue())["detail"] == "client acme sent [REDACTED]"
 
 
 @pytest.mark.parametrize(
