@@ -53,6 +53,7 @@ class World(AdminActions):
         # (a test must not see another's traffic: a slow or abandoned request answered after it).
         self.in_flight = 0
         self.epoch = 0
+        self.clients_gone = 0  # requests whose client went away before their body arrived (never served)
         self._reset_conversations()
 
     def _reset_conversations(self) -> None:
