@@ -108,6 +108,10 @@ class DedicatedPostgres:
             verb,
         )
 
+    def start_again(self) -> None:
+        """Start the stopped cluster again, its data as it was."""
+        self._pg_ctl("start")
+
     def restart(self) -> None:
         self._pg_ctl("restart")
         self.restarts += 1
@@ -116,9 +120,9 @@ class DedicatedPostgres:
         with contextlib.suppress(subprocess.CalledProcessError):  # already down
             self._pg_ctl("stop")
 
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.url) as connection:
-            return list(connection.execute(sql).fetchall())
+            return list(connection.execute(sql, params).fetchall())
 
 
 # ------------------------------------------------------------------------------------- the reaper
@@ -212,6 +216,8 @@ class ActLog(CloseLog):
 
     acts: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (conversation, kind, who)
     texts: Counter[str] = field(default_factory=Counter)  # closing texts sent, per conversation
+    # Every act as it was served (virtual time, kind, participant or message id): a double act's evidence.
+    timeline: defaultdict[str, list[tuple[str, str, str]]] = field(default_factory=lambda: defaultdict(list))
 
     def install(self) -> ActLog:
         super().install()
@@ -228,6 +234,7 @@ class ActLog(CloseLog):
         def send_message(conversation_id: str, communication_id: str, text: str) -> dict[str, Any]:
             sent = send(conversation_id, communication_id, text)
             self.texts[conversation_id] += 1
+            self._note(conversation_id, "text", str(sent.get("id", "")))
             return sent
 
         world.send_message = send_message  # type: ignore[method-assign]
@@ -238,9 +245,13 @@ class ActLog(CloseLog):
             result = operation(conversation_id, *args)  # raises when refused: not an act
             who = str(args[0]) if args and kind in ("participant", "wrapup") else ""
             self.acts[(conversation_id, kind, who)] += 1
+            self._note(conversation_id, kind, who)
             return result
 
         return counted
+
+    def _note(self, conversation_id: str, kind: str, who: str) -> None:
+        self.timeline[conversation_id].append((self.world.clock.now().isoformat(), kind, who))
 
     def doubles(self) -> list[str]:
         twice = {conv for (conv, _, _), n in self.acts.items() if n > 1}
@@ -462,7 +473,9 @@ def soak(
         " count(*) FROM decisions GROUP BY 1 ORDER BY 1"
     )
     server.stop()
-    log_tail = reaper.stderr.read_text(errors="replace")[-4000:]
+    log = reaper.stderr.read_text(errors="replace")
+    log_tail = log[-4000:]
+    evidence = {cid: double_evidence(cid, acts, pg, log) for cid in acts.doubles()[:5]}
     return summarize(
         args,
         length,
@@ -484,7 +497,29 @@ def soak(
         long_chats,
         traffic,
         log_tail,
+        evidence,
     )
+
+
+def double_evidence(cid: str, acts: ActLog, pg: DedicatedPostgres, log: str) -> dict[str, Any]:
+    """What a double act looked like: each act as the emulator served it, the ledger's rows for that
+    conversation, and serve's log lines about it."""
+    steps = pg.query(
+        "SELECT id, decision_id, kind, participant_id, intent_at::text, outcome, outcome_at::text,"
+        " http_status, error_code FROM steps WHERE conversation_id = %s ORDER BY id",
+        (cid,),
+    )
+    decisions = pg.query(
+        "SELECT id, sweep_id, decided_at::text, decision, rule, outcome, reason, error FROM decisions"
+        " WHERE conversation_id = %s AND decision NOT IN ('skip', 'defer') ORDER BY id",
+        (cid,),
+    )
+    return {
+        "acts": acts.timeline[cid],
+        "steps": [list(row) for row in steps],
+        "decisions": [list(row) for row in decisions],
+        "log": [line[:600] for line in log.splitlines() if cid in line][-30:],
+    }
 
 
 def summarize(
@@ -508,6 +543,7 @@ def summarize(
     long_chats: LongChats,
     traffic: TrafficGenerator,
     log_tail: str,
+    evidence: dict[str, Any],
 ) -> dict[str, Any]:
     closes = acts.closes
     open_intents = len(open_steps)
@@ -580,6 +616,7 @@ def summarize(
         "examples": {
             "inUse": [vars_of_close(c) for c in in_use[:5]],
             "doubleActs": doubles[:5],
+            "doubleActEvidence": evidence,
             "openIntents": [list(row) for row in open_steps[:10]],
         },
         "serveLogTail": log_tail if not all(ok.values()) else "",

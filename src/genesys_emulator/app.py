@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import math
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -19,7 +20,7 @@ from urllib.parse import parse_qs
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -36,6 +37,10 @@ from genesys_emulator.state import World
 
 JSON = "application/json"
 Operation = Callable[[World, Request, Client, bytes], Response]
+# A client gone before its request was read (killed, or timed out): a non-standard status nobody reads.
+CLIENT_GONE = 499
+
+_logger = logging.getLogger("genesys_emulator")
 
 
 def json_response(payload: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -280,6 +285,17 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
     return error_response(PlatformError(400, "bad.request", f"The request is not valid: {where}"))
 
 
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """A client that went away before its request's body arrived (a reaper SIGKILLed or timing out
+    mid-upload) is an ordinary event on a platform: counted and said in one line, no traceback. The
+    request was never served, so it is not in the request log either."""
+    world: World = request.app.state.world
+    with world.lock:
+        world.clients_gone += 1
+    _logger.info("client went away before its request was read: %s %s", request.method, request.url.path)
+    return Response(status_code=CLIENT_GONE)
+
+
 async def _crash(request: Request, exc: Exception) -> Response:
     # served outside DateHeader (by Starlette's outermost middleware), so it dates itself
     response = error_response(
@@ -308,6 +324,7 @@ def create_app(world: World) -> FastAPI:
     app.include_router(notifications_admin_router)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(ClientDisconnect, _client_gone)  # before Exception: handled, not re-raised
     app.add_exception_handler(Exception, _crash)
     app.add_middleware(DateHeader, clock=world.clock)
     return app

@@ -55,6 +55,7 @@ class World(AdminActions):
         self.in_flight = 0
         self.epoch = 0
         self.notifications = Notifications()
+        self.clients_gone = 0  # requests whose client went away before their body arrived (never served)
         self._reset_conversations()
 
     def _reset_conversations(self) -> None:

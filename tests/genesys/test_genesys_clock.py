@@ -58,3 +58,20 @@ def test_the_last_of_duplicate_date_headers_wins_and_junk_is_ignored() -> None:
     assert not clock.synced
     clock.observe(["Mon, 01 Jan 2024 00:00:00 GMT", "Sat, 21 Nov 2026 10:00:00 GMT"])
     assert clock.now() - datetime(2026, 11, 21, 10, 0, tzinfo=UTC) == timedelta(0)
+
+
+def test_reached_never_passes_the_latest_date_even_when_the_platforms_clock_stands_still() -> None:
+    """now() assumes the platform's clock runs at our pace; reached() is what it has shown for sure."""
+    mono = FakeMonotonic()
+    clock = PlatformClock(mono)
+    with pytest.raises(ClockNotSynced):
+        clock.reached()
+    clock.observe("Sat, 21 Nov 2026 10:00:00 GMT")
+    mono.value += 0.4
+    clock.observe("Sat, 21 Nov 2026 10:00:00 GMT")  # the platform's clock did not move meanwhile
+    assert clock.now() == datetime(2026, 11, 21, 10, 0, 0, 400000, tzinfo=UTC)  # ahead of the platform
+    assert clock.reached() == datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+    clock.observe("Sat, 21 Nov 2026 10:00:05 GMT")
+    assert clock.reached() == datetime(2026, 11, 21, 10, 0, 5, tzinfo=UTC)
+    clock.observe("Sat, 21 Nov 2026 09:00:00 GMT")  # the platform's clock was set back: the new truth
+    assert clock.reached() == datetime(2026, 11, 21, 9, 0, tzinfo=UTC)

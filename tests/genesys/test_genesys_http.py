@@ -187,8 +187,9 @@ def test_400_is_never_retried_and_already_disconnected_is_a_conflict(emulator: A
     emulator.fault(method="PATCH", path=f"^{agent_path}$", status=400, times=3)
 
     async def work(api: GenesysApi) -> None:
-        with pytest.raises(BadRequest):
+        with pytest.raises(BadRequest) as refused:
             await api.disconnect_participant(cid, agent)
+        assert not refused.value.maybe_applied  # a 400 says it was not carried out
         with pytest.raises(Conflict) as caught:
             await api.disconnect_participant(cid, acd)  # left 46 minutes ago
         assert caught.value.code == "conversation.participant.not.connected"
@@ -254,8 +255,9 @@ def test_a_message_is_never_sent_twice_after_an_ambiguous_failure(emulator: Any)
     async def work(api: GenesysApi) -> None:
         view = await api.get_conversation(cid)  # first attempt times out, the second answers
         agent = next(p for p in view["participants"] if p["purpose"] == "agent")
-        with pytest.raises(ServerError):
+        with pytest.raises(ServerError) as sent:
             await api.send_message(cid, agent["messages"][0]["id"], "closing text")
+        assert sent.value.maybe_applied  # the caller must read the platform, not journal a failure
 
     run(emulator, client, work, timeout=0.3, retry=RetryPolicy(backoff_base=0.05), on_response=events.append)
     log = log_of(emulator, client[0])

@@ -32,6 +32,9 @@ class PlatformError(ReaperError):
     status: int | None = None  # None when no answer came back at all
     code: str | None = None
     context_id: str | None = None
+    # The request may have been carried out although no success came back (no answer once it had
+    # left, or a 500/502/504): what it did is known only by reading the platform.
+    maybe_applied: bool = False
 
 
 class Gone(PlatformError):
@@ -60,6 +63,10 @@ class Windows(Protocol):
 class PlatformPort(Protocol):
     # -- clock and cost
     def now(self) -> datetime: ...
+
+    def reached(self) -> datetime:
+        """A time the platform's clock has certainly reached (its latest `Date`), at most `now()`:
+        what must not postdate a time the platform writes next (a step's intent) is stamped so."""
 
     @property
     def requests_made(self) -> int: ...
@@ -162,7 +169,13 @@ class JournalPort(Protocol):
     ) -> bool: ...
 
     def step_intent(
-        self, decision_id: int, conversation_id: str, kind: str, participant_id: str | None = None
+        self,
+        decision_id: int,
+        conversation_id: str,
+        kind: str,
+        participant_id: str | None = None,
+        *,
+        at: datetime | None = None,
     ) -> int: ...
 
     def step_outcome(

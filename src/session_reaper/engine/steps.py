@@ -152,19 +152,31 @@ async def _run_step(engine: Engine, run: Execution, step: Step) -> None:
     ):
         run.steps_done.append(step.kind.value)
         return
-    step_id = journal.step_intent(run.decision_id, run.conversation_id, step.kind.value, step.participant_id)
+    # Stamped with a time the platform has certainly reached, never with the estimate of its `now`:
+    # recovery takes a text at or after the intent for the one it sent, so the stamp must not postdate
+    # the time the platform writes on that text, however slow the platform's clock runs against ours.
+    at = engine.platform.reached()
+    step_id = journal.step_intent(
+        run.decision_id, run.conversation_id, step.kind.value, step.participant_id, at=at
+    )
     try:
         outcome = await _send(engine, run, step)
     except AlreadyDone as exc:
         # Already in the state we wanted (e.g. the participant left meanwhile): verify will judge.
         journal.step_outcome(step_id, "already-done", http_status=exc.status, context_id=exc.context_id)
     except PlatformError as exc:
+        if exc.maybe_applied:
+            # No answer once it had left (a timeout), or a 500/502/504: the platform may have carried
+            # it out. "failed" would let the next pass send it again (a second closing text); the
+            # intent stays open instead, and recovery settles it from what the platform shows.
+            raise
         journal.step_outcome(
             step_id, "failed", http_status=exc.status, context_id=exc.context_id, error_code=exc.code
         )
         raise
     except BaseException:
-        # Cancelled or crashed mid-request: leave the intent open for recovery to resolve.
+        # Cancelled or crashed mid-request, or the ledger lost after the send: the intent stays open
+        # for recovery to resolve.
         raise
     else:
         journal.step_outcome(step_id, outcome)

@@ -36,6 +36,7 @@ class PlatformClock:
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
         self._offset: float | None = None  # platform POSIX seconds - monotonic seconds
+        self._reached: datetime | None = None  # the latest time a Date header showed
 
     @property
     def synced(self) -> bool:
@@ -60,6 +61,8 @@ class PlatformClock:
         stepped_back = self._offset is not None and candidate < self._offset - _BACKWARD_STEP_TOLERANCE
         if self._offset is None or candidate > self._offset or stepped_back:
             self._offset = candidate
+        if self._reached is None or platform_time > self._reached or stepped_back:
+            self._reached = platform_time
         return True
 
     def at_least(self, moment: datetime) -> None:
@@ -79,6 +82,20 @@ class PlatformClock:
         if self._offset is None:
             raise ClockNotSynced("the platform's clock is unknown until the platform has answered once")
         return datetime.fromtimestamp(self._offset + self._monotonic(), tz=UTC)
+
+    def reached(self) -> datetime:
+        """A time the platform's clock has certainly reached: the latest ``Date`` it sent.
+
+        ``now()`` assumes the platform's clock runs at the pace of ours; when it runs slower (a host
+        stamping messages whose clock lags the one writing ``Date``, or an emulator's clock standing
+        still), ``now()`` is ahead of the times the platform writes. What must come before a
+        platform time whatever the clocks' pace (a step's intent before the message it sends) is
+        stamped with this instead: up to a second (the header's truncation) plus the time since the
+        last answer early, never late.
+        """
+        if self._reached is None:
+            raise ClockNotSynced("the platform's clock is unknown until the platform has answered once")
+        return min(self._reached, self.now())
 
     def age_of(self, moment: datetime) -> timedelta:
         """How long ago ``moment`` was, on the platform's clock."""

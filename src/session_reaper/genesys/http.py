@@ -200,6 +200,9 @@ class PlatformHttp:
         repeatable = idempotent if idempotent is not None else method in _IDEMPOTENT_METHODS
         attempt = 0
         renewed = False
+        # Some attempt may have been carried out though no success came back: a caller that journals
+        # what it did must then read the platform rather than record a failure (it may have worked).
+        maybe_applied = False
         while True:
             attempt += 1
             token = await self._tokens.token()
@@ -214,6 +217,7 @@ class PlatformHttp:
                 self.limiter.answered(ticket, None)  # cancelled or no answer: its room is released
                 if not isinstance(exc, httpx.TransportError):
                     raise
+                maybe_applied = maybe_applied or not isinstance(exc, _NOT_SENT)
                 retry = (
                     self._may_retry_transport(attempt)
                     and attempt < limit
@@ -221,7 +225,9 @@ class PlatformHttp:
                 )
                 self._after(method, path, operation, None, attempt, started, retry)
                 if not retry:
-                    raise self._transport_error(exc, method, path, attempt) from None
+                    lost = self._transport_error(exc, method, path, attempt)
+                    lost.maybe_applied = maybe_applied
+                    raise lost from None
                 await self._sleep(self.retry.backoff(attempt))
                 continue
             received = self._monotonic()
@@ -231,6 +237,7 @@ class PlatformHttp:
             if status < 400:
                 self._after(method, path, operation, status, attempt, started, False, ended=received)
                 return response
+            maybe_applied = maybe_applied or status in _RETRY_IF_IDEMPOTENT
             if status == 401 and not renewed and self._tokens.renewable:
                 # The token expired early or was revoked: one new token, then the same request once more.
                 renewed = True
@@ -245,7 +252,14 @@ class PlatformHttp:
                 retry = attempt < limit and (delay or 0) <= self.retry.max_retry_after
                 self._after(method, path, operation, status, attempt, started, retry, ended=received)
                 if not retry:
-                    raise self._error(response, method, path, retry_after=delay, attempts=attempt)
+                    raise self._error(
+                        response,
+                        method,
+                        path,
+                        retry_after=delay,
+                        attempts=attempt,
+                        maybe_applied=maybe_applied,
+                    )
                 self.limiter.pause_until(
                     received + (delay if delay is not None else self.retry.backoff(attempt))
                 )
@@ -254,12 +268,12 @@ class PlatformHttp:
                 retry = attempt < limit
                 self._after(method, path, operation, status, attempt, started, retry, ended=received)
                 if not retry:
-                    raise self._error(response, method, path, attempts=attempt)
+                    raise self._error(response, method, path, attempts=attempt, maybe_applied=maybe_applied)
                 delay = max(self.retry.backoff(attempt), min(self._retry_after(response) or 0, 30.0))
                 await self._sleep(delay)
                 continue
             self._after(method, path, operation, status, attempt, started, False, ended=received)
-            raise self._error(response, method, path)
+            raise self._error(response, method, path, maybe_applied=maybe_applied)
 
     async def _fetch_token(self) -> AccessToken:
         """One client-credentials token. Refused credentials fail at once; 429/5xx/timeouts retry."""
@@ -339,6 +353,7 @@ class PlatformHttp:
         *,
         retry_after: float | None = None,
         attempts: int = 1,
+        maybe_applied: bool = False,
     ) -> GenesysError:
         body = parse_error_body(response.content)
         error = error_for_response(
@@ -354,6 +369,7 @@ class PlatformHttp:
         if attempts > 1:
             error.message = f"{error.message} (gave up after {attempts} attempts)"
             error.args = (error.message,)
+        error.maybe_applied = maybe_applied
         return error
 
     def _transport_error(

@@ -28,6 +28,9 @@ class GenesysPlatform:
     def now(self) -> datetime:
         return self.api.clock.now()
 
+    def reached(self) -> datetime:
+        return self.api.clock.reached()
+
     @property
     def requests_made(self) -> int:
         return self.api.stats.total
