@@ -121,6 +121,13 @@ def parse_settings(text: str, filename: str = DEFAULT_FILE) -> Settings:
             for name, org in tables.root.items()
         }
         settings._orgs = build_orgs(tables, settings, where)
+        if settings.sweep.mode == "events":
+            # one socket and picture per organization is not built yet: say so rather than poll silently
+            line = _locate(text, ("sweep", "mode")) or 1
+            raise ConfigError(
+                f'{filename}:{line}: [sweep] mode: "events" is not supported with [orgs.NAME] tables yet'
+                ' (use mode = "poll" with organizations)'
+            )
     return settings
 
 
@@ -275,8 +282,8 @@ def _describe(error: ErrorDetails, text: str, data: Mapping[str, Any], filename:
         return line, f"{filename}:{line}: {where}: {what}"
     if len(loc) <= 1:
         # A key outside every table.
-        tables = "[sweep], [events], [rules.<name>], [close], [schedule], [console], [orgs.<name>]"
-        what = f"unknown key (settings belong in a table: {tables})"
+        listed = "[sweep], [events], [rules.<name>], [close], [schedule], [console], [orgs.<name>]"
+        what = f"unknown key (settings belong in a table: {listed})"
         return (
             line,
             f"{filename}:{line}: {'.'.join(map(_shown, loc))}: {what if unknown else _problem(error)}",

@@ -99,6 +99,8 @@ async def listen(service: Service) -> None:
             on_line=service._on_line,
         )
         watch.run_sweep = _Passes(service, watch).run
+        # events mode is refused with [orgs] (config), so these are the one organization's metrics
+        assert isinstance(service.metrics, Metrics)
         status = _Status(service.metrics, events, watch, settings.events.ready_after_down.total_seconds())
         watch.hooks = status
         service.events = status

@@ -99,9 +99,7 @@ class Service:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), wait)
 
-    def _reconciled_by(
-        self, also: Callable[[Reconciled], None] | None
-    ) -> Callable[[Reconciled], None]:
+    def _reconciled_by(self, also: Callable[[Reconciled], None] | None) -> Callable[[Reconciled], None]:
         """Every conversation reconciled feeds the console's live view, and `also` (events mode's picture)."""
         if also is None:
             return self.live.update
