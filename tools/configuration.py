@@ -118,7 +118,7 @@ def _orgs_section() -> list[str]:
 
 def _defaults_toml(settings: Settings) -> list[str]:
     lines = []
-    for table in ("sweep", "events", "close", "schedule"):
+    for table in ("sweep", "events", "close", "schedule", "console"):
         lines.append(f"[{table}]")
         lines.extend(f"{key} = {toml_value(value)}" for key, value in getattr(settings, table))
         lines.append("")
@@ -200,6 +200,13 @@ def reference_markdown() -> str:
         "`after`. Hours are local wall-clock time in `timezone`, evaluated with the zone's rules (DST-safe).",
         "",
         *_table_rows(defaults.schedule),
+        "",
+        "## [console]",
+        "",
+        "The supervisor console `serve` serves at `/console` (docs/console.md). A rule with",
+        "`approval = true` journals its decisions as `pending` until an operator approves or rejects them.",
+        "",
+        *_table_rows(defaults.console),
         "",
         *_orgs_section(),
         "## Environment",
