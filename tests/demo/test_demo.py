@@ -80,6 +80,15 @@ def test_the_demo_runs_without_configuration_and_tells_the_whole_story(demo_run:
     assert stale, out
     assert int(stale.group(1)) < int(stale.group(2))
     assert f"Wrote {demo_run.html}" in out.replace("\n", "")
+    # The events act: serve listens, and a chat that goes quiet is closed seconds after its threshold
+    # by the timer its events armed, with no sweep; the other chats are not read at all.
+    flat = " ".join(out.split())
+    events = re.search(r"Closed (\d+\.\d) s after the threshold passed, with (\d+) platform requests", flat)
+    assert events, out
+    # closed by the armed timer, not by the next reconciliation (10m): how fast is benchmarks' business
+    assert float(events.group(1)) < 60
+    assert int(events.group(2)) <= 8  # re-check, annotate, closing text, disconnect, verify reads
+    assert re.search(r"open conversations were read 0 times meanwhile", flat), out
 
 
 def test_the_report_has_a_chart_per_figure(demo_run: DemoRun) -> None:

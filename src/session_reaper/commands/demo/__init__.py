@@ -30,6 +30,7 @@ from rich.console import Console
 from genesys_emulator.server import EmulatorServer, build_world
 from genesys_emulator.traffic import DEMO_QUEUES, TrafficGenerator, WorldTarget, seed_demo
 from session_reaper.commands.demo.console import keep_serving
+from session_reaper.commands.demo.events import events_act
 from session_reaper.commands.demo.recording import (
     Day,
     DayPoint,
@@ -227,6 +228,11 @@ class Demo:
             )
             self.write_report(whole)
             code = EXIT_ACTION_FAILED if whole.failures else EXIT_OK
+            shown = await events_act(
+                self.console, self.world, self.server.base_url, ledger, self.options.ledger
+            )
+            if shown.closed_after is None:
+                code = EXIT_ACTION_FAILED
             if self.options.console:  # the ledger stays open: the console's history is this day's
                 return await keep_serving(
                     self.console,

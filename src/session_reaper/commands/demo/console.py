@@ -80,7 +80,7 @@ async def keep_serving(
     tokens = console_tokens(os.environ)
     settings = console_settings(ledger_url)
     url = f"http://{host}:{port}/console"
-    console.rule("[bold]4. The console")
+    console.rule("[bold]5. The console")
     console.print(
         f"The console runs at [bold]{url}[/] (serve --apply, a sweep every {INTERVAL}; traffic goes on at "
         f"{SPEED:g}× speed; {APPROVAL_RULE} closes wait for approval).\n"

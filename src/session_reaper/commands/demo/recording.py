@@ -65,11 +65,16 @@ class DayPoint:
 
 
 def demo_settings(
-    ledger_url: str, *, sweep: dict[str, Any] | None = None, rules: dict[str, Any] | None = None
+    ledger_url: str,
+    *,
+    sweep: dict[str, Any] | None = None,
+    rules: dict[str, Any] | None = None,
+    events: dict[str, Any] | None = None,
 ) -> Settings:
     """The built-in defaults, plus what a demo needs: its own ledger, the raised limit, a wrap-up code.
 
-    `sweep` and `rules`: more keys of those tables (`demo --console` applies, and one rule waits).
+    `sweep`, `rules`, `events`: more keys of those tables (`demo --console` applies, and one rule
+    waits; the events act listens).
     """
     return Settings.model_validate(
         {
@@ -81,6 +86,7 @@ def demo_settings(
             },
             "close": {"wrapup_code": WRAPUP_CODE},
             "rules": rules or {},
+            "events": events or {},
         }
     )
 
