@@ -65,6 +65,7 @@ class Watch:
         apply: bool,
         not_before: NotBefore | None = None,
         on_line: Callable[[DecisionLine], None] | None = None,
+        on_reconciled: Callable[[Reconciled], None] | None = None,
         hooks: WatchHooks | None = None,
         run_sweep: SweepRunner | None = None,
         owner: str | None = None,
@@ -75,6 +76,7 @@ class Watch:
         self.not_before = not_before if not_before is not None else NotBefore()
         self.hooks: WatchHooks = hooks or NoHooks()
         self._on_line = on_line
+        self._on_reconciled = on_reconciled  # every re-check's result, as a sweep's (the console's live view)
         self.run_sweep = run_sweep or self._plain_sweep
         journal.clock = platform.now
         self.engine = Engine(platform, journal, settings, owner or new_owner())
@@ -230,6 +232,8 @@ class Watch:
 
     def _settle(self, conversation_id: str, done: Reconciled) -> None:
         """After a re-check: the read snapshot into the picture, and when to look again."""
+        if self._on_reconciled is not None:
+            self._on_reconciled(done)
         line = done.line
         if done.conversation is None:  # not read: gone (drop it) or the platform failed (try again)
             if line.outcome is Outcome.FAILED:

@@ -97,6 +97,7 @@ async def listen(service: Service) -> None:
             apply=service.apply,
             not_before=service.not_before,
             on_line=service._on_line,
+            on_reconciled=service.live.update,
         )
         watch.run_sweep = _Passes(service, watch).run
         # events mode is refused with [orgs] (config), so these are the one organization's metrics
