@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from genesys_emulator import assumptions as A
 from genesys_emulator.clock import iso
 from genesys_emulator.errors import PlatformError, bad_request, not_found
 
@@ -27,7 +28,7 @@ MAX_CHANNELS_PER_CLIENT = 20
 MAX_TOPICS_PER_CHANNEL = 1000
 DEFAULT_HEARTBEAT_SECONDS = 30.0
 DEFAULT_CLOSE_AFTER_SECONDS = 1.0
-QUEUE_VIEW = "routing:queue:view"
+QUEUE_VIEW = A.QUEUE_VIEW_PERMISSION
 QUEUE_TOPIC = re.compile(r"^v2\.routing\.queues\.([A-Za-z0-9_-]+)\.conversations\.messages$")
 USER_TOPIC = re.compile(r"^v2\.users\.([A-Za-z0-9_-]+)\.conversations\.messages$")
 FAULT_TYPES = ("disconnect", "socket_closing", "silence", "drop", "delay")
