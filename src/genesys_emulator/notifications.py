@@ -27,6 +27,7 @@ CHANNEL_LIFETIME = timedelta(hours=24)
 MAX_CHANNELS_PER_CLIENT = 20
 MAX_TOPICS_PER_CHANNEL = 1000
 DEFAULT_HEARTBEAT_SECONDS = 30.0
+DEFAULT_SEND_QUEUE_LIMIT = 10_000  # frames waiting for one socket; beyond, it is closed [MODEL]
 DEFAULT_CLOSE_AFTER_SECONDS = 1.0
 QUEUE_VIEW = A.QUEUE_VIEW_PERMISSION
 QUEUE_TOPIC = re.compile(r"^v2\.routing\.queues\.([A-Za-z0-9_-]+)\.conversations\.messages$")
@@ -100,6 +101,7 @@ class Notifications:
         self.pending: list[tuple[datetime, int, str, str]] = []  # (due, seq, topic, frame)
         self._seq = itertools.count()
         self.heartbeat_seconds = DEFAULT_HEARTBEAT_SECONDS
+        self.send_queue_limit = DEFAULT_SEND_QUEUE_LIMIT
         self.faults: list[SocketFault] = []
 
     # --- channels -----------------------------------------------------------------------------------
@@ -280,6 +282,7 @@ class Notifications:
     def to_json(self) -> dict[str, Any]:
         return {
             "heartbeatSeconds": self.heartbeat_seconds,
+            "sendQueueLimit": self.send_queue_limit,
             "channels": [c.to_json() for c in self.channels.values()],
             "faults": [f.to_json() for f in self.faults],
         }

@@ -172,6 +172,20 @@ def test_fault_delay_holds_the_matching_channels_events_only(emulator: Any) -> N
         assert next_event(slow)["eventBody"]["id"] == conversation_id
 
 
+def test_a_client_too_slow_for_its_events_loses_its_socket_and_knows_it(emulator: Any) -> None:
+    emulator.notification_settings(sendQueueLimit=2)
+    channel = open_channel(emulator.platform, [queue_topic(QUEUE)])
+    with listen(channel) as ws:
+        # the sender holds the first event; two more fill the queue; the fourth overflows it
+        emulator.socket_fault("delay", delaySeconds=30)
+        for _ in range(4):
+            _conversation(emulator)
+        closed = _closed(ws)
+    assert closed.rcvd is not None and closed.rcvd.code == 1013
+    state = emulator.notifications()["channels"][0]
+    assert state["eventsDropped"] >= 1 and state["connected"] is False
+
+
 def test_a_bad_socket_fault_is_a_400_naming_the_field(emulator: Any) -> None:
     from genesys_emulator.client import AdminError
 
