@@ -23,7 +23,7 @@ from starlette.websockets import WebSocket
 
 from genesys_emulator import events
 from genesys_emulator.errors import PlatformError
-from genesys_emulator.notifications import DEFAULT_CLOSE_AFTER_SECONDS, Channel, Notifications
+from genesys_emulator.notifications import EXPIRED_CLOSE_AFTER_SECONDS, Channel, Notifications
 from genesys_emulator.state import World
 
 logger = logging.getLogger(__name__)
@@ -109,7 +109,16 @@ class SocketHub:
         with world.lock:
             now = world.clock.now()
             channel = self.notifications.live(channel_id, now)
-        await websocket.accept()
+            if channel is not None:
+                # connected from the handshake on: a channel the client is opening is never the
+                # "unused" one a 21st channel evicts
+                self.notifications.set_connected(channel, True)
+                channel.last_used = now
+        try:
+            await websocket.accept()
+        except Exception:
+            self._unmark(channel_id, channel)
+            return
         if channel is None:
             await websocket.close(CLOSE_UNKNOWN_CHANNEL, "No such channel: unknown, expired or removed.")
             return
@@ -119,10 +128,6 @@ class SocketHub:
             await previous.close(CLOSE_NORMAL, "Another connection took over this channel.")
         conn = Connection(self, websocket, channel, loop.time(), self.notifications.send_queue_limit)
         self.connections[channel_id] = conn
-        with world.lock:
-            if self.notifications.channels.get(channel_id) is channel:
-                self.notifications.set_connected(channel, True)
-                channel.last_used = now
         self._start_pump()
         try:
             while True:
@@ -141,9 +146,17 @@ class SocketHub:
             conn.sender.cancel()
             if self.connections.get(channel_id) is conn:
                 del self.connections[channel_id]
-                with world.lock:
-                    if self.notifications.channels.get(channel_id) is channel:
-                        self.notifications.set_connected(channel, False)
+                self._unmark(channel_id, channel)
+
+    def _unmark(self, channel_id: str, channel: Channel | None) -> None:
+        """The channel has no socket any more (unless a newer connection holds it, or it is gone)."""
+        with self.world.lock:
+            if (
+                channel is not None
+                and channel_id not in self.connections
+                and self.notifications.channels.get(channel_id) is channel
+            ):
+                self.notifications.set_connected(channel, False)
 
     def _handle(self, conn: Connection, text: str) -> None:
         try:
@@ -238,7 +251,7 @@ class SocketHub:
             # over the socket is answered 404 (the channel is gone)
             conn.doomed = True
             conn.offer(events.socket_closing("The channel has expired or was removed."))
-            self._spawn(self._close_later(conn, DEFAULT_CLOSE_AFTER_SECONDS))
+            self._spawn(self._close_later(conn, EXPIRED_CLOSE_AFTER_SECONDS))
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.get_running_loop().create_task(work)

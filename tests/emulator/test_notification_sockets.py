@@ -164,7 +164,7 @@ def test_fault_delay_holds_the_matching_channels_events_only(emulator: Any) -> N
     delayed = open_channel(emulator.platform, [queue_topic(QUEUE)])
     prompt = open_channel(emulator.platform, [queue_topic(QUEUE)])
     with listen(delayed) as slow, listen(prompt) as fast:
-        emulator.socket_fault("delay", channelId=delayed["id"], delaySeconds=1.5)
+        emulator.socket_fault("delay", channelId=delayed["id"], delaySeconds=2.5)
         conversation_id = _conversation(emulator)
         assert next_event(fast)["eventBody"]["id"] == conversation_id
         with pytest.raises(TimeoutError):  # still held, seconds before it is due
