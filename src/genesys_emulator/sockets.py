@@ -58,26 +58,27 @@ class Connection:
         return True
 
     async def _send_loop(self) -> None:
-        world = self.hub.world
+        notifications = self.hub.world.notifications
+        lock = self.hub.world.lock
         while True:
             frame, is_event = await self.queue.get()
-            with world.lock:
-                delay = world.notifications.fault_for(self.channel, "delay") if is_event else None
-            if delay is not None:
-                await asyncio.sleep(delay.delay_seconds)
-            with world.lock:
-                silenced = world.notifications.fault_for(self.channel, "silence", take=False) is not None
-                if silenced and is_event:
-                    self.channel.events_dropped += 1
-            if silenced:
-                continue
+            if notifications.faults:  # the common case, no fault anywhere, takes no lock
+                with lock:
+                    delay = notifications.fault_for(self.channel, "delay") if is_event else None
+                if delay is not None:
+                    await asyncio.sleep(delay.delay_seconds)
+                with lock:
+                    silenced = notifications.fault_for(self.channel, "silence", take=False) is not None
+                    if silenced and is_event:
+                        self.channel.events_dropped += 1
+                if silenced:
+                    continue
             try:
                 await self.websocket.send_text(frame)
             except Exception:  # the client went away: the receive side cleans up
                 return
             if is_event:
-                with world.lock:
-                    self.channel.events_sent += 1
+                self.channel.events_sent += 1  # only this event loop writes it
 
     async def close(self, code: int, reason: str) -> None:
         if self.closing:
