@@ -189,3 +189,33 @@ def test_the_reapers_own_text_in_an_event_is_known_as_its_own() -> None:
         ActivityKind.MESSAGE,
         ActivityKind.REAPER_WARNING,
     ]
+
+
+def test_a_queue_created_later_is_added_to_the_open_channel(emulator: Any) -> None:
+    emulator.add_queue(QUEUE)
+    emulator.set_heartbeat(0.2)
+
+    async def work(api: GenesysApi) -> Any:
+        events = GenesysEvents(api, heartbeat_timeout=2.0)
+        first = await events.subscribe(scope())
+        signals = events.signals(no_own)
+        try:
+            await take(signals, 1, (Connected,))
+            await asyncio.to_thread(emulator.add_queue, "queue-late")
+            again = await events.subscribe(scope())  # what each reconciliation does
+            created = await asyncio.to_thread(
+                emulator.create_conversation, {**chat(), "queueId": "queue-late"}
+            )
+            await asyncio.to_thread(emulator.message, created["id"], "customer")
+            (event,) = await take(signals, 1, (ConversationEvent,))
+            return first, again, event, events.channel_ids
+        finally:
+            await signals.aclose()
+            await events.aclose()
+
+    first, again, event, channel_ids = run(emulator, work)
+    assert first.permitted == {QUEUE} and again.permitted == {QUEUE, "queue-late"}
+    assert len(channel_ids) == 1 and again.channels == 1
+    assert event.topic == "v2.routing.queues.queue-late.conversations.messages"
+    (channel,) = emulator.notifications()["channels"]
+    assert sorted(channel["topics"]) == sorted([TOPIC, "v2.routing.queues.queue-late.conversations.messages"])
