@@ -150,12 +150,13 @@ class Watch(WatchSweeps):
                 self.hooks.event(event.topic, None)
                 return
             del self._ended[event.conversation.id]  # someone wrote after the close: follow it again
-        before = self.picture.get(event.conversation.id)
+        known = self.picture.get(event.conversation.id)
+        latest = known.key[0] if known is not None else None  # read before `observe` updates it in place
         observed = self.picture.observe(event.conversation, now)
         lag = None
-        advanced = before is None or before.key[0] is None or (event.changed_at or now) > before.key[0]
-        if observed.fresh and advanced and event.changed_at is not None:
-            lag = max(0.0, (now - event.changed_at).total_seconds())
+        changed = event.changed_at
+        if observed.fresh and changed is not None and (latest is None or changed > latest):
+            lag = max(0.0, (now - changed).total_seconds())  # the change moved time: it has a lag
         self.hooks.event(event.topic, lag)
         if observed.fresh:
             self._schedule_read(event.conversation.id, observed.due)
