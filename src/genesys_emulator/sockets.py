@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from typing import Any
 
 from starlette.websockets import WebSocket
@@ -24,6 +25,7 @@ from genesys_emulator.errors import PlatformError
 from genesys_emulator.notifications import DEFAULT_CLOSE_AFTER_SECONDS, Channel, Notifications
 from genesys_emulator.state import World
 
+logger = logging.getLogger(__name__)
 SEND_QUEUE_LIMIT = 10_000  # frames waiting for one socket; beyond, its events are dropped
 PUMP_SECONDS = 0.02
 CLOSE_UNKNOWN_CHANNEL = 4004
@@ -191,7 +193,10 @@ class SocketHub:
         while True:
             await asyncio.sleep(PUMP_SECONDS)
             if self.connections:
-                self.pump_once()
+                try:
+                    self.pump_once()
+                except Exception:  # one bad round must not silence every socket for good
+                    logger.exception("the notifications pump failed a round")
 
     def pump_once(self) -> None:
         world, loop_now = self.world, asyncio.get_running_loop().time()
