@@ -220,3 +220,14 @@ def test_sigterm_stops_the_listening_service_cleanly(world: Any, serve: Serve) -
     serve.signal()
     assert serve.wait_exit(timeout=20) == 0
     assert not world.notifications()["channels"][0]["connected"]  # the socket was closed on the way out
+
+
+def test_when_no_channel_can_be_made_it_polls_then_listens_again(world: Any, serve: Serve) -> None:
+    cid = world.create_conversation(chat(45))["id"]
+    world.fault(method="POST", path=r"^/api/v2/notifications/channels$", status=503, times=6)  # every retry
+    serve.start("--apply", sweep={"mode": "events"}, tables={"events": EVENTS})
+    wait_closed(serve, world, cid, "idle")  # by a poll pass meanwhile
+    serve.wait_until(lambda: serve.metric("session_reaper_socket_up") == 1, "listening again", timeout=40)
+    failed = [line for line in serve.log_lines() if line["event"].startswith("events mode failed")]
+    assert failed and failed[0]["level"] == "error" and "503" in failed[0]["error"]
+    assert "Traceback" not in serve.stderr()
