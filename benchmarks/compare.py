@@ -901,7 +901,6 @@ wall time and memory do.
 {target_head}
 {target_rows}
 
-{events_report.text(results, meta["endTimestamp"]) if "events" in results else ""}
 ![stale conversations through the day](img/compare-stale.png)
 ![API requests per minute](img/compare-requests.png)
 ![reaction delay past the threshold](img/compare-delay.png)
@@ -1052,18 +1051,22 @@ def main(argv: list[str] | None = None) -> int:
     if prototype is not None:
         meta["prototypeNote"] = PROTOTYPE_NOTE
     errors = {tool: r["error"] for tool, r in results.items() if r.get("error")}
-    print(table(results, prototype))
-    for name, value, verdict in targets(results):
-        print(f"- {name}: {value} ({verdict.strip('*')})")
+    versus_naive = "naive" in results and "none" in results  # the section "Reaper vs naive"
+    if versus_naive:
+        print(table(results, prototype))
+        for name, value, verdict in targets(results):
+            print(f"- {name}: {value} ({verdict.strip('*')})")
     meta["endTimestamp"] = (START + timedelta(hours=args.hours)).timestamp()
-    if "events" in results:
+    if "events" in results and "reaper" in results:
         print(events_report.table(results))
         for name, value, verdict in events_report.targets(results, meta["endTimestamp"]):
             print(f"- {name}: {value} ({verdict.replace('*', '')})")
     if errors:
         print(f"errors: {errors}", file=sys.stderr)
         return 1
-    if not args.no_write:
+    if args.no_write:
+        return 0
+    if versus_naive:
         plots(results, IMG, prototype)
         write_section(section(results, meta, prototype))
         extra = {"reaperWithProposals": compact(prototype)} if prototype is not None else {}
@@ -1072,16 +1075,29 @@ def main(argv: list[str] | None = None) -> int:
                 "reaper": compact(results["reaper"]),
                 "naive": compact(results["naive"]),
                 "neverSwept": compact(results["none"]),
-                **{
-                    name: compact(results[tool])
-                    for tool, name in (("events", "reaperEvents"), ("events-drops", "reaperEventsDrops"))
-                    if tool in results
-                },
                 **extra,
                 "compareMeta": meta,
             }
         )
-        print(f"wrote {DOC.relative_to(ROOT)}, {RESULTS.relative_to(ROOT)} and docs/img/compare-*.png")
+        print(
+            f"wrote {DOC.relative_to(ROOT)} ({SECTION}), {RESULTS.relative_to(ROOT)}, docs/img/compare-*.png"
+        )
+    if "events" in results and "reaper" in results:
+        write_section(events_report.section(results, meta), events_report.SECTION)
+        update_results(
+            {
+                "eventsCompare": {
+                    "meta": meta,
+                    "pollingReaper": compact(results["reaper"]),
+                    **{
+                        name: compact(results[tool])
+                        for tool, name in (("events", "events"), ("events-drops", "eventsWithDrops"))
+                        if tool in results
+                    },
+                }
+            }
+        )
+        print(f"wrote {DOC.relative_to(ROOT)} ({events_report.SECTION}) and {RESULTS.relative_to(ROOT)}")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+SECTION = "## Events mode vs polling (issue 11)"
 RECONCILE_INTERVAL = 600.0  # seconds: `[events] reconcile_interval`'s default, which the events worlds run
 TOPIC_P99 = 5.0
 REST_P99 = RECONCILE_INTERVAL + 10.0
@@ -190,27 +191,43 @@ def targets(results: dict[str, dict[str, Any]], end: float) -> list[tuple[str, s
     return rows
 
 
-def text(results: dict[str, dict[str, Any]], end: float) -> str:
-    if "events" not in results:
-        return ""
-    rows = "\n".join(f"| {a} | {b} | {c} |" for a, b, c in targets(results, end))
-    e = results["events"]
-    ops = e.get("requestsByOperation") or {}
-    op_text = ", ".join(f"`{k}` {v:,}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1])[:10])
-    return f"""### The reaper in events mode (issue 11)
+def section(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
+    from benchmarks.common import machine_line
 
-A fourth and a fifth world, the same day and traffic: the reaper in events mode (`engine/watch.py`:
-`Watch` over `genesys/events.py`, the built-in defaults — `reconcile_interval = "10m"`, `clock_sync =
-"30s"`, `heartbeat_timeout = "1m"` — and the same `wrapup_code`), listening on the emulator's real
-WebSocket; in the fifth, the socket is dropped ten times at random (the emulator's socket fault
-`disconnect`, seeded). `benchmarks/events_world.py` runs the watch's asyncio loop on the world's
-virtual clock: the loop's `time()` is the world's clock, and whenever nothing is runnable and nothing
-is in transit (no HTTP request on the wire, no socket handshake, no event the emulator has made due
-and the reaper has not read) it hands the time it waits for to the driver, to the millisecond. The
-driver plays guests and agents on the shared 10-second grid only, so traffic is identical to the other
-worlds; between grid points it moves the clock as far as the watch waits (its timer loop ticks every
-0.25 s). Requests and event frames take no virtual time (network latency is not modelled): a re-check
-at a timer is served at the timer's millisecond.
+    end = meta["endTimestamp"]
+    rows = "\n".join(f"| {a} | {b} | {c} |" for a, b, c in targets(results, end))
+    e, r = results["events"], results["reaper"]
+    ops = e.get("requestsByOperation") or {}
+    op_text = ", ".join(f"`{k}` {v:,}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1])[:12])
+    drops = results.get("events-drops", {}).get("socketDrops") or []
+    drop_text = ", ".join(f"{d['at'] / 60:.0f}" for d in drops)
+    return f"""{SECTION}
+
+`benchmarks/compare.py --tools reaper,events,events-drops` ({meta["at"]}; product code: {meta["product"]}):
+the polling reaper and the reaper in events mode, each against its own emulator world, on the same day
+as "Reaper vs naive" (seed {meta["seed"]}: the demo's organization {meta["backlog"]} times over,
+{meta["longChats"]:,} long-lived chats, {meta["arrivals"]:,.0f} arrivals an hour, {meta["warmup"]:g}
+minutes of traffic before the first sweep, the platform's 300 requests a minute) **but only its first
+{meta["hours"]:g} virtual hours** (08:00–{8 + meta["hours"]:g}:00 UTC): on this shared machine the full
+ten hours of three worlds would not have finished in the time there was. Unended web messaging
+conversations: {e["concurrent"]["min"]:,}–{e["concurrent"]["max"]:,} (mean {e["concurrent"]["mean"]:,.0f}).
+
+The events mode: `engine/watch.py`'s `Watch` over `genesys/events.py` with the built-in defaults —
+`reconcile_interval = "10m"`, `clock_sync = "30s"`, `heartbeat_timeout = "1m"` — and the same
+`wrapup_code` as the polling reaper, listening on the emulator's real WebSocket. In the third world the
+socket is dropped ten times at random (the emulator's socket fault `disconnect`; at virtual minutes
+{drop_text or "–"}). `benchmarks/events_world.py` runs the watch's asyncio loop on the world's virtual
+clock: the loop's `time()` is the world's clock, and whenever nothing is runnable and nothing is in
+transit (no HTTP request on the wire, no socket handshake, no event the emulator has made due that the
+reaper has not read) it hands the time it waits for to the driver, to the millisecond. The driver plays
+guests and agents on the shared 10-second grid only, so the traffic is the other worlds'; between grid
+points it moves the clock as far as the watch waits (its timer loop ticks every 0.25 s). Requests and
+event frames take no virtual time (network latency is not modelled): a re-check at a timer is served
+at the timer's millisecond, so the measured delays are the design's, before any network.
+
+Machine: {machine_line(meta["machine"])}; shared with other work: load average (1, 5, 15 min) before
+{", ".join(map(str, meta["loadBefore"]))}, after {", ".join(map(str, meta["loadAfter"]))}. The
+virtual-time figures do not depend on the machine's load; CPU and wall time do.
 
 {table(results)}
 
@@ -218,5 +235,21 @@ at a timer is served at the timer's millisecond.
 |---|---|---|
 {rows}
 
-The events world's requests by operation: {op_text}.
+How it is measured (beyond "Reaper vs naive"'s definitions, which hold here):
+- **Topic-visible** = the conversation had a participant with a queue (an acd leg or an agent leg's
+  queue), so the queue topics show it; **the rest** (flows, bots, orphans without a queue) only
+  reconciliation finds.
+- **Left alone** = requests whose path names a conversation the tool never wrote to (no close, text,
+  attribute or wrap-up served), from the emulator's request log; the same count for both modes.
+  Requests naming no conversation (analytics pages, channel creation, subscriptions, the `HEAD`
+  channel checks every `clock_sync`) are counted apart.
+- **Requests per close** = requests naming a conversation the tool acted on, per such conversation
+  (decision read, re-check, annotation, closing text, disconnect, verification, later wrap-ups).
+- **Double act** = the same close request (participant or conversation disconnect, teardown,
+  wrap-up) served with success twice. **Missed beyond one reconcile interval** = a conversation the
+  day without drops closed in steady state, whose threshold passed more than one interval before the
+  end, closed more than one interval past its threshold (or not at all) in the day with drops.
+
+The events world's requests by operation: {op_text}. Polling reaper's in the same hours:
+{r["apiRequests"]:,} requests.
 """
