@@ -12,13 +12,20 @@ import json
 from typing import Any
 
 import PureCloudPlatformClientV2 as gc
+import pytest
 from PureCloudPlatformClientV2.rest import ApiException
 
-from tests.emulator.test_sdk_contract import _Response, check, sdk  # noqa: F401  (sdk: a fixture)
+from tests.emulator.test_sdk_contract import _Response, check
 from tests.helpers.channels import CHANNELS, listen, next_event, open_channel, queue_topic
 
 QUEUE = "queue-contract"
 EVENT_MODEL = "QueueConversationMessageEventTopicMessageConversation"
+
+
+@pytest.fixture
+def sdk(emulator: Any) -> gc.ApiClient:
+    client = gc.api_client.ApiClient(host=emulator.base_url)
+    return client.get_client_credentials_token("emulator", "emulator-secret")
 
 
 def _topic(name: str) -> gc.ChannelTopic:

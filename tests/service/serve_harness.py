@@ -53,12 +53,13 @@ class Serve:
         self.url = f"http://127.0.0.1:{self.port}"
         self.stderr_path = workdir / "serve.stderr"
         self.process: subprocess.Popen[bytes] | None = None
+        self.client_id = CLIENT_ID
         self.client_secret = CLIENT_SECRET
 
     def config(
         self,
         sweep: dict[str, str | int | bool] | None = None,
-        tables: dict[str, dict[str, str | int | bool]] | None = None,
+        tables: dict[str, dict[str, Any]] | None = None,
     ) -> Path:
         keys: dict[str, str | int | bool] = {
             "interval": "1s",
@@ -77,12 +78,12 @@ class Serve:
         self,
         *args: str,
         sweep: dict[str, str | int | bool] | None = None,
-        tables: dict[str, dict[str, str | int | bool]] | None = None,
+        tables: dict[str, dict[str, Any]] | None = None,
     ) -> Serve:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GENESYSCLOUD_", "SESSION_REAPER_"))}
         env.update(
             GENESYSCLOUD_API_URL=self.base_url,
-            GENESYSCLOUD_OAUTHCLIENT_ID=CLIENT_ID,
+            GENESYSCLOUD_OAUTHCLIENT_ID=self.client_id,
             GENESYSCLOUD_OAUTHCLIENT_SECRET=self.client_secret,
         )
         command = [

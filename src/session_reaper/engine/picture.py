@@ -71,6 +71,7 @@ class Picture:
         self._seen: dict[str, Seen] = {}
         self._timers: list[tuple[datetime, int, str]] = []
         self._generation = 0
+        self._armed = 0  # entries whose `due` is set, kept as they change: asked every tick
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -84,7 +85,7 @@ class Picture:
     @property
     def armed(self) -> int:
         """Conversations with a timer set."""
-        return sum(1 for seen in self._seen.values() if seen.due is not None)
+        return self._armed
 
     def observe(self, conversation: Conversation, now: datetime) -> Observed:
         """Take a snapshot in (from an event or a read); re-arm the timer when it is newer."""
@@ -96,8 +97,8 @@ class Picture:
         if conversation.ended:
             self.drop(cid)
             return Observed(True, None, ended=True)
-        seen = Seen(conversation, key)
-        self._seen[cid] = seen
+        seen = known if known is not None else self._seen.setdefault(cid, Seen(conversation, key))
+        seen.conversation, seen.key = conversation, key
         verdict = evaluate(conversation, now, self.policy)
         self._arm(cid, seen, _due(verdict, now))
         return Observed(True, seen.due, verdict=verdict)
@@ -124,7 +125,16 @@ class Picture:
             self._arm(conversation_id, seen, at)
 
     def drop(self, conversation_id: str) -> None:
-        self._seen.pop(conversation_id, None)  # its heap entries are discarded when they surface
+        seen = self._seen.pop(conversation_id, None)  # its heap entries are discarded when they surface
+        if seen is not None and seen.due is not None:
+            self._armed -= 1
+
+    def prune(self, keep: set[str]) -> int:
+        """Forget the conversations without a timer that are not in `keep` (what a sweep still found)."""
+        gone = [cid for cid, seen in self._seen.items() if seen.due is None and cid not in keep]
+        for cid in gone:
+            self.drop(cid)
+        return len(gone)
 
     def next_due(self) -> datetime | None:
         self._discard_stale()
@@ -140,12 +150,14 @@ class Picture:
             _, _, cid = heapq.heappop(self._timers)
             seen = self._seen[cid]
             seen.due = None
+            self._armed -= 1
             fired.append(cid)
         return fired
 
     def _arm(self, cid: str, seen: Seen, at: datetime | None) -> None:
         self._generation += 1
         seen.generation = self._generation
+        self._armed += (at is not None) - (seen.due is not None)
         seen.due = at
         if at is not None:
             heapq.heappush(self._timers, (at, self._generation, cid))

@@ -18,14 +18,12 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from session_reaper.config import QueuesConfig, Settings
 from session_reaper.core.model import DiscoveryScope
-from session_reaper.core.results import DecisionLine, Outcome, Summary
+from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.engine.leasing import new_owner
-from session_reaper.engine.limits import Caps
 from session_reaper.engine.picture import Picture
 from session_reaper.engine.ports import (
     ALL_QUEUES,
@@ -42,25 +40,18 @@ from session_reaper.engine.ports import (
 from session_reaper.engine.read_schedule import NotBefore
 from session_reaper.engine.reconcile import Engine, Reconciled, Trigger, reconcile
 from session_reaper.engine.sweep import Sweep
-from session_reaper.engine.watch_hooks import NoHooks, WatchHooks, emit
+from session_reaper.engine.watch_hooks import NoHooks, WatchHooks
+from session_reaper.engine.watch_journal import Windows, emit
 from session_reaper.telemetry import logs
 
 _log = logs.get_logger(component="watch")
 RETRY_FAILED = timedelta(minutes=1)  # a re-check that could not read the platform is tried again then
+_ENDS = frozenset({"close", "teardown"})  # a done close or teardown was verified: the conversation ended
 CONNECT_WAIT = 10.0  # seconds the first reconciliation waits for the socket, so that nothing falls between
 
 # A sweep run for the watch: (settings, what it reconciles, fed back into the picture). `serve` passes
 # one that also counts the pass in its metrics; by default a plain `Sweep`.
 SweepRunner = Callable[[Settings, NotBefore, Callable[[Reconciled], None]], Awaitable[object]]
-
-
-@dataclass
-class _Window:
-    """The watch's own decisions between two reconciliations: one journal sweep row, one set of caps."""
-
-    sweep_id: int
-    caps: Caps
-    summary: Summary = field(default_factory=Summary)
 
 
 class Watch:
@@ -91,19 +82,27 @@ class Watch:
         self.tick = tick
         self.subscriptions: Subscriptions | None = None
         self.refused: Refused | None = None  # the platform refused a write or a read: said by /readyz
-        self._window: _Window | None = None
+        self._windows = Windows(journal, settings.sweep, apply, self.engine.owner)
         self._busy: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._gate = asyncio.Semaphore(settings.sweep.concurrency)
         self._reconcile_now = asyncio.Event()
         self._connected = asyncio.Event()
         self._stopped = asyncio.Event()
+        self._passes = asyncio.Lock()  # sweeps never overlap (reconciliations and the rejected queues' polls)
+        self._sweep: Sweep | None = None
+        self._ended: dict[str, datetime] = {}  # closed by a re-check, when: the echoes of our own writes
+        self._found: set[str] = set()  # what the running reconciliation read or was told to wait for
 
     # -- running --------------------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Start nothing new; the re-checks in flight finish and are journalled."""
+        """Start nothing new; the re-checks and the sweep in flight finish and are journalled."""
         self._stopped.set()
+        self._reconcile_now.set()  # wakes the reconciliations' wait, which then sees the stop
+        self._connected.set()
+        if self._sweep is not None:
+            self._sweep.stop()
 
     async def run(self) -> None:
         """Subscribe, then listen, fire timers and reconcile until stopped. Raises `Refused` at subscribe."""
@@ -124,15 +123,18 @@ class Watch:
             done, _ = await asyncio.wait({*tasks, stopped}, return_when=asyncio.FIRST_COMPLETED)
             for task in done - {stopped}:
                 task.result()  # a loop that ended on its own: raised (a bug or the platform's refusal)
-        finally:
-            self._stopped.set()
-            for task in tasks:
+        except BaseException:
+            for task in tasks:  # failing (or cancelled by the host): nothing is waited for
                 task.cancel()
+            raise
+        finally:
+            self.stop()
+            tasks[0].cancel()  # the listener; the others end by themselves once stopped (a sweep finishes)
             stopped.cancel()
             await asyncio.gather(*tasks, stopped, return_exceptions=True)
             if self._tasks:  # re-checks in flight finish their steps and are journalled
                 await asyncio.gather(*self._tasks, return_exceptions=True)
-            self._close_window()
+            self._windows.close()
             await self.events.aclose()
 
     async def _listen(self) -> None:
@@ -155,6 +157,13 @@ class Watch:
 
     def _event(self, event: ConversationEvent) -> None:
         now = self.platform.now()
+        closed_at = self._ended.get(event.conversation.id)
+        if closed_at is not None:  # the events of our own annotate, texts and disconnect, arriving late
+            last = event.conversation.last_activity
+            if last is None or last.at <= closed_at:
+                self.hooks.event(event.topic, None)
+                return
+            del self._ended[event.conversation.id]  # someone wrote after the close: follow it again
         before = self.picture.get(event.conversation.id)
         observed = self.picture.observe(event.conversation, now)
         lag = None
@@ -196,7 +205,7 @@ class Watch:
             async with self._gate:
                 if self._stopped.is_set():
                     return
-                window = self._current_window()
+                window = self._windows.current()
                 with logs.conversation(conversation_id):
                     try:
                         done = await reconcile(
@@ -215,8 +224,7 @@ class Watch:
                     self._settle(conversation_id, done)
                     if done.emit:
                         emit(self.journal, window.sweep_id, window.summary, done, self._on_line)
-                    if done.stop is not None:
-                        self.refused = done.stop
+                    self.refused = done.stop if done.stop is not None else None
         finally:
             self._busy.discard(conversation_id)
 
@@ -228,6 +236,10 @@ class Watch:
                 self.picture.rearm(conversation_id, done.now + RETRY_FAILED)
             else:
                 self.picture.drop(conversation_id)
+            return
+        if line.outcome is Outcome.DONE and line.decision in _ENDS:
+            self.picture.drop(conversation_id)  # verified ended: its own events must not bring it back
+            self._ended[conversation_id] = done.now
             return
         self.seen(done)
         seen = self.picture.get(conversation_id)
@@ -254,16 +266,27 @@ class Watch:
 
     # -- reconciliation -------------------------------------------------------------------------------
 
+    def _found_by_sweep(self, done: Reconciled) -> None:
+        self._found.add(done.line.conversation_id)
+        self.seen(done)
+
     async def _reconciliations(self) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._connected.wait(), CONNECT_WAIT)
         interval = self.settings.events.reconcile_interval.total_seconds()
         while not self._stopped.is_set():
             self._reconcile_now.clear()
-            self._close_window()  # one window per reconciliation: fresh caps, its own journal row
-            await self.run_sweep(self.settings, self.not_before, self.seen)
+            self._windows.close()  # one window per reconciliation: fresh caps, its own journal row
+            self._found = set()
+            async with self._passes:
+                await self.run_sweep(self.settings, self.not_before, self._found_by_sweep)
+            if self._stopped.is_set():
+                return
             for cid, read in list(self.not_before.until.items()):
                 self.picture.remind(cid, read.until)  # not read this time (the schedule said so): a timer
+            # Ended or out of scope without an event saying so (a transfer to a queue not watched)
+            self.picture.prune(self._found | set(self.not_before.until))
+            self._ended.clear()  # their echoes have long arrived
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._reconcile_now.wait(), interval)
 
@@ -277,7 +300,10 @@ class Watch:
         schedule = NotBefore()  # its own: a pass over some queues must not forget the others' entries
         while not self._stopped.is_set():
             started = time.monotonic()
-            await self.run_sweep(settings, schedule, self.seen)
+            async with self._passes:
+                if self._stopped.is_set():
+                    return
+                await self.run_sweep(settings, schedule, self.seen)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopped.wait(), max(0.0, started + interval - time.monotonic()))
 
@@ -294,19 +320,8 @@ class Watch:
             own=self.engine.own,
             on_reconciled=seen,
         )
-        return await sweep.run()
-
-    def _current_window(self) -> _Window:
-        if self._window is None:
-            sweep = self.settings.sweep
-            sweep_id = self.journal.start_sweep(self.apply, owner=self.engine.owner)
-            self._window = _Window(sweep_id, Caps(sweep.max_closes, sweep.max_teardowns))
-        return self._window
-
-    def _close_window(self) -> None:
-        window, self._window = self._window, None
-        if window is not None:
-            try:
-                self.journal.finish_sweep(window.sweep_id, window.summary.to_json()["summary"])
-            except Exception as exc:  # the journal's trouble must not stop the watch
-                _log.warning("events window not journalled", error=str(exc))
+        self._sweep = sweep
+        try:
+            return await sweep.run()
+        finally:
+            self._sweep = None

@@ -1,16 +1,9 @@
-"""What the events mode tells its host (`serve`'s metrics, a benchmark); how one of its lines is emitted."""
+"""What the events mode tells its host: `serve`'s metrics and readiness, or a benchmark's counters."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Protocol
-
-from session_reaper.core.results import DecisionLine, Summary
-from session_reaper.engine.ports import JournalPort
-from session_reaper.engine.reconcile import Reconciled
-from session_reaper.telemetry import logs
-
-_log = logs.get_logger(component="watch")
 
 
 class WatchHooks(Protocol):
@@ -47,44 +40,3 @@ class NoHooks:
 
     def armed(self, timers: int) -> None:
         pass
-
-
-def emit(
-    journal: JournalPort,
-    sweep_id: int,
-    summary: Summary,
-    done: Reconciled,
-    on_line: Callable[[DecisionLine], None] | None,
-) -> None:
-    """Journal (in bulk, unless journalled before acting), log, count and hand on one re-check's line."""
-    line, verdict = done.line, done.verdict
-    if line.decided_at is None:
-        line.decided_at = done.now
-    threshold = verdict.threshold if verdict is not None else None
-    if line.decision_id is None:
-        journal.buffer_decision(
-            sweep_id,
-            line.conversation_id,
-            rule=line.rule,
-            decision=line.decision,
-            outcome=line.outcome.value,
-            reason=line.reason,
-            threshold_seconds=threshold.total_seconds() if threshold else None,
-            queue_id=line.queue_id,
-            channel=line.channel,
-            platform_now=done.now,
-        )
-    log_line = _log.info if line.decision not in ("skip", "defer") else _log.debug
-    log_line(
-        "decided",
-        trigger=done.trigger.value,
-        rule=line.rule,
-        decision=line.decision,
-        outcome=line.outcome.value,
-        reason=line.reason,
-        steps=line.steps,
-        error=line.error,
-    )
-    summary.count(line)
-    if on_line is not None:
-        on_line(line)

@@ -93,6 +93,13 @@ class GenesysEvents:
         queue: asyncio.Queue[EventSignal | BaseException] = asyncio.Queue()
         tasks = [asyncio.create_task(self._keep_open(c, queue, own)) for c in self._channels]
         tasks.append(asyncio.create_task(self._keep_fresh()))
+
+        def died(task: asyncio.Task[None]) -> None:  # a bug must not leave a channel silently closed
+            if not task.cancelled() and task.exception() is not None:
+                queue.put_nowait(task.exception() or RuntimeError("a notification task ended"))
+
+        for task in tasks:
+            task.add_done_callback(died)
         try:
             while True:
                 item = await queue.get()

@@ -3,8 +3,9 @@
 Each check ends with ✓ (there), ✗ (missing; with a one-line fix), ⚠ (worth knowing, never fatal) or –
 (not needed by this configuration). In order: the policy file, the audit ledger (opened, and a write
 proved in a transaction rolled back), the credentials in the environment, region and hosts, a token, the
-organization behind it (``GET /api/v2/tokens/me``), every permission the configured rules need, and the
-queues whose own message inactivity timer is off.
+organization behind it (``GET /api/v2/tokens/me``), every permission the configured rules need, the
+queues whose own message inactivity timer is off, and in events mode whether a notification channel
+can be created and which queue topics the platform rejects (``notifications``).
 
 Permissions are judged from the platform's real answers, never guessed from a role's name: each
 operation the reaper uses is called once on a conversation that cannot exist (a random UUID). The

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from session_reaper.commands.doctor.notifications import notifications_check
 from session_reaper.commands.doctor.verdicts import Check, Diagnosis, Status
 from session_reaper.config import (
     ENV_ACCESS_TOKEN,
@@ -120,6 +121,7 @@ async def platform_checks(
             if diagnosis.exit_code != EXIT_OK:
                 return
             await _permissions(api, settings, diagnosis)
+            await notifications_check(api, settings, diagnosis)
     except AuthenticationFailed as exc:
         diagnosis.add(
             Check(

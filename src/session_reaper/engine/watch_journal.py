@@ -1,0 +1,89 @@
+"""What the events mode writes to the journal: a sweep row per window, and each re-check's line.
+
+Between two reconciliations the watch's own re-checks share one journal sweep row and one set of
+caps (`[sweep] max_closes`, `max_teardowns`), as a pass does; the window closes when the next
+reconciliation starts, with its summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from session_reaper.config import SweepConfig
+from session_reaper.core.results import DecisionLine, Summary
+from session_reaper.engine.limits import Caps
+from session_reaper.engine.ports import JournalPort
+from session_reaper.engine.reconcile import Reconciled
+from session_reaper.telemetry import logs
+
+_log = logs.get_logger(component="watch")
+
+
+@dataclass
+class Window:
+    sweep_id: int
+    caps: Caps
+    summary: Summary = field(default_factory=Summary)
+
+
+class Windows:
+    def __init__(self, journal: JournalPort, sweep: SweepConfig, apply: bool, owner: str) -> None:
+        self._journal, self._sweep, self._apply, self._owner = journal, sweep, apply, owner
+        self._window: Window | None = None
+
+    def current(self) -> Window:
+        """The open window; the first re-check after a reconciliation opens the next one."""
+        if self._window is None:
+            sweep_id = self._journal.start_sweep(self._apply, owner=self._owner)
+            self._window = Window(sweep_id, Caps(self._sweep.max_closes, self._sweep.max_teardowns))
+        return self._window
+
+    def close(self) -> None:
+        window, self._window = self._window, None
+        if window is not None:
+            try:
+                self._journal.finish_sweep(window.sweep_id, window.summary.to_json()["summary"])
+            except Exception as exc:  # the journal's trouble must not stop the watch
+                _log.warning("events window not journalled", error=str(exc))
+
+
+def emit(
+    journal: JournalPort,
+    sweep_id: int,
+    summary: Summary,
+    done: Reconciled,
+    on_line: Callable[[DecisionLine], None] | None,
+) -> None:
+    """Journal (in bulk, unless journalled before acting), log, count and hand on one re-check's line."""
+    line, verdict = done.line, done.verdict
+    if line.decided_at is None:
+        line.decided_at = done.now
+    threshold = verdict.threshold if verdict is not None else None
+    if line.decision_id is None:
+        journal.buffer_decision(
+            sweep_id,
+            line.conversation_id,
+            rule=line.rule,
+            decision=line.decision,
+            outcome=line.outcome.value,
+            reason=line.reason,
+            threshold_seconds=threshold.total_seconds() if threshold else None,
+            queue_id=line.queue_id,
+            channel=line.channel,
+            platform_now=done.now,
+        )
+    log_line = _log.info if line.decision not in ("skip", "defer") else _log.debug
+    log_line(
+        "decided",
+        trigger=done.trigger.value,
+        rule=line.rule,
+        decision=line.decision,
+        outcome=line.outcome.value,
+        reason=line.reason,
+        steps=line.steps,
+        error=line.error,
+    )
+    summary.count(line)
+    if on_line is not None:
+        on_line(line)
