@@ -36,6 +36,7 @@ bench: $(STAMP)
 	  $(BIN)/python -m benchmarks.ledger_write
 	$(BIN)/python -m benchmarks.api_cost --write-docs
 	$(BIN)/python -m benchmarks.compare
+	$(BIN)/python -m benchmarks.events_throughput
 	$(BIN)/python -m benchmarks.scale
 
 # A virtual week of `serve --apply` under a fault schedule (~17 min wall); not part of `make test`

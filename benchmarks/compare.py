@@ -36,6 +36,7 @@ from typing import Any
 
 import psutil
 
+from benchmarks import events_report, events_world
 from benchmarks.common import (
     PROTOTYPE_NOTE,
     AsyncBatonSleep,
@@ -79,7 +80,9 @@ TICK = 10.0  # virtual seconds per traffic tick: the same in every world
 START = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)  # a Friday, 08:00 UTC: the first sweep
 WRAPUP_CODE = "code-follow-up"  # as the demo: acw-stuck applies it
 NAIVE_THRESHOLD = timedelta(minutes=30)
-TOOLS = ("reaper", "naive", "none")
+TOOLS = ("reaper", "naive", "none", "events", "events-drops")
+EVENTS = ("events", "events-drops")  # the reaper in events mode; the second with the socket dropped
+DROPS = 10  # socket drops (the emulator's `disconnect` fault) at random in the events-drops day
 
 
 def reaper_settings() -> Settings:
@@ -194,9 +197,13 @@ def tool_thread(
     sweeps: list[dict[str, Any]],
     operations: Counter[str],
     decisions: Counter[str],
+    watched: dict[str, Any] | None = None,
 ) -> None:
     try:
-        if tool == "naive":
+        if watched is not None:
+            settings = events_world.events_settings(reaper_settings())
+            events_world.run_watch(baton, base_url, settings, CLIENT, sweeps, watched)
+        elif tool == "naive":
             run_naive(baton, base_url, end, sweeps)
         else:
             asyncio.run(run_reaper_async(baton, base_url, end, sweeps, operations, decisions))
@@ -229,7 +236,7 @@ def worker(tool: str, args: argparse.Namespace) -> dict[str, Any]:
         prototype_read_schedule()  # NOT the product: proposals measured in-process (see common.py)
     server = EmulatorServer(rate_limit=PLATFORM_LIMIT, seed="none")
     world = stepped(server.world)
-    thresholds = Thresholds() if tool == "reaper" else Thresholds.single(NAIVE_THRESHOLD)
+    thresholds = Thresholds() if tool in ("reaper", *EVENTS) else Thresholds.single(NAIVE_THRESHOLD)
     closes = CloseLog(world, thresholds).install()
     warmup = timedelta(minutes=args.warmup)
     world.clock.set(START - warmup)
@@ -240,7 +247,8 @@ def worker(tool: str, args: argparse.Namespace) -> dict[str, Any]:
     for n in range(args.backlog):  # the overnight backlog: the demo's organization, several times over
         for spec in demo_specs(args.seed + n):
             world.create_conversation(spec)
-    hands = WatchedHands(world)
+    fine = tool in EVENTS  # the clock moves to the millisecond the watch asks for; traffic on the grid
+    hands = events_world.GridHands(world) if fine else WatchedHands(world)
     clock = world.clock
     traffic = TrafficGenerator(hands, traffic_seed(args.seed), args.arrivals, now=clock.now())
     long_chats = LongChats(hands, args.seed + 2_000_003, args.long_chats, clock.now())
@@ -263,10 +271,18 @@ def worker(tool: str, args: argparse.Namespace) -> dict[str, Any]:
     operations: Counter[str] = Counter()
     decisions: Counter[str] = Counter()
     thread = None
+    watched: dict[str, Any] | None = None
+    drops: list[float] = []
+    dropped: list[dict[str, Any]] = []
+    if fine:
+        hub = server._server.config.app.state.sockets
+        watched = {"world": world, "hub": hub, "closes": closes}
+        if tool == "events-drops":
+            drops = events_world.drop_times(args.seed + 99, start, end, DROPS)
     if tool != "none":
         thread = threading.Thread(
             target=tool_thread,
-            args=(tool, baton, server.base_url, end, sweeps, operations, decisions),
+            args=(tool, baton, server.base_url, end, sweeps, operations, decisions, watched),
             daemon=True,
         )
         thread.start()
@@ -276,11 +292,14 @@ def worker(tool: str, args: argparse.Namespace) -> dict[str, Any]:
     by_method: Counter[str] = Counter()
     pending: list[dict[str, Any]] = []
 
+    every: list[dict[str, Any]] = []  # the day's requests, for what each conversation cost
+
     def drain() -> None:
         while world.requests:
             entry = world.requests.popleft()
-            if entry["path"] != "/oauth/token":
+            if entry["path"] != "/oauth/token" and not entry["path"].startswith("/emulator/"):
                 pending.append(entry)
+                every.append({k: entry[k] for k in ("method", "path", "status")})
 
     def sample() -> None:
         drain()
@@ -311,7 +330,23 @@ def worker(tool: str, args: argparse.Namespace) -> dict[str, Any]:
                 error = f"{type(baton.error).__name__}: {baton.error}"
             break
         target = min(max(wake, now), end)
-        while now < target:
+        if fine:
+            while drops and drops[0] <= now:
+                drops.pop(0)
+                dropped.append(
+                    {"at": round(now - start, 1), "sockets": events_world.disconnect(server.base_url)}
+                )
+            if hands.grid.timestamp() + TICK <= target:  # type: ignore[attr-defined]
+                tick()  # traffic on the shared grid, then the watch sees it at once
+                now = clock.now().timestamp()
+                if round(now - start) % 60 == 0:
+                    sample()
+            else:
+                with world.lock:
+                    clock.set(datetime.fromtimestamp(target, UTC))  # type: ignore[attr-defined]
+                    world.tick()
+                now = clock.now().timestamp()
+        while not fine and now < target:
             tick()
             now = clock.now().timestamp()
             if round(now - start) % 60 == 0:
@@ -320,6 +355,9 @@ def worker(tool: str, args: argparse.Namespace) -> dict[str, Any]:
             break
         baton.release()
     drain()
+    if fine and watched is not None and "api" in watched:
+        operations.update(watched["api"].stats.by_operation)
+        decisions.update(watched["lines"])
 
     # The day is over: the tool is parked at its next wait; the world is measured as it stands.
     with world.lock:
@@ -432,7 +470,81 @@ def worker(tool: str, args: argparse.Namespace) -> dict[str, Any]:
         "minutes": minutes,
         "sweepLog": sweeps[:5],
     }
+    result.update(spending_by_conversation(every, conversation_minutes, len(first)))
+    if fine and watched is not None:
+        result.update(events_figures(world, watched, steady, dropped, drained, start))
     return result
+
+
+def spending_by_conversation(
+    every: list[dict[str, Any]], conversation_minutes: int, closed: int
+) -> dict[str, Any]:
+    """Requests by the conversation their path names: on those the tool wrote to, and on the rest."""
+    found = events_world.spent(every)
+    per, written = found["per"], found["written"]
+    on_acted = sum(n for cid, n in per.items() if cid in written)
+    alone = sum(n for cid, n in per.items() if cid not in written)
+    return {
+        "requestsOnConversationsActedOn": on_acted,
+        "conversationsActedOn": len(written),
+        "requestsPerConversationActedOn": round(on_acted / len(written), 2) if written else None,
+        "requestsOnConversationsLeftAlone": alone,
+        "conversationsLeftAloneRead": sum(1 for cid in per if cid not in written),
+        "leftAlonePer1000ConversationMinutes": round(1000 * alone / conversation_minutes, 2)
+        if conversation_minutes
+        else None,
+        "requestsNamingNoConversation": dict(found["other"].most_common(12)),
+        "doubleActs": sum(v - 1 for v in found["doubles"].values()),
+        "doubleActRecords": sorted(found["doubles"].items())[:20],
+        "closedConversations": closed,
+    }
+
+
+def events_figures(
+    world: Any,
+    watched: dict[str, Any],
+    steady: list[Any],
+    dropped: list[dict[str, Any]],
+    drained: float,
+    start: float,
+) -> dict[str, Any]:
+    """The events world's own figures: delays by what showed the conversation, the socket, the watch."""
+    visible = [c for c in steady if events_world.topic_visible(world, c.conversation_id)]
+    rest = [c for c in steady if not events_world.topic_visible(world, c.conversation_id)]
+
+    def spread(closes: list[Any]) -> dict[str, Any]:
+        values = [c.delay for c in closes if c.delay is not None]
+        return {
+            "count": len(values),
+            "p50": percentile(values, 50),
+            "p95": percentile(values, 95),
+            "p99": percentile(values, 99),
+            "max": max(values, default=None),
+            "bySituation": dict(Counter(c.situation for c in closes)),
+        }
+
+    transit, selector, watch = watched["transit"], watched["selector"], watched.get("watch")
+    notifications = world.notifications
+    return {
+        "reactionDelayTopicVisible": spread(visible),
+        "reactionDelayRest": spread(rest),
+        "closedIds": sorted({c.conversation_id for c in watched["closes"].first_closes()}),
+        "steadyCloses": {
+            c.conversation_id: [round(c.at.timestamp(), 3), round((c.since + c.threshold).timestamp(), 3)]
+            for c in steady
+        },
+        "socketDrops": dropped,
+        "framesTakenIn": transit.frames,
+        "framesLostInTransit": transit.lost,
+        "handoversWhileInTransit": dict(transit.stuck),
+        "eventsSentByEmulator": sum(transit.sent.values()),
+        "eventsDroppedByEmulator": sum(c.events_dropped for c in notifications.channels.values()),
+        "handovers": selector.handovers,
+        "watchDecisions": dict(watched["lines"].most_common()),
+        "pictureAtEnd": len(watch.picture) if watch is not None else None,
+        "timersArmedAtEnd": watch.picture.armed if watch is not None else None,
+        "steadyStateFromMinutes": round((drained - start) / 60, 1),
+    }
 
 
 # ------------------------------------------------------------------------------------------- parent
@@ -444,7 +556,7 @@ def run_workers(args: argparse.Namespace, out_dir: Path) -> dict[str, dict[str, 
     common += ["--warmup", str(args.warmup), "--seed", str(args.seed), "--long-chats", str(args.long_chats)]
     if args.prototype:
         common.append("--prototype")
-    runs = [(tool, tool, []) for tool in TOOLS]
+    runs = [(tool, tool, []) for tool in TOOLS if tool in args.tools.split(",")]
     if args.with_prototype:
         runs.append(("proto", "reaper", ["--prototype"]))
     processes = {}
@@ -642,8 +754,17 @@ def plots(
     import matplotlib.pyplot as plt
 
     img.mkdir(parents=True, exist_ok=True)
-    colours = {"reaper": "tab:green", "naive": "tab:red", "none": "tab:gray", "proto": "tab:blue"}
+    colours = {
+        "reaper": "tab:green",
+        "naive": "tab:red",
+        "none": "tab:gray",
+        "proto": "tab:blue",
+        "events": "tab:purple",
+        "events-drops": "tab:orange",
+    }
     labels = {
+        "events": "reaper, events mode",
+        "events-drops": "events mode, 10 socket drops",
         "reaper": "reaper",
         "naive": "naive script",
         "none": "never swept",
@@ -652,6 +773,8 @@ def plots(
     if prototype is not None:
         results = {**results, "proto": prototype}
     shown = [t for t in (*TOOLS, "proto") if t in results]
+    if "events" in shown:  # the stale line of the events worlds hides under the reaper's: not drawn twice
+        shown = [t for t in shown if t != "events-drops"]
     names = []
 
     def hours(series: list[dict[str, Any]]) -> list[float]:
@@ -765,7 +888,7 @@ naive script's: {n["concurrent"]["min"]:,}–{n["concurrent"]["max"]:,}; never s
 {z["concurrent"]["min"]:,}–{z["concurrent"]["max"]:,}. The reaper runs with the built-in defaults plus
 `wrapup_code = "{WRAPUP_CODE}"` (so that `acw-stuck` acts) and its journal in SQLite in memory.
 
-Machine: {machine_line(meta["machine"])}. The three worlds ran as three processes at once; load average
+Machine: {machine_line(meta["machine"])}. The worlds ran as separate processes at once; load average
 (1, 5, 15 min) before: {", ".join(map(str, meta["loadBefore"]))}; after:
 {", ".join(map(str, meta["loadAfter"]))}.
 The virtual-time figures (requests, closes, delays) do not depend on the machine's speed or load; CPU,
@@ -832,7 +955,8 @@ def update_results(key_values: dict[str, Any]) -> None:
 
 def compact(result: dict[str, Any]) -> dict[str, Any]:
     """What results.json keeps of a worker's output: every figure, not the raw series."""
-    return {k: v for k, v in result.items() if k not in ("minutes", "delays", "sweepLog", "refusals")}
+    dropped = ("minutes", "delays", "sweepLog", "refusals", "steadyCloses", "closedIds")
+    return {k: v for k, v in result.items() if k not in dropped}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -871,11 +995,14 @@ def main(argv: list[str] | None = None) -> int:
         "--load-before", help="with --from-dir: the load average before the run, e.g. 2.1,3.0,3.5"
     )
     parser.add_argument("--worker", choices=TOOLS, help=argparse.SUPPRESS)
+    parser.add_argument("--tools", default=",".join(TOOLS), help="which worlds to run (comma-separated)")
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.smoke:
         args.hours, args.arrivals, args.backlog, args.warmup, args.no_write = 0.25, 300.0, 1, 10.0, True
         args.long_chats = 50
+        if args.tools == ",".join(TOOLS):  # the day with drops is the full run's: the smoke stays short
+            args.tools = "reaper,naive,none,events"
     if args.worker:
         result = worker(args.worker, args)
         args.out.write_text(json.dumps(result))
@@ -894,7 +1021,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     meta["product"] = args.product or product_commit()
     if args.from_dir:
-        results = {tool: json.loads((args.from_dir / f"{tool}.json").read_text()) for tool in TOOLS}
+        results = {
+            tool: json.loads((args.from_dir / f"{tool}.json").read_text())
+            for tool in TOOLS
+            if (args.from_dir / f"{tool}.json").exists()
+        }
         if (args.from_dir / "proto.json").exists():
             results["proto"] = json.loads((args.from_dir / "proto.json").read_text())
         meta["loadAfter"] = results["reaper"]["loadAverageAtEnd"]
@@ -920,13 +1051,22 @@ def main(argv: list[str] | None = None) -> int:
     if prototype is not None:
         meta["prototypeNote"] = PROTOTYPE_NOTE
     errors = {tool: r["error"] for tool, r in results.items() if r.get("error")}
-    print(table(results, prototype))
-    for name, value, verdict in targets(results):
-        print(f"- {name}: {value} ({verdict.strip('*')})")
+    versus_naive = "naive" in results and "none" in results  # the section "Reaper vs naive"
+    if versus_naive:
+        print(table(results, prototype))
+        for name, value, verdict in targets(results):
+            print(f"- {name}: {value} ({verdict.strip('*')})")
+    meta["endTimestamp"] = (START + timedelta(hours=args.hours)).timestamp()
+    if "events" in results and "reaper" in results:
+        print(events_report.table(results))
+        for name, value, verdict in events_report.targets(results, meta["endTimestamp"]):
+            print(f"- {name}: {value} ({verdict.replace('*', '')})")
     if errors:
         print(f"errors: {errors}", file=sys.stderr)
         return 1
-    if not args.no_write:
+    if args.no_write:
+        return 0
+    if versus_naive:
         plots(results, IMG, prototype)
         write_section(section(results, meta, prototype))
         extra = {"reaperWithProposals": compact(prototype)} if prototype is not None else {}
@@ -939,7 +1079,25 @@ def main(argv: list[str] | None = None) -> int:
                 "compareMeta": meta,
             }
         )
-        print(f"wrote {DOC.relative_to(ROOT)}, {RESULTS.relative_to(ROOT)} and docs/img/compare-*.png")
+        print(
+            f"wrote {DOC.relative_to(ROOT)} ({SECTION}), {RESULTS.relative_to(ROOT)}, docs/img/compare-*.png"
+        )
+    if "events" in results and "reaper" in results:
+        write_section(events_report.section(results, meta), events_report.SECTION)
+        update_results(
+            {
+                "eventsCompare": {
+                    "meta": meta,
+                    "pollingReaper": compact(results["reaper"]),
+                    **{
+                        name: compact(results[tool])
+                        for tool, name in (("events", "events"), ("events-drops", "eventsWithDrops"))
+                        if tool in results
+                    },
+                }
+            }
+        )
+        print(f"wrote {DOC.relative_to(ROOT)} ({events_report.SECTION}) and {RESULTS.relative_to(ROOT)}")
     return 0
 
 
