@@ -83,6 +83,9 @@ def test_sign_in_see_a_stale_conversation_with_its_reason_and_countdown_then_sig
 
     stale = emulator.create_conversation(idle_chat(minutes=20))["id"]  # idle acts at 30 minutes
     sign_in(page, console)
+    csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    session = page.evaluate("fetch('/api/console/session').then(r => r.json())")
+    assert csrf and session == {"name": "Dana Supervisor", "role": "operator", "csrfToken": csrf}
     line = row(page, stale)
     expect(line).to_contain_text("idle")
     expect(line).to_contain_text(re.compile(r"last message \d+m ago \(idle after 30m\)"))  # the reason
@@ -92,6 +95,14 @@ def test_sign_in_see_a_stale_conversation_with_its_reason_and_countdown_then_sig
     first = countdown.inner_text()
     expect(countdown).not_to_have_text(first)  # it counts down in the page, between polls too
     assert not writes(emulator.requests(), stale)  # seen, not touched
+
+    page.get_by_label("Rule").select_option("customer-left")  # the filters: by rule, by queue
+    expect(line).to_have_count(0)
+    expect(page.get_by_text("No conversation in scope matches.")).to_be_visible()
+    page.get_by_label("Rule").select_option("idle")
+    page.get_by_label("Queue").select_option("queue-support")
+    expect(line).to_contain_text("idle")
+    expect(page).to_have_url(re.compile(r"\?queue=queue-support&rule=idle$"))
 
     page.get_by_role("link", name=stale).click()  # the explain view
     expect(page.get_by_role("heading", name="The exact calls it would make")).to_be_visible()
@@ -137,8 +148,20 @@ def test_close_now_and_exempt_and_lift_it(emulator: Any, console: Starter, page:
     expect(page.locator("#outcome")).to_contain_text("done")
     wait_until(lambda: ended(emulator, to_close), "the conversation closed now to end")
 
-    row(page, to_exempt).get_by_role("button", name=f"Exempt {to_exempt}").click()
-    confirm(page, "Exempt")
+    # From the keyboard: the dialog opens on Cancel, and Escape cancels: nothing is written.
+    row(page, to_exempt).get_by_role("button", name=f"Exempt {to_exempt}").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("dialog").get_by_role("button", name="Cancel")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    expect(row(page, to_exempt).get_by_role("button", name=f"Exempt {to_exempt}")).to_be_focused()
+    assert not writes(emulator.requests(), to_exempt)
+
+    row(page, to_exempt).get_by_role("button", name=f"Exempt {to_exempt}").press("Enter")
+    page.keyboard.press("Tab")  # Cancel -> Exempt
+    expect(page.get_by_role("dialog").get_by_role("button", name="Exempt")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("dialog")).to_be_hidden()
     expect(page.locator("#outcome")).to_contain_text("is exempt")
     assert customer_attributes(emulator, to_exempt).get(EXEMPT) == "true"  # on the platform
     expect(row(page, to_exempt)).to_contain_text("exempt")

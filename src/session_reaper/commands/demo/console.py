@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 TICK = 2.0  # real seconds between two steps of traffic
 SPEED = 10.0  # the emulated center lives this many seconds per real second (its clock runs on meanwhile)
 INTERVAL = "5s"  # the sweep interval of the demo's `serve`
-APPROVAL_RULE = "customer-left"  # its closes wait for an operator in the console
+APPROVAL_RULE = "idle"  # the most common situation: its closes wait for an operator in the console
 
 
 def console_settings(ledger_url: str) -> Settings:
@@ -93,9 +93,11 @@ async def keep_serving(
     moving = asyncio.create_task(_traffic(traffic), name="demo-traffic")
     try:
         async with open_runtime(settings, environ=credentials(base_url), ledger=ledger) as runtime:
-            return await _serve(
+            code = await _serve(
                 runtime, Metrics(), sock, host=host, port=port, grace=DEFAULT_GRACE, environ=tokens
             )
+        console.print("The console stopped.")
+        return code
     finally:
         moving.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -131,6 +131,7 @@
   // -- the acts (operator only; the API refuses a viewer anyway) --------------------------------
 
   function act(button, refresh) {
+    if (button.getAttribute("aria-busy") === "true") return; // already asked: one act at a time
     var kind = button.dataset.act;
     var id = button.dataset.conversation;
     var step;
@@ -176,7 +177,8 @@
     } else {
       return;
     }
-    button.disabled = true;
+    // Busy, not disabled: a disabled button would drop the keyboard focus the dialog gives back.
+    button.setAttribute("aria-busy", "true");
     step
       .then(function (text) {
         if (text) say(text, true);
@@ -185,7 +187,7 @@
         say("Not done: " + error.message, false);
       })
       .then(function () {
-        button.disabled = false;
+        button.removeAttribute("aria-busy");
         refresh();
       });
   }
@@ -256,8 +258,8 @@
       setText(cell("queue"), c.queueName || c.queueId || "—");
       var ruleCell = cell("rule");
       setText(ruleCell, c.rule || "—");
-      if (c.exempt) ruleCell.appendChild(el("span", { class: "tag exempt" }, " exempt"));
-      if (c.pendingDecisionId) ruleCell.appendChild(el("span", { class: "tag pending" }, " waiting for approval"));
+      if (c.exempt) ruleCell.appendChild(el("span", { class: "tag exempt" }, "exempt"));
+      if (c.pendingDecisionId) ruleCell.appendChild(el("span", { class: "tag pending" }, "waiting for approval"));
       setText(cell("reason"), c.reason || "");
       setText(cell("connected"), connected(c.participants));
       armCountdown(cell("countdown"), c.secondsUntilEligible);
