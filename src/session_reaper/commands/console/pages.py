@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -33,11 +32,9 @@ from starlette.staticfiles import StaticFiles
 from session_reaper.commands.console.api import ConsoleApi
 from session_reaper.commands.console.auth import Auth, Identity
 from session_reaper.commands.report import html as report_html
-from session_reaper.commands.report.collect import collect, last_recorded, parse_since
-from session_reaper.commands.report.figures import ReportData
+from session_reaper.commands.report.collect import collect_recent, parse_since
 from session_reaper.commands.report.wording import period_text
 from session_reaper.core.catalog import RULES
-from session_reaper.ledger import Ledger
 
 ROOT = "/console"
 API = "/api/console"
@@ -64,20 +61,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",  # a page carries its session's CSRF token
 }
-
-
-async def history_of(ledger: Ledger, period: timedelta) -> ReportData:
-    """The report's figures for `period` back from the ledger's latest moment (the platform's clock).
-
-    Read from the service's own open ledger, not a new connection to its URL: an in-memory SQLite
-    ledger (the demo's) exists only there.
-    """
-
-    def read() -> ReportData:
-        now = last_recorded(ledger) or datetime.now(UTC)
-        return collect(ledger, now - period, now)
-
-    return await asyncio.to_thread(read)
 
 
 def countdown(seconds: float | None) -> str:
@@ -213,7 +196,7 @@ class Pages:
         except ValueError as exc:
             error = f"Period {since!r}: {exc}. Showing {DEFAULT_PERIOD}."
             since, period = DEFAULT_PERIOD, parse_since(DEFAULT_PERIOD)
-        data = await history_of(self.api.service.runtime.ledger, period)
+        data = await asyncio.to_thread(collect_recent, self.api.service.runtime.ledger, period)
         periods = list(PERIODS)
         if since not in dict(periods):
             periods.append((since, f"the last {since}"))
