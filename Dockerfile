@@ -8,7 +8,9 @@
 #
 # Credentials come from the environment at run time (GENESYSCLOUD_OAUTHCLIENT_ID, _SECRET, _REGION):
 # never bake them into the image. `serve` binds 127.0.0.1 by default; in a container it must bind
-# 0.0.0.0 for the published port and the health checks to reach it, which is what CMD does.
+# 0.0.0.0 for the published port and the health checks to reach it, which is what CMD does. Bound
+# beyond loopback it also serves the supervisor console, so it starts only with the console's operator
+# token in the environment (SESSION_REAPER_CONSOLE_TOKEN; optionally _VIEWER_TOKEN): exit 2 without.
 #
 # The base is pinned to an exact Python release; add its digest (…-slim-bookworm@sha256:…) where the
 # registry policy asks for immutable references.

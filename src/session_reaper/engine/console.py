@@ -19,6 +19,7 @@ from pathlib import Path
 
 from session_reaper.core.approvals import PendingDecision
 from session_reaper.core.model import Conversation, Role
+from session_reaper.core.results import Outcome, Summary
 from session_reaper.core.rules import close_now as close_now_policy
 from session_reaper.engine.limits import Caps
 from session_reaper.engine.ports import Gone
@@ -59,6 +60,8 @@ async def _reconcile(
 ) -> Reconciled:
     journal = engine.journal
     sweep_id = journal.start_sweep(True, owner=engine.owner)
+    requests_before = engine.platform.requests_made
+    summary = Summary()
     try:
         done = await reconcile(
             engine,
@@ -85,9 +88,12 @@ async def _reconcile(
             )
         if done.line.decided_at is None:
             done.line.decided_at = done.now
+        summary.count(done.line)
         return done
     finally:
-        journal.finish_sweep(sweep_id, {"console": operator, "conversationId": conversation_id})
+        # A pass of one conversation, like a sweep's: the report counts its requests and closes.
+        summary.api_requests = engine.platform.requests_made - requests_before
+        journal.finish_sweep(sweep_id, summary.to_json()["summary"] | {"console": operator})
 
 
 async def close_now(base: Engine, conversation_id: str, operator: str, *, owner: str) -> Reconciled:
@@ -95,8 +101,18 @@ async def close_now(base: Engine, conversation_id: str, operator: str, *, owner:
     engine = _engine(base, owner)
     engine.policy = close_now_policy(engine.policy)
     done = await _reconcile(engine, conversation_id, operator)
+    journal = engine.journal
     detail = f"{done.line.decision} ({done.line.rule or 'no rule'}): {done.line.outcome.value}"
-    engine.journal.record_console_action(operator, "close", conversation_id, detail=detail)
+    journal.record_console_action(operator, "close", conversation_id, detail=detail)
+    if done.line.outcome is Outcome.DONE:
+        # A decision that waited for approval is answered by the close: nobody is asked about it again.
+        for waiting in journal.pending_decisions(done.now):
+            if waiting.conversation_id == conversation_id:
+                resolved, _ = journal.resolve_pending(
+                    waiting.decision_id, approve=True, operator=operator, now=done.now
+                )
+                if resolved:
+                    journal.settle_pending(waiting.decision_id, Outcome.DONE.value)
     return done
 
 

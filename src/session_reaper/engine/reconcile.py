@@ -164,9 +164,11 @@ def _pend(engine: Engine, done: Reconciled, conversation: Conversation, verdict:
         ttl=engine.settings.console.approval_ttl,
     )
     done.pending = pending
-    if pending.status == "rejected":
+    if pending.status in ("rejected", "approved"):
+        who = pending.operator or "an operator"
+        done_by = "not acted on" if pending.status == "rejected" else "carried out from the console"
         line.outcome = Outcome.SKIPPED
-        line.reason = f"{verdict.reason}; rejected by {pending.operator or 'an operator'}: not acted on"
+        line.reason = f"{verdict.reason}; {pending.status} by {who}: {done_by}"
         return
     line.decision = PENDING
     line.outcome = Outcome.DEFERRED

@@ -63,20 +63,24 @@ def pend(
     now: datetime,
     ttl: timedelta,
 ) -> PendingDecision:
-    """The conversation's waiting decision: the one already there, a rejection of the same rule still
-    in force (never pended again for that decision), or a new one."""
+    """The conversation's waiting decision: the one already there, an answer for the same rule still
+    in force (a rejection: never pended again for that decision; an approval being or been carried
+    out: a pass that read the conversation before it closed must not ask again), or a new one."""
     check(decision, ACTIONS, "decision")
     expire(connection, now, conversation_id)
-    rejected = connection.execute(
-        select(_t).where(
+    answered = connection.execute(
+        select(_t)
+        .where(
             _t.c.conversation_id == conversation_id,
-            _t.c.status == "rejected",
             _t.c.rule == rule,
             _t.c.expires_at > now,
+            (_t.c.status == "rejected")
+            | ((_t.c.status == "approved") & (_t.c.outcome.is_(None) | (_t.c.outcome == "done"))),
         )
+        .order_by(_t.c.created_at.desc())
     ).first()
-    if rejected is not None:
-        return _pending(rejected)
+    if answered is not None:
+        return _pending(answered)
     values = {
         "decision_id": secrets.token_hex(16),
         "conversation_id": conversation_id,

@@ -27,9 +27,7 @@ from typing import Any, Self
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from session_reaper.core.approvals import PendingDecision
 from session_reaper.core.model import PendingStep, ScheduledRead
-from session_reaper.ledger import approvals as approval_sql
 from session_reaper.ledger import decisions as decision_sql
 from session_reaper.ledger import discovery_windows as window_sql
 from session_reaper.ledger import history as reports
@@ -38,6 +36,7 @@ from session_reaper.ledger import migrate, opening, own_messages, queue_names
 from session_reaper.ledger import read_schedule as schedule_sql
 from session_reaper.ledger import steps as step_sql
 from session_reaper.ledger import sweeps as sweep_sql
+from session_reaper.ledger.console_journal import ConsoleJournal
 from session_reaper.ledger.engine import create_ledger_engine, normalize_url, writer
 
 Clock = Callable[[], datetime]
@@ -53,7 +52,7 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class Ledger:
+class Ledger(ConsoleJournal):
     def __init__(self, engine: Engine, *, owner: str | None = None, clock: Clock | None = None) -> None:
         self.engine = engine
         self._writer = writer(engine)
@@ -388,71 +387,6 @@ class Ledger:
     def release(self, conversation_id: str, owner: str | None = None) -> bool:
         with self._writer.begin() as connection:
             return lease_sql.release(connection, conversation_id, owner or self.owner)
-
-    # -- the console: pending decisions (shared by replicas), what operators did -------------------
-
-    def pend(
-        self,
-        conversation_id: str,
-        *,
-        rule: str | None,
-        decision: str,
-        reason: str,
-        queue_id: str | None,
-        now: datetime,
-        ttl: timedelta,
-    ) -> PendingDecision:
-        """The conversation's one waiting decision (created when there is none), or the rejection of
-        the same rule still in force."""
-        with self._writer.begin() as connection:
-            return approval_sql.pend(
-                connection,
-                conversation_id,
-                rule=rule,
-                decision=decision,
-                reason=reason,
-                queue_id=queue_id,
-                now=now,
-                ttl=ttl,
-            )
-
-    def pending_decisions(self, now: datetime) -> list[PendingDecision]:
-        """Every decision still waiting at `now`, oldest first (the expired are marked so)."""
-        with self._writer.begin() as connection:
-            approval_sql.expire(connection, now)
-            return approval_sql.waiting(connection, now)
-
-    def pending_decision(self, decision_id: str) -> PendingDecision | None:
-        with self.engine.connect() as connection:
-            return approval_sql.one(connection, decision_id)
-
-    def resolve_pending(
-        self, decision_id: str, *, approve: bool, operator: str, now: datetime
-    ) -> tuple[bool, PendingDecision | None]:
-        """Approve or reject a waiting decision (one atomic update: racing replicas cannot both win)."""
-        status = "approved" if approve else "rejected"
-        with self._writer.begin() as connection:
-            return approval_sql.resolve(connection, decision_id, status, operator, now)
-
-    def settle_pending(self, decision_id: str, outcome: str) -> None:
-        with self._writer.begin() as connection:
-            approval_sql.settle(connection, decision_id, outcome)
-
-    def record_console_action(
-        self,
-        operator: str,
-        action: str,
-        conversation_id: str,
-        *,
-        detail: str | None = None,
-        at: datetime | None = None,
-    ) -> None:
-        with self._writer.begin() as connection:
-            approval_sql.record_action(connection, operator, action, conversation_id, detail, self._now(at))
-
-    def console_actions(self, since: datetime) -> list[dict[str, Any]]:
-        with self.engine.connect() as connection:
-            return approval_sql.actions_since(connection, since)
 
     # -- reports -------------------------------------------------------------------------------------
 

@@ -129,7 +129,7 @@ class ConsoleApi:
     def _settled(self, done: Reconciled) -> None:
         """What a console act did, in the live view at once; the next pass reads it again anyway."""
         self.service.live.update(done)
-        self.service.not_before.remember(done.line.conversation_id, None)
+        self.service.read_again(done.line.conversation_id)
 
     async def close(self, request: Request, who: Identity) -> Response:
         cid = request.path_params["conversation_id"]
@@ -155,7 +155,7 @@ class ConsoleApi:
         entry = service.live.get(cid)
         if entry is not None:
             entry.exempt = value
-        service.not_before.remember(cid, None)
+        service.read_again(cid)
         log.info("console exempt", conversation_id=cid, operator=who.name, exempt=value)
         return JSONResponse({"conversationId": cid, "exempt": value})
 

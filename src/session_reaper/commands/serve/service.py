@@ -18,6 +18,7 @@ from session_reaper.config import Settings
 from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.core.rules import Action
 from session_reaper.engine.leasing import new_owner
+from session_reaper.engine.read_schedule import policy_fingerprint
 from session_reaper.engine.reconcile import Engine
 from session_reaper.engine.sweep import NotBefore, Sweep, SweepResult
 from session_reaper.errors import ReaperError, describe
@@ -136,6 +137,17 @@ class Service:
             return
         if gone:
             log.info("ledger pruned", decisions=gone, older_than=str(INACTION_RETENTION))
+
+    def read_again(self, conversation_id: str) -> None:
+        """The next pass reads this conversation (a person changed it: an exemption lifted, a close)."""
+        self.not_before.remember(conversation_id, None)
+        try:
+            now = self.runtime.api.clock.now()
+            self.runtime.ledger.save_read_schedule(
+                policy_fingerprint(self.settings), now, {}, {conversation_id}
+            )
+        except Exception as exc:  # an optimisation only: the backstop re-read comes anyway
+            log.warning("read schedule not updated", conversation_id=conversation_id, error=str(exc))
 
     def stop(self) -> None:
         """Stop starting conversations; what is in flight finishes. Safe to call more than once."""
