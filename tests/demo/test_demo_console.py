@@ -46,6 +46,8 @@ def test_demo_console_keeps_serving_the_emulated_day_until_ctrl_c(tmp_path: Path
         live = httpx.get(base + "/api/console/conversations", headers=bearer, timeout=30).json()
         assert live["conversations"], "the emulated center's open conversations are in the live view"
         assert httpx.get(base + "/api/console/conversations", timeout=30).status_code == 401
+        figures = httpx.get(base + "/api/console/history?since=24h", headers=bearer, timeout=30).json()
+        assert figures["figures"]["closed"] > 0, "the API's history is the day's, from the demo's ledger"
 
         # A person: the sign-in form, its cookie, the history page.
         with httpx.Client(base_url=base, timeout=30, follow_redirects=True) as person:
