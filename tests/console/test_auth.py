@@ -104,8 +104,10 @@ def test_a_login_session_must_send_its_csrf_token_to_act(console: Any, emulator:
         assert answer.status_code == 403 and answer.json()["error"] == "csrf"
     assert console.writes() == []
     assert not ended(emulator, cid)
-    # with it, the same session acts, in the operator's name
-    answer = client.post(f"/api/console/conversations/{cid}/close", headers={"X-CSRF-Token": csrf})
+    wrong_field = client.post(f"/api/console/conversations/{cid}/close", data={"csrf_token": "wrong"})
+    assert wrong_field.status_code == 403 and console.writes() == []
+    # with it (header, or the form field of a page without script), the session acts in the operator's name
+    answer = client.post(f"/api/console/conversations/{cid}/close", data={"csrf_token": csrf})
     assert answer.status_code == 200, answer.text
     assert answer.json()["operator"] == "Grace Hopper" and answer.json()["outcome"] == "done"
     assert ended(emulator, cid)
