@@ -147,6 +147,8 @@ def test_close_now_and_exempt_and_lift_it(emulator: Any, console: Starter, page:
     confirm(page, "Close now")
     expect(page.locator("#outcome")).to_contain_text("done")
     wait_until(lambda: ended(emulator, to_close), "the conversation closed now to end")
+    expect(row(page, to_close)).to_have_count(0)
+    expect(page.locator("#outcome")).to_be_focused()  # the keyboard is not left on a row that went
 
     # From the keyboard: the dialog opens on Cancel, and Escape cancels: nothing is written.
     row(page, to_exempt).get_by_role("button", name=f"Exempt {to_exempt}").focus()

@@ -207,6 +207,14 @@
     return who.length ? who.join(", ") : "nobody";
   }
 
+  // A row that goes (its conversation ended) must not take the keyboard's place with it: the focus
+  // moves to the line that says what happened.
+  function drop(tr) {
+    var hadFocus = tr.contains(document.activeElement);
+    tr.remove();
+    if (hadFocus && outcome) outcome.focus();
+  }
+
   function livePage() {
     var table = document.getElementById("live");
     var body = table.querySelector("tbody");
@@ -286,7 +294,7 @@
       });
       rows.forEach(function (tr, id) {
         if (!seen.has(id)) {
-          tr.remove();
+          drop(tr);
           rows.delete(id);
         }
       });
@@ -334,7 +342,7 @@
       });
       pendingRows.forEach(function (tr, id) {
         if (!seen.has(id)) {
-          tr.remove();
+          drop(tr);
           pendingRows.delete(id);
         }
       });
