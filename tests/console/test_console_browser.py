@@ -60,6 +60,30 @@ def sign_in(page: Page, console: Starter, token: str = OPERATOR, name: str = "Da
     expect(page.get_by_role("heading", name="Conversations in scope")).to_be_visible()
 
 
+# Every visible text against the background it is drawn on: WCAG 2's contrast ratio, AA's 4.5:1.
+LOW_CONTRAST = """() => {
+  const rgb = (text) => text.match(/[\\d.]+/g).map(Number);
+  const channel = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
+  const luminance = ([r, g, b]) => 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+  const behind = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length < 4 || c[3] > 0) return c;
+    }
+    return [255, 255, 255];
+  };
+  const low = [];
+  for (const el of document.querySelectorAll("body *")) {
+    if (!el.getClientRects().length) continue;
+    if (![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    const a = luminance(rgb(getComputedStyle(el).color)), b = luminance(behind(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) low.push(`${el.tagName} "${el.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+  }
+  return low;
+}"""
+
+
 def row(page: Page, conversation_id: str) -> Any:
     return page.locator(f'#live tr[data-conversation="{conversation_id}"]')
 
@@ -95,6 +119,7 @@ def test_sign_in_see_a_stale_conversation_with_its_reason_and_countdown_then_sig
     first = countdown.inner_text()
     expect(countdown).not_to_have_text(first)  # it counts down in the page, between polls too
     assert not writes(emulator.requests(), stale)  # seen, not touched
+    assert page.evaluate(LOW_CONTRAST) == []
 
     page.get_by_label("Rule").select_option("customer-left")  # the filters: by rule, by queue
     expect(line).to_have_count(0)
@@ -109,6 +134,7 @@ def test_sign_in_see_a_stale_conversation_with_its_reason_and_countdown_then_sig
     expect(page.locator("#fact-rule")).to_have_text("idle")
     expect(page.locator("#fact-countdown")).to_have_text(re.compile(r"^(9|10)m \d\ds$"))
     expect(page.get_by_text("None: nothing would be done now.")).to_be_visible()  # not eligible yet
+    assert page.evaluate(LOW_CONTRAST) == []
 
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/console/login$"))
