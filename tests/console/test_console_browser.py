@@ -142,10 +142,10 @@ def test_sign_in_see_a_stale_conversation_with_its_reason_and_countdown_then_sig
     expect(page).to_have_url(re.compile(r"/console/login$"))  # the session is gone
 
 
-def test_an_approved_close_ends_the_conversation_on_the_platform(
+def test_an_approved_close_ends_the_conversation_on_the_platform_a_rejected_one_stays(
     emulator: Any, console: Starter, page: Page
 ) -> None:
-    stale = emulator.create_conversation(idle_chat(minutes=45))["id"]
+    stale, spared = emulator.create_conversations([idle_chat(minutes=45), idle_chat(minutes=50)])
     start(console, "[rules.idle]\napproval = true\n")
     sign_in(page, console)
     pending = page.locator(f'#pending tr[data-conversation="{stale}"]')
@@ -163,6 +163,14 @@ def test_an_approved_close_ends_the_conversation_on_the_platform(
     expect(page.locator("#outcome")).to_contain_text("approved")
     wait_until(lambda: ended(emulator, stale), "the approved conversation to end")
     expect(row(page, stale)).to_have_count(0)  # ended: out of the live view
+
+    page.get_by_role("button", name=f"Reject closing {spared}").click()
+    confirm(page, "Reject")
+    expect(page.locator("#outcome")).to_contain_text("rejected")
+    expect(page.locator(f'#pending tr[data-conversation="{spared}"]')).to_have_count(0)
+    expect(page.get_by_text("No decision waits for approval.")).to_be_visible()
+    console.wait_passes()  # the rule does not ask again, nor act
+    assert not ended(emulator, spared) and not writes(emulator.requests(), spared)
 
 
 def test_close_now_and_exempt_and_lift_it(emulator: Any, console: Starter, page: Page) -> None:
