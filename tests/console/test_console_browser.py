@@ -133,7 +133,7 @@ def test_sign_in_see_a_stale_conversation_with_its_reason_and_countdown_then_sig
     expect(page.get_by_role("heading", name="The exact calls it would make")).to_be_visible()
     expect(page.locator("#fact-rule")).to_have_text("idle")
     expect(page.locator("#fact-countdown")).to_have_text(re.compile(r"^(9|10)m \d\ds$"))
-    expect(page.get_by_text("None: nothing would be done now.")).to_be_visible()  # not eligible yet
+    expect(page.get_by_text("None now: it is not eligible yet.")).to_contain_text("closing-text")
     assert page.evaluate(LOW_CONTRAST) == []
 
     page.get_by_role("button", name="Sign out").click()

@@ -77,6 +77,14 @@ def countdown(seconds: float | None) -> str:
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
+def when(iso: str | None) -> str:
+    """ "2026-12-02T10:08:17Z" -> "2026-12-02 10:08:17 UTC" (console.js says the same)."""
+    if not iso:
+        return "—"
+    text = iso.replace("T", " ")
+    return text[:-1] + " UTC" if text.endswith("Z") else text
+
+
 @cache
 def _version(name: str) -> str:
     """A short hash of a static file: a changed script is fetched again, never taken from a cache."""
@@ -97,6 +105,7 @@ def _environment() -> Environment:
         poll_ms=POLL_MS,
         explain_poll_ms=EXPLAIN_POLL_MS,
         countdown=countdown,
+        when=when,
         static=lambda name: f"{ROOT}/static/{name}?v={_version(name)}",
     )
     return environment

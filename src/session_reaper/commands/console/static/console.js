@@ -79,6 +79,12 @@
 
   // -- countdowns: ticked every second between polls from the seconds the API said ------------
 
+  // "2026-12-02T10:08:17Z" -> "2026-12-02 10:08:17 UTC": the platform's time, as the API gives it.
+  function when(iso) {
+    if (!iso) return "—";
+    return String(iso).replace("T", " ").replace(/(\.\d+)?Z$/, " UTC");
+  }
+
   function countdownText(seconds) {
     if (seconds === null || seconds === undefined || seconds === "") return "—";
     seconds = Math.max(0, Math.round(Number(seconds)));
@@ -303,7 +309,7 @@
         (data.conversations.length === 1 ? "" : "s") + " in scope";
       if (announced !== lastAnnounced) {
         lastAnnounced = announced;
-        setText(statusLine, announced + ", platform time " + (data.now || "?") + ".");
+        setText(statusLine, announced + ", platform time " + when(data.now) + ".");
       }
       statusLine.dataset.updated = data.now || "";
     }
@@ -322,8 +328,8 @@
           tr.appendChild(idCell);
           tr.appendChild(el("td", {}, p.rule));
           tr.appendChild(el("td", {}, p.reason));
-          tr.appendChild(el("td", {}, p.createdAt));
-          tr.appendChild(el("td", {}, p.expiresAt));
+          tr.appendChild(el("td", {}, when(p.createdAt)));
+          tr.appendChild(el("td", {}, when(p.expiresAt)));
           if (CAN_ACT) {
             var acts = el("td", { class: "actions" });
             var approve = actButton("approve", "Approve", p.conversationId, "approve");
