@@ -26,6 +26,7 @@ IMAGES = ROOT / "docs" / "img"
 CHROMIUM = "/usr/bin/chromium"
 START_TIMEOUT = 240.0  # seconds for the quick demo's day before the console answers
 WIDTH, HEIGHT = 1440, 960
+PENDING_WAIT_MS = 120_000
 
 
 def _free_port() -> int:
@@ -69,11 +70,15 @@ def photograph(base: str, operator: str, images: Path) -> list[Path]:
         page.get_by_role("button", name="Sign in").click()
         live = page.locator("#live tbody tr")
         expect(live.first).to_be_visible()
+        try:  # the demo's idle closes wait for approval: show one (traffic runs at 10x)
+            expect(page.locator("#pending tbody tr").first).to_be_visible(timeout=PENDING_WAIT_MS)
+        except AssertionError:
+            print(f"no pending decision within {PENDING_WAIT_MS / 1000:.0f} s: the picture shows none")
         page.wait_for_timeout(1500)  # let a countdown tick once: the picture shows a running clock
         shot("live")
-        counting = page.locator("#live tbody tr", has=page.locator("td.countdown:not(.now)")).first
-        target = counting if counting.count() else live.first
-        target.locator("td.id a").click()
+        # The explain view of a decision waiting for approval: its rule, its reason and its exact calls.
+        waiting = page.locator("#pending tbody tr td.id a")
+        (waiting.first if waiting.count() else live.first.locator("td.id a")).click()
         expect(page.get_by_role("heading", name="The exact calls it would make")).to_be_visible()
         shot("explain", full=True)
         page.goto(base + "/console/history?since=24h")

@@ -60,6 +60,30 @@ def sign_in(page: Page, console: Starter, token: str = OPERATOR, name: str = "Da
     expect(page.get_by_role("heading", name="Conversations in scope")).to_be_visible()
 
 
+# Every visible text against the background it is drawn on: WCAG 2's contrast ratio, AA's 4.5:1.
+LOW_CONTRAST = """() => {
+  const rgb = (text) => text.match(/[\\d.]+/g).map(Number);
+  const channel = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
+  const luminance = ([r, g, b]) => 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+  const behind = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length < 4 || c[3] > 0) return c;
+    }
+    return [255, 255, 255];
+  };
+  const low = [];
+  for (const el of document.querySelectorAll("body *")) {
+    if (!el.getClientRects().length) continue;
+    if (![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    const a = luminance(rgb(getComputedStyle(el).color)), b = luminance(behind(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) low.push(`${el.tagName} "${el.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+  }
+  return low;
+}"""
+
+
 def row(page: Page, conversation_id: str) -> Any:
     return page.locator(f'#live tr[data-conversation="{conversation_id}"]')
 
@@ -83,6 +107,9 @@ def test_sign_in_see_a_stale_conversation_with_its_reason_and_countdown_then_sig
 
     stale = emulator.create_conversation(idle_chat(minutes=20))["id"]  # idle acts at 30 minutes
     sign_in(page, console)
+    csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    session = page.evaluate("fetch('/api/console/session').then(r => r.json())")
+    assert csrf and session == {"name": "Dana Supervisor", "role": "operator", "csrfToken": csrf}
     line = row(page, stale)
     expect(line).to_contain_text("idle")
     expect(line).to_contain_text(re.compile(r"last message \d+m ago \(idle after 30m\)"))  # the reason
@@ -92,12 +119,22 @@ def test_sign_in_see_a_stale_conversation_with_its_reason_and_countdown_then_sig
     first = countdown.inner_text()
     expect(countdown).not_to_have_text(first)  # it counts down in the page, between polls too
     assert not writes(emulator.requests(), stale)  # seen, not touched
+    assert page.evaluate(LOW_CONTRAST) == []
+
+    page.get_by_label("Rule").select_option("customer-left")  # the filters: by rule, by queue
+    expect(line).to_have_count(0)
+    expect(page.get_by_text("No conversation in scope matches.")).to_be_visible()
+    page.get_by_label("Rule").select_option("idle")
+    page.get_by_label("Queue").select_option("queue-support")
+    expect(line).to_contain_text("idle")
+    expect(page).to_have_url(re.compile(r"\?queue=queue-support&rule=idle$"))
 
     page.get_by_role("link", name=stale).click()  # the explain view
     expect(page.get_by_role("heading", name="The exact calls it would make")).to_be_visible()
     expect(page.locator("#fact-rule")).to_have_text("idle")
     expect(page.locator("#fact-countdown")).to_have_text(re.compile(r"^(9|10)m \d\ds$"))
-    expect(page.get_by_text("None: nothing would be done now.")).to_be_visible()  # not eligible yet
+    expect(page.get_by_text("None now: it is not eligible yet.")).to_contain_text("closing-text")
+    assert page.evaluate(LOW_CONTRAST) == []
 
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/console/login$"))
@@ -105,10 +142,10 @@ def test_sign_in_see_a_stale_conversation_with_its_reason_and_countdown_then_sig
     expect(page).to_have_url(re.compile(r"/console/login$"))  # the session is gone
 
 
-def test_an_approved_close_ends_the_conversation_on_the_platform(
+def test_an_approved_close_ends_the_conversation_on_the_platform_a_rejected_one_stays(
     emulator: Any, console: Starter, page: Page
 ) -> None:
-    stale = emulator.create_conversation(idle_chat(minutes=45))["id"]
+    stale, spared = emulator.create_conversations([idle_chat(minutes=45), idle_chat(minutes=50)])
     start(console, "[rules.idle]\napproval = true\n")
     sign_in(page, console)
     pending = page.locator(f'#pending tr[data-conversation="{stale}"]')
@@ -127,6 +164,14 @@ def test_an_approved_close_ends_the_conversation_on_the_platform(
     wait_until(lambda: ended(emulator, stale), "the approved conversation to end")
     expect(row(page, stale)).to_have_count(0)  # ended: out of the live view
 
+    page.get_by_role("button", name=f"Reject closing {spared}").click()
+    confirm(page, "Reject")
+    expect(page.locator("#outcome")).to_contain_text("rejected")
+    expect(page.locator(f'#pending tr[data-conversation="{spared}"]')).to_have_count(0)
+    expect(page.get_by_text("No decision waits for approval.")).to_be_visible()
+    console.wait_passes()  # the rule does not ask again, nor act
+    assert not ended(emulator, spared) and not writes(emulator.requests(), spared)
+
 
 def test_close_now_and_exempt_and_lift_it(emulator: Any, console: Starter, page: Page) -> None:
     to_close, to_exempt = emulator.create_conversations([idle_chat(minutes=5), idle_chat(minutes=5)])
@@ -136,9 +181,23 @@ def test_close_now_and_exempt_and_lift_it(emulator: Any, console: Starter, page:
     confirm(page, "Close now")
     expect(page.locator("#outcome")).to_contain_text("done")
     wait_until(lambda: ended(emulator, to_close), "the conversation closed now to end")
+    expect(row(page, to_close)).to_have_count(0)
+    expect(page.locator("#outcome")).to_be_focused()  # the keyboard is not left on a row that went
 
-    row(page, to_exempt).get_by_role("button", name=f"Exempt {to_exempt}").click()
-    confirm(page, "Exempt")
+    # From the keyboard: the dialog opens on Cancel, and Escape cancels: nothing is written.
+    row(page, to_exempt).get_by_role("button", name=f"Exempt {to_exempt}").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("dialog").get_by_role("button", name="Cancel")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    expect(row(page, to_exempt).get_by_role("button", name=f"Exempt {to_exempt}")).to_be_focused()
+    assert not writes(emulator.requests(), to_exempt)
+
+    row(page, to_exempt).get_by_role("button", name=f"Exempt {to_exempt}").press("Enter")
+    page.keyboard.press("Tab")  # Cancel -> Exempt
+    expect(page.get_by_role("dialog").get_by_role("button", name="Exempt")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("dialog")).to_be_hidden()
     expect(page.locator("#outcome")).to_contain_text("is exempt")
     assert customer_attributes(emulator, to_exempt).get(EXEMPT) == "true"  # on the platform
     expect(row(page, to_exempt)).to_contain_text("exempt")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -21,7 +22,7 @@ from session_reaper.commands.console.auth import Auth, Identity, refusal
 from session_reaper.commands.console.live import Entry, iso
 from session_reaper.commands.explaining import Explanation, explain
 from session_reaper.commands.report.as_json import to_json
-from session_reaper.commands.report.collect import ReportError, load, parse_since
+from session_reaper.commands.report.collect import collect_recent, parse_since
 from session_reaper.commands.serve.service import Service
 from session_reaper.core.approvals import PendingDecision
 from session_reaper.core.results import DecisionLine, Outcome
@@ -118,10 +119,10 @@ class ConsoleApi:
             since = parse_since(text)
         except ValueError as exc:
             return refusal(400, "bad-request", f"since: {exc}")
-        try:
-            data = await asyncio.to_thread(load, self.service.settings.sweep.ledger, since)
-        except ReportError as exc:
-            return refusal(503, "ledger", redact(str(exc)))
+        try:  # the service's own open ledger: an in-memory one (demo --console) exists only there
+            data = await asyncio.to_thread(collect_recent, self.service.runtime.ledger, since)
+        except SQLAlchemyError as exc:  # never the driver's text: it may hold the URL and its password
+            return refusal(503, "ledger", f"cannot read the ledger ({type(exc).__name__})")
         return JSONResponse(to_json(data))
 
     # -- acting -----------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -33,11 +32,9 @@ from starlette.staticfiles import StaticFiles
 from session_reaper.commands.console.api import ConsoleApi
 from session_reaper.commands.console.auth import Auth, Identity
 from session_reaper.commands.report import html as report_html
-from session_reaper.commands.report.collect import collect, last_recorded, parse_since
-from session_reaper.commands.report.figures import ReportData
+from session_reaper.commands.report.collect import collect_recent, parse_since
 from session_reaper.commands.report.wording import period_text
 from session_reaper.core.catalog import RULES
-from session_reaper.ledger import Ledger
 
 ROOT = "/console"
 API = "/api/console"
@@ -66,20 +63,6 @@ SECURITY_HEADERS = {
 }
 
 
-async def history_of(ledger: Ledger, period: timedelta) -> ReportData:
-    """The report's figures for `period` back from the ledger's latest moment (the platform's clock).
-
-    Read from the service's own open ledger, not a new connection to its URL: an in-memory SQLite
-    ledger (the demo's) exists only there.
-    """
-
-    def read() -> ReportData:
-        now = last_recorded(ledger) or datetime.now(UTC)
-        return collect(ledger, now - period, now)
-
-    return await asyncio.to_thread(read)
-
-
 def countdown(seconds: float | None) -> str:
     """What the page says before the script's first tick (console.js says the same)."""
     if seconds is None:
@@ -92,6 +75,14 @@ def countdown(seconds: float | None) -> str:
     if hours:
         return f"{hours}h {minutes:02d}m {secs:02d}s"
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def when(iso: str | None) -> str:
+    """ "2026-12-02T10:08:17Z" -> "2026-12-02 10:08:17 UTC" (console.js says the same)."""
+    if not iso:
+        return "—"
+    text = iso.replace("T", " ")
+    return text[:-1] + " UTC" if text.endswith("Z") else text
 
 
 @cache
@@ -114,6 +105,7 @@ def _environment() -> Environment:
         poll_ms=POLL_MS,
         explain_poll_ms=EXPLAIN_POLL_MS,
         countdown=countdown,
+        when=when,
         static=lambda name: f"{ROOT}/static/{name}?v={_version(name)}",
     )
     return environment
@@ -213,7 +205,7 @@ class Pages:
         except ValueError as exc:
             error = f"Period {since!r}: {exc}. Showing {DEFAULT_PERIOD}."
             since, period = DEFAULT_PERIOD, parse_since(DEFAULT_PERIOD)
-        data = await history_of(self.api.service.runtime.ledger, period)
+        data = await asyncio.to_thread(collect_recent, self.api.service.runtime.ledger, period)
         periods = list(PERIODS)
         if since not in dict(periods):
             periods.append((since, f"the last {since}"))

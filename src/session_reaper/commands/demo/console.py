@@ -6,7 +6,7 @@ day just played. Traffic goes on: every `TICK` seconds the traffic generator pla
 seconds of guests and agents, so conversations keep arriving, going quiet and becoming eligible while
 a person watches. One rule waits for approval (`APPROVAL_RULE`), so that the console has decisions
 to approve. The tokens are `SESSION_REAPER_CONSOLE_TOKEN` / `..._VIEWER_TOKEN` when set, else new
-random ones, printed with the URL: on loopback, for the person who started the demo.
+random ones, printed with the URL (on loopback, for the person who started the demo).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 
 from session_reaper.commands.console.auth import OPERATOR_TOKEN_ENV, VIEWER_TOKEN_ENV
 from session_reaper.commands.demo.recording import credentials, demo_settings
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 TICK = 2.0  # real seconds between two steps of traffic
 SPEED = 10.0  # the emulated center lives this many seconds per real second (its clock runs on meanwhile)
 INTERVAL = "5s"  # the sweep interval of the demo's `serve`
-APPROVAL_RULE = "customer-left"  # its closes wait for an operator in the console
+APPROVAL_RULE = "idle"  # the most common situation: its closes wait for an operator in the console
 
 
 def console_settings(ledger_url: str) -> Settings:
@@ -46,12 +47,19 @@ def console_settings(ledger_url: str) -> Settings:
     )
 
 
-def console_tokens(environ: Mapping[str, str]) -> dict[str, str]:
-    """The operator's and the viewer's tokens: the environment's, else new ones."""
-    return {
-        OPERATOR_TOKEN_ENV: environ.get(OPERATOR_TOKEN_ENV) or secrets.token_urlsafe(18),
-        VIEWER_TOKEN_ENV: environ.get(VIEWER_TOKEN_ENV) or secrets.token_urlsafe(18),
-    }
+def console_tokens(environ: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The operator's and the viewer's tokens (the environment's, else new ones), and what to print.
+
+    A generated token is printed: nobody else knows it. One from the environment is not: it is
+    a secret someone already has, and the terminal's scroll-back is no place for it.
+    """
+    tokens: dict[str, str] = {}
+    shown: dict[str, str] = {}
+    for variable in (OPERATOR_TOKEN_ENV, VIEWER_TOKEN_ENV):
+        given = environ.get(variable)
+        tokens[variable] = given or secrets.token_urlsafe(18)
+        shown[variable] = f"(from ${variable})" if given else tokens[variable]
+    return tokens, shown
 
 
 async def _traffic(traffic: TrafficGenerator) -> None:
@@ -77,15 +85,15 @@ async def keep_serving(
     except OSError as exc:
         console.print(f"[red]Cannot listen on {host}:{port}: {exc.strerror or exc}[/]")
         return EXIT_USAGE
-    tokens = console_tokens(os.environ)
+    tokens, shown = console_tokens(os.environ)
     settings = console_settings(ledger_url)
     url = f"http://{host}:{port}/console"
     console.rule("[bold]5. The console")
     console.print(
         f"The console runs at [bold]{url}[/] (serve --apply, a sweep every {INTERVAL}; traffic goes on at "
         f"{SPEED:g}× speed; {APPROVAL_RULE} closes wait for approval).\n"
-        f"  operator token (read and act): [bold]{tokens[OPERATOR_TOKEN_ENV]}[/]\n"
-        f"  viewer token (read only):      [bold]{tokens[VIEWER_TOKEN_ENV]}[/]\n"
+        f"  operator token (read and act): [bold]{escape(shown[OPERATOR_TOKEN_ENV])}[/]\n"
+        f"  viewer token (read only):      [bold]{escape(shown[VIEWER_TOKEN_ENV])}[/]\n"
         "Press Ctrl-C to stop.",
         markup=True,
         highlight=False,
@@ -93,9 +101,11 @@ async def keep_serving(
     moving = asyncio.create_task(_traffic(traffic), name="demo-traffic")
     try:
         async with open_runtime(settings, environ=credentials(base_url), ledger=ledger) as runtime:
-            return await _serve(
+            code = await _serve(
                 runtime, Metrics(), sock, host=host, port=port, grace=DEFAULT_GRACE, environ=tokens
             )
+        console.print("The console stopped.")
+        return code
     finally:
         moving.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -178,6 +178,16 @@ def load(url: str, since: datetime | timedelta, now: datetime | None = None) -> 
             ledger.close()
 
 
+def collect_recent(ledger: Ledger, period: timedelta) -> ReportData:
+    """`collect` for `period` back from the ledger's latest moment (the platform's clock), on an open ledger.
+
+    What `serve`'s console shows: read from the service's own ledger, not from a new connection to its
+    URL (an in-memory SQLite ledger, the demo's, exists only there).
+    """
+    now = last_recorded(ledger) or datetime.now(UTC)
+    return collect(ledger, now - period, now)
+
+
 def parse_since(text: str) -> timedelta:
     """`--since`: a positive duration such as 7d, 24h, 90m. Raises ValueError with a hint."""
     value = parse_duration(text)

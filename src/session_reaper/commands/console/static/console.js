@@ -79,6 +79,12 @@
 
   // -- countdowns: ticked every second between polls from the seconds the API said ------------
 
+  // "2026-12-02T10:08:17Z" -> "2026-12-02 10:08:17 UTC": the platform's time, as the API gives it.
+  function when(iso) {
+    if (!iso) return "—";
+    return String(iso).replace("T", " ").replace(/(\.\d+)?Z$/, " UTC");
+  }
+
   function countdownText(seconds) {
     if (seconds === null || seconds === undefined || seconds === "") return "—";
     seconds = Math.max(0, Math.round(Number(seconds)));
@@ -131,6 +137,7 @@
   // -- the acts (operator only; the API refuses a viewer anyway) --------------------------------
 
   function act(button, refresh) {
+    if (button.getAttribute("aria-busy") === "true") return; // already asked: one act at a time
     var kind = button.dataset.act;
     var id = button.dataset.conversation;
     var step;
@@ -176,7 +183,8 @@
     } else {
       return;
     }
-    button.disabled = true;
+    // Busy, not disabled: a disabled button would drop the keyboard focus the dialog gives back.
+    button.setAttribute("aria-busy", "true");
     step
       .then(function (text) {
         if (text) say(text, true);
@@ -185,7 +193,7 @@
         say("Not done: " + error.message, false);
       })
       .then(function () {
-        button.disabled = false;
+        button.removeAttribute("aria-busy");
         refresh();
       });
   }
@@ -203,6 +211,14 @@
       .filter(function (p) { return p.state === "connected"; })
       .map(function (p) { return p.purpose + (p.name ? " (" + p.name + ")" : ""); });
     return who.length ? who.join(", ") : "nobody";
+  }
+
+  // A row that goes (its conversation ended) must not take the keyboard's place with it: the focus
+  // moves to the line that says what happened.
+  function drop(tr) {
+    var hadFocus = tr.contains(document.activeElement);
+    tr.remove();
+    if (hadFocus && outcome) outcome.focus();
   }
 
   function livePage() {
@@ -256,8 +272,8 @@
       setText(cell("queue"), c.queueName || c.queueId || "—");
       var ruleCell = cell("rule");
       setText(ruleCell, c.rule || "—");
-      if (c.exempt) ruleCell.appendChild(el("span", { class: "tag exempt" }, " exempt"));
-      if (c.pendingDecisionId) ruleCell.appendChild(el("span", { class: "tag pending" }, " waiting for approval"));
+      if (c.exempt) ruleCell.appendChild(el("span", { class: "tag exempt" }, "exempt"));
+      if (c.pendingDecisionId) ruleCell.appendChild(el("span", { class: "tag pending" }, "waiting for approval"));
       setText(cell("reason"), c.reason || "");
       setText(cell("connected"), connected(c.participants));
       armCountdown(cell("countdown"), c.secondsUntilEligible);
@@ -284,7 +300,7 @@
       });
       rows.forEach(function (tr, id) {
         if (!seen.has(id)) {
-          tr.remove();
+          drop(tr);
           rows.delete(id);
         }
       });
@@ -293,7 +309,7 @@
         (data.conversations.length === 1 ? "" : "s") + " in scope";
       if (announced !== lastAnnounced) {
         lastAnnounced = announced;
-        setText(statusLine, announced + ", platform time " + (data.now || "?") + ".");
+        setText(statusLine, announced + ", platform time " + when(data.now) + ".");
       }
       statusLine.dataset.updated = data.now || "";
     }
@@ -312,8 +328,8 @@
           tr.appendChild(idCell);
           tr.appendChild(el("td", {}, p.rule));
           tr.appendChild(el("td", {}, p.reason));
-          tr.appendChild(el("td", {}, p.createdAt));
-          tr.appendChild(el("td", {}, p.expiresAt));
+          tr.appendChild(el("td", {}, when(p.createdAt)));
+          tr.appendChild(el("td", {}, when(p.expiresAt)));
           if (CAN_ACT) {
             var acts = el("td", { class: "actions" });
             var approve = actButton("approve", "Approve", p.conversationId, "approve");
@@ -332,7 +348,7 @@
       });
       pendingRows.forEach(function (tr, id) {
         if (!seen.has(id)) {
-          tr.remove();
+          drop(tr);
           pendingRows.delete(id);
         }
       });
