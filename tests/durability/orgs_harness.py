@@ -183,6 +183,14 @@ class Deployment:
         self.replicas.append(replica)
         return replica
 
+    def terminate(self, timeout: float = 40.0) -> dict[str, int]:
+        """SIGTERM to every replica at once (one stopping alone would hand its orgs to the others),
+        then each one's exit code."""
+        for replica in self.replicas:
+            if replica.process.poll() is None:
+                replica.process.send_signal(signal.SIGTERM)
+        return {replica.name: replica.process.wait(timeout=timeout) for replica in self.replicas}
+
     def stop(self) -> None:
         for replica in self.replicas:
             if replica.process.poll() is None:

@@ -122,7 +122,12 @@ class Shard:
                 break
             if name in self.loops or name in self.handing_over:
                 continue
+            if self.stopping.is_set():
+                return
             if await self._take(name, holders.get(name), now):
+                if self.stopping.is_set():  # stopped while claiming: give it straight back
+                    await asyncio.to_thread(self.leases.release, name, self.owner)
+                    return
                 self._start(name)
 
     async def _take(self, name: str, held: tuple[str, datetime] | None, now: datetime) -> bool:
