@@ -66,6 +66,7 @@ def collect(ledger: Ledger, since: datetime, now: datetime) -> ReportData:
             api_requests=cost.api_requests,
             cost_sweeps=cost.sweeps,
             cost_closes=cost.closes,
+            by_org=queries.by_org(connection, since),
         )
     count, applied, first, last = sweep_row
     until = max(now, last) if last is not None else now
