@@ -7,6 +7,8 @@ organizations of one client (in the file, or in the environment), a variable tha
 
 from __future__ import annotations
 
+import io
+import json
 import re
 import subprocess
 import sys
@@ -129,6 +131,20 @@ def test_credentials_come_from_the_variables_each_organization_names() -> None:
     # once read, an organization's secret is redacted like GENESYSCLOUD_OAUTHCLIENT_SECRET
     assert redact("token request with globex-secret-value failed") == "token request with [REDACTED] failed"
     assert "acme-secret-value" not in repr(acme) + str(acme)
+
+
+def test_a_secret_read_after_logging_was_set_up_is_redacted_in_every_line() -> None:
+    from session_reaper.telemetry import logs
+
+    stream = io.StringIO()
+    logs.configure(json=True, stream=stream, secrets=[])
+    try:
+        parse_settings(TWO, FILE).organizations({**ENV, "ACME_SECRET": "late-acme-secret-xyz"})
+        logs.get_logger().warning("token refused", detail="client acme sent late-acme-secret-xyz")
+    finally:
+        logs.configure(json=False, level="warning")
+    assert "late-acme-secret-xyz" not in stream.getvalue()
+    assert json.loads(stream.getvalue())["detail"] == "client acme sent [REDACTED]"
 
 
 @pytest.mark.parametrize(
@@ -307,3 +323,51 @@ def test_the_command_exits_2_naming_the_org_and_sends_nothing(
     assert said in done.stderr, done.stderr
     assert "secret-value" not in done.stdout + done.stderr
     assert emulator.requests() == []
+
+
+# ------------------------------------------------------------------------------------ runtimes
+
+
+def test_each_organizations_runtime_has_its_own_client_pacer_policy_and_ledger_view(
+    emulator: Any, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from session_reaper.commands.runtime import open_runtime, organizations
+    from session_reaper.ledger import Ledger
+
+    emulator.add_client("rt-acme", "rt-acme-secret", rateLimitPerMinute=100_000, organization="acme")
+    emulator.add_client("rt-globex", "rt-globex-secret", rateLimitPerMinute=100_000, organization="globex")
+    env = {"ACME_ID": "rt-acme", "ACME_SECRET": "rt-acme-secret"}
+    env |= {"GLOBEX_ID": "rt-globex", "GLOBEX_SECRET": "rt-globex-secret"}
+    text = TWO.replace('region = "eu-west-1"', f'api_url = "{emulator.base_url}"')
+    text = text.replace("http://127.0.0.1:9/", emulator.base_url)
+    settings = parse_settings(text.replace("sqlite:///shared.db", f"sqlite:///{tmp_path / 'l.db'}"), FILE)
+
+    async def both() -> list[tuple[Any, ...]]:
+        seen = []
+        with Ledger.open(settings.sweep.ledger) as shared:
+            for org in organizations(settings, env):
+                async with open_runtime(settings, env, org=org, ledger=shared) as rt:
+                    me = await rt.api.token_info()
+                    budget = rt.api.http.limiter.budget
+                    seen.append(
+                        (
+                            rt.org,
+                            me["organization"]["name"],
+                            budget,
+                            rt.settings.sweep.max_closes,
+                            rt.ledger.org,
+                        )
+                    )
+        return seen
+
+    (acme, globex) = asyncio.run(both())
+    assert acme[:2] == ("acme", "acme") and globex[:2] == ("globex", "globex")
+    assert acme[2] < globex[2]  # 120/min against the default 300/min, each below its own limit
+    assert (acme[3], globex[3]) == (3, 10)  # each its own merged policy
+    assert (acme[4], globex[4]) == ("acme", "globex")  # each its own view of the one ledger
+    assert {r["clientId"] for r in emulator.requests()} == {"rt-acme", "rt-globex"}
+    # with several organizations a runtime must be told which
+    with pytest.raises(ConfigError, match=r"several organizations are configured \(acme, globex\)"):
+        asyncio.run(open_runtime(settings, env).__aenter__())

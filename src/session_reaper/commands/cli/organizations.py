@@ -64,6 +64,8 @@ def each_org(
     settings: Settings, found: list[Organization], work: Callable[[Runtime], Awaitable[T]]
 ) -> list[OrgPass[T]]:
     """`work` in each organization's runtime, in turn, sharing one ledger."""
+    from structlog.contextvars import bound_contextvars
+
     from session_reaper.commands.exits import HANDLED, exit_for
     from session_reaper.commands.runtime import open_runtime
     from session_reaper.errors import EXIT_OK
@@ -82,8 +84,10 @@ def each_org(
         with Ledger.open(settings.sweep.ledger) as ledger:
             for organization in found:
                 try:
-                    async with open_runtime(settings, org=organization, ledger=ledger) as rt:
-                        passes.append(OrgPass(organization.name, await work(rt), EXIT_OK))
+                    # every log line of the pass names its org, as `serve`'s loops do
+                    with bound_contextvars(org=organization.name):
+                        async with open_runtime(settings, org=organization, ledger=ledger) as rt:
+                            passes.append(OrgPass(organization.name, await work(rt), EXIT_OK))
                 except KeyboardInterrupt:
                     raise
                 except HANDLED as exc:  # refused credentials, an unreachable platform: this org's
