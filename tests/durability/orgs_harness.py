@@ -125,6 +125,9 @@ class Replica:
         ready = self.readyz() or {}
         return {org for org, state in ready.get("orgs", {}).items() if state == "ok"}
 
+    def metrics(self) -> str:
+        return httpx.get(self.url + "/metrics", timeout=5).text
+
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)

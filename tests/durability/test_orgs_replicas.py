@@ -92,6 +92,7 @@ def test_three_orgs_on_two_replicas_each_conversation_acted_on_once_within_each_
         )
         wait_for_more_sweeps(postgres_url, list(deployment.orgs))
         held = {"one": one.held(), "two": two.held()}
+        exposed = {"one": one.metrics(), "two": two.metrics()}
         assert deployment.terminate() == {"one": 0, "two": 0}
     finally:
         deployment.stop()
@@ -107,6 +108,11 @@ def test_three_orgs_on_two_replicas_each_conversation_acted_on_once_within_each_
     # divided: each org swept by one replica, both replicas holding some
     assert sorted(held["one"] | held["two"]) == sorted(deployment.orgs), held
     assert not held["one"] & held["two"] and held["one"] and held["two"], held
+    # /metrics: each replica's figures by org, 1 for the orgs it holds
+    for replica, text in exposed.items():
+        for name in held[replica]:
+            assert f'session_reaper_org_held{{org="{name}"}} 1.0' in text
+            assert f'session_reaper_decisions_total{{decision="close",org="{name}"' in text
     # each client within its own limit, on its own platform only
     by_client = requests_by_client(log)
     figures = {client: busiest_minute(entries) for client, entries in by_client.items()}
