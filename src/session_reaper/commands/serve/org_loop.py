@@ -89,6 +89,9 @@ class OrgLoop:
             return "starting"
         checks = await service.readiness()
         problems = [f"{name}: {value}" for name, value in checks.items() if value != "ok"]
+        last = service.last
+        if last is not None and last.outcome == "error":  # its platform failing: an outage, a 5xx storm
+            problems.append(f"last pass: {last.problem or 'failed'}")
         return "; ".join(problems) if problems else "ok"
 
     async def _run(self) -> None:
