@@ -310,6 +310,7 @@ def _run(emulator: Any, tmp_path: Path, text: str, *args: str, env: dict[str, st
             "--org initech: no such organization (configured: acme, globex)",
         ),
         (TWO, ("explain", "some-id", "--org", "nope"), None, "(configured: acme, globex)"),
+        (TWO, ("sweep", "--only", "c-1"), None, "--only: name the conversations' organization with --org"),
     ],
 )
 def test_the_command_exits_2_naming_the_org_and_sends_nothing(
