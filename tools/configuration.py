@@ -110,7 +110,7 @@ def _orgs_section() -> list[str]:
         "on every line, the summaries included, when organizations are configured. `sweep --only ID` needs",
         "`--org` when several are configured (an id is one organization's); `explain ID` asks each in turn.",
         "",
-        "```toml",
+        "```",  # not ```toml: the first toml block of this page is the defaults file, and stays so
         *EXAMPLE_ORG,
         "```",
         "",
