@@ -107,9 +107,10 @@ def _orgs_section() -> list[str]:
         "`scan`, `sweep`, `explain` and `doctor` take `--org NAME`; without it, `scan`, `sweep` and `doctor`",
         "go over every organization in turn, each on its own (one organization's refused credentials or",
         'outage is reported and the others still run; the exit code is the worst). JSON Lines carry `"org"`',
-        "on every line, the summaries included, when organizations are configured.",
+        "on every line, the summaries included, when organizations are configured. `sweep --only ID` needs",
+        "`--org` when several are configured (an id is one organization's); `explain ID` asks each in turn.",
         "",
-        "```toml",
+        "```",  # not ```toml: the first toml block of this page is the defaults file, and stays so
         *EXAMPLE_ORG,
         "```",
         "",

@@ -310,6 +310,7 @@ def _run(emulator: Any, tmp_path: Path, text: str, *args: str, env: dict[str, st
             "--org initech: no such organization (configured: acme, globex)",
         ),
         (TWO, ("explain", "some-id", "--org", "nope"), None, "(configured: acme, globex)"),
+        (TWO, ("sweep", "--only", "c-1"), None, "--only: name the conversations' organization with --org"),
     ],
 )
 def test_the_command_exits_2_naming_the_org_and_sends_nothing(
@@ -371,3 +372,25 @@ def test_each_organizations_runtime_has_its_own_client_pacer_policy_and_ledger_v
     # with several organizations a runtime must be told which
     with pytest.raises(ConfigError, match=r"several organizations are configured \(acme, globex\)"):
         asyncio.run(open_runtime(settings, env).__aenter__())
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ({"org": "initech"}, "--org initech: no such organization (configured: acme, globex)"),
+        ({}, "--plan: lines without an org, and organizations are configured"),
+    ],
+)
+def test_a_plan_of_an_unknown_organization_or_of_none_is_refused(
+    emulator: Any, tmp_path: Path, line: dict[str, str], said: str
+) -> None:
+    plan = tmp_path / "plan.jsonl"
+    decided = {"conversationId": "c-1", "rule": "idle", "decision": "close", "outcome": "dry-run"}
+    plan.write_text(
+        json.dumps({**line, **decided, "reason": "x", "decidedAt": "2026-01-01T00:00:00Z"}) + "\n"
+    )
+    text = TWO.replace("http://127.0.0.1:9/", emulator.base_url)
+    done = _run(emulator, tmp_path, text, "sweep", "--apply", "--plan", str(plan))
+    assert done.returncode == 2, done
+    assert said in done.stderr and "Traceback" not in done.stderr
+    assert emulator.requests() == []

@@ -125,6 +125,9 @@ class Replica:
         ready = self.readyz() or {}
         return {org for org, state in ready.get("orgs", {}).items() if state == "ok"}
 
+    def metrics(self) -> str:
+        return httpx.get(self.url + "/metrics", timeout=5).text
+
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
@@ -182,6 +185,14 @@ class Deployment:
         replica = Replica(name, self.workdir, self.config, self.env(), args)
         self.replicas.append(replica)
         return replica
+
+    def terminate(self, timeout: float = 40.0) -> dict[str, int]:
+        """SIGTERM to every replica at once (one stopping alone would hand its orgs to the others),
+        then each one's exit code."""
+        for replica in self.replicas:
+            if replica.process.poll() is None:
+                replica.process.send_signal(signal.SIGTERM)
+        return {replica.name: replica.process.wait(timeout=timeout) for replica in self.replicas}
 
     def stop(self) -> None:
         for replica in self.replicas:

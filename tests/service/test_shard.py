@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from pydantic import SecretStr
 
 from session_reaper.commands.serve.shard import Shard
 from session_reaper.commands.serve.sharded import org_specs
-from session_reaper.config import Credentials, Settings, parse_settings
+from session_reaper.config import Credentials, Organization, parse_settings
 from session_reaper.ledger import Ledger
 from session_reaper.telemetry.metrics import Metrics
 from tests.helpers.scenarios import idle_chat
@@ -25,14 +24,7 @@ ORGS = ("acme", "globex", "initech")
 LEASE = timedelta(seconds=3)
 
 
-@dataclass(frozen=True)
-class Org:
-    name: str
-    credentials: Credentials
-    settings: Settings
-
-
-def orgs(emulator: Any, ledger_url: str, secrets: dict[str, str] | None = None) -> list[Org]:
+def orgs(emulator: Any, ledger_url: str, secrets: dict[str, str] | None = None) -> list[Organization]:
     settings = parse_settings(f'[sweep]\nledger = "{ledger_url}"\ninterval = "1s"\nmax_closes = 100\n')
     found = []
     for name in ORGS:
@@ -41,7 +33,7 @@ def orgs(emulator: Any, ledger_url: str, secrets: dict[str, str] | None = None) 
         credentials = Credentials(
             client_id=f"{name}-client", client_secret=SecretStr(secret), api_url=emulator.base_url
         )
-        found.append(Org(name, credentials, settings))
+        found.append(Organization(name, credentials, settings))
     return found
 
 

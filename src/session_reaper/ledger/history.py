@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import and_, func, literal, select
 from sqlalchemy.engine import Connection
@@ -205,3 +205,61 @@ def request_cost(connection: Connection, since: datetime) -> RequestCost:
     for (summary,) in connection.execute(query):
         total += _cost(summary)
     return total
+
+
+NO_ORG = "(no org)"  # rows written without [orgs] (before the organizations were configured)
+
+
+@dataclass(frozen=True, slots=True)
+class OrgFigures:
+    """One organization's part of the period: its sweeps, what it had done, what failed, what it cost."""
+
+    org: str
+    sweeps: int
+    applied_sweeps: int
+    actions: dict[str, int]  # done decisions by kind: close, teardown, wrapup, warn
+    failed: int
+    cost: RequestCost
+
+
+def by_org(connection: Connection, since: datetime) -> list[OrgFigures]:
+    """The figures of each organization, by name; [] when no row names one (no `[orgs]`)."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def row(org: str | None) -> dict[str, Any]:
+        return found.setdefault(
+            org or NO_ORG,
+            {
+                "sweeps": 0,
+                "applied": 0,
+                "actions": dict.fromkeys(ACTED, 0),
+                "failed": 0,
+                "cost": RequestCost(0, 0, 0),
+            },
+        )
+
+    started = select(sweeps.c.org, sweeps.c.apply, func.count()).where(sweeps.c.started_at >= since)
+    for org, applied, count in connection.execute(started.group_by(sweeps.c.org, sweeps.c.apply)):
+        row(org)["sweeps"] += int(count)
+        row(org)["applied"] += int(count) if applied else 0
+    costs = select(sweeps.c.org, sweeps.c.summary_json).where(
+        sweeps.c.apply.is_(True), sweeps.c.finished_at >= since, sweeps.c.summary_json.is_not(None)
+    )
+    for org, summary in connection.execute(costs):
+        row(org)["cost"] += _cost(summary)
+    done = (
+        select(decisions.c.org, decisions.c.decision, decisions.c.outcome, func.count())
+        .where(decisions.c.decided_at >= since, decisions.c.outcome.in_(("done", "failed")))
+        .group_by(decisions.c.org, decisions.c.decision, decisions.c.outcome)
+    )
+    for org, decision, outcome, count in connection.execute(done):
+        if outcome == "failed":
+            row(org)["failed"] += int(count)
+        elif decision in ACTED:
+            row(org)["actions"][decision] += int(count)
+    if set(found) <= {NO_ORG}:
+        return []
+    return [
+        OrgFigures(org, v["sweeps"], v["applied"], v["actions"], v["failed"], v["cost"])
+        for org, v in sorted(found.items())
+    ]

@@ -72,6 +72,11 @@ def sweep(
     selection = _selection(only, plan_file, fresh=fresh, dry_run=not settings.sweep.apply)
     found = targets(settings, org)
     _check_plan_orgs(selection, settings)
+    if only and len(found) > 1:  # an id is one organization's: the others would only say "not found"
+        names = ", ".join(str(o.name) for o in found)
+        raise fail(
+            EXIT_USAGE, f"--only: name the conversations' organization with --org (configured: {names})"
+        )
 
     applied: dict[str | None, bool] = {}
 

@@ -49,4 +49,16 @@ def to_json(data: ReportData) -> dict[str, Any]:
         "apiRequests": data.api_requests,
         "requestsPerClose": round2(data.requests_per_close),
         "consoleActions": [a.to_json() for a in data.console_actions],
+        # each organization's figures, by name (only when the ledger's rows name organizations)
+        "byOrg": {
+            org.org: {
+                "sweeps": org.sweeps,
+                "appliedSweeps": org.applied_sweeps,
+                **{kind: org.actions.get(kind, 0) for kind in ACTIONS},
+                "failed": org.failed,
+                "apiRequests": org.cost.api_requests,
+                "requestsPerClose": round2(org.cost.per_close),
+            }
+            for org in data.by_org
+        },
     }

@@ -71,6 +71,7 @@ def collect(ledger: Ledger, since: datetime, now: datetime) -> ReportData:
                 ConsoleAction(a["at"], a["operator"], a["action"], a["conversationId"], a["detail"])
                 for a in console_sql.actions_since(connection, since)
             ],
+            by_org=queries.by_org(connection, since),
         )
     count, applied, first, last = sweep_row
     until = max(now, last) if last is not None else now

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from session_reaper.core.rules import Action
-from session_reaper.ledger.history import ACTED, RequestCost
+from session_reaper.ledger.history import ACTED, OrgFigures, RequestCost
 
 HOUR_KEY = "%Y-%m-%dT%H:00Z"  # the ledger's hour buckets: "2026-11-21T10:00Z", UTC
 ACTIONS = ACTED
@@ -154,6 +154,7 @@ class ReportData:
     cost_sweeps: int = 0
     cost_closes: int = 0
     console_actions: list[ConsoleAction] = field(default_factory=list)  # by people, in time order
+    by_org: list[OrgFigures] = field(default_factory=list)  # each organization's figures; [] without [orgs]
 
     @property
     def closes(self) -> int:

@@ -18,6 +18,7 @@ from session_reaper.commands.report.wording import (
     NO_FAILURE,
     NOTHING_DONE,
     cost_rows,
+    org_rows,
     period_text,
     rule_rows,
     spread_text,
@@ -219,6 +220,10 @@ def render_body(data: ReportData) -> str:
         sections.append(
             _section("Nothing recorded yet", _empty_text("The ledger holds no sweep in this period."))
         )
+    if data.by_org:
+        org_headings, org_cells = org_rows(data)
+        org_table = _table(org_headings, org_cells, dict.fromkeys(range(1, len(org_headings)), "num"))
+        sections.append(_section("By organization", org_table, "Each organization's sweeps, acts and cost."))
     headings, rows = rule_rows(data)
     rule_table = _table(headings, rows, dict.fromkeys(range(1, len(headings)), "num")) if rows else ""
     sections.append(

@@ -14,6 +14,7 @@ from session_reaper.commands.report.wording import (
     NO_FAILURE,
     NOTHING_DONE,
     cost_rows,
+    org_rows,
     period_text,
     rule_rows,
     spread_text,
@@ -49,6 +50,14 @@ def render_terminal(console: Console, data: ReportData) -> None:
     if data.past_threshold_minutes:
         overview.add_row("acted past the rule's threshold", spread_text(data.past_threshold_minutes))
     console.print(overview)
+    if data.by_org:
+        org_headings, org_cells = org_rows(data)
+        by_org = Table(title="By organization", title_justify="left")
+        for i, heading in enumerate(org_headings):
+            by_org.add_column(heading, justify="right" if i else "left", overflow="fold")
+        for cells in org_cells:
+            by_org.add_row(*(Text(c) for c in cells))
+        console.print(by_org)
     headings, rows = rule_rows(data)
     if rows:
         by_rule = Table(title="Acted on, by rule", title_justify="left")

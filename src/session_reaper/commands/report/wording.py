@@ -58,3 +58,27 @@ def cost_rows(data: ReportData) -> list[tuple[str, str]]:
         ("conversations closed or torn down", figure_text(data.cost_closes)),
         (FIGURE_LABELS["requestsPerClose"], figure_text(round2(data.requests_per_close))),
     ]
+
+
+def org_rows(data: ReportData) -> tuple[list[str], list[list[str]]]:
+    """The "by organization" table, shared by the terminal and the page: headings, then rows."""
+    headings = [
+        "organization",
+        "sweeps",
+        *(ACTION_HEADINGS[kind] for kind in ACTIONS),
+        "failures",
+        "API requests",
+        "per close",
+    ]
+    rows = [
+        [
+            org.org,
+            figure_text(org.sweeps),
+            *(figure_text(org.actions.get(kind, 0)) for kind in ACTIONS),
+            figure_text(org.failed),
+            figure_text(org.cost.api_requests),
+            figure_text(round2(org.cost.per_close)),
+        ]
+        for org in data.by_org
+    ]
+    return headings, rows

@@ -21,6 +21,7 @@ from session_reaper.commands.runtime import (
     EXIT_USAGE,
     Runtime,
     open_runtime,
+    organizations,
 )
 from session_reaper.commands.serve import DEFAULT_GRACE
 from session_reaper.commands.serve.endpoints import SignalFreeServer, bind, create_app, loopback
@@ -72,7 +73,7 @@ async def serve(settings: Settings, *, host: str, port: int, grace: float = DEFA
 
             return await serve_orgs(
                 settings,
-                settings.organizations(),  # every org's credentials read, or exit 2, before anything
+                organizations(settings),  # every org's credentials and host read, or exit 2, first
                 sock,
                 host=host,
                 port=port,

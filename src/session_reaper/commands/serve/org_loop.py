@@ -25,7 +25,7 @@ from session_reaper.telemetry.metrics import OrgMetrics
 
 RETRY_MAX_SECONDS = 300.0  # the longest an org that cannot start waits before it tries again
 
-# Opens one organization's runtime over its view of the ledger, counting its responses in `metrics`.
+# Opens one organization's runtime over the shared ledger, counting its responses in `metrics`.
 RuntimeOpener = Callable[[Ledger, OrgMetrics], AbstractAsyncContextManager[Runtime]]
 
 
@@ -45,7 +45,7 @@ class OrgLoop:
         self.name = name
         self.settings = settings
         self._open_runtime = open_runtime
-        self.ledger = ledger.for_org(name)
+        self.ledger = ledger  # the process's: the runtime opens this org's view of it
         self.metrics = metrics
         self.apply = apply
         self.service: Service | None = None
@@ -89,6 +89,9 @@ class OrgLoop:
             return "starting"
         checks = await service.readiness()
         problems = [f"{name}: {value}" for name, value in checks.items() if value != "ok"]
+        last = service.last
+        if last is not None and last.outcome == "error":  # its platform failing: an outage, a 5xx storm
+            problems.append(f"last pass: {last.problem or 'failed'}")
         return "; ".join(problems) if problems else "ok"
 
     async def _run(self) -> None:

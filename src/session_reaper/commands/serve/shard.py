@@ -101,6 +101,12 @@ class Shard:
             alive.remove(gone)
         self.replicas = alive
         for name in list(self.loops):
+            ended = self.loops[name].task
+            if ended is not None and ended.done() and not self.stopping.is_set():
+                # a loop ends only when stopped; one that ended by itself (a bug) is started again
+                log.error("organization loop ended by itself: starting it again", org=name)
+                self.loops.pop(name)
+                self._start(name)
             renewed = await asyncio.to_thread(self.leases.renew, name, self.owner, ttl=self.lease, now=now)
             if not renewed:
                 log.warning("organization lost: another replica holds it now", org=name)
@@ -122,7 +128,12 @@ class Shard:
                 break
             if name in self.loops or name in self.handing_over:
                 continue
+            if self.stopping.is_set():
+                return
             if await self._take(name, holders.get(name), now):
+                if self.stopping.is_set():  # stopped while claiming: give it straight back
+                    await asyncio.to_thread(self.leases.release, name, self.owner)
+                    return
                 self._start(name)
 
     async def _take(self, name: str, held: tuple[str, datetime] | None, now: datetime) -> bool:

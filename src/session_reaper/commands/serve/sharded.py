@@ -13,7 +13,6 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
-from typing import Protocol
 
 import uvicorn
 from starlette.applications import Starlette
@@ -21,29 +20,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from session_reaper.commands.runtime import EXIT_ACTION_FAILED, EXIT_OK, Runtime
+from session_reaper.commands.runtime import EXIT_ACTION_FAILED, EXIT_OK, Runtime, open_runtime
 from session_reaper.commands.serve.endpoints import SignalFreeServer
 from session_reaper.commands.serve.org_loop import RuntimeOpener
 from session_reaper.commands.serve.service import _check, log
 from session_reaper.commands.serve.shard import DEFAULT_ORG_LEASE, OrgSpec, Shard
-from session_reaper.config import Credentials, Settings
-from session_reaper.genesys.api import GenesysApi
+from session_reaper.config import Organization, Settings
 from session_reaper.genesys.http import ResponseEvent
-from session_reaper.genesys.port import GenesysPlatform
-from session_reaper.genesys.regions import resolve
 from session_reaper.ledger import Ledger
 from session_reaper.telemetry.metrics import Metrics, OrgMetrics
-
-
-class Organization(Protocol):
-    """An organization ready to be reached (config.Organization): name, credentials, whole policy."""
-
-    @property
-    def name(self) -> str | None: ...
-    @property
-    def credentials(self) -> Credentials: ...
-    @property
-    def settings(self) -> Settings: ...
 
 
 def opener(org: Organization) -> RuntimeOpener:
@@ -54,17 +39,8 @@ def opener(org: Organization) -> RuntimeOpener:
         def count(event: ResponseEvent) -> None:
             metrics.observe_request(event.method, event.status if event.status is not None else "error")
 
-        credentials, sweep = org.credentials, org.settings.sweep
-        endpoints = resolve(credentials.region, credentials.api_url, credentials.login_url)
-        async with GenesysApi.connect(
-            endpoints,
-            client_id=credentials.client_id,
-            client_secret=credentials.client_secret.get_secret_value(),
-            requests_per_minute=sweep.requests_per_minute,
-            timeout=sweep.request_timeout.total_seconds(),
-            on_response=count,
-        ) as api:
-            yield Runtime(org.settings, api, ledger, GenesysPlatform(api))
+        async with open_runtime(org.settings, org=org, ledger=ledger, on_response=count) as runtime:
+            yield runtime
 
     return open_org
 
@@ -152,11 +128,11 @@ async def serve_orgs(
             if not shard.stopping.is_set():
                 log.error("the HTTP server stopped unexpectedly")
                 code = EXIT_ACTION_FAILED
+            shard.stop()
+            await task  # the tick under way ends (it claims nothing more), no other begins
             if not await shard.drain(grace):
                 log.warning("stopped before the steps in flight finished: the next holder resolves them")
                 code = EXIT_ACTION_FAILED
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         finally:
             stop_requested.cancel()
             restore()
