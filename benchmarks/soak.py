@@ -42,6 +42,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import psycopg
 
@@ -152,12 +153,13 @@ class Reaper:
             GENESYSCLOUD_OAUTHCLIENT_SECRET=DEFAULT_CLIENT_SECRET,
         )
         self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
         self.starts = 0
         self.kills = 0
         self.exits: list[int] = []  # exit codes of processes that ended on their own
 
     def start(self) -> None:
-        port = _free_port("127.0.0.1")
+        port = self.port = _free_port("127.0.0.1")
         command = [
             sys.executable,
             "-m",
@@ -176,6 +178,20 @@ class Reaper:
                 command, env=self.env, cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=stderr
             )
         self.starts += 1
+
+    def wait_until_up(self, timeout: float = 120.0) -> None:
+        """Until serve answers /healthz: the platform's time starts once the reaper is there (on a loaded
+        machine its start takes seconds, many virtual minutes of a smoke's hour)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                code = self.process.returncode
+                raise SystemExit(f"soak: serve exited at its start ({code}); see {self.stderr}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise SystemExit(f"soak: serve did not answer /healthz within {timeout:.0f} s")
 
     def check_alive(self) -> None:
         """A serve that exited on its own is recorded and started again (the soak goes on)."""
@@ -411,6 +427,7 @@ def soak(
     rss: list[tuple[float, int]] = []  # (virtual seconds, bytes) of the process that lives longest
     forced = 0
     reaper.start()
+    reaper.wait_until_up()
     try:
         elapsed = 0.0
         while elapsed < length:
