@@ -29,13 +29,14 @@ import contextlib
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -62,6 +63,8 @@ REQUEST_TIMEOUT = 5  # real seconds: `[sweep] request_timeout` of the reaper und
 SLOW_MS = 8_000  # the slow-answer fault: past the timeout
 INTERVAL = "1s"  # serve's interval (real time)
 DAY = 86_400.0
+CONVERSATION_IN_PATH = re.compile(r"/conversations/(?:messages/)?([0-9a-f-]{36})")
+RECENT = 16  # platform requests kept per conversation, as evidence of a broken invariant
 
 
 # ------------------------------------------------------------------------------ PostgreSQL of its own
@@ -426,6 +429,8 @@ def soak(
     open_chats: list[int] = []
     rss: list[tuple[float, int]] = []  # (virtual seconds, bytes) of the process that lives longest
     forced = 0
+    # The last requests served for each conversation (virtual time, method, path after the id, status).
+    recent: defaultdict[str, deque[tuple[str, str, str, int]]] = defaultdict(lambda: deque(maxlen=RECENT))
     reaper.start()
     reaper.wait_until_up()
     try:
@@ -453,6 +458,9 @@ def soak(
                 faults[lift[1]].recoveries.append(elapsed)
             while world.requests:
                 entry = world.requests.popleft()
+                if (about := CONVERSATION_IN_PATH.search(entry["path"])) is not None:
+                    tail = entry["path"][about.end() :] or "/"
+                    recent[about.group(1)].append((entry["at"], entry["method"], tail, entry["status"]))
                 if entry["path"].startswith("/api/v2/") or entry["path"] == "/oauth/token":
                     per_minute[int((parse_iso(entry["at"]) - start).total_seconds() // 60)] += 1
                     statuses[entry["status"]] += 1
@@ -492,7 +500,8 @@ def soak(
     server.stop()
     log = reaper.stderr.read_text(errors="replace")
     log_tail = log[-4000:]
-    evidence = {cid: double_evidence(cid, acts, pg, log) for cid in acts.doubles()[:5]}
+    broken = acts.doubles()[:5] + [c.conversation_id for c in acts.closes if c.wrong][:5]
+    evidence = {cid: act_evidence(cid, acts, pg, log, recent[cid], world) for cid in broken}
     return summarize(
         args,
         length,
@@ -518,9 +527,22 @@ def soak(
     )
 
 
-def double_evidence(cid: str, acts: ActLog, pg: DedicatedPostgres, log: str) -> dict[str, Any]:
-    """What a double act looked like: each act as the emulator served it, the ledger's rows for that
-    conversation, and serve's log lines about it."""
+def act_evidence(
+    cid: str,
+    acts: ActLog,
+    pg: DedicatedPostgres,
+    log: str,
+    recent: deque[tuple[str, str, str, int]],
+    world: Any,
+) -> dict[str, Any]:
+    """What a double act or a wrong close looked like: each act as the emulator served it, the last
+    requests served for that conversation, its messages, the ledger's rows, and serve's log lines."""
+    conversation = world.conversations.get(cid)
+    messages = (
+        sorted((w.at.isoformat(), leg.purpose) for leg in conversation.legs for w in leg.messages)[-8:]
+        if conversation is not None
+        else []
+    )
     steps = pg.query(
         "SELECT id, decision_id, kind, participant_id, intent_at::text, outcome, outcome_at::text,"
         " http_status, error_code FROM steps WHERE conversation_id = %s ORDER BY id",
@@ -533,6 +555,8 @@ def double_evidence(cid: str, acts: ActLog, pg: DedicatedPostgres, log: str) -> 
     )
     return {
         "acts": acts.timeline[cid],
+        "requests": list(recent),
+        "messages": messages,
         "steps": [list(row) for row in steps],
         "decisions": [list(row) for row in decisions],
         "log": [line[:600] for line in log.splitlines() if cid in line][-30:],
@@ -633,7 +657,7 @@ def summarize(
         "examples": {
             "inUse": [vars_of_close(c) for c in in_use[:5]],
             "doubleActs": doubles[:5],
-            "doubleActEvidence": evidence,
+            "evidence": evidence,  # of each double act and wrong close listed
             "openIntents": [list(row) for row in open_steps[:10]],
         },
         "serveLogTail": log_tail if not all(ok.values()) else "",
