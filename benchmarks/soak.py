@@ -432,8 +432,8 @@ def soak(
     # The last requests served for each conversation (virtual time, method, path after the id, status).
     recent: defaultdict[str, deque[tuple[str, str, str, int]]] = defaultdict(lambda: deque(maxlen=RECENT))
     reaper.start()
-    reaper.wait_until_up()
     try:
+        reaper.wait_until_up()
         elapsed = 0.0
         while elapsed < length:
             quiet_by = time.monotonic() + QUIET_WAIT
@@ -469,7 +469,9 @@ def soak(
                 if elapsed % DAY == 0:
                     print(
                         f"soak: virtual day {elapsed / DAY:.0f} at {time.monotonic() - wall0:.0f} s wall,"
-                        f" {len(acts.closes)} close requests, {sum(per_minute.values())} API requests",
+                        f" {len(acts.closes)} close requests, {sum(per_minute.values())} API requests,"
+                        f" {len(world.open_ids)} conversations open,"
+                        f" serve RSS {(reaper.rss() or 0) / 2**20:.1f} MiB",
                         file=sys.stderr,
                         flush=True,
                     )
@@ -626,7 +628,12 @@ def summarize(
         "wallSeconds": round(wall, 1),
         "speedup": round(length / args.wall),
         "forcedClockSteps": forced,
-        "concurrentChats": {"min": min(open_chats, default=0), "max": max(open_chats, default=0)},
+        "concurrentChats": {
+            "min": min(open_chats, default=0),
+            "max": max(open_chats, default=0),
+            # (virtual hour, conversations open), as often as the RSS samples: is the open set flat?
+            "samples": [(h, n) for h, n in enumerate(open_chats, start=1)][:: max(1, len(open_chats) // 12)],
+        },
         "conversationsCreated": long_chats.created + len(traffic.created),
         "closes": len({c.conversation_id for c in closes}),
         "closeRequests": len(closes),
