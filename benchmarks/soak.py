@@ -29,19 +29,21 @@ import contextlib
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import psycopg
 
@@ -61,6 +63,8 @@ REQUEST_TIMEOUT = 5  # real seconds: `[sweep] request_timeout` of the reaper und
 SLOW_MS = 8_000  # the slow-answer fault: past the timeout
 INTERVAL = "1s"  # serve's interval (real time)
 DAY = 86_400.0
+CONVERSATION_IN_PATH = re.compile(r"/conversations/(?:messages/)?([0-9a-f-]{36})")
+RECENT = 16  # platform requests kept per conversation, as evidence of a broken invariant
 
 
 # ------------------------------------------------------------------------------ PostgreSQL of its own
@@ -152,12 +156,13 @@ class Reaper:
             GENESYSCLOUD_OAUTHCLIENT_SECRET=DEFAULT_CLIENT_SECRET,
         )
         self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
         self.starts = 0
         self.kills = 0
         self.exits: list[int] = []  # exit codes of processes that ended on their own
 
     def start(self) -> None:
-        port = _free_port("127.0.0.1")
+        port = self.port = _free_port("127.0.0.1")
         command = [
             sys.executable,
             "-m",
@@ -176,6 +181,20 @@ class Reaper:
                 command, env=self.env, cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=stderr
             )
         self.starts += 1
+
+    def wait_until_up(self, timeout: float = 120.0) -> None:
+        """Until serve answers /healthz: the platform's time starts once the reaper is there (on a loaded
+        machine its start takes seconds, many virtual minutes of a smoke's hour)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                code = self.process.returncode
+                raise SystemExit(f"soak: serve exited at its start ({code}); see {self.stderr}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise SystemExit(f"soak: serve did not answer /healthz within {timeout:.0f} s")
 
     def check_alive(self) -> None:
         """A serve that exited on its own is recorded and started again (the soak goes on)."""
@@ -410,8 +429,11 @@ def soak(
     open_chats: list[int] = []
     rss: list[tuple[float, int]] = []  # (virtual seconds, bytes) of the process that lives longest
     forced = 0
+    # The last requests served for each conversation (virtual time, method, path after the id, status).
+    recent: defaultdict[str, deque[tuple[str, str, str, int]]] = defaultdict(lambda: deque(maxlen=RECENT))
     reaper.start()
     try:
+        reaper.wait_until_up()
         elapsed = 0.0
         while elapsed < length:
             quiet_by = time.monotonic() + QUIET_WAIT
@@ -436,6 +458,9 @@ def soak(
                 faults[lift[1]].recoveries.append(elapsed)
             while world.requests:
                 entry = world.requests.popleft()
+                if (about := CONVERSATION_IN_PATH.search(entry["path"])) is not None:
+                    tail = entry["path"][about.end() :] or "/"
+                    recent[about.group(1)].append((entry["at"], entry["method"], tail, entry["status"]))
                 if entry["path"].startswith("/api/v2/") or entry["path"] == "/oauth/token":
                     per_minute[int((parse_iso(entry["at"]) - start).total_seconds() // 60)] += 1
                     statuses[entry["status"]] += 1
@@ -444,7 +469,9 @@ def soak(
                 if elapsed % DAY == 0:
                     print(
                         f"soak: virtual day {elapsed / DAY:.0f} at {time.monotonic() - wall0:.0f} s wall,"
-                        f" {len(acts.closes)} close requests, {sum(per_minute.values())} API requests",
+                        f" {len(acts.closes)} close requests, {sum(per_minute.values())} API requests,"
+                        f" {len(world.open_ids)} conversations open,"
+                        f" serve RSS {(reaper.rss() or 0) / 2**20:.1f} MiB",
                         file=sys.stderr,
                         flush=True,
                     )
@@ -475,7 +502,8 @@ def soak(
     server.stop()
     log = reaper.stderr.read_text(errors="replace")
     log_tail = log[-4000:]
-    evidence = {cid: double_evidence(cid, acts, pg, log) for cid in acts.doubles()[:5]}
+    broken = acts.doubles()[:5] + [c.conversation_id for c in acts.closes if c.wrong][:5]
+    evidence = {cid: act_evidence(cid, acts, pg, log, recent[cid], world) for cid in broken}
     return summarize(
         args,
         length,
@@ -501,9 +529,22 @@ def soak(
     )
 
 
-def double_evidence(cid: str, acts: ActLog, pg: DedicatedPostgres, log: str) -> dict[str, Any]:
-    """What a double act looked like: each act as the emulator served it, the ledger's rows for that
-    conversation, and serve's log lines about it."""
+def act_evidence(
+    cid: str,
+    acts: ActLog,
+    pg: DedicatedPostgres,
+    log: str,
+    recent: deque[tuple[str, str, str, int]],
+    world: Any,
+) -> dict[str, Any]:
+    """What a double act or a wrong close looked like: each act as the emulator served it, the last
+    requests served for that conversation, its messages, the ledger's rows, and serve's log lines."""
+    conversation = world.conversations.get(cid)
+    messages = (
+        sorted((w.at.isoformat(), leg.purpose) for leg in conversation.legs for w in leg.messages)[-8:]
+        if conversation is not None
+        else []
+    )
     steps = pg.query(
         "SELECT id, decision_id, kind, participant_id, intent_at::text, outcome, outcome_at::text,"
         " http_status, error_code FROM steps WHERE conversation_id = %s ORDER BY id",
@@ -516,6 +557,8 @@ def double_evidence(cid: str, acts: ActLog, pg: DedicatedPostgres, log: str) -> 
     )
     return {
         "acts": acts.timeline[cid],
+        "requests": list(recent),
+        "messages": messages,
         "steps": [list(row) for row in steps],
         "decisions": [list(row) for row in decisions],
         "log": [line[:600] for line in log.splitlines() if cid in line][-30:],
@@ -585,7 +628,12 @@ def summarize(
         "wallSeconds": round(wall, 1),
         "speedup": round(length / args.wall),
         "forcedClockSteps": forced,
-        "concurrentChats": {"min": min(open_chats, default=0), "max": max(open_chats, default=0)},
+        "concurrentChats": {
+            "min": min(open_chats, default=0),
+            "max": max(open_chats, default=0),
+            # (virtual hour, conversations open), as often as the RSS samples: is the open set flat?
+            "samples": [(h, n) for h, n in enumerate(open_chats, start=1)][:: max(1, len(open_chats) // 12)],
+        },
         "conversationsCreated": long_chats.created + len(traffic.created),
         "closes": len({c.conversation_id for c in closes}),
         "closeRequests": len(closes),
@@ -616,7 +664,7 @@ def summarize(
         "examples": {
             "inUse": [vars_of_close(c) for c in in_use[:5]],
             "doubleActs": doubles[:5],
-            "doubleActEvidence": evidence,
+            "evidence": evidence,  # of each double act and wrong close listed
             "openIntents": [list(row) for row in open_steps[:10]],
         },
         "serveLogTail": log_tail if not all(ok.values()) else "",

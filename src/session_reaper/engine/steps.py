@@ -103,16 +103,10 @@ async def _execute(
                 await _verify_with_escalation(engine, run, steps)
                 run.steps_done.append(StepKind.VERIFY.value)
                 continue
-            if step.kind in ENDING_STEPS and wrote:
-                # The re-check and the disconnect leave back to back: no pacing wait between them.
-                await platform.reserve(2)
-                latest = await platform.recheck(decided.id, engine.own.kinds(decided.id))
-                why = _changed(engine, run.last_seen, latest, run.disconnected)
-                run.last_seen = latest
-                if why is not None:
-                    line.steps = run.steps_done
-                    return _cancelled(line, why)
-            await _run_step(engine, run, step)
+            why = await _run_step(engine, run, step, recheck=step.kind in ENDING_STEPS and wrote)
+            if why is not None:
+                line.steps = run.steps_done
+                return _cancelled(line, why)
             wrote = True
     except Gone:
         line.outcome = Outcome.SKIPPED
@@ -142,8 +136,11 @@ def _cancelled(line: DecisionLine, why: str) -> None:
     line.reason = f"cancelled: {why}"
 
 
-async def _run_step(engine: Engine, run: Execution, step: Step) -> None:
+async def _run_step(engine: Engine, run: Execution, step: Step, *, recheck: bool = False) -> str | None:
+    """Journal, (re-check,) send, journal. With `recheck`, the conversation is read again right before
+    the request and the step is cancelled if anything happened since: returns why, else None."""
     journal = engine.journal
+    own_before = set(run.disconnected)
     if step.kind is StepKind.DISCONNECT_AGENT and step.participant_id:
         # Sent now or by an earlier run the journal remembers: the reaper's own doing either way.
         run.disconnected.add(step.participant_id)
@@ -151,7 +148,10 @@ async def _run_step(engine: Engine, run: Execution, step: Step) -> None:
         run.conversation_id, step.kind.value, step.participant_id, since=run.decided_since
     ):
         run.steps_done.append(step.kind.value)
-        return
+        return None
+    if recheck:
+        # The re-check and the disconnect leave back to back: no pacing wait between them.
+        await engine.platform.reserve(2)
     # Stamped with a time the platform has certainly reached, never with the estimate of its `now`:
     # recovery takes a text at or after the intent for the one it sent, so the stamp must not postdate
     # the time the platform writes on that text, however slow the platform's clock runs against ours.
@@ -159,6 +159,18 @@ async def _run_step(engine: Engine, run: Execution, step: Step) -> None:
     step_id = journal.step_intent(
         run.decision_id, run.conversation_id, step.kind.value, step.participant_id, at=at
     )
+    if recheck:
+        # Re-read after the intent is journalled, not before: between what the re-check saw and the
+        # request there is then no ledger round trip, only the answer being judged (a guest who writes
+        # in that gap is the one race no client can close; it must stay as short as can be).
+        try:
+            why = await _recheck(engine, run, own_before)
+        except Exception:
+            journal.step_outcome(step_id, "cancelled")  # nothing was sent
+            raise
+        if why is not None:
+            journal.step_outcome(step_id, "cancelled")
+            return why
     try:
         outcome = await _send(engine, run, step)
     except AlreadyDone as exc:
@@ -183,6 +195,16 @@ async def _run_step(engine: Engine, run: Execution, step: Step) -> None:
     if step.kind in ENDING_STEPS:
         engine.turns.disconnect_proven.set()  # the platform let it through: the permission is there
     run.steps_done.append(step.kind.value)
+    return None
+
+
+async def _recheck(engine: Engine, run: Execution, own: set[str]) -> str | None:
+    """Read the media view again; why acting now would be wrong, or None."""
+    cid = run.conversation_id
+    latest = await engine.platform.recheck(cid, engine.own.kinds(cid))
+    before = run.last_seen if run.last_seen is not None else run.decided
+    run.last_seen = latest
+    return _changed(engine, before, latest, own)
 
 
 async def _send(engine: Engine, run: Execution, step: Step) -> str:
