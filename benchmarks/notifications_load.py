@@ -2,8 +2,8 @@
 per second while events flow.
 
 The emulator runs as its own process (one uvicorn worker). One channel subscribes to the queues of
-`--conversations` open conversations, each with an inactivity timer due within the next minute; a
-real WebSocket client (the `websockets` library) listens. Then:
+`--conversations` open conversations, each with an inactivity timer due within six virtual minutes;
+a real WebSocket client (the `websockets` library) listens. Then:
 
 - burst: the virtual clock jumps past every timer; every conversation ends at once, and the figure
   is events received / wall seconds from the jump to the last event (the pump applies the timers,
@@ -47,7 +47,7 @@ def timed_specs(count: int, now: Any, seed: int = 1) -> list[dict[str, Any]]:
     return [
         {
             "queueId": rng.choice(QUEUES),
-            "inactivityTimeout": iso(now + timedelta(seconds=rng.uniform(5, 60))),
+            "inactivityTimeout": iso(now + timedelta(seconds=rng.uniform(300, 360))),
             "participants": [
                 {"purpose": "customer", "messages": [{"ago": "2m"}]},
                 {"purpose": "agent", "wrapupRequired": True, "messages": [{"ago": "1m"}]},
@@ -63,10 +63,10 @@ async def burst(uri: str, admin_url: str, expected: int) -> tuple[int, float]:
         await asyncio.sleep(0.2)  # the socket is registered before the jump
         started = time.monotonic()
         await asyncio.to_thread(
-            httpx.post, f"{admin_url}/emulator/v1/clock", json={"advanceSeconds": 61}, timeout=120
+            httpx.post, f"{admin_url}/emulator/v1/clock", json={"advanceSeconds": 361}, timeout=120
         )
-        received = 0
-        while received < expected:
+        received, deadline = 0, started + 300
+        while received < expected and time.monotonic() < deadline:
             frame = json.loads(await asyncio.wait_for(ws.recv(), timeout=60))
             if frame.get("topicName", "").startswith("v2.routing.queues."):
                 received += 1
@@ -94,6 +94,29 @@ async def drain(uri: str, stop: float, counter: list[int]) -> None:
                 counter[0] += 1
 
 
+def change_cost(changes: int = 20_000) -> tuple[float, float]:
+    """In-process, no HTTP: CPU per customer message without any socket, and with one watching the queue
+    (the body built and serialized once, queued for the pump)."""
+    from genesys_emulator.state import World
+
+    world = World()
+    spec = timed_specs(1, world.clock.now())[0] | {"queueId": QUEUES[0], "inactivityTimeout": None}
+    ids = [world.create_conversation(spec).id for _ in range(2000)]
+
+    def per_change() -> float:
+        started = time.process_time()
+        for i in range(changes):
+            world.admin_message(ids[i % len(ids)], "customer", None)
+        return 1e6 * (time.process_time() - started) / changes
+
+    bare = per_change()
+    channel = world.notifications.create("emulator", world.clock.now())
+    world.notifications.subscribe(channel, [topic(QUEUES[0])], lambda _: True, world.clock.now())
+    world.notifications.set_connected(channel, True)
+    watched = per_change()
+    return bare, watched
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--conversations", type=int, default=5000)
@@ -102,6 +125,7 @@ def main() -> None:
     args = parser.parse_args()
 
     load_before = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    bare_us, watched_us = change_cost()
     port = free_port()
     process = start_emulator(port)
     base = f"http://127.0.0.1:{port}"
@@ -150,7 +174,7 @@ def main() -> None:
         )
         listener.start()
         time.sleep(0.3)
-        with multiprocessing.get_context("fork").Pool(1) as pool:
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
             writer = pool.apply_async(keep_creating_counted, (base, stop))
             busy = measure(
                 "GET media view while events flow", port, gets, args.seconds, server, args.connections, 1
@@ -163,6 +187,7 @@ def main() -> None:
         process.wait(timeout=10)
 
     print(f"Machine: {machine()}; load average before: {load_before}")
+    print(f"in-process change: {bare_us:.1f} us CPU without a socket, {watched_us:.1f} us with one watching")
     print(
         f"burst: {received} events in {seconds:.2f} s wall = {received / seconds:,.0f} events/s "
         f"(server CPU {burst_cpu:.2f} s, {1000 * burst_cpu / max(received, 1):.3f} ms/event)"
