@@ -48,6 +48,16 @@ _ENDS = frozenset({"close", "teardown"})  # a done close or teardown was verifie
 
 
 class Watch(WatchSweeps):
+    """The events mode's loop. Build it over the two ports and the events port, then `await run()`;
+    `stop()` ends it (the re-checks and the sweep in flight finish). No global state: a benchmark
+    builds as many as it likes.
+
+    `not_before`: the read schedule its reconciliations share (serve's); `on_line`: every decision
+    line, from a re-check or a sweep; `hooks`: what it tells its host (metrics); `run_sweep`: how a
+    reconciliation is run (serve counts its passes), by default a plain `Sweep`; `tick`: the longest
+    wait between two looks at the timers (how long a step of the platform clock goes unseen).
+    """
+
     def __init__(
         self,
         platform: PlatformPort,
