@@ -96,6 +96,7 @@ class Watch(WatchSweeps):
         self._sweep: Sweep | None = None
         self._ended: dict[str, datetime] = {}  # closed by a re-check, when: the echoes of our own writes
         self._found: set[str] = set()  # what the running reconciliation read or was told to wait for
+        self._ignored = 0  # unreadable events so far
 
     # -- running --------------------------------------------------------------------------------------
 
@@ -148,7 +149,11 @@ class Watch(WatchSweeps):
             elif isinstance(signal, Disconnected):
                 self.hooks.disconnected(signal.reason)
             elif isinstance(signal, EventIgnored):
-                _log.warning("event ignored", topic=signal.topic, reason=signal.reason)
+                self._ignored += 1  # all counted; the first ten and every hundredth logged: no log flood
+                if self._ignored <= 10 or self._ignored % 100 == 0:
+                    _log.warning(
+                        "event ignored", topic=signal.topic, reason=signal.reason, ignored=self._ignored
+                    )
                 self.hooks.ignored(signal.topic)
 
     def _event(self, event: ConversationEvent) -> None:
