@@ -224,10 +224,30 @@ def test_sigterm_stops_the_listening_service_cleanly(world: Any, serve: Serve) -
 
 def test_when_no_channel_can_be_made_it_polls_then_listens_again(world: Any, serve: Serve) -> None:
     cid = world.create_conversation(chat(45))["id"]
-    world.fault(method="POST", path=r"^/api/v2/notifications/channels$", status=503, times=6)  # every retry
+    # a 500 on a POST is not repeated (it may have taken effect): listening fails at once
+    world.fault(method="POST", path=r"^/api/v2/notifications/channels$", status=500, times=1)
     serve.start("--apply", sweep={"mode": "events"}, tables={"events": EVENTS})
     wait_closed(serve, world, cid, "idle")  # by a poll pass meanwhile
     serve.wait_until(lambda: serve.metric("session_reaper_socket_up") == 1, "listening again", timeout=40)
     failed = [line for line in serve.log_lines() if line["event"].startswith("events mode failed")]
-    assert failed and failed[0]["level"] == "error" and "503" in failed[0]["error"]
+    assert failed and failed[0]["level"] == "error" and "500" in failed[0]["error"]
     assert "Traceback" not in serve.stderr()
+
+
+def test_a_conversation_no_topic_shows_is_closed_on_the_timer_its_reconciliation_read_armed(
+    world: Any, serve: Serve
+) -> None:
+    stuck = {  # still in the inbound flow: no queue participant, so no queue topic shows it [MODEL]
+        "messageType": "webmessaging",
+        "participants": [
+            {"purpose": "customer", "state": "connected", "messages": [{"ago": "50m"}]},
+            {"purpose": "workflow", "state": "connected", "startedAgo": "55m", "messages": [{"ago": "51m"}]},
+        ],
+    }
+    cid = world.create_conversation(stuck)["id"]  # flow-stuck (60m) passes in 10 virtual minutes
+    start(serve)
+    world.advance(11 * 60)
+    closed = wait_closed(serve, world, cid, "flow-stuck")
+    assert [line["trigger"] for line in closed] == ["event"]  # its timer, not the next reconciliation
+    assert serve.metric("session_reaper_sweeps_total", outcome="ok") == 1
+    assert serve.metric("session_reaper_events_received_total", topic=TOPIC) == 0

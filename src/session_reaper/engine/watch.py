@@ -48,6 +48,16 @@ _ENDS = frozenset({"close", "teardown"})  # a done close or teardown was verifie
 
 
 class Watch(WatchSweeps):
+    """The events mode's loop. Build it over the two ports and the events port, then `await run()`;
+    `stop()` ends it (the re-checks and the sweep in flight finish). No global state: a benchmark
+    builds as many as it likes.
+
+    `not_before`: the read schedule its reconciliations share (serve's); `on_line`: every decision
+    line, from a re-check or a sweep; `hooks`: what it tells its host (metrics); `run_sweep`: how a
+    reconciliation is run (serve counts its passes), by default a plain `Sweep`; `tick`: the longest
+    wait between two looks at the timers (how long a step of the platform clock goes unseen).
+    """
+
     def __init__(
         self,
         platform: PlatformPort,
@@ -88,6 +98,7 @@ class Watch(WatchSweeps):
         self._sweep: Sweep | None = None
         self._ended: dict[str, datetime] = {}  # closed by a re-check, when: the echoes of our own writes
         self._found: set[str] = set()  # what the running reconciliation read or was told to wait for
+        self._ignored = 0  # unreadable events so far
 
     # -- running --------------------------------------------------------------------------------------
 
@@ -140,7 +151,11 @@ class Watch(WatchSweeps):
             elif isinstance(signal, Disconnected):
                 self.hooks.disconnected(signal.reason)
             elif isinstance(signal, EventIgnored):
-                _log.warning("event ignored", topic=signal.topic, reason=signal.reason)
+                self._ignored += 1  # all counted; the first ten and every hundredth logged: no log flood
+                if self._ignored <= 10 or self._ignored % 100 == 0:
+                    _log.warning(
+                        "event ignored", topic=signal.topic, reason=signal.reason, ignored=self._ignored
+                    )
                 self.hooks.ignored(signal.topic)
 
     def _event(self, event: ConversationEvent) -> None:
