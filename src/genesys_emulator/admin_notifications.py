@@ -1,8 +1,10 @@
 """The admin API of the Notifications side: its channels, the heartbeat, and faults on the sockets.
 
-- `GET /emulator/v1/notifications` -> `{"heartbeatSeconds", "channels": [{"id", "clientId", "expires",
-  "connected", "topics", "eventsSent", "eventsDropped"}], "faults": [...]}`
-- `POST /emulator/v1/notifications/settings` `{"heartbeatSeconds": 0.5}` (wall seconds, until a reset)
+- `GET /emulator/v1/notifications` -> `{"heartbeatSeconds", "sendQueueLimit", "channels": [{"id", "clientId",
+  "expires", "connected", "topics", "eventsSent", "eventsDropped"}], "faults": [...]}`
+- `POST /emulator/v1/notifications/settings` `{"heartbeatSeconds": 0.5, "sendQueueLimit": 10000}` (either;
+  until a reset): heartbeats every that many wall seconds; frames a socket may have waiting before it is
+  closed as too slow (new sockets)
 - `POST /emulator/v1/notifications/faults` `{"type", "channelId"?, "clientId"?, "times"?, "delaySeconds"?,
   "closeAfterSeconds"?}`: `disconnect` and `socket_closing` act on the matching open sockets now; `silence`
   stands until cleared, `drop` and `delay` for the next `times` events. Answers `{"fault", "sockets"}`
@@ -43,15 +45,29 @@ async def read_notifications(request: Request) -> Response:
 async def notification_settings(request: Request) -> Response:
     world = world_of(request)
     body = await read_object(request)
-    unknown = set(body) - {"heartbeatSeconds"}
-    if unknown:
-        raise bad_request(f"unknown field(s) {sorted(unknown)}; give heartbeatSeconds")
+    unknown = set(body) - {"heartbeatSeconds", "sendQueueLimit"}
+    if unknown or not body:
+        raise bad_request(f"unknown field(s) {sorted(unknown)}; give heartbeatSeconds and/or sendQueueLimit")
     seconds = body.get("heartbeatSeconds")
-    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or not 0.05 <= seconds <= 3600:
+    if seconds is not None and (
+        not isinstance(seconds, int | float) or isinstance(seconds, bool) or not 0.05 <= seconds <= 3600
+    ):
         raise bad_request(f"heartbeatSeconds must be a number from 0.05 to 3600, not {seconds!r}")
+    limit = body.get("sendQueueLimit")
+    if limit is not None and (
+        not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 1_000_000
+    ):
+        raise bad_request(f"sendQueueLimit must be an integer from 1 to 1000000, not {limit!r}")
     with world.lock:
-        world.notifications.heartbeat_seconds = float(seconds)
-    return reply({"heartbeatSeconds": float(seconds)})
+        if seconds is not None:
+            world.notifications.heartbeat_seconds = float(seconds)
+        if limit is not None:
+            world.notifications.send_queue_limit = limit
+        settings = {
+            "heartbeatSeconds": world.notifications.heartbeat_seconds,
+            "sendQueueLimit": world.notifications.send_queue_limit,
+        }
+    return reply(settings)
 
 
 @router.post("/notifications/faults")

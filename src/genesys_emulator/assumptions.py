@@ -111,3 +111,8 @@ DIVISION_NAME: Final = "Home"
 CLOCK_MIN_YEAR: Final = 1971
 CLOCK_MAX_YEAR: Final = 9000
 MAX_ADMIN_DURATION_SECONDS: Final = 100 * 365 * 86400
+
+# --- Queues and their notifications -------------------------------------------------------------------
+# Reading a queue needs this permission (the platform's naming convention; no source lists it), and a
+# client-credentials client may subscribe to a queue's conversation topic with it (undocumented).
+QUEUE_VIEW_PERMISSION: Final = "routing:queue:view"

@@ -197,7 +197,18 @@ class EmulatorAdmin:
 
     def set_heartbeat(self, seconds: float) -> None:
         """Heartbeats every `seconds` wall seconds on every socket (30 by default, again after a reset)."""
-        self._call("POST", "/notifications/settings", {"heartbeatSeconds": seconds})
+        self.notification_settings(heartbeatSeconds=seconds)
+
+    def notification_settings(
+        self, *, heartbeatSeconds: float | None = None, sendQueueLimit: int | None = None
+    ) -> dict[str, Any]:
+        """Set either (until a reset); returns both. `sendQueueLimit`: frames a new socket may have
+        waiting before the emulator closes it as too slow (10,000 by default)."""
+        body = {"heartbeatSeconds": heartbeatSeconds, "sendQueueLimit": sendQueueLimit}
+        result: dict[str, Any] = self._call(
+            "POST", "/notifications/settings", {k: v for k, v in body.items() if v is not None}
+        )
+        return result
 
     def socket_fault(
         self,

@@ -8,16 +8,21 @@ change; each topic's envelope wraps the same bytes.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from genesys_emulator import assumptions as A
-from genesys_emulator.clock import iso
+from genesys_emulator.clock import iso as _format_iso
 from genesys_emulator.notifications import queue_topic
 
 if TYPE_CHECKING:
     from genesys_emulator.entities import Conversation, Leg
+
+# A body repeats every time of the conversation (each message's among them) at every change: formatting
+# them was most of an event's cost, and the same instants come back change after change.
+iso = functools.lru_cache(maxsize=1 << 16)(_format_iso)
 
 _DIVISIONS = [
     {

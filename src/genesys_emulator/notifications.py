@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from genesys_emulator import assumptions as A
 from genesys_emulator.clock import iso
 from genesys_emulator.errors import PlatformError, bad_request, not_found
 
@@ -26,8 +27,10 @@ CHANNEL_LIFETIME = timedelta(hours=24)
 MAX_CHANNELS_PER_CLIENT = 20
 MAX_TOPICS_PER_CHANNEL = 1000
 DEFAULT_HEARTBEAT_SECONDS = 30.0
-DEFAULT_CLOSE_AFTER_SECONDS = 1.0
-QUEUE_VIEW = "routing:queue:view"
+DEFAULT_SEND_QUEUE_LIMIT = 10_000  # frames waiting for one socket; beyond, it is closed [MODEL]
+DEFAULT_CLOSE_AFTER_SECONDS = 1.0  # socket_closing -> close, for the admin fault
+EXPIRED_CLOSE_AFTER_SECONDS = 2.0  # socket_closing -> close, for an expired or removed channel [MODEL]
+QUEUE_VIEW = A.QUEUE_VIEW_PERMISSION
 QUEUE_TOPIC = re.compile(r"^v2\.routing\.queues\.([A-Za-z0-9_-]+)\.conversations\.messages$")
 USER_TOPIC = re.compile(r"^v2\.users\.([A-Za-z0-9_-]+)\.conversations\.messages$")
 FAULT_TYPES = ("disconnect", "socket_closing", "silence", "drop", "delay")
@@ -99,6 +102,7 @@ class Notifications:
         self.pending: list[tuple[datetime, int, str, str]] = []  # (due, seq, topic, frame)
         self._seq = itertools.count()
         self.heartbeat_seconds = DEFAULT_HEARTBEAT_SECONDS
+        self.send_queue_limit = DEFAULT_SEND_QUEUE_LIMIT
         self.faults: list[SocketFault] = []
 
     # --- channels -----------------------------------------------------------------------------------
@@ -279,6 +283,7 @@ class Notifications:
     def to_json(self) -> dict[str, Any]:
         return {
             "heartbeatSeconds": self.heartbeat_seconds,
+            "sendQueueLimit": self.send_queue_limit,
             "channels": [c.to_json() for c in self.channels.values()],
             "faults": [f.to_json() for f in self.faults],
         }

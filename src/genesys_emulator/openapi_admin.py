@@ -107,8 +107,9 @@ _ADMIN_OPERATIONS: dict[str, tuple[Schema | None, int, Schema]] = {
         None,
         200,
         obj(
-            ("heartbeatSeconds", "channels"),
+            ("heartbeatSeconds", "sendQueueLimit", "channels"),
             heartbeatSeconds={"type": "number"},
+            sendQueueLimit=INT,
             channels=array(
                 obj(
                     ("id", "clientId", "expires", "connected", "topics", "eventsSent", "eventsDropped"),
@@ -127,12 +128,15 @@ _ADMIN_OPERATIONS: dict[str, tuple[Schema | None, int, Schema]] = {
     "notification_settings": (
         {
             **obj(
-                ("heartbeatSeconds",), heartbeatSeconds={"type": "number", "minimum": 0.05, "maximum": 3600}
+                (),
+                heartbeatSeconds={"type": "number", "minimum": 0.05, "maximum": 3600},
+                sendQueueLimit={"type": "integer", "minimum": 1, "maximum": 1_000_000},
             ),
             "additionalProperties": False,
+            "minProperties": 1,
         },
         200,
-        obj(("heartbeatSeconds",), heartbeatSeconds={"type": "number"}),
+        obj(("heartbeatSeconds", "sendQueueLimit"), heartbeatSeconds={"type": "number"}, sendQueueLimit=INT),
     ),
     "add_notification_fault": (
         {

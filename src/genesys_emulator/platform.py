@@ -23,7 +23,7 @@ JSON = "application/json"
 DISCONNECT = "conversation:communication:disconnect"
 ANALYTICS = "analytics:conversationDetail:view"
 COMMUNICATION_VIEW = "conversation:communication:view"
-QUEUE_VIEW = "routing:queue:view"
+QUEUE_VIEW = A.QUEUE_VIEW_PERMISSION
 
 
 def _ok(payload: bytes, status: int = 200) -> Response:

@@ -6,8 +6,9 @@ fires without a request), sends every event whose due time the virtual clock has
 order (a clock jump delivers all of them at once, oldest first), sends heartbeats every
 `heartbeatSeconds` wall seconds, and closes the sockets of channels that expired or were removed.
 
-Each socket has a bounded send queue and its own sender task: a slow client loses events (counted as
-dropped) rather than slowing the pump or the API; requests never wait for a socket.
+Each socket has a bounded send queue and its own sender task: a client too slow to keep up loses the
+event that overflows its queue (counted as dropped) and its socket, so that it knows it has a gap,
+rather than slowing the pump or the API; requests never wait for a socket.
 """
 
 from __future__ import annotations
@@ -15,33 +16,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from typing import Any
 
 from starlette.websockets import WebSocket
 
 from genesys_emulator import events
 from genesys_emulator.errors import PlatformError
-from genesys_emulator.notifications import DEFAULT_CLOSE_AFTER_SECONDS, Channel, Notifications
+from genesys_emulator.notifications import EXPIRED_CLOSE_AFTER_SECONDS, Channel, Notifications
 from genesys_emulator.state import World
 
-SEND_QUEUE_LIMIT = 10_000  # frames waiting for one socket; beyond, its events are dropped
+logger = logging.getLogger(__name__)
 PUMP_SECONDS = 0.02
 CLOSE_UNKNOWN_CHANNEL = 4004
 CLOSE_NORMAL = 1000
 CLOSE_DROPPED = 1011
+CLOSE_TRY_AGAIN = 1013
 
 
 class Connection:
     """One open socket: its channel, its send queue and the task that drains it."""
 
-    def __init__(self, hub: SocketHub, websocket: WebSocket, channel: Channel, started: float) -> None:
+    def __init__(
+        self, hub: SocketHub, websocket: WebSocket, channel: Channel, started: float, limit: int
+    ) -> None:
         self.hub = hub
         self.websocket = websocket
         self.channel = channel
-        self.queue: asyncio.Queue[tuple[str, bool]] = asyncio.Queue(SEND_QUEUE_LIMIT)
+        self.queue: asyncio.Queue[tuple[str, bool]] = asyncio.Queue(limit)
         self.last_heartbeat = started
         self.closing = False
         self.doomed = False  # told socket_closing, closes soon
+        self.overflowed = False  # its queue overflowed: it is being closed, nothing more for it
         self.sender = asyncio.create_task(self._send_loop())
 
     def offer(self, frame: str, is_event: bool = False) -> bool:
@@ -52,26 +58,27 @@ class Connection:
         return True
 
     async def _send_loop(self) -> None:
-        world = self.hub.world
+        notifications = self.hub.world.notifications
+        lock = self.hub.world.lock
         while True:
             frame, is_event = await self.queue.get()
-            with world.lock:
-                delay = world.notifications.fault_for(self.channel, "delay") if is_event else None
-            if delay is not None:
-                await asyncio.sleep(delay.delay_seconds)
-            with world.lock:
-                silenced = world.notifications.fault_for(self.channel, "silence", take=False) is not None
-                if silenced and is_event:
-                    self.channel.events_dropped += 1
-            if silenced:
-                continue
+            if notifications.faults:  # the common case, no fault anywhere, takes no lock
+                with lock:
+                    delay = notifications.fault_for(self.channel, "delay") if is_event else None
+                if delay is not None:
+                    await asyncio.sleep(delay.delay_seconds)
+                with lock:
+                    silenced = notifications.fault_for(self.channel, "silence", take=False) is not None
+                    if silenced and is_event:
+                        self.channel.events_dropped += 1
+                if silenced:
+                    continue
             try:
                 await self.websocket.send_text(frame)
             except Exception:  # the client went away: the receive side cleans up
                 return
             if is_event:
-                with world.lock:
-                    self.channel.events_sent += 1
+                self.channel.events_sent += 1  # only this event loop writes it
 
     async def close(self, code: int, reason: str) -> None:
         if self.closing:
@@ -103,7 +110,16 @@ class SocketHub:
         with world.lock:
             now = world.clock.now()
             channel = self.notifications.live(channel_id, now)
-        await websocket.accept()
+            if channel is not None:
+                # connected from the handshake on: a channel the client is opening is never the
+                # "unused" one a 21st channel evicts
+                self.notifications.set_connected(channel, True)
+                channel.last_used = now
+        try:
+            await websocket.accept()
+        except Exception:
+            self._unmark(channel_id, channel)
+            return
         if channel is None:
             await websocket.close(CLOSE_UNKNOWN_CHANNEL, "No such channel: unknown, expired or removed.")
             return
@@ -111,12 +127,8 @@ class SocketHub:
         previous = self.connections.pop(channel_id, None)
         if previous is not None:  # one connection per channel: the newest wins
             await previous.close(CLOSE_NORMAL, "Another connection took over this channel.")
-        conn = Connection(self, websocket, channel, loop.time())
+        conn = Connection(self, websocket, channel, loop.time(), self.notifications.send_queue_limit)
         self.connections[channel_id] = conn
-        with world.lock:
-            if self.notifications.channels.get(channel_id) is channel:
-                self.notifications.set_connected(channel, True)
-                channel.last_used = now
         self._start_pump()
         try:
             while True:
@@ -135,9 +147,17 @@ class SocketHub:
             conn.sender.cancel()
             if self.connections.get(channel_id) is conn:
                 del self.connections[channel_id]
-                with world.lock:
-                    if self.notifications.channels.get(channel_id) is channel:
-                        self.notifications.set_connected(channel, False)
+                self._unmark(channel_id, channel)
+
+    def _unmark(self, channel_id: str, channel: Channel | None) -> None:
+        """The channel has no socket any more (unless a newer connection holds it, or it is gone)."""
+        with self.world.lock:
+            if (
+                channel is not None
+                and channel_id not in self.connections
+                and self.notifications.channels.get(channel_id) is channel
+            ):
+                self.notifications.set_connected(channel, False)
 
     def _handle(self, conn: Connection, text: str) -> None:
         try:
@@ -191,11 +211,15 @@ class SocketHub:
         while True:
             await asyncio.sleep(PUMP_SECONDS)
             if self.connections:
-                self.pump_once()
+                try:
+                    self.pump_once()
+                except Exception:  # one bad round must not silence every socket for good
+                    logger.exception("the notifications pump failed a round")
 
     def pump_once(self) -> None:
         world, loop_now = self.world, asyncio.get_running_loop().time()
         gone: list[Connection] = []
+        overflowed: list[Connection] = []
         with world.lock:
             now = world.tick()
             notifications = self.notifications
@@ -211,18 +235,24 @@ class SocketHub:
             for topic, frame in notifications.take_due(now):
                 for channel_id in notifications.subscribers.get(topic, ()):
                     target = self.connections.get(channel_id)
-                    if target is None or target.closing:
+                    if target is None or target.closing or target.overflowed:
                         continue  # never buffered for a channel without a socket
-                    if notifications.fault_for(target.channel, "drop") is not None or not target.offer(
-                        frame, is_event=True
-                    ):
+                    if notifications.fault_for(target.channel, "drop") is not None:
                         target.channel.events_dropped += 1
+                    elif not target.offer(frame, is_event=True):
+                        # a client too slow to keep up: it loses the event and its socket, so that
+                        # it knows it has a gap to fill [MODEL]
+                        target.channel.events_dropped += 1
+                        target.overflowed = True
+                        overflowed.append(target)
+        for conn in overflowed:
+            self._spawn(conn.close(CLOSE_TRY_AGAIN, "The client did not keep up with its events."))
         for conn in gone:
             # the platform says socket_closing before an intentional close; meanwhile a subscribe
             # over the socket is answered 404 (the channel is gone)
             conn.doomed = True
             conn.offer(events.socket_closing("The channel has expired or was removed."))
-            self._spawn(self._close_later(conn, DEFAULT_CLOSE_AFTER_SECONDS))
+            self._spawn(self._close_later(conn, EXPIRED_CLOSE_AFTER_SECONDS))
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -261,6 +291,11 @@ class SocketHub:
 
     async def _close_later(self, conn: Connection, seconds: float) -> None:
         await asyncio.sleep(seconds)
+        # let what was queued before (the socket_closing warning) go out first, for a moment at most
+        for _ in range(50):
+            if conn.queue.empty() or conn.sender.done():
+                break
+            await asyncio.sleep(0.01)
         await conn.close(CLOSE_NORMAL, "The platform closed the socket.")
 
 

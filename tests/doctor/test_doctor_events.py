@@ -26,6 +26,7 @@ def test_a_channel_is_created_and_every_queue_topic_permitted(emulator: Emulator
     assert run.code == 0, run.stdout + run.stderr
     ticks = "\n".join(lines(run, "✓"))
     assert "notification channel" in ticks and "2 of 2 queue topic(s) permitted" in ticks
+    assert "v2.routing.queues.{id}.conversations.messages (needs routing:queue:view)" in ticks
     (channel,) = emulator.notifications()["channels"]
     assert channel["topics"] == []  # the check leaves nothing subscribed
     assert {r["method"] for r in emulator.requests() if "/notifications/" in r["path"]} >= {"POST", "PUT"}

@@ -164,12 +164,26 @@ def test_fault_delay_holds_the_matching_channels_events_only(emulator: Any) -> N
     delayed = open_channel(emulator.platform, [queue_topic(QUEUE)])
     prompt = open_channel(emulator.platform, [queue_topic(QUEUE)])
     with listen(delayed) as slow, listen(prompt) as fast:
-        emulator.socket_fault("delay", channelId=delayed["id"], delaySeconds=1.5)
+        emulator.socket_fault("delay", channelId=delayed["id"], delaySeconds=2.5)
         conversation_id = _conversation(emulator)
         assert next_event(fast)["eventBody"]["id"] == conversation_id
         with pytest.raises(TimeoutError):  # still held, seconds before it is due
             slow.recv(timeout=0.1)
         assert next_event(slow)["eventBody"]["id"] == conversation_id
+
+
+def test_a_client_too_slow_for_its_events_loses_its_socket_and_knows_it(emulator: Any) -> None:
+    emulator.notification_settings(sendQueueLimit=2)
+    channel = open_channel(emulator.platform, [queue_topic(QUEUE)])
+    with listen(channel) as ws:
+        # the sender holds the first event; two more fill the queue; the fourth overflows it
+        emulator.socket_fault("delay", delaySeconds=30)
+        for _ in range(4):
+            _conversation(emulator)
+        closed = _closed(ws)
+    assert closed.rcvd is not None and closed.rcvd.code == 1013
+    state = emulator.notifications()["channels"][0]
+    assert state["eventsDropped"] >= 1 and state["connected"] is False
 
 
 def test_a_bad_socket_fault_is_a_400_naming_the_field(emulator: Any) -> None:

@@ -1,4 +1,5 @@
-"""The `session-reaper emulator` command, and the error shape every failure shares."""
+"""The `session-reaper emulator` command (its REST API and its WebSocket), and the error shape every
+failure shares."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 
 from genesys_emulator.client import platform_client
+from tests.helpers.channels import frame, listen, open_channel
 
 ERROR_KEYS = {
     "message",
@@ -52,6 +54,11 @@ def test_the_emulator_command_serves_the_demo_seed() -> None:
                 time.sleep(0.1)
         platform = platform_client(base)
         queues = platform.get("/api/v2/routing/queues").json()
+        # the command serves the Notifications WebSocket on the same port (uvicorn's websockets support)
+        channel = open_channel(platform)
+        with listen(channel) as ws:
+            ws.send('{"message":"ping"}')
+            pong = frame(ws)
         platform.close()
     finally:
         process.terminate()
@@ -59,6 +66,7 @@ def test_the_emulator_command_serves_the_demo_seed() -> None:
 
     assert clock.status_code == 200
     assert queues["total"] >= 4
+    assert pong["eventBody"] == {"message": "pong"}
 
 
 def test_every_failure_has_the_platform_error_shape_and_a_date(emulator: Any) -> None:

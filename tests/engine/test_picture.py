@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from session_reaper.config import Settings
-from session_reaper.engine.picture import Picture, content_key
+from session_reaper.engine.picture import PLATFORM_TIMER_GRACE, Picture, content_key
 from tests.helpers.clocks import T0, FakeClock
 from tests.helpers.snapshots import acd, agent, chat, customer, idle_chat, minutes
 
@@ -107,3 +107,9 @@ def test_the_count_of_timers_follows_every_change() -> None:
     assert seen.armed == 1
     assert seen.prune(keep=set()) == 2  # conv-0 (no timer) and conv-9 (fired) are forgotten
     assert len(seen) == 1 and seen.armed == 1
+
+
+def test_a_conversation_left_to_the_platforms_timer_is_looked_at_just_after_it() -> None:
+    seen = picture()
+    observed = seen.observe(idle_chat(45, now=T0, timer_in=5), T0)
+    assert observed.due == T0 + minutes(5) + PLATFORM_TIMER_GRACE

@@ -103,8 +103,15 @@ def test_an_event_body_reads_as_the_conversation_does(emulator: Any) -> None:
     assert [(p.id, p.role, p.state) for p in seen.participants] == [
         (p.id, p.role, p.state) for p in read.participants
     ]
-    assert [a.at for a in seen.activities] == [a.at for a in read.activities]
-    assert all(a.message_id for a in seen.activities)  # so that the reaper's own texts are known
+    # each participant's latest message is kept (all the rules read), with its id for the own texts
+    latest = {
+        p.id: max(a.at for a in read.activities if a.participant_id == p.id)
+        for p in read.participants
+        if any(a.participant_id == p.id for a in read.activities)
+    }
+    assert {a.participant_id: a.at for a in seen.activities} == latest
+    assert seen.last_activity == read.last_activity
+    assert all(a.message_id for a in seen.activities)
     assert event.changed_at == seen.activities[-1].at
 
 
@@ -158,7 +165,7 @@ def test_a_malformed_event_is_ignored_with_a_reason_never_raised() -> None:
     assert all(isinstance(s, EventIgnored) and s.reason for s in signals)
 
 
-def test_the_reapers_own_text_in_an_event_is_known_as_its_own() -> None:
+def test_an_event_keeps_the_last_message_and_the_reapers_own_texts_since() -> None:
     body = {
         "id": "c-1",
         "participants": [
@@ -182,10 +189,40 @@ def test_the_reapers_own_text_in_an_event_is_known_as_its_own() -> None:
             }
         ],
     }
-    own = {"m-2": ActivityKind.REAPER_WARNING}
+    own = {"m-2": ActivityKind.REAPER_WARNING, "m-3": ActivityKind.REAPER_CLOSING}
     signal = to_signal({"topicName": TOPIC, "eventBody": body}, lambda cid: own if cid == "c-1" else {})
     assert isinstance(signal, ConversationEvent)
     assert [a.kind for a in signal.conversation.activities] == [
         ActivityKind.MESSAGE,
         ActivityKind.REAPER_WARNING,
     ]
+
+
+def test_a_queue_created_later_is_added_to_the_open_channel(emulator: Any) -> None:
+    emulator.add_queue(QUEUE)
+    emulator.set_heartbeat(0.2)
+
+    async def work(api: GenesysApi) -> Any:
+        events = GenesysEvents(api, heartbeat_timeout=2.0)
+        first = await events.subscribe(scope())
+        signals = events.signals(no_own)
+        try:
+            await take(signals, 1, (Connected,))
+            await asyncio.to_thread(emulator.add_queue, "queue-late")
+            again = await events.subscribe(scope())  # what each reconciliation does
+            created = await asyncio.to_thread(
+                emulator.create_conversation, {**chat(), "queueId": "queue-late"}
+            )
+            await asyncio.to_thread(emulator.message, created["id"], "customer")
+            (event,) = await take(signals, 1, (ConversationEvent,))
+            return first, again, event, events.channel_ids
+        finally:
+            await signals.aclose()
+            await events.aclose()
+
+    first, again, event, channel_ids = run(emulator, work)
+    assert first.permitted == {QUEUE} and again.permitted == {QUEUE, "queue-late"}
+    assert len(channel_ids) == 1 and again.channels == 1
+    assert event.topic == "v2.routing.queues.queue-late.conversations.messages"
+    (channel,) = emulator.notifications()["channels"]
+    assert sorted(channel["topics"]) == sorted([TOPIC, "v2.routing.queues.queue-late.conversations.messages"])

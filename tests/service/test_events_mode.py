@@ -3,7 +3,7 @@
 Thresholds are in the emulator's virtual time: each test moves the clock past one and then WAITS (a
 bounded poll) for the platform's state; none sleeps through a threshold. `clock_sync = "1s"` makes the
 reaper see a clock jump within a second; heartbeats come every 0.3 s, so a silent socket is dead after
-`heartbeat_timeout = "2s"`.
+`heartbeat_timeout = "2s"` where the test wants one.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from session_reaper.genesys.capabilities import known_permissions
 
 QUEUE = "queue-support"
 TOPIC = f"v2.routing.queues.{QUEUE}.conversations.messages"
-EVENTS = {"clock_sync": "1s", "heartbeat_timeout": "2s", "ready_after_down": "1s"}
+# A generous heartbeat_timeout where a dead socket is not the point: a starved machine must not fake one.
+EVENTS = {"clock_sync": "1s", "heartbeat_timeout": "10s", "ready_after_down": "1s"}
 
 
 def chat(idle_minutes: float) -> dict[str, Any]:
@@ -65,7 +66,7 @@ def decisions(serve: Serve, **match: str) -> list[dict[str, Any]]:
 
 def wait_closed(serve: Serve, emulator: Any, conversation_id: str, rule: str) -> list[dict[str, Any]]:
     """Wait (bounded) for the conversation to end on the platform and its close to be logged."""
-    serve.wait_until(lambda: ended(emulator, conversation_id), f"{conversation_id} closed", timeout=15)
+    serve.wait_until(lambda: ended(emulator, conversation_id), f"{conversation_id} closed", timeout=30)
     found = {"conversation_id": conversation_id, "rule": rule, "decision": "close", "outcome": "done"}
     return serve.wait_until(lambda: decisions(serve, **found), f"its {rule} close logged")  # type: ignore[no-any-return]
 
@@ -143,7 +144,7 @@ def test_a_socket_gap_is_reconciled_and_a_close_missed_in_it_happens(
     world: Any, serve: Serve, fault: str
 ) -> None:
     cid = world.create_conversation(chat(20))["id"]
-    start(serve)
+    start(serve, heartbeat_timeout="2s")
     guest = next(p["id"] for p in view(world, cid)["participants"] if p["purpose"] == "customer")
     sweeps = serve.metric("session_reaper_sweeps_total", outcome="ok")
     if fault == "silence":
@@ -219,3 +220,34 @@ def test_sigterm_stops_the_listening_service_cleanly(world: Any, serve: Serve) -
     serve.signal()
     assert serve.wait_exit(timeout=20) == 0
     assert not world.notifications()["channels"][0]["connected"]  # the socket was closed on the way out
+
+
+def test_when_no_channel_can_be_made_it_polls_then_listens_again(world: Any, serve: Serve) -> None:
+    cid = world.create_conversation(chat(45))["id"]
+    # a 500 on a POST is not repeated (it may have taken effect): listening fails at once
+    world.fault(method="POST", path=r"^/api/v2/notifications/channels$", status=500, times=1)
+    serve.start("--apply", sweep={"mode": "events"}, tables={"events": EVENTS})
+    wait_closed(serve, world, cid, "idle")  # by a poll pass meanwhile
+    serve.wait_until(lambda: serve.metric("session_reaper_socket_up") == 1, "listening again", timeout=40)
+    failed = [line for line in serve.log_lines() if line["event"].startswith("events mode failed")]
+    assert failed and failed[0]["level"] == "error" and "500" in failed[0]["error"]
+    assert "Traceback" not in serve.stderr()
+
+
+def test_a_conversation_no_topic_shows_is_closed_on_the_timer_its_reconciliation_read_armed(
+    world: Any, serve: Serve
+) -> None:
+    stuck = {  # still in the inbound flow: no queue participant, so no queue topic shows it [MODEL]
+        "messageType": "webmessaging",
+        "participants": [
+            {"purpose": "customer", "state": "connected", "messages": [{"ago": "50m"}]},
+            {"purpose": "workflow", "state": "connected", "startedAgo": "55m", "messages": [{"ago": "51m"}]},
+        ],
+    }
+    cid = world.create_conversation(stuck)["id"]  # flow-stuck (60m) passes in 10 virtual minutes
+    start(serve)
+    world.advance(11 * 60)
+    closed = wait_closed(serve, world, cid, "flow-stuck")
+    assert [line["trigger"] for line in closed] == ["event"]  # its timer, not the next reconciliation
+    assert serve.metric("session_reaper_sweeps_total", outcome="ok") == 1
+    assert serve.metric("session_reaper_events_received_total", topic=TOPIC) == 0

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from session_reaper.core.model import Conversation
-from session_reaper.core.rules import Policy, Verdict, evaluate
+from session_reaper.core.rules import Action, Policy, Verdict, evaluate
 
+PLATFORM_TIMER_GRACE = timedelta(seconds=10)
 Key = tuple[datetime | None, int, int, int]
 _UNKNOWN: Key = (None, 0, 0, 0)
 
@@ -172,7 +173,11 @@ class Picture:
 
 
 def _due(verdict: Verdict, now: datetime) -> datetime | None:
-    """A verdict that acts is due now; a skip or defer at its eligible_at (None: never by itself)."""
+    """A verdict that acts is due now; a skip at its eligible_at (None: never by itself); one left to
+    the platform's own inactivity timer a little after it, so that the platform's end (an event) comes
+    first and no read is spent on a conversation the platform closes itself."""
     if verdict.acts:
         return now
+    if verdict.action is Action.DEFER and verdict.eligible_at is not None:
+        return verdict.eligible_at + PLATFORM_TIMER_GRACE
     return verdict.eligible_at

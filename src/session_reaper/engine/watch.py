@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from session_reaper.config import QueuesConfig, Settings
-from session_reaper.core.model import DiscoveryScope
+from session_reaper.config import Settings
 from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.engine.leasing import new_owner
 from session_reaper.engine.picture import Picture
 from session_reaper.engine.ports import (
-    ALL_QUEUES,
     Connected,
     ConversationEvent,
     Disconnected,
@@ -42,19 +39,25 @@ from session_reaper.engine.reconcile import Engine, Reconciled, Trigger, reconci
 from session_reaper.engine.sweep import Sweep
 from session_reaper.engine.watch_hooks import NoHooks, WatchHooks
 from session_reaper.engine.watch_journal import Windows, emit
+from session_reaper.engine.watch_sweeps import SweepRunner, WatchSweeps
 from session_reaper.telemetry import logs
 
 _log = logs.get_logger(component="watch")
 RETRY_FAILED = timedelta(minutes=1)  # a re-check that could not read the platform is tried again then
 _ENDS = frozenset({"close", "teardown"})  # a done close or teardown was verified: the conversation ended
-CONNECT_WAIT = 10.0  # seconds the first reconciliation waits for the socket, so that nothing falls between
-
-# A sweep run for the watch: (settings, what it reconciles, fed back into the picture). `serve` passes
-# one that also counts the pass in its metrics; by default a plain `Sweep`.
-SweepRunner = Callable[[Settings, NotBefore, Callable[[Reconciled], None]], Awaitable[object]]
 
 
-class Watch:
+class Watch(WatchSweeps):
+    """The events mode's loop. Build it over the two ports and the events port, then `await run()`;
+    `stop()` ends it (the re-checks and the sweep in flight finish). No global state: a benchmark
+    builds as many as it likes.
+
+    `not_before`: the read schedule its reconciliations share (serve's); `on_line`: every decision
+    line, from a re-check or a sweep; `hooks`: what it tells its host (metrics); `run_sweep`: how a
+    reconciliation is run (serve counts its passes), by default a plain `Sweep`; `tick`: the longest
+    wait between two looks at the timers (how long a step of the platform clock goes unseen).
+    """
+
     def __init__(
         self,
         platform: PlatformPort,
@@ -93,6 +96,7 @@ class Watch:
         self._sweep: Sweep | None = None
         self._ended: dict[str, datetime] = {}  # closed by a re-check, when: the echoes of our own writes
         self._found: set[str] = set()  # what the running reconciliation read or was told to wait for
+        self._ignored = 0  # unreadable events so far
 
     # -- running --------------------------------------------------------------------------------------
 
@@ -106,17 +110,10 @@ class Watch:
 
     async def run(self) -> None:
         """Subscribe, then listen, fire timers and reconcile until stopped. Raises `Refused` at subscribe."""
-        sweep = self.settings.sweep
-        scope = DiscoveryScope(sweep.channels, sweep.queues.include, sweep.queues.exclude, sweep.lookback)
-        self.subscriptions = await self.events.subscribe(scope)
-        rejected = dict(self.subscriptions.rejected)
-        for queue_id, reason in sorted(rejected.items()):
-            _log.warning("queue topic rejected: polling this queue instead", queue_id=queue_id, reason=reason)
-        self.hooks.fallback(rejected)
-        self.engine.own.load(self.platform.now() - sweep.lookback - timedelta(days=1))
-        loops = [self._listen(), self._timers(), self._reconciliations()]
-        if rejected:
-            loops.append(self._poll(tuple(sorted(rejected))))
+        await self._subscribe()
+        lookback = self.settings.sweep.lookback
+        self.engine.own.load(self.platform.now() - lookback - timedelta(days=1))
+        loops = [self._listen(), self._timers(), self._reconciliations(), self._poll()]
         tasks = [asyncio.create_task(loop) for loop in loops]
         stopped = asyncio.create_task(self._stopped.wait())
         try:
@@ -152,7 +149,11 @@ class Watch:
             elif isinstance(signal, Disconnected):
                 self.hooks.disconnected(signal.reason)
             elif isinstance(signal, EventIgnored):
-                _log.warning("event ignored", topic=signal.topic, reason=signal.reason)
+                self._ignored += 1  # all counted; the first ten and every hundredth logged: no log flood
+                if self._ignored <= 10 or self._ignored % 100 == 0:
+                    _log.warning(
+                        "event ignored", topic=signal.topic, reason=signal.reason, ignored=self._ignored
+                    )
                 self.hooks.ignored(signal.topic)
 
     def _event(self, event: ConversationEvent) -> None:
@@ -164,12 +165,13 @@ class Watch:
                 self.hooks.event(event.topic, None)
                 return
             del self._ended[event.conversation.id]  # someone wrote after the close: follow it again
-        before = self.picture.get(event.conversation.id)
+        known = self.picture.get(event.conversation.id)
+        latest = known.key[0] if known is not None else None  # read before `observe` updates it in place
         observed = self.picture.observe(event.conversation, now)
         lag = None
-        advanced = before is None or before.key[0] is None or (event.changed_at or now) > before.key[0]
-        if observed.fresh and advanced and event.changed_at is not None:
-            lag = max(0.0, (now - event.changed_at).total_seconds())
+        changed = event.changed_at
+        if observed.fresh and changed is not None and (latest is None or changed > latest):
+            lag = max(0.0, (now - changed).total_seconds())  # the change moved time: it has a lag
         self.hooks.event(event.topic, lag)
         if observed.fresh:
             self._schedule_read(event.conversation.id, observed.due)
@@ -263,65 +265,3 @@ class Watch:
             seen = self.picture.get(done.conversation.id)
             if seen is not None and seen.due is not None and seen.due <= done.now:
                 self.picture.rearm(done.conversation.id, None)  # the sweep just decided it
-
-    # -- reconciliation -------------------------------------------------------------------------------
-
-    def _found_by_sweep(self, done: Reconciled) -> None:
-        self._found.add(done.line.conversation_id)
-        self.seen(done)
-
-    async def _reconciliations(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._connected.wait(), CONNECT_WAIT)
-        interval = self.settings.events.reconcile_interval.total_seconds()
-        while not self._stopped.is_set():
-            self._reconcile_now.clear()
-            self._windows.close()  # one window per reconciliation: fresh caps, its own journal row
-            self._found = set()
-            async with self._passes:
-                await self.run_sweep(self.settings, self.not_before, self._found_by_sweep)
-            if self._stopped.is_set():
-                return
-            for cid, read in list(self.not_before.until.items()):
-                self.picture.remind(cid, read.until)  # not read this time (the schedule said so): a timer
-            # Ended or out of scope without an event saying so (a transfer to a queue not watched)
-            self.picture.prune(self._found | set(self.not_before.until))
-            self._ended.clear()  # their echoes have long arrived
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._reconcile_now.wait(), interval)
-
-    async def _poll(self, queues: tuple[str, ...]) -> None:
-        """Queues whose topic was rejected: the poll sweep, on `[sweep] interval`, for them alone."""
-        settings = self.settings
-        if ALL_QUEUES not in queues:
-            sweep = settings.sweep.model_copy(update={"queues": QueuesConfig(include=queues)})
-            settings = settings.model_copy(update={"sweep": sweep})
-        interval = self.settings.sweep.interval.total_seconds()
-        schedule = NotBefore()  # its own: a pass over some queues must not forget the others' entries
-        while not self._stopped.is_set():
-            started = time.monotonic()
-            async with self._passes:
-                if self._stopped.is_set():
-                    return
-                await self.run_sweep(settings, schedule, self.seen)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), max(0.0, started + interval - time.monotonic()))
-
-    async def _plain_sweep(
-        self, settings: Settings, not_before: NotBefore, seen: Callable[[Reconciled], None]
-    ) -> object:
-        sweep = Sweep(
-            self.platform,
-            self.journal,
-            settings,
-            apply=self.apply,
-            not_before=not_before,
-            on_line=self._on_line,
-            own=self.engine.own,
-            on_reconciled=seen,
-        )
-        self._sweep = sweep
-        try:
-            return await sweep.run()
-        finally:
-            self._sweep = None

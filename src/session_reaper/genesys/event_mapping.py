@@ -3,8 +3,9 @@
 The body of `v2.routing.queues.{id}.conversations.messages` is the SDK's
 `QueueConversationMessageEventTopicMessageConversation`: the whole conversation as of the change,
 participants in the media view's shape (each participant its own communication, `messages` the
-message details). `mapping.to_conversation` reads it; only the message ids need moving (the event
-gives `message.id` where the media view gives `messageId`), so that the reaper's own texts are known.
+message details). `mapping.to_conversation` reads it; the message ids are moved (the event gives
+`message.id` where the media view gives `messageId`) so that the reaper's own texts are known, and
+only each participant's latest messages are kept (`_latest_messages`).
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ def to_signal(frame: Mapping[str, Any], own: OwnKinds) -> ConversationEvent | Ev
     conversation_id = body.get("id")
     if not isinstance(conversation_id, str) or not conversation_id.strip():
         return EventIgnored(topic, "the eventBody has no conversation id")
+    kinds = own(conversation_id)
     try:
-        conversation = to_conversation(_with_message_ids(body), own(conversation_id))
+        conversation = to_conversation(_latest_messages(body, kinds), kinds)
     except MalformedResponse as exc:
         return EventIgnored(topic, str(exc))
     return ConversationEvent(topic, conversation, latest_time(conversation))
@@ -54,16 +56,37 @@ def latest_time(conversation: Conversation) -> datetime | None:
     return max(times, default=None)
 
 
-def _with_message_ids(body: Mapping[str, Any]) -> Mapping[str, Any]:
+def _latest_messages(body: Mapping[str, Any], own: Mapping[str, ActivityKind]) -> Mapping[str, Any]:
+    """The body with each participant's messages cut to its last one by a person or bot, and the
+    reaper's own texts after it, each with its `messageId`.
+
+    The rules read a conversation's latest message and its latest warning since then, nothing older
+    (`Conversation.last_activity`, `last_warning`); a long chat's earlier messages would only cost
+    time and memory for every event and every conversation held. The platform lists a participant's
+    messages oldest first [MODEL: the SDK does not say; the emulator does].
+    """
     participants = body.get("participants")
     if not isinstance(participants, list):
         return body  # to_conversation says what is wrong with it
     fixed = []
     for raw in participants:
         if isinstance(raw, Mapping) and isinstance(raw.get("messages"), list):
-            raw = {**raw, "messages": [_message(m) for m in raw["messages"]]}
+            raw = {**raw, "messages": _since_last_message(raw["messages"], own)}
         fixed.append(raw)
     return {**body, "participants": fixed}
+
+
+def _since_last_message(details: list[Any], own: Mapping[str, ActivityKind]) -> list[Any]:
+    kept: list[Any] = []
+    for detail in reversed(details):
+        detail = _message(detail)
+        kept.append(detail)
+        message_id = detail.get("messageId") if isinstance(detail, Mapping) else None
+        timed = isinstance(detail, Mapping) and detail.get("messageTime")
+        if timed and (not isinstance(message_id, str) or message_id not in own):
+            break  # the participant's latest message by a person or bot: nothing older matters
+    kept.reverse()
+    return kept
 
 
 def _message(detail: object) -> object:

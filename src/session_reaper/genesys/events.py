@@ -66,6 +66,9 @@ class GenesysEvents:
     monotonic: Callable[[], float] = time.monotonic
     _channels: list[_Channel] = field(default_factory=list)
     _notifications: NotificationsApi = field(init=False)
+    _permitted: frozenset[str] = frozenset()
+    _rejected: dict[str, str] = field(default_factory=dict)  # queue id -> why the platform rejected it
+    _listening: Callable[[_Channel], None] | None = None  # while signals() runs: opens a new channel
 
     def __post_init__(self) -> None:
         self._notifications = NotificationsApi(self.api)
@@ -73,33 +76,55 @@ class GenesysEvents:
     # -- EventsPort -----------------------------------------------------------------------------------
 
     async def subscribe(self, scope: DiscoveryScope) -> Subscriptions:
-        """List the queues in scope, one channel per 1,000 of their topics, and subscribe each."""
+        """List the queues in scope and subscribe their topics, 1,000 a channel.
+
+        Called again (each reconciliation), it subscribes the queues created since: added (`POST`) to a
+        channel with room, else to a new channel, whose socket opens at once when listening.
+        """
         try:
             queues = await self._queues(scope)
         except PermissionMissing as exc:  # no queue list, no topics: every queue is polled instead
-            return Subscriptions(frozenset(), {ALL_QUEUES: f"the queues cannot be listed: {exc}"}, 0)
-        topics = [queue_topic(q) for q in queues]
-        self._channels = [
-            _Channel(tuple(topics[i : i + MAX_TOPICS]), down_since=self.monotonic())
-            for i in range(0, len(topics), MAX_TOPICS)
-        ]
+            if not self._channels:
+                return Subscriptions(frozenset(), {ALL_QUEUES: f"the queues cannot be listed: {exc}"}, 0)
+            queues = sorted(self._permitted | set(self._rejected))  # keep what was subscribed
+        known = {topic for channel in self._channels for topic in channel.topics}
+        new = [queue_topic(q) for q in queues if queue_topic(q) not in known]
         rejected: dict[str, str] = {}
         for channel in self._channels:
+            room = MAX_TOPICS - len(channel.topics)
+            if new and room > 0 and not channel.gone:
+                batch, new = new[:room], new[room:]
+                subscribed = await self._notifications.subscribe(channel.id, batch, replace=False)
+                channel.topics += tuple(batch)
+                channel.expires = self.api.clock.now() + CHANNEL_LIFE
+                rejected.update(subscribed.rejected)
+        for start in range(0, len(new), MAX_TOPICS):
+            channel = _Channel(tuple(new[start : start + MAX_TOPICS]), down_since=self.monotonic())
             rejected.update(await self._open(channel))
-        by_queue = {queue_of(t) or t: reason for t, reason in rejected.items()}
-        return Subscriptions(frozenset(queues) - set(by_queue), by_queue, len(self._channels))
+            self._channels.append(channel)
+            if self._listening is not None:
+                self._listening(channel)
+        self._rejected.update({queue_of(t) or t: reason for t, reason in rejected.items()})
+        self._permitted = frozenset(queues) - set(self._rejected)
+        return Subscriptions(self._permitted, dict(self._rejected), len(self._channels))
 
     async def signals(self, own: Callable[[str], Mapping[str, ActivityKind]]) -> AsyncIterator[EventSignal]:
         queue: asyncio.Queue[EventSignal | BaseException] = asyncio.Queue()
-        tasks = [asyncio.create_task(self._keep_open(c, queue, own)) for c in self._channels]
-        tasks.append(asyncio.create_task(self._keep_fresh()))
+        tasks: list[asyncio.Task[None]] = []
 
         def died(task: asyncio.Task[None]) -> None:  # a bug must not leave a channel silently closed
             if not task.cancelled() and task.exception() is not None:
                 queue.put_nowait(task.exception() or RuntimeError("a notification task ended"))
 
-        for task in tasks:
+        def start(channel: _Channel | None) -> None:
+            work = self._keep_open(channel, queue, own) if channel is not None else self._keep_fresh()
+            task = asyncio.create_task(work)
             task.add_done_callback(died)
+            tasks.append(task)
+
+        for channel in [*self._channels, None]:
+            start(channel)
+        self._listening = start
         try:
             while True:
                 item = await queue.get()
@@ -107,6 +132,7 @@ class GenesysEvents:
                     raise item
                 yield item
         finally:
+            self._listening = None
             for task in tasks:
                 task.cancel()
             for task in tasks:

@@ -13,7 +13,13 @@ from session_reaper.config import Settings
 from session_reaper.errors import EXIT_ACTION_FAILED, EXIT_AUTH
 from session_reaper.genesys.api import GenesysApi
 from session_reaper.genesys.errors import GenesysError, PermissionMissing
-from session_reaper.genesys.notifications import MAX_TOPICS, NotificationsApi, queue_of, queue_topic
+from session_reaper.genesys.notifications import (
+    MAX_TOPICS,
+    QUEUE_TOPIC,
+    NotificationsApi,
+    queue_of,
+    queue_topic,
+)
 
 MAX_LISTED = 25
 
@@ -38,6 +44,7 @@ async def notifications_check(api: GenesysApi, settings: Settings, diagnosis: Di
         )
         return
     diagnosis.add(Check("notification channel", Status.OK, f"created ({channel.id})"))
+    await _available(notifications, diagnosis)
     queues = await _queues(api, settings, diagnosis)
     if queues is None:
         return
@@ -67,6 +74,24 @@ async def notifications_check(api: GenesysApi, settings: Settings, diagnosis: Di
         )
     if len(rejected) > MAX_LISTED:
         diagnosis.add(Check("more rejected topics", Status.WARN, f"{len(rejected) - MAX_LISTED} more"))
+
+
+async def _available(notifications: NotificationsApi, diagnosis: Diagnosis) -> None:
+    """Whether the platform lists the queue messages topic among the client's available topics."""
+    try:
+        topics = await notifications.available_topics()
+    except GenesysError as exc:
+        diagnosis.add(Check("available topics", Status.WARN, f"could not be listed: {exc}"))
+        return
+    wanted = QUEUE_TOPIC.format("{id}")
+    found = next((t for t in topics if t.get("id") == wanted), None)
+    if found is not None:
+        needs = ", ".join(str(p) for p in found.get("requiresPermissions") or []) or "no permission listed"
+        diagnosis.add(Check("available topics", Status.OK, f"{wanted} (needs {needs})"))
+    else:
+        diagnosis.add(
+            Check("available topics", Status.WARN, f"{wanted} is not among the {len(topics)} listed")
+        )
 
 
 async def _queues(api: GenesysApi, settings: Settings, diagnosis: Diagnosis) -> list[str] | None:

@@ -102,6 +102,7 @@ async def _serve(
         "serving",
         url=f"http://{host}:{port}",
         apply=apply,
+        mode=settings.sweep.mode,
         interval=settings.sweep.interval.total_seconds(),
         ledger=runtime.ledger.describe(),
     )

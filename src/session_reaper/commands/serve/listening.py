@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from session_reaper.commands.runtime import EXIT_AUTH
 from session_reaper.commands.serve.service import Service, StartupFailed, log
 from session_reaper.config import Settings
+from session_reaper.engine.ports import PlatformError
 from session_reaper.engine.read_schedule import NotBefore
 from session_reaper.engine.reconcile import Reconciled
 from session_reaper.engine.watch import Watch
@@ -111,6 +112,9 @@ async def listen(service: Service) -> None:
             if service.passes == 0:
                 raise StartupFailed(EXIT_AUTH, str(exc)) from None
             log.error("events mode refused by the platform: polling until it is allowed", problem=str(exc))
+            await _poll_once(service)
+        except PlatformError as exc:  # the platform's words are enough: no traceback
+            log.error("events mode failed: polling until it works again", error=describe(exc))
             await _poll_once(service)
         except Exception as exc:
             log.exception("events mode failed: polling until it works again", error=describe(exc))

@@ -1,0 +1,151 @@
+"""What the watch does with a re-check's result and with events, on a fake platform clock.
+
+No platform, no socket: the watch is given stand-ins that only tell the time (its constructor makes
+no call), and is handed `Reconciled` results and `ConversationEvent`s as `reconcile` and the adapter
+would give them. What is asserted is the picture's timers: when the conversation is looked at next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import cast
+
+from session_reaper.config import Settings
+from session_reaper.core.model import Conversation
+from session_reaper.core.results import DecisionLine, Outcome
+from session_reaper.core.rules import evaluate
+from session_reaper.engine.ports import ConversationEvent, EventsPort, JournalPort, PlatformPort
+from session_reaper.engine.reconcile import Reconciled, Trigger
+from session_reaper.engine.watch import RETRY_FAILED, Watch
+from tests.helpers.clocks import T0, FakeClock
+from tests.helpers.snapshots import acd, agent, chat, customer, idle_chat, minutes
+
+TOPIC = "v2.routing.queues.queue-support.conversations.messages"
+
+
+class Clocked:
+    """A platform (or journal) stand-in that only tells the time."""
+
+    def __init__(self, clock: FakeClock[datetime]) -> None:
+        self.now = clock
+        self.clock = clock
+
+
+def watch(clock: FakeClock[datetime]) -> Watch:
+    stand_in = Clocked(clock)
+    return Watch(
+        cast(PlatformPort, stand_in),
+        cast(JournalPort, stand_in),
+        cast(EventsPort, object()),
+        Settings(),
+        apply=True,
+    )
+
+
+def reconciled(
+    conversation: Conversation | None, now: datetime, outcome: Outcome, decision: str = "skip"
+) -> Reconciled:
+    verdict = evaluate(conversation, now, Settings().policy()) if conversation is not None else None
+    line = DecisionLine("conv-1", verdict.rule if verdict else None, decision, outcome, "")
+    return Reconciled(line, verdict, now, Trigger.EVENT, conversation)
+
+
+def event(conversation: Conversation) -> ConversationEvent:
+    return ConversationEvent(TOPIC, conversation, conversation.activities[-1].at)
+
+
+def fire(w: Watch, now: datetime) -> list[str]:
+    return w.picture.pop_due(now)
+
+
+def test_an_early_timer_is_armed_again_at_what_the_re_read_says() -> None:
+    clock = FakeClock(T0)
+    w = watch(clock)
+    w._event(event(idle_chat(20, now=T0)))  # eligible in 10 minutes
+    clock.advance(minutes=10)
+    assert fire(w, clock()) == ["conv-1"]
+    # the re-read shows a message the picture missed, written 2 minutes ago: not idle yet
+    fresh = chat(customer("connected", 2), acd(), agent("connected", 31), now=clock())
+    w._settle("conv-1", reconciled(fresh, clock(), Outcome.SKIPPED))
+    assert w.picture.next_due() == clock() + minutes(28)
+
+
+def test_the_same_snapshot_re_read_at_an_earlier_platform_time_is_armed_again() -> None:
+    clock = FakeClock(T0)
+    w = watch(clock)
+    snapshot = idle_chat(20, now=T0)
+    w._event(event(snapshot))
+    assert fire(w, T0 + minutes(10)) == ["conv-1"]  # our clock ran ahead of the platform's
+    w._settle("conv-1", reconciled(snapshot, T0 + minutes(9), Outcome.SKIPPED))  # the Date says 9 minutes
+    assert w.picture.next_due() == T0 + minutes(10)
+
+
+def test_a_re_check_that_could_not_read_is_tried_again_in_a_minute() -> None:
+    clock = FakeClock(T0)
+    w = watch(clock)
+    w._event(event(idle_chat(45, now=T0)))
+    assert fire(w, T0) == ["conv-1"]
+    w._settle("conv-1", reconciled(None, T0, Outcome.FAILED))
+    assert w.picture.next_due() == T0 + RETRY_FAILED
+
+
+def test_a_conversation_gone_from_the_platform_drops_out() -> None:
+    w = watch(FakeClock(T0))
+    w._event(event(idle_chat(45, now=T0)))
+    fire(w, T0)
+    w._settle("conv-1", reconciled(None, T0, Outcome.SKIPPED))
+    assert "conv-1" not in w.picture
+
+
+def test_a_dry_run_or_a_cap_does_not_read_again_until_something_changes() -> None:
+    clock = FakeClock(T0)
+    w = watch(clock)
+    idle = idle_chat(45, now=T0)
+    w._event(event(idle))
+    fire(w, T0)
+    w._settle("conv-1", reconciled(idle, T0, Outcome.DRY_RUN, "close"))
+    assert w.picture.next_due() is None and "conv-1" in w.picture
+    clock.advance(minutes=1)
+    wrote = chat(customer("connected", 0), acd(), agent("connected", 46), now=clock())
+    w._event(event(wrote))  # the guest wrote: followed again
+    assert w.picture.next_due() == clock() + minutes(30)
+
+
+def test_a_close_done_drops_the_conversation_and_ignores_the_echoes_of_its_own_writes() -> None:
+    clock = FakeClock(T0)
+    w = watch(clock)
+    idle = idle_chat(45, now=T0)
+    w._event(event(idle))
+    fire(w, T0)
+    w._settle("conv-1", reconciled(idle, T0, Outcome.DONE, "close"))
+    assert "conv-1" not in w.picture
+    customer_leg = idle.participants[0]
+    annotated = replace(
+        idle, participants=(replace(customer_leg, attributes={"reaper.rule": "idle"}), *idle.participants[1:])
+    )
+    w._event(event(annotated))  # our annotate, arriving after the close
+    assert "conv-1" not in w.picture and w.picture.next_due() is None
+    clock.advance(minutes=2)
+    wrote = chat(customer("connected", 0), acd(), agent("connected", 48), now=clock())
+    w._event(event(wrote))  # someone wrote after the close: followed again
+    assert w.picture.next_due() == clock() + minutes(30)
+
+
+def test_the_read_schedule_learns_the_picture_s_timer_for_a_conversation_the_sweep_read() -> None:
+    clock = FakeClock(T0)
+    w = watch(clock)
+    w.not_before.remember("conv-1", T0 + minutes(10), None, "fingerprint")
+    clock.advance(minutes=5)
+    wrote = chat(customer("connected", 0), acd(), agent("connected", 26), now=clock())
+    w._event(event(wrote))
+    entry = w.not_before.until["conv-1"]
+    assert entry.until == clock() + minutes(30) and entry.participants_fingerprint == "fingerprint"
+
+
+def test_a_sweep_that_decided_a_due_conversation_leaves_it_to_its_events() -> None:
+    w = watch(FakeClock(T0))
+    idle = idle_chat(45, now=T0)
+    done = reconciled(idle, T0, Outcome.DRY_RUN, "close")
+    w.seen(replace(done, trigger=Trigger.SWEEP))
+    assert "conv-1" in w.picture and w.picture.next_due() is None
