@@ -11,7 +11,10 @@ import sys
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
+from session_reaper.ledger import Ledger
+from session_reaper.ledger.schema import console_actions, decisions
 from tests.console.console_harness import OPERATOR_TOKEN, VIEWER_TOKEN, ConsoleServe, ended, idle_chat
 from tests.service.serve_harness import free_port
 
@@ -27,6 +30,14 @@ READS = (
     "/api/console/pending",
     "/api/console/history?since=7d",
 )
+
+
+def journalled_acts(console: ConsoleServe) -> list[object]:
+    """What the ledger says people did: a refused request must leave nothing there either."""
+    with Ledger.open(console.serve.ledger_url) as ledger, ledger.engine.connect() as db:
+        acts = list(db.execute(select(console_actions)).all())
+        by_people = list(db.execute(select(decisions).where(decisions.c.operator.is_not(None))).all())
+    return acts + by_people
 
 
 def login(console: ConsoleServe, token: str, name: str = "Grace Hopper", **headers: str) -> httpx.Client:
@@ -60,6 +71,7 @@ def test_without_auth_every_console_route_answers_401_and_nothing_is_written(
     assert answer.status_code == 401
     assert console.writes() == []
     assert not any(cid in r["path"] and r["method"] != "GET" for r in emulator.requests())
+    assert journalled_acts(console) == []
 
 
 def test_a_viewer_reads_but_acting_answers_403_and_nothing_is_written(console: Any, emulator: Any) -> None:
@@ -82,6 +94,7 @@ def test_a_viewer_reads_but_acting_answers_403_and_nothing_is_written(console: A
     assert answer.status_code == 403 and answer.json()["error"] == "forbidden"
     assert console.writes() == []
     assert not ended(emulator, cid)
+    assert journalled_acts(console) == []
 
 
 def test_a_login_session_must_send_its_csrf_token_to_act(console: Any, emulator: Any) -> None:

@@ -167,6 +167,10 @@ async def decide_pending(
     plan = ReviewedPlan(
         Path(f"pending-{decision_id}"), {pending.conversation_id: reviewed}, pending.created_at
     )
-    done = await _reconcile(engine, pending.conversation_id, operator, Selection(plan=plan))
+    try:
+        done = await _reconcile(engine, pending.conversation_id, operator, Selection(plan=plan))
+    except BaseException:
+        journal.settle_pending(decision_id, Outcome.FAILED.value)  # the sweeps may ask again
+        raise
     journal.settle_pending(decision_id, done.line.outcome.value)
     return Approval(pending, status, done)
