@@ -208,6 +208,15 @@ def test_close_now_and_exempt_and_lift_it(emulator: Any, console: Starter, page:
     expect(page.locator("#outcome")).to_contain_text("exemption lifted")
     assert customer_attributes(emulator, to_exempt).get(EXEMPT) != "true"
 
+    page.get_by_role("link", name="History").click()  # the report's figures, the acts by name
+    page.get_by_label("Period", exact=True).select_option("1h")
+    page.get_by_role("button", name="Show").click()
+    heading = page.get_by_role("heading", name="Console actions")
+    acts = page.locator("section", has=heading).locator("tbody tr")
+    expect(acts).to_have_count(3)
+    for conversation_id in (to_close, to_exempt):
+        expect(acts.filter(has_text=conversation_id).first).to_contain_text("Dana Supervisor")
+
 
 def test_a_viewer_sees_no_act_and_an_act_is_refused(emulator: Any, console: Starter, page: Page) -> None:
     stale = emulator.create_conversation(idle_chat(minutes=5))["id"]
