@@ -99,6 +99,8 @@ def confirm(page: Page, label: str) -> None:
 def test_sign_in_see_a_stale_conversation_with_its_reason_and_countdown_then_sign_out(
     emulator: Any, console: Starter, page: Page
 ) -> None:
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
     page.goto(start(console).url + "/console/login")
     page.get_by_label("Your name").fill("Dana")
     page.get_by_label("Console token").fill("not-the-token")
@@ -135,6 +137,9 @@ def test_sign_in_see_a_stale_conversation_with_its_reason_and_countdown_then_sig
     expect(page.locator("#fact-countdown")).to_have_text(re.compile(r"^(9|10)m \d\ds$"))
     expect(page.get_by_text("None now: it is not eligible yet.")).to_contain_text("closing-text")
     assert page.evaluate(LOW_CONTRAST) == []
+
+    assert asked and all(url.startswith(console.url + "/") for url in asked)  # no CDN, no network
+    assert any("/console/static/console.js" in url for url in asked)
 
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/console/login$"))
