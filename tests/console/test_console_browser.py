@@ -99,6 +99,8 @@ def confirm(page: Page, label: str) -> None:
 def test_sign_in_see_a_stale_conversation_with_its_reason_and_countdown_then_sign_out(
     emulator: Any, console: Starter, page: Page
 ) -> None:
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
     page.goto(start(console).url + "/console/login")
     page.get_by_label("Your name").fill("Dana")
     page.get_by_label("Console token").fill("not-the-token")
@@ -135,6 +137,9 @@ def test_sign_in_see_a_stale_conversation_with_its_reason_and_countdown_then_sig
     expect(page.locator("#fact-countdown")).to_have_text(re.compile(r"^(9|10)m \d\ds$"))
     expect(page.get_by_text("None now: it is not eligible yet.")).to_contain_text("closing-text")
     assert page.evaluate(LOW_CONTRAST) == []
+
+    assert asked and all(url.startswith(console.url + "/") for url in asked)  # no CDN, no network
+    assert any("/console/static/console.js" in url for url in asked)
 
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/console/login$"))
@@ -207,6 +212,15 @@ def test_close_now_and_exempt_and_lift_it(emulator: Any, console: Starter, page:
     confirm(page, "Lift exemption")
     expect(page.locator("#outcome")).to_contain_text("exemption lifted")
     assert customer_attributes(emulator, to_exempt).get(EXEMPT) != "true"
+
+    page.get_by_role("link", name="History").click()  # the report's figures, the acts by name
+    page.get_by_label("Period", exact=True).select_option("1h")
+    page.get_by_role("button", name="Show").click()
+    heading = page.get_by_role("heading", name="Console actions")
+    acts = page.locator("section", has=heading).locator("tbody tr")
+    expect(acts).to_have_count(3)
+    for conversation_id in (to_close, to_exempt):
+        expect(acts.filter(has_text=conversation_id).first).to_contain_text("Dana Supervisor")
 
 
 def test_a_viewer_sees_no_act_and_an_act_is_refused(emulator: Any, console: Starter, page: Page) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +74,17 @@ def test_demo_console_keeps_serving_the_emulated_day_until_ctrl_c(tmp_path: Path
         and VIEWER not in printed
     )
     assert "The console stopped." in printed
+
+
+def test_a_console_port_already_taken_is_refused_before_the_day(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "session_reaper.commands.cli", "demo", "--quick", "--console"]
+        command += ["--port", str(port), "--html", str(tmp_path / "day.html")]
+        done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert f"--port {port}: cannot listen on 127.0.0.1" in done.stderr
+    assert "Traceback" not in done.stderr and "Dry run" not in done.stdout  # said first, the day never ran
+    assert not (tmp_path / "day.html").exists()

@@ -20,6 +20,7 @@ model, same runtime, same `Sweep`), and the virtual clock carries the organizati
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -59,6 +60,7 @@ from session_reaper.commands.report.collect import collect
 from session_reaper.commands.report.figures import ReportData
 from session_reaper.commands.runtime import EXIT_ACTION_FAILED, EXIT_OK, Runtime, open_runtime
 from session_reaper.commands.serve import DEFAULT_HOST, DEFAULT_PORT
+from session_reaper.commands.serve.endpoints import bind
 from session_reaper.commands.terminal import progress_bar
 from session_reaper.core.schedule import format_span
 from session_reaper.engine.sweep import NotBefore
@@ -94,9 +96,16 @@ class DemoOptions:
 
 class Demo:
     def __init__(
-        self, console: Console, server: EmulatorServer, options: DemoOptions, *, started: float
+        self,
+        console: Console,
+        server: EmulatorServer,
+        options: DemoOptions,
+        *,
+        started: float,
+        listening: socket.socket | None = None,
     ) -> None:
         self.started = started  # monotonic time the demo began, for its wall time
+        self.listening = listening  # with --console: the console's socket, bound before the day
         self.console = console
         self.server = server
         self.options = options
@@ -233,13 +242,14 @@ class Demo:
             )
             if shown.closed_after is None:
                 code = EXIT_ACTION_FAILED
-            if self.options.console:  # the ledger stays open: the console's history is this day's
+            if self.listening is not None:  # the ledger stays open: the console's history is this day's
                 return await keep_serving(
                     self.console,
                     base_url=self.server.base_url,
                     ledger=ledger,
                     ledger_url=self.options.ledger,
                     traffic=self.traffic,
+                    sock=self.listening,
                     host=DEFAULT_HOST,
                     port=self.options.console_port,
                 )
@@ -269,10 +279,23 @@ def run_demo(console: Console, options: DemoOptions) -> int:
     folder = options.html.parent
     if not folder.is_dir():  # say so now, not after the whole day
         raise DemoError(f"--html {options.html}: no such directory {folder}")
-    with EmulatorServer(
-        rate_limit=DEMO_RATE_LIMIT,
-        seed="none",
-        analytics_lag=ANALYTICS_LAG,
-        propagation_delay=PROPAGATION_DELAY,
-    ) as server:
-        return asyncio.run(Demo(console, server, options, started=started).run())
+    listening = None
+    if options.console:  # the console's port is taken now, not found taken after the whole day
+        try:
+            listening = bind(DEFAULT_HOST, options.console_port)
+        except OSError as exc:
+            raise DemoError(
+                f"--port {options.console_port}: cannot listen on {DEFAULT_HOST}: {exc.strerror or exc}"
+            ) from None
+    try:
+        with EmulatorServer(
+            rate_limit=DEMO_RATE_LIMIT,
+            seed="none",
+            analytics_lag=ANALYTICS_LAG,
+            propagation_delay=PROPAGATION_DELAY,
+        ) as server:
+            demo = Demo(console, server, options, started=started, listening=listening)
+            return asyncio.run(demo.run())
+    finally:
+        if listening is not None:
+            listening.close()

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import os
 import secrets
+import socket
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -23,9 +24,8 @@ from rich.markup import escape
 
 from session_reaper.commands.console.auth import OPERATOR_TOKEN_ENV, VIEWER_TOKEN_ENV
 from session_reaper.commands.demo.recording import credentials, demo_settings
-from session_reaper.commands.runtime import EXIT_USAGE, open_runtime
+from session_reaper.commands.runtime import open_runtime
 from session_reaper.commands.serve import DEFAULT_GRACE
-from session_reaper.commands.serve.endpoints import bind
 from session_reaper.commands.serve.lifecycle import _serve
 from session_reaper.config import Settings
 from session_reaper.ledger import Ledger
@@ -76,15 +76,11 @@ async def keep_serving(
     ledger: Ledger,
     ledger_url: str,
     traffic: TrafficGenerator,
+    sock: socket.socket,
     host: str,
     port: int,
 ) -> int:
-    """`serve --apply` with the console on `host:port` until Ctrl-C; returns serve's exit code."""
-    try:
-        sock = bind(host, port)
-    except OSError as exc:
-        console.print(f"[red]Cannot listen on {host}:{port}: {exc.strerror or exc}[/]")
-        return EXIT_USAGE
+    """`serve --apply` with the console on `sock` (bound to `host:port`) until Ctrl-C; serve's exit code."""
     tokens, shown = console_tokens(os.environ)
     settings = console_settings(ledger_url)
     url = f"http://{host}:{port}/console"
@@ -110,4 +106,3 @@ async def keep_serving(
         moving.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await moving
-        sock.close()
