@@ -192,3 +192,16 @@ def test_a_plan_is_carried_out_per_organization(orgs: Orgs, tmp_path: Path) -> N
     assert run.code == 0, run.stderr
     assert (run.line(mine)["org"], run.line(theirs)["org"]) == ("acme", "globex")
     assert _ended(orgs, "acme", mine) and _ended(orgs, "globex", theirs)
+
+
+def test_scan_shows_a_table_per_organization_and_says_which_one_failed(orgs: Orgs) -> None:
+    mine, theirs = orgs.chat("acme"), orgs.chat("globex")
+    run = orgs.run("scan", env={"GLOBEX_SECRET": "a-wrong-secret-value"})
+    assert run.code == 3, run.stdout + run.stderr
+    assert "Organization acme" in run.stdout and mine in run.stdout
+    assert "Organization globex" not in run.stdout and theirs not in run.stdout
+    assert "error: org globex:" in run.stderr and "a-wrong-secret-value" not in run.stdout + run.stderr
+    both = orgs.run("scan")
+    assert both.code == 0, both.stderr
+    assert both.stdout.index("Organization acme") < both.stdout.index(mine)
+    assert both.stdout.index("Organization globex") < both.stdout.index(theirs)
