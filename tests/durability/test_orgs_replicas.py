@@ -12,6 +12,7 @@ fault scoped to one client. The figures (busiest minute per client, hand-over ti
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from pathlib import Path
@@ -276,3 +277,40 @@ def test_a_tight_limit_holds_back_its_own_org_and_nobody_else(
     assert max(acts.values()) == 1
     for name, code in codes.items():
         assert code == 0 or (code == 1 and "initech" in holders[name]), (codes, holders)
+
+
+def test_one_orgs_refused_credentials_are_reported_and_stop_nobody_else(
+    emulator: Any, tmp_path: Path, postgres_url: str
+) -> None:
+    deployment = Deployment(emulator, tmp_path, postgres_url, three_orgs())
+    ids = {name: deployment.conversations(name, [idle_chat(50)] * 3) for name in deployment.orgs}
+    env = deployment.env()
+    env["GLOBEX_CLIENT_SECRET"] = "not-globex-secret"  # a rotated secret nobody updated
+    try:
+        replica = Replica("one", tmp_path, deployment.config, env)
+        deployment.replicas.append(replica)
+        wait_until(
+            lambda: all(deployment.ended(c) for name in ("acme", "initech") for c in ids[name]),
+            "acme and initech closed",
+        )
+        ready = wait_until(
+            lambda: (r := replica.readyz()) and r["orgs"].get("globex") not in ("ok", "starting") and r,
+            "globex's refusal on /readyz",
+        )
+        exposition = replica.metrics()
+        assert deployment.terminate() == {"one": 0}
+    finally:
+        deployment.stop()
+
+    assert ready["status"] == "ready"
+    assert ready["orgs"]["acme"] == ready["orgs"]["initech"] == "ok"
+    assert not any(deployment.ended(c) for c in ids["globex"])
+    refused = [
+        line
+        for line in replica.log_lines()
+        if line.get("org") == "globex" and line.get("event") == "organization cannot be swept"
+    ]
+    assert refused and all(line["level"] == "error" for line in refused)
+    assert "not-globex-secret" not in replica.stderr() + json.dumps(ready)
+    assert 'session_reaper_org_held{org="globex"} 1.0' in exposition
+    assert 'session_reaper_sweeps_total{org="acme",outcome="ok"}' in exposition

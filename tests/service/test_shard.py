@@ -218,3 +218,31 @@ def test_a_replica_elsewhere_that_stops_renewing_loses_its_orgs_once_its_lease_r
     assert len(divided) == 1
     assert before_expiry == divided  # a's leases still run: nobody else sweeps its orgs
     assert after_expiry == sorted(ORGS)  # one lease period after a's last renewal, all are b's
+
+
+def test_a_replica_that_joins_gets_its_share_handed_over(emulator: Any, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    configured = orgs(emulator, url)
+    ledger = Ledger.open(url)
+
+    async def run() -> tuple[list[str], list[str], list[str]]:
+        a = Shard(org_specs(configured), ledger, Metrics(orgs=True), apply=False, lease=LEASE, owner="one")
+        for _ in range(2):
+            await a.tick()
+        alone = sorted(a.loops)
+        b = Shard(org_specs(configured), ledger, Metrics(orgs=True), apply=False, lease=LEASE, owner="two")
+        await b.tick()  # b says it is here
+        await a.tick()  # a is over its share now: it hands the last org over
+        await until(lambda: not a.handing_over, "the hand-over done")
+        await b.tick()  # b takes what is free, up to its share
+        mine, theirs = sorted(a.loops), sorted(b.loops)
+        await a.drain(5)
+        await b.drain(5)
+        return alone, mine, theirs
+
+    try:
+        alone, mine, theirs = asyncio.run(run())
+    finally:
+        ledger.close()
+    assert alone == sorted(ORGS)
+    assert (mine, theirs) == (["acme", "globex"], ["initech"])
