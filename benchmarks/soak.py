@@ -157,6 +157,10 @@ class Reaper:
         )
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
+        # The smoke's hour is 30 s of wall time: a restart that takes seconds on a loaded machine would
+        # eat it, so there the platform's time waits for serve to be up again (the week's does not).
+        self.wait_after_kill = False
+        self.waited = 0.0  # real seconds the platform's time stood still for serve to come up
         self.starts = 0
         self.kills = 0
         self.exits: list[int] = []  # exit codes of processes that ended on their own
@@ -185,7 +189,14 @@ class Reaper:
     def wait_until_up(self, timeout: float = 120.0) -> None:
         """Until serve answers /healthz: the platform's time starts once the reaper is there (on a loaded
         machine its start takes seconds, many virtual minutes of a smoke's hour)."""
-        deadline = time.monotonic() + timeout
+        began = time.monotonic()
+        deadline = began + timeout
+        try:
+            self._wait_until_up(deadline)
+        finally:
+            self.waited += time.monotonic() - began
+
+    def _wait_until_up(self, deadline: float) -> None:
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 code = self.process.returncode
@@ -194,7 +205,7 @@ class Reaper:
                 if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2).status_code == 200:
                     return
             time.sleep(0.1)
-        raise SystemExit(f"soak: serve did not answer /healthz within {timeout:.0f} s")
+        raise SystemExit("soak: serve did not answer /healthz in time")
 
     def check_alive(self) -> None:
         """A serve that exited on its own is recorded and started again (the soak goes on)."""
@@ -208,6 +219,8 @@ class Reaper:
         self.process.wait(timeout=30)
         self.kills += 1
         self.start()
+        if self.wait_after_kill:
+            self.wait_until_up()
 
     def stop(self) -> int | None:
         if self.process is None:
@@ -415,6 +428,7 @@ def soak(
     long_chats = LongChats(hands, args.seed + 1, args.chats, clock.now())
     server.start()
     reaper = Reaper(workdir, server.base_url, pg.url, speedup)
+    reaper.wait_after_kill = args.smoke
     faults = [
         f
         for f in schedule(length, args.smoke, world, pg, reaper)
@@ -479,7 +493,7 @@ def soak(
                 sample = reaper.rss()
                 if sample is not None and reaper.kills == kills_planned:
                     rss.append((elapsed, sample))
-            behind = elapsed / speedup - (time.monotonic() - wall0)
+            behind = elapsed / speedup - (time.monotonic() - wall0 - reaper.waited)
             if behind > 0:
                 time.sleep(behind)
         final_rss = reaper.rss()

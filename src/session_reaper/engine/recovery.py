@@ -1,4 +1,5 @@
-"""Resolve steps a killed reaper left half-done: read the platform, never repeat blindly.
+"""Resolve steps left half-done — by a killed reaper, a lost ledger, or an answer that never came (a
+timeout after the request left): read the platform, never repeat blindly.
 
 A step whose intent is journalled but whose outcome is not may or may not have reached the platform.
 The conversation as it stands now says which: the step is then closed as done (its effect is visible)

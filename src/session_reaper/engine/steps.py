@@ -4,7 +4,8 @@ The plan (pure) says *what*; this module says *how*, with the guarantees DESIGN.
 - re-read just before the first write, and again just before the disconnect when other writes came
   first, and cancel if anything happened since the decision;
 - every step is journalled as an intent before its request is sent and with its outcome after, and a
-  step the journal already shows as done is never sent again;
+  step the journal already shows as done is never sent again; an answer that may hide a success (a
+  timeout, a 500/502/504) leaves the intent open, for recovery to settle from the platform's state;
 - a disconnect is verified by reading until the end shows, escalated one level when it does not.
 It fills in the conversation's one `DecisionLine` (built by `reconcile`) and calls down only: the
 core, and the two ports.
