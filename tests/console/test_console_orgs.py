@@ -9,14 +9,19 @@ names the operator and the org; an approval of acme's pending decision ends it t
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+from playwright.sync_api import Browser, expect, sync_playwright
 from sqlalchemy import create_engine, select
 
 from session_reaper.ledger import normalize_url
 from session_reaper.ledger.schema import console_actions, decisions, pending_decisions
-from tests.console.console_harness import TOKENS, Starter, idle_chat
+from tests.console.console_harness import OPERATOR_TOKEN, TOKENS, VIEWER_TOKEN, Starter, idle_chat
+from tests.environment import CHROMIUM, require_chromium
 
 ORGS = {
     "acme": "[orgs.acme.rules.idle]\napproval = true\n",
@@ -100,6 +105,13 @@ def test_the_console_serves_every_org_held_and_acts_through_each_conversations_o
     assert page.status_code == 200 and 'id="filter-org"' in page.text
     assert '<option value="acme">acme</option>' in page.text and ">Organization</th>" in page.text
 
+    # refused without auth or as a viewer, as without orgs: nothing sent
+    refused = console.call("POST", f"/api/console/conversations/{later_b}/close", token=None)
+    assert refused.status_code == 401
+    viewer = console.call("POST", f"/api/console/conversations/{later_b}/close", token=VIEWER_TOKEN)
+    assert viewer.status_code == 403
+    assert clients_writing(emulator, later_b) == set()
+
     # close now on globex's conversation: through globex's client, recorded with the operator
     closed = console.call("POST", f"/api/console/conversations/{later_b}/close", user="Grace")
     assert closed.status_code == 200, closed.text
@@ -145,3 +157,53 @@ def test_the_console_serves_every_org_held_and_acts_through_each_conversations_o
     history = console.call("GET", "/api/console/history?since=1d")
     assert history.status_code == 200, history.text
     assert {"acme", "globex"} <= set(history.json()["byOrg"])
+
+
+def test_without_orgs_the_answers_name_no_org_and_the_page_has_no_org_filter(
+    console: Starter, emulator: Any
+) -> None:
+    cid = emulator.create_conversation(idle_chat(45))["id"]
+    console.start()
+    entry = console.wait_entry(cid)
+    assert "org" not in entry
+    explained = console.call("GET", f"/api/console/conversations/{cid}").json()
+    assert "org" not in explained
+    page = console.call("GET", "/console").text
+    assert "filter-org" not in page and "Organization" not in page
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    require_chromium()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def test_the_page_shows_each_conversations_org_and_filters_by_org(
+    console: Starter, emulator: Any, browser: Browser
+) -> None:
+    in_acme = emulator.create_conversation({**idle_chat(20), "organization": "acme"})["id"]
+    in_globex = emulator.create_conversation({**idle_chat(20), "organization": "globex"})["id"]
+    start_with_orgs(console, emulator)
+    console.wait_entry(in_acme)
+    console.wait_entry(in_globex)
+    context = browser.new_context()
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        page.goto(console.url + "/console/login")
+        page.get_by_label("Your name").fill("Dana")
+        page.get_by_label("Console token").fill(OPERATOR_TOKEN)
+        page.get_by_role("button", name="Sign in").click()
+        acme_row = page.locator(f'tr[data-conversation="{in_acme}"]').first
+        globex_row = page.locator(f'tr[data-conversation="{in_globex}"]').first
+        expect(acme_row.locator('[data-cell="org"]')).to_have_text("acme", timeout=15_000)
+        expect(globex_row.locator('[data-cell="org"]')).to_have_text("globex")
+        page.get_by_label("Organization").select_option("globex")
+        expect(page).to_have_url(re.compile(r"[?]org=globex$"))
+        expect(page.locator(f'#live tr[data-conversation="{in_acme}"]')).to_have_count(0)
+        expect(page.locator(f'#live tr[data-conversation="{in_globex}"]')).to_have_count(1)
+    finally:
+        context.close()
