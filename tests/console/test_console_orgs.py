@@ -157,6 +157,8 @@ def test_the_console_serves_every_org_held_and_acts_through_each_conversations_o
     history = console.call("GET", "/api/console/history?since=1d")
     assert history.status_code == 200, history.text
     assert {"acme", "globex"} <= set(history.json()["byOrg"])
+    acts = {(a["conversationId"], a["action"], a["org"]) for a in history.json()["consoleActions"]}
+    assert acts == {(later_b, "close", "globex"), (waiting_a, "approve", "acme")}
 
 
 def test_without_orgs_the_answers_name_no_org_and_the_page_has_no_org_filter(

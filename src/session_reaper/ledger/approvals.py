@@ -170,6 +170,7 @@ def actions_since(connection: Connection, since: datetime) -> list[dict[str, Any
             "action": r.action,
             "conversationId": r.conversation_id,
             "detail": r.detail,
+            "org": r.org,
         }
         for r in rows
     ]
