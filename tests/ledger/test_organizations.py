@@ -35,6 +35,26 @@ def test_an_orgs_sweeps_and_decisions_carry_its_name(ledger: Ledger) -> None:
     assert acted > 0
 
 
+def test_an_orgs_pending_decisions_and_console_acts_carry_its_name(ledger: Ledger) -> None:
+    acme, globex = ledger.for_org("acme"), ledger.for_org("globex")
+    hour = timedelta(hours=1)
+    for org_ledger, conversation in ((acme, "conv-a"), (globex, "conv-g")):
+        org_ledger.pend(
+            conversation, rule="idle", decision="close", reason="idle", queue_id=None, now=T0, ttl=hour
+        )
+    globex.record_console_action("Grace", "close", "conv-g", at=T0)
+
+    assert [(p.conversation_id, p.org) for p in acme.pending_decisions(T0)] == [("conv-a", "acme")]
+    assert [(p.conversation_id, p.org) for p in globex.pending_decisions(T0)] == [("conv-g", "globex")]
+    every = ledger.pending_decisions(T0)  # the unnamed view: every org's (the console finds the org)
+    assert sorted((p.conversation_id, p.org) for p in every) == [("conv-a", "acme"), ("conv-g", "globex")]
+    found = ledger.pending_decision(every[0].decision_id)
+    assert found is not None and found.org == every[0].org
+    with ledger.engine.connect() as connection:
+        acts = connection.execute(text("SELECT operator, conversation_id, org FROM console_actions")).all()
+    assert [tuple(a) for a in acts] == [("Grace", "conv-g", "globex")]
+
+
 def test_recovery_sees_only_its_orgs_open_intents(ledger: Ledger) -> None:
     acme, globex = ledger.for_org("acme"), ledger.for_org("globex")
     for org_ledger, conversation in ((acme, "conv-a"), (globex, "conv-g")):

@@ -25,6 +25,7 @@ class PendingDecision:
     operator: str | None = None  # who approved or rejected it
     resolved_at: datetime | None = None
     outcome: str | None = None  # what became of an approved one (done, cancelled, failed, ...)
+    org: str | None = None  # the `[orgs.NAME]` it was made for (None: the one unnamed organization)
 
     def waiting(self, now: datetime) -> bool:
         return self.status == "pending" and now < self.expires_at

@@ -41,6 +41,7 @@ def _pending(row: Any) -> PendingDecision:
         row.operator,
         row.resolved_at,
         row.outcome,
+        row.org,
     )
 
 
@@ -62,6 +63,7 @@ def pend(
     queue_id: str | None,
     now: datetime,
     ttl: timedelta,
+    org: str | None = None,
 ) -> PendingDecision:
     """The conversation's waiting decision: the one already there, an answer for the same rule still
     in force (a rejection: never pended again for that decision; an approval being or been carried
@@ -91,6 +93,7 @@ def pend(
         "created_at": now,
         "expires_at": now + ttl,
         "status": WAITING,
+        "org": org,
     }
     statement = (
         dialect_insert(connection)(_t)
@@ -104,11 +107,12 @@ def pend(
     return _pending(row)
 
 
-def waiting(connection: Connection, now: datetime) -> list[PendingDecision]:
-    rows = connection.execute(
-        select(_t).where(_t.c.status == WAITING, _t.c.expires_at > now).order_by(_t.c.created_at)
-    )
-    return [_pending(r) for r in rows]
+def waiting(connection: Connection, now: datetime, org: str | None = None) -> list[PendingDecision]:
+    """What waits at `now`: of `org` only, when given (None: every row, the unnamed org's ledger)."""
+    query = select(_t).where(_t.c.status == WAITING, _t.c.expires_at > now)
+    if org is not None:
+        query = query.where(_t.c.org == org)
+    return [_pending(r) for r in connection.execute(query.order_by(_t.c.created_at))]
 
 
 def one(connection: Connection, decision_id: str) -> PendingDecision | None:
@@ -142,6 +146,7 @@ def record_action(
     conversation_id: str,
     detail: str | None,
     at: datetime,
+    org: str | None = None,
 ) -> None:
     check(action, CONSOLE_ACTIONS, "console action")
     values = {
@@ -150,6 +155,7 @@ def record_action(
         "action": action,
         "conversation_id": conversation_id,
         "detail": scrub(detail),
+        "org": org,
     }
     connection.execute(insert(console_actions).values(values))
 
@@ -164,6 +170,7 @@ def actions_since(connection: Connection, since: datetime) -> list[dict[str, Any
             "action": r.action,
             "conversationId": r.conversation_id,
             "detail": r.detail,
+            "org": r.org,
         }
         for r in rows
     ]

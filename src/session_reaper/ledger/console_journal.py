@@ -19,6 +19,7 @@ class ConsoleJournal:
     engine: Engine
     _writer: Engine
     clock: Callable[[], datetime]
+    org: str | None  # the organization whose pending decisions and acts these are (None: unnamed)
 
     def _now(self, at: datetime | None) -> datetime:
         return at if at is not None else self.clock()
@@ -46,13 +47,15 @@ class ConsoleJournal:
                 queue_id=queue_id,
                 now=now,
                 ttl=ttl,
+                org=self.org,
             )
 
     def pending_decisions(self, now: datetime) -> list[PendingDecision]:
-        """Every decision still waiting at `now`, oldest first (the expired are marked so)."""
+        """Every decision still waiting at `now`, oldest first (the expired are marked so); an org's
+        ledger (`for_org`) lists that org's only."""
         with self._writer.begin() as connection:
             approval_sql.expire(connection, now)
-            return approval_sql.waiting(connection, now)
+            return approval_sql.waiting(connection, now, self.org)
 
     def pending_decision(self, decision_id: str) -> PendingDecision | None:
         with self.engine.connect() as connection:
@@ -80,7 +83,9 @@ class ConsoleJournal:
         at: datetime | None = None,
     ) -> None:
         with self._writer.begin() as connection:
-            approval_sql.record_action(connection, operator, action, conversation_id, detail, self._now(at))
+            approval_sql.record_action(
+                connection, operator, action, conversation_id, detail, self._now(at), self.org
+            )
 
     def console_actions(self, since: datetime) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:

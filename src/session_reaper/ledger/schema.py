@@ -176,6 +176,7 @@ pending_decisions = Table(
     Column("operator", String(200)),
     Column("resolved_at", UtcDateTime),
     Column("outcome", String(20)),
+    Column("org", String(ORG)),  # None: the unnamed organization
     Index("ix_pending_decisions_conversation", "conversation_id"),
 )
 Index(
@@ -196,5 +197,6 @@ console_actions = Table(
     Column("action", String(20), nullable=False),
     Column("conversation_id", String(ID), nullable=False),
     Column("detail", Text),
+    Column("org", String(ORG)),
     Index("ix_console_actions_at", "at"),
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,10 +20,11 @@ from starlette.routing import BaseRoute, Route
 
 from session_reaper.commands.console.auth import Auth, Identity, refusal
 from session_reaper.commands.console.live import Entry, iso
+from session_reaper.commands.console.targets import ConsoleTarget, Targets
+from session_reaper.commands.console.timeline import timeline
 from session_reaper.commands.explaining import Explanation, explain
 from session_reaper.commands.report.as_json import to_json
 from session_reaper.commands.report.collect import collect_recent, parse_since
-from session_reaper.commands.serve.service import Service
 from session_reaper.core.approvals import PendingDecision
 from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.engine import console as acts
@@ -38,25 +39,35 @@ Handler = Callable[[Request, Identity], Awaitable[Response]]
 
 @dataclass
 class ConsoleApi:
-    service: Service
+    """`service`: the one organization's loop, or `Targets.held(...)`: those this replica holds."""
+
+    service: ConsoleTarget | Targets
     auth: Auth
     _queue_names: dict[str, str] = field(default_factory=dict)
     _queues_asked: set[str] = field(default_factory=set)
 
     @property
-    def platform(self) -> Any:
-        return self.service.runtime.platform
+    def targets(self) -> Targets:
+        service = self.service
+        return service if isinstance(service, Targets) else Targets.single(service)
 
-    def now(self) -> datetime:
-        now: datetime = self.platform.now()
+    def now(self, target: ConsoleTarget | None = None) -> datetime:
+        """The platform's time (that org's; with no org held, the machine's)."""
+        if target is None:
+            target = next(iter(self.targets.current().values()), None)
+        now: datetime = target.runtime.platform.now() if target is not None else datetime.now(UTC)
         return now
 
-    async def queue_names(self, queue_ids: set[str]) -> dict[str, str]:
-        """Queue names read once each (a refusal or an error shows the id instead)."""
+    async def queue_names(self, queue_ids: set[str], target: ConsoleTarget | None = None) -> dict[str, str]:
+        """Queue names read once each, from the queues' org (a refusal or an error shows the id instead)."""
+        if target is None:
+            target = next(iter(self.targets.current().values()), None)
         for queue_id in sorted(queue_ids - self._queues_asked):
+            if target is None:
+                break
             self._queues_asked.add(queue_id)
             try:
-                name, _ = await self.platform.queue_name(queue_id)
+                name, _ = await target.runtime.platform.queue_name(queue_id)
             except PlatformError:
                 self._queues_asked.discard(queue_id)  # try again another time
                 continue
@@ -71,32 +82,51 @@ class ConsoleApi:
 
     async def conversations(self, request: Request, who: Identity) -> Response:
         queue, rule = request.query_params.get("queue"), request.query_params.get("rule")
+        org = request.query_params.get("org") or None
+        targets = self.targets
         entries = [
-            e
-            for e in self.service.live.entries()
+            (name, target, e)
+            for name, target, e in targets.entries(org if targets.named else None)
             if (not queue or _in_queue(e, queue)) and (not rule or e.line.rule == rule)
         ]
         now = self.now()
-        names = await self.queue_names({q for e in entries if (q := e.queue_id)})
-        return JSONResponse({"now": iso(now), "conversations": [e.to_json(now, names) for e in entries]})
+        rows = []
+        for name, target, e in entries:
+            names = await self.queue_names({e.queue_id} if e.queue_id else set(), target)
+            row = e.to_json(self.now(target) if targets.named else now, names)
+            rows.append(row | {"org": name} if targets.named else row)
+        return JSONResponse({"now": iso(now), "conversations": rows})
 
     async def conversation(self, request: Request, who: Identity) -> Response:
         cid = request.path_params["conversation_id"]
-        runtime = self.service.runtime
-        found = await explain(runtime.platform, runtime.ledger, self.service.settings, cid)
-        if found is None:
+        targets = self.targets
+        explained = await self._explain(cid)
+        if explained is None:
             return refusal(404, "not-found", f"conversation {cid} not found on the platform")
-        entry = self._explained(found)
-        names = await self.queue_names({entry.queue_id} if entry.queue_id else set())
+        org, target, found = explained
+        entry = self._explained(found, target)
+        names = await self.queue_names({entry.queue_id} if entry.queue_id else set(), target)
         body = entry.to_json(found.now, names)
-        body["timeline"] = _timeline(found)
+        if targets.named:
+            body["org"] = org
+        body["timeline"] = timeline(found)
         body["calls"] = found.calls
         return JSONResponse(body)
 
-    def _explained(self, found: Explanation) -> Entry:
+    async def _explain(self, cid: str) -> tuple[str | None, ConsoleTarget, Explanation] | None:
+        """Explained by the org whose live view has it; else by each org held, until one finds it."""
+        known = self.targets.of(cid)
+        for org, target in [known] if known is not None else list(self.targets.current().items()):
+            runtime = target.runtime
+            found = await explain(runtime.platform, runtime.ledger, target.settings, cid)
+            if found is not None:
+                return org, target, found
+        return None
+
+    def _explained(self, found: Explanation, target: ConsoleTarget) -> Entry:
         """The explanation as a live entry: the fresh verdict, with what the live view knows of it."""
         verdict = found.verdict
-        known = self.service.live.get(found.conversation.id)
+        known = target.live.get(found.conversation.id)
         cid = found.conversation.id
         line = DecisionLine(cid, verdict.rule, verdict.action.value, Outcome.DRY_RUN, verdict.reason)
         if not verdict.acts:
@@ -104,14 +134,21 @@ class ConsoleApi:
         if known is not None and known.pending_id is not None:
             line.decision, line.outcome = known.line.decision, known.line.outcome
         done = Reconciled(line, verdict, found.now, Trigger.CONSOLE, found.conversation)
-        entry = self.service.live.entry(done)
+        entry = target.live.entry(done)
         entry.pending_id = known.pending_id if known is not None else None
         return entry
 
     async def pending(self, request: Request, who: Identity) -> Response:
-        now = self.now()
-        waiting = await asyncio.to_thread(self.service.runtime.ledger.pending_decisions, now)
-        return JSONResponse({"pending": [_pending_json(p, now) for p in waiting]})
+        targets = self.targets
+        rows: list[tuple[datetime, dict[str, Any]]] = []
+        for name, target in targets.current().items():  # each org's own ledger view: its rows only
+            now = self.now(target)
+            for p in await asyncio.to_thread(target.runtime.ledger.pending_decisions, now):
+                row = _pending_json(p, now)
+                rows.append((p.created_at, row | {"org": name} if targets.named else row))
+        if targets.named:
+            rows.sort(key=lambda r: r[0])
+        return JSONResponse({"pending": [row for _, row in rows]})
 
     async def history(self, request: Request, who: Identity) -> Response:
         text = request.query_params.get("since", "7d")
@@ -120,23 +157,35 @@ class ConsoleApi:
         except ValueError as exc:
             return refusal(400, "bad-request", f"since: {exc}")
         try:  # the service's own open ledger: an in-memory one (demo --console) exists only there
-            data = await asyncio.to_thread(collect_recent, self.service.runtime.ledger, since)
+            data = await asyncio.to_thread(collect_recent, self.targets.ledger(), since)
         except SQLAlchemyError as exc:  # never the driver's text: it may hold the URL and its password
             return refusal(503, "ledger", f"cannot read the ledger ({type(exc).__name__})")
         return JSONResponse(to_json(data))
 
     # -- acting -----------------------------------------------------------------------------------
 
-    def _settled(self, done: Reconciled) -> None:
+    def _settled(self, done: Reconciled, target: ConsoleTarget) -> None:
         """What a console act did, in the live view at once; the next pass reads it again anyway."""
-        self.service.live.update(done)
-        self.service.read_again(done.line.conversation_id)
+        target.live.update(done)
+        target.read_again(done.line.conversation_id)
+
+    def _target(self, conversation_id: str) -> ConsoleTarget:
+        """The org the conversation is in: the one whose live view holds it (refused when none does)."""
+        found = self.targets.of(conversation_id)
+        if found is None:
+            held = ", ".join(sorted(str(name) for name in self.targets.current())) or "none"
+            raise acts.ConsoleRefused(
+                f"conversation {conversation_id} is in the live view of no organization this replica"
+                f" holds (held: {held})",
+                status=404,
+            )
+        return found[1]
 
     async def close(self, request: Request, who: Identity) -> Response:
         cid = request.path_params["conversation_id"]
-        service = self.service
+        service = self._target(cid)
         done = await acts.close_now(service.console_engine, cid, who.name, owner=service.console_owner)
-        self._settled(done)
+        self._settled(done, service)
         line = done.line
         log.info("console close", conversation_id=cid, operator=who.name, outcome=line.outcome.value)
         body = line.to_json() | {"operator": who.name}
@@ -151,7 +200,7 @@ class ConsoleApi:
         value = body.get("exempt")
         if not isinstance(value, bool):
             return refusal(400, "bad-request", 'the body must be {"exempt": true} or {"exempt": false}')
-        service = self.service
+        service = self._target(cid)
         await acts.set_exempt(service.console_engine, cid, value, who.name, owner=service.console_owner)
         entry = service.live.get(cid)
         if entry is not None:
@@ -168,13 +217,13 @@ class ConsoleApi:
         approve = body.get("approve")
         if not isinstance(approve, bool):
             return refusal(400, "bad-request", 'the body must be {"approve": true} or {"approve": false}')
-        service = self.service
+        service = await self._decider(decision_id)
         answer = await acts.decide_pending(
             service.console_engine, decision_id, approve, who.name, owner=service.console_owner
         )
         result: dict[str, Any] = {"decisionId": decision_id, "status": answer.status}
         if answer.done is not None:
-            self._settled(answer.done)
+            self._settled(answer.done, service)
             result |= {"outcome": answer.done.line.outcome.value, "reason": answer.done.line.reason}
             result["steps"] = list(answer.done.line.steps)
         elif answer.pending.outcome is not None:
@@ -182,6 +231,24 @@ class ConsoleApi:
         result["operator"] = answer.pending.operator
         log.info("console decision", decision_id=decision_id, operator=who.name, status=answer.status)
         return JSONResponse(result)
+
+    async def _decider(self, decision_id: str) -> ConsoleTarget:
+        """The org a pending decision was made for (without orgs: the one there is)."""
+        targets = self.targets
+        current = targets.current()
+        if not targets.named:
+            return next(iter(current.values()))
+        pending = await asyncio.to_thread(targets.ledger().pending_decision, decision_id)
+        if pending is None:
+            raise acts.ConsoleRefused(f"no pending decision {decision_id}", status=404)
+        target = current.get(pending.org)
+        if target is None:
+            raise acts.ConsoleRefused(
+                f"pending decision {decision_id} is organization {pending.org}'s, which this replica"
+                " does not hold now: ask the replica that sweeps it",
+                status=409,
+            )
+        return target
 
     # -- wiring -----------------------------------------------------------------------------------
 
@@ -250,38 +317,3 @@ def _pending_json(pending: PendingDecision, now: datetime) -> dict[str, Any]:
         "expiresAt": iso(pending.expires_at),
         "status": pending.status_at(now),
     }
-
-
-_WROTE = {
-    "message": "wrote",
-    "reaper-warning": "the reaper's warning text",
-    "reaper-closing": "the reaper's closing text",
-}
-
-
-def _timeline(found: Explanation) -> list[dict[str, Any]]:
-    """Who joined, wrote and left, in time order (never what was written: the reaper does not read it)."""
-    conversation = found.conversation
-    purposes = {p.id: p.purpose or p.role.value for p in conversation.participants}
-    events: list[tuple[datetime, str, str, str]] = []
-    for p in conversation.participants:
-        moments = (
-            (p.started_at, "joined"),
-            (p.connected_at, "connected"),
-            (p.parked_at, "parked"),
-            (p.resumed_at, "resumed"),
-            (p.ended_at, "left"),
-        )
-        for at, kind in moments:
-            if at is not None:
-                events.append((at, p.id, kind, f"{purposes[p.id]} {kind}"))
-    for a in conversation.activities:
-        who = purposes.get(a.participant_id, a.role.value)
-        events.append(
-            (a.at, a.participant_id, a.kind.value, f"{who}: {_WROTE.get(a.kind.value, a.kind.value)}")
-        )
-    events.sort(key=lambda e: e[0])
-    return [
-        {"at": iso(at), "participant": pid, "purpose": purposes.get(pid), "kind": kind, "text": text}
-        for at, pid, kind, text in events
-    ]

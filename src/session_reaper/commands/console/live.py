@@ -134,14 +134,14 @@ class LiveView:
 
     def entries(self) -> list[Entry]:
         with self._lock:
-            return sorted(self._entries.values(), key=_order)
+            return sorted(self._entries.values(), key=order)
 
 
 def _ended_it(line: DecisionLine) -> bool:
     return line.outcome is Outcome.DONE and line.decision in CLOSING_DECISIONS
 
 
-def _order(entry: Entry) -> tuple[int, float, str]:
+def order(entry: Entry) -> tuple[int, float, str]:
     """Eligible first, then by time until eligible, then the rest; the id breaks ties."""
     verdict = entry.verdict
     if verdict is not None and verdict.acts:

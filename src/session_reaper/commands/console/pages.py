@@ -147,8 +147,12 @@ class Pages:
 
     async def _queues(self) -> list[tuple[str, str]]:
         """(id, name) of the queues of the conversations in scope now, by name: the filter's choices."""
-        ids = {q for e in self.api.service.live.entries() if (q := e.queue_id)}
-        names = await self.api.queue_names(ids)
+        ids: set[str] = set()
+        names: dict[str, str] = {}
+        for _, target, e in self.api.targets.entries():
+            if q := e.queue_id:
+                ids.add(q)
+                names = await self.api.queue_names({q}, target)
         return sorted(((q, names.get(q, q)) for q in ids), key=lambda q: q[1].lower())
 
     async def login_page(self, request: Request) -> Response:
@@ -169,6 +173,7 @@ class Pages:
         identity = self._who(request)
         if isinstance(identity, Response):
             return identity
+        targets = self.api.targets
         return self.render(
             "live.html",
             identity,
@@ -178,6 +183,8 @@ class Pages:
             rules=list(RULES),
             queue=request.query_params.get("queue", ""),
             rule=request.query_params.get("rule", ""),
+            orgs=sorted(str(name) for name in targets.current()) if targets.named else [],
+            org=request.query_params.get("org", ""),
         )
 
     async def conversation(self, request: Request) -> Response:
@@ -205,7 +212,7 @@ class Pages:
         except ValueError as exc:
             error = f"Period {since!r}: {exc}. Showing {DEFAULT_PERIOD}."
             since, period = DEFAULT_PERIOD, parse_since(DEFAULT_PERIOD)
-        data = await asyncio.to_thread(collect_recent, self.api.service.runtime.ledger, period)
+        data = await asyncio.to_thread(collect_recent, self.api.targets.ledger(), period)
         periods = list(PERIODS)
         if since not in dict(periods):
             periods.append((since, f"the last {since}"))

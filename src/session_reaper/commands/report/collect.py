@@ -68,7 +68,7 @@ def collect(ledger: Ledger, since: datetime, now: datetime) -> ReportData:
             cost_sweeps=cost.sweeps,
             cost_closes=cost.closes,
             console_actions=[
-                ConsoleAction(a["at"], a["operator"], a["action"], a["conversationId"], a["detail"])
+                ConsoleAction(a["at"], a["operator"], a["action"], a["conversationId"], a["detail"], a["org"])
                 for a in console_sql.actions_since(connection, since)
             ],
             by_org=queries.by_org(connection, since),

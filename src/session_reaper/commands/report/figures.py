@@ -99,15 +99,17 @@ class ConsoleAction:
     action: str
     conversation_id: str
     detail: str | None
+    org: str | None = None  # the `[orgs.NAME]` acted in (None: the one unnamed organization)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        shown = {
             "at": iso(self.at),
             "operator": self.operator,
             "action": self.action,
             "conversationId": self.conversation_id,
             "detail": self.detail,
         }
+        return shown if self.org is None else shown | {"org": self.org}
 
 
 @dataclass(frozen=True, slots=True)

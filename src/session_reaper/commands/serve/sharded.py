@@ -1,6 +1,8 @@
 """`serve` when `[orgs.NAME]` tables are configured: one shared ledger, the org leases, a loop per org.
 
-The HTTP side is the same three routes. `/readyz` answers 200 while the ledger answers and the
+The HTTP side is the same as without orgs: the probes, the metrics and the supervisor console, the
+console over the organizations this replica holds (each conversation and pending decision names its
+org; acts go through that org's own loop). `/readyz` answers 200 while the ledger answers and the
 replica is not stopping — one organization's bad credentials or outage does not make the replica
 unready (the others are being swept) — and names each organization's state under `orgs`: "ok", its
 problem in one line, "swept by another replica", "not held". `/metrics` carries the `org` label.
@@ -10,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import timedelta
 
 import uvicorn
@@ -20,6 +23,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from session_reaper.commands.console.api import ConsoleApi
+from session_reaper.commands.console.auth import Auth
+from session_reaper.commands.console.pages import Pages
+from session_reaper.commands.console.targets import ConsoleTarget, Targets
 from session_reaper.commands.runtime import EXIT_ACTION_FAILED, EXIT_OK, Runtime, open_runtime
 from session_reaper.commands.serve.endpoints import SignalFreeServer
 from session_reaper.commands.serve.org_loop import RuntimeOpener
@@ -49,7 +56,14 @@ def org_specs(orgs: Sequence[Organization]) -> list[OrgSpec]:
     return [OrgSpec(org.name or "default", org.settings, opener(org)) for org in orgs]
 
 
-def create_app(shard: Shard, task: asyncio.Task[None], ledger: Ledger) -> Starlette:
+def create_app(
+    shard: Shard, task: asyncio.Task[None], ledger: Ledger, environ: Mapping[str, str] | None = None
+) -> Starlette:
+    console = ConsoleApi(
+        Targets.held(lambda: held_services(shard), ledger),
+        Auth.from_env(os.environ if environ is None else environ),
+    )
+
     async def healthz(_: Request) -> Response:
         alive = not task.done() or shard.stopping.is_set()
         return JSONResponse({"status": "ok" if alive else "org loop ended"}, 200 if alive else 503)
@@ -75,8 +89,15 @@ def create_app(shard: Shard, task: asyncio.Task[None], ledger: Ledger) -> Starle
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            *console.routes(),
+            *Pages(console).routes(),
         ]
     )
+
+
+def held_services(shard: Shard) -> dict[str, ConsoleTarget]:
+    """The loops of the organizations held now that are sweeping (one starting or retrying has none)."""
+    return {name: loop.service for name, loop in sorted(shard.loops.items()) if loop.service is not None}
 
 
 async def serve_orgs(

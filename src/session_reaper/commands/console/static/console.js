@@ -228,6 +228,7 @@
     var emptyNote = document.getElementById("live-empty");
     var queueSelect = document.getElementById("filter-queue");
     var ruleSelect = document.getElementById("filter-rule");
+    var orgSelect = document.getElementById("filter-org"); // only with [orgs] configured
     var rows = new Map();
     var pendingRows = new Map();
     var lastAnnounced = "";
@@ -235,6 +236,15 @@
     var params = new URLSearchParams(window.location.search);
     if (params.get("queue")) queueSelect.value = params.get("queue");
     if (params.get("rule")) ruleSelect.value = params.get("rule");
+    if (orgSelect && params.get("org")) orgSelect.value = params.get("org");
+
+    function filterQuery() {
+      var query = new URLSearchParams();
+      if (orgSelect && orgSelect.value) query.set("org", orgSelect.value);
+      if (queueSelect.value) query.set("queue", queueSelect.value);
+      if (ruleSelect.value) query.set("rule", ruleSelect.value);
+      return query.toString() ? "?" + query.toString() : "";
+    }
 
     function knowQueue(id, name) {
       if (!id) return;
@@ -253,7 +263,7 @@
           el("a", { href: ROOT + "/conversations/" + enc(c.conversationId) }, c.conversationId)
         );
         tr.appendChild(idCell);
-        ["queue", "rule", "reason", "connected"].forEach(function (name) {
+        (orgSelect ? ["org", "queue", "rule", "reason", "connected"] : ["queue", "rule", "reason", "connected"]).forEach(function (name) {
           tr.appendChild(el("td", { "data-cell": name }));
         });
         tr.appendChild(el("td", { "data-cell": "countdown", class: "countdown" }));
@@ -269,6 +279,7 @@
         rows.set(c.conversationId, tr);
       }
       var cell = function (name) { return tr.querySelector('[data-cell="' + name + '"]'); };
+      if (orgSelect) setText(cell("org"), c.org || "—");
       setText(cell("queue"), c.queueName || c.queueId || "—");
       var ruleCell = cell("rule");
       setText(ruleCell, c.rule || "—");
@@ -326,6 +337,7 @@
           var idCell = el("td", { class: "id" });
           idCell.appendChild(el("a", { href: ROOT + "/conversations/" + enc(p.conversationId) }, p.conversationId));
           tr.appendChild(idCell);
+          if (orgSelect) tr.appendChild(el("td", { "data-cell": "org" }, p.org || "—"));
           tr.appendChild(el("td", {}, p.rule));
           tr.appendChild(el("td", {}, p.reason));
           tr.appendChild(el("td", {}, when(p.createdAt)));
@@ -359,10 +371,7 @@
     var timer = null;
     function refresh() {
       window.clearTimeout(timer);
-      var query = new URLSearchParams();
-      if (queueSelect.value) query.set("queue", queueSelect.value);
-      if (ruleSelect.value) query.set("rule", ruleSelect.value);
-      var suffix = query.toString() ? "?" + query.toString() : "";
+      var suffix = filterQuery();
       Promise.all([api("GET", "/conversations" + suffix), api("GET", "/pending")])
         .then(function (answers) {
           showConversations(answers[0]);
@@ -378,15 +387,13 @@
     }
 
     function filtered() {
-      var query = new URLSearchParams();
-      if (queueSelect.value) query.set("queue", queueSelect.value);
-      if (ruleSelect.value) query.set("rule", ruleSelect.value);
-      var suffix = query.toString() ? "?" + query.toString() : "";
+      var suffix = filterQuery();
       window.history.replaceState(null, "", window.location.pathname + suffix);
       refresh();
     }
     queueSelect.addEventListener("change", filtered);
     ruleSelect.addEventListener("change", filtered);
+    if (orgSelect) orgSelect.addEventListener("change", filtered);
     document.getElementById("filters").addEventListener("submit", function (event) {
       event.preventDefault();
       filtered();

@@ -1,7 +1,7 @@
-"""v7: organizations. Sweeps, decisions and the read schedule name the org they were made for (NULL:
-the one unnamed organization of a deployment without `[orgs]`), and org leases divide the
-organizations among replicas (one replica sweeps an org at a time), each replica saying it is alive
-in `replicas` so that the others know how many share the orgs.
+"""v7: organizations. Sweeps, decisions, the read schedule, pending decisions and console acts name
+the org they were made for (NULL: the one unnamed organization of a deployment without `[orgs]`),
+and org leases divide the organizations among replicas (one replica sweeps an org at a time), each
+replica saying it is alive in `replicas` so that the others know how many share the orgs.
 
 Revises 0006 (the console's pending decisions).
 
@@ -26,6 +26,9 @@ def upgrade() -> None:
     op.add_column("decisions", sa.Column("org", sa.String(200), nullable=True))
     op.add_column("read_schedule", sa.Column("org", sa.String(200), nullable=True))
     op.create_index("ix_decisions_org_decided_at", "decisions", ["org", "decided_at"])
+    # the console acts through a conversation's org: its pending decisions and acts say which
+    op.add_column("pending_decisions", sa.Column("org", sa.String(200), nullable=True))
+    op.add_column("console_actions", sa.Column("org", sa.String(200), nullable=True))
     op.create_table(
         "org_leases",
         sa.Column("org", sa.String(200), primary_key=True),
