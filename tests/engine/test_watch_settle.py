@@ -149,3 +149,23 @@ def test_a_sweep_that_decided_a_due_conversation_leaves_it_to_its_events() -> No
     done = reconciled(idle, T0, Outcome.DRY_RUN, "close")
     w.seen(replace(done, trigger=Trigger.SWEEP))
     assert "conv-1" in w.picture and w.picture.next_due() is None
+
+
+def test_a_chat_the_events_show_whole_is_not_read_by_a_reconciliation_before_its_timer() -> None:
+    clock = FakeClock(T0)
+    w = watch(clock)
+    w._event(event(idle_chat(20, now=T0)))  # never read by a sweep; eligible in 10 minutes
+    assert not w.not_before.due("conv-1", T0 + minutes(9))  # the reconciliation leaves it alone
+    assert w.not_before.due("conv-1", T0 + minutes(10))  # from its threshold on, a sweep may read it too
+
+
+def test_after_a_gap_in_the_events_the_next_reconciliation_reads_them_all_again() -> None:
+    clock = FakeClock(T0)
+    w = watch(clock)
+    w._event(event(idle_chat(20, now=T0)))
+    w._forget_what_events_said()  # what the listener does on a disconnect or a reconnect
+    assert w.not_before.due("conv-1", T0 + minutes(1))  # events may have been missed: read it
+    # an entry a sweep made (it read the conversation) is left as it is by later events' forgetting
+    w.not_before.remember("conv-2", T0 + minutes(30), None, "fingerprint")
+    w._forget_what_events_said()
+    assert not w.not_before.due("conv-2", T0 + minutes(1), None, "fingerprint")

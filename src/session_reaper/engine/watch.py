@@ -98,6 +98,8 @@ class Watch(WatchSweeps):
         self._sweep: Sweep | None = None
         self._ended: dict[str, datetime] = {}  # closed by a re-check, when: the echoes of our own writes
         self._found: set[str] = set()  # what the running reconciliation read or was told to wait for
+        # read-schedule entries the events alone made: trusted only while no event can have been missed
+        self._from_events: set[str] = set()
         self._ignored = 0  # unreadable events so far
 
     # -- running --------------------------------------------------------------------------------------
@@ -144,11 +146,13 @@ class Watch(WatchSweeps):
                 self._connected.set()
                 self.hooks.connected(signal.reconnect)
                 if signal.reconnect:
+                    self._forget_what_events_said()
                     _log.warning(
                         "notification socket reconnected: reconciling now", channel=signal.channel_id
                     )
                     self._reconcile_now.set()
             elif isinstance(signal, Disconnected):
+                self._forget_what_events_said()  # a gap: the next reconciliation reads them all again
                 self.hooks.disconnected(signal.reason)
             elif isinstance(signal, EventIgnored):
                 self._ignored += 1  # all counted; the first ten and every hundredth logged: no log flood
@@ -179,13 +183,28 @@ class Watch(WatchSweeps):
             self._schedule_read(event.conversation.id, observed.due)
 
     def _schedule_read(self, conversation_id: str, due: datetime | None) -> None:
-        """Tell the reconciliation sweep what the picture knows: no read before the timer."""
+        """Tell the reconciliation sweep what the picture knows: no read before the timer.
+
+        A conversation the events show whole needs no sweep read before its timer, even one no sweep
+        has read yet (every new chat): its timer's re-check reads it before anything is done. Such an
+        entry has no participants fingerprint (that is analytics' view); it holds only while the socket
+        has had no gap, and is forgotten at the first sign of one.
+        """
+        if due is None:
+            return
         known = self.not_before.until.get(conversation_id)
-        if due is None or known is None:
-            return  # a conversation the sweep never read: it reads it (and so learns its participants)
+        if known is None:
+            self.not_before.remember(conversation_id, due)
+            self._from_events.add(conversation_id)
+            return
         self.not_before.remember(
             conversation_id, due, known.conversation_start, known.participants_fingerprint
         )
+
+    def _forget_what_events_said(self) -> None:
+        for conversation_id in self._from_events:
+            self.not_before.remember(conversation_id, None)
+        self._from_events.clear()
 
     # -- timers ---------------------------------------------------------------------------------------
 
