@@ -24,7 +24,8 @@ def test_the_live_view_lists_each_conversation_with_its_rule_reason_countdown_an
     console.start()  # a dry run: it shows what would be done
     entry = console.wait_entry(stale)
     assert entry["rule"] == "idle" and entry["decision"] == "close" and entry["outcome"] == "dry-run"
-    assert entry["reason"].startswith("no message for 45m")
+    # 45 minutes at creation; the platform's Date has whole seconds, so the reaper may see 44m 59s
+    assert entry["reason"].startswith(("no message for 45m", "no message for 44m"))
     assert entry["secondsUntilEligible"] == 0
     assert entry["wouldDo"] == ["annotate", "closing-text", "disconnect:agent", "verify"]
     assert {p["purpose"]: p["state"] for p in entry["participants"]} == {
