@@ -41,6 +41,7 @@ log = logging.getLogger("session_reaper.genesys")
 
 CHANNEL_LIFE = timedelta(hours=24)  # a channel lives 24 h; subscribing again extends it [HELP]
 RENEW_MARGIN = timedelta(hours=1)
+STOP_WAIT = 5.0  # seconds the socket tasks get to end once cancelled
 
 
 @dataclass
@@ -135,9 +136,10 @@ class GenesysEvents:
             self._listening = None
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            if tasks:  # bounded: a task that does not end on its cancel must not hang the caller's stop
+                _, stuck = await asyncio.wait(tasks, timeout=STOP_WAIT)
+                if stuck:
+                    log.warning("%d notification tasks did not stop in time", len(stuck))
 
     @property
     def down_since(self) -> float | None:

@@ -86,8 +86,9 @@ async def listen(
     finally:
         if pinger is not None:
             pinger.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pinger
+            # `wait`, not `await pinger` under suppress(CancelledError): a cancel of this task arriving
+            # here must go on up, or the channel's keeper reconnects forever and its host never stops
+            await asyncio.wait([pinger])
         with contextlib.suppress(Exception):
             await asyncio.wait_for(socket.close(), 2.0)
 
