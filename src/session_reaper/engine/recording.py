@@ -9,12 +9,58 @@ acted in is read once from `GET /api/v2/routing/queues/{id}` into the ledger's `
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from session_reaper.core.model import Conversation
+from session_reaper.core.results import DecisionLine
+from session_reaper.core.rules import Verdict
 from session_reaper.engine.ports import JournalPort, PlatformError, PlatformPort
 from session_reaper.telemetry import logs
 
 _log = logs.get_logger()
+
+
+def journal_line(
+    journal: JournalPort,
+    sweep_id: int,
+    line: DecisionLine,
+    verdict: Verdict | None,
+    now: datetime,
+    log: Any,
+    **context: str,
+) -> None:
+    """Stamp, journal and log one conversation's line: what a sweep and the events' re-checks both emit.
+
+    Acted-on conversations were journalled before acting (`decision_id` set); the rest is journalled
+    in bulk. `context` is added to the log line (e.g. the trigger).
+    """
+    if line.decided_at is None:
+        line.decided_at = now
+    threshold = verdict.threshold if verdict is not None else None
+    if line.decision_id is None:
+        journal.buffer_decision(
+            sweep_id,
+            line.conversation_id,
+            rule=line.rule,
+            decision=line.decision,
+            outcome=line.outcome.value,
+            reason=line.reason,
+            threshold_seconds=threshold.total_seconds() if threshold else None,
+            queue_id=line.queue_id,
+            channel=line.channel,
+            platform_now=now,
+        )
+    log_line = log.info if line.decision not in ("skip", "defer") else log.debug
+    log_line(
+        "decided",
+        **context,
+        rule=line.rule,
+        decision=line.decision,
+        outcome=line.outcome.value,
+        reason=line.reason,
+        steps=line.steps,
+        error=line.error,
+    )
 
 
 def idle_seconds(conversation: Conversation, now: datetime) -> float | None:

@@ -24,6 +24,7 @@ from session_reaper.engine.ports import JournalPort, PlatformError, PlatformPort
 from session_reaper.engine.read_schedule import NotBefore as NotBefore
 from session_reaper.engine.read_schedule import policy_fingerprint
 from session_reaper.engine.reconcile import Engine, Reconciled, Trigger, reconcile
+from session_reaper.engine.recording import journal_line
 from session_reaper.engine.recovery import recover_pending
 from session_reaper.engine.selection import Selection
 from session_reaper.errors import leaves
@@ -237,33 +238,7 @@ class Sweep:
             self.not_before.remember(found.conversation_id, done.until, found.started_at, fingerprint)
 
     def _emit(self, sweep_id: int, line: DecisionLine, verdict: Verdict | None, now: datetime) -> None:
-        if line.decided_at is None:
-            line.decided_at = now
-        threshold = verdict.threshold if verdict is not None else None
-        if line.decision_id is None:
-            # Acted-on conversations were journalled before acting; the rest is journalled in bulk.
-            self.journal.buffer_decision(
-                sweep_id,
-                line.conversation_id,
-                rule=line.rule,
-                decision=line.decision,
-                outcome=line.outcome.value,
-                reason=line.reason,
-                threshold_seconds=threshold.total_seconds() if threshold else None,
-                queue_id=line.queue_id,
-                channel=line.channel,
-                platform_now=now,
-            )
-        log_line = _log.info if line.decision not in ("skip", "defer") else _log.debug
-        log_line(
-            "decided",
-            rule=line.rule,
-            decision=line.decision,
-            outcome=line.outcome.value,
-            reason=line.reason,
-            steps=line.steps,
-            error=line.error,
-        )
+        journal_line(self.journal, sweep_id, line, verdict, now, _log)
         self._lines.append(line)
         self._summary.count(line)
         if self._on_line is not None:

@@ -15,6 +15,7 @@ from session_reaper.core.results import DecisionLine, Summary
 from session_reaper.engine.limits import Caps
 from session_reaper.engine.ports import JournalPort
 from session_reaper.engine.reconcile import Reconciled
+from session_reaper.engine.recording import journal_line
 from session_reaper.telemetry import logs
 
 _log = logs.get_logger(component="watch")
@@ -56,34 +57,8 @@ def emit(
     on_line: Callable[[DecisionLine], None] | None,
 ) -> None:
     """Journal (in bulk, unless journalled before acting), log, count and hand on one re-check's line."""
-    line, verdict = done.line, done.verdict
-    if line.decided_at is None:
-        line.decided_at = done.now
-    threshold = verdict.threshold if verdict is not None else None
-    if line.decision_id is None:
-        journal.buffer_decision(
-            sweep_id,
-            line.conversation_id,
-            rule=line.rule,
-            decision=line.decision,
-            outcome=line.outcome.value,
-            reason=line.reason,
-            threshold_seconds=threshold.total_seconds() if threshold else None,
-            queue_id=line.queue_id,
-            channel=line.channel,
-            platform_now=done.now,
-        )
-    log_line = _log.info if line.decision not in ("skip", "defer") else _log.debug
-    log_line(
-        "decided",
-        trigger=done.trigger.value,
-        rule=line.rule,
-        decision=line.decision,
-        outcome=line.outcome.value,
-        reason=line.reason,
-        steps=line.steps,
-        error=line.error,
-    )
+    line = done.line
+    journal_line(journal, sweep_id, line, done.verdict, done.now, _log, trigger=done.trigger.value)
     summary.count(line)
     if on_line is not None:
         on_line(line)
