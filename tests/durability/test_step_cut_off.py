@@ -9,8 +9,10 @@ carried it out, in one of the ways a week of faults does:
 - `answer-too-late`: the platform answers only after the reaper's `request_timeout` (it carries the
   text out all the same), so the reaper cannot know whether the text went out.
 Then `sweep --apply` runs again (its recovery settles what the cut left open) until the conversation
-is closed. What a user would see must hold: exactly one closing text reached the conversation, it was
-closed, and no intent is left open.
+is closed; or `sweep --apply --only ID`, which runs no recovery of its own: the act settles the
+conversation's open intent first (`engine/recovery.recover_one`), as an event's re-check does.
+What a user would see must hold: exactly one closing text reached the conversation, it was closed,
+and no intent is left open.
 
 The platform's clock stands still here between the test's moves, as in the soak (`stepped`): the
 reaper's estimate of the platform's time (the last `Date` header plus local time since) then runs
@@ -81,10 +83,11 @@ def _on_text(server: EmulatorServer, after: Callable[[], None] | None) -> None:
     world.send_message = send_message  # type: ignore[method-assign]
 
 
-def _start(reaper: Reaper, config: Path) -> subprocess.Popen[str]:
+def _start(reaper: Reaper, config: Path, *only: str) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "session_reaper.commands.cli", "sweep", "--apply", "--json"]
+    named = [arg for cid in only for arg in ("--only", cid)]
     return subprocess.Popen(
-        [*command, "--config", str(config)],
+        [*command, *named, "--config", str(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -93,15 +96,24 @@ def _start(reaper: Reaper, config: Path) -> subprocess.Popen[str]:
     )
 
 
-def _sweep(reaper: Reaper, config: Path) -> tuple[int, str]:
-    process = _start(reaper, config)
+def _sweep(reaper: Reaper, config: Path, *only: str) -> tuple[int, str]:
+    process = _start(reaper, config, *only)
     _, stderr = process.communicate(timeout=120)
     return process.returncode, stderr
 
 
-@pytest.mark.parametrize("cut", ["sigkill", "ledger-down", "answer-too-late"])
+@pytest.mark.parametrize(
+    ("cut", "then"),
+    [
+        ("sigkill", "sweep"),
+        ("ledger-down", "sweep"),
+        ("answer-too-late", "sweep"),
+        ("sigkill", "only"),
+        ("answer-too-late", "only"),
+    ],
+)
 def test_a_closing_text_cut_off_from_its_outcome_is_sent_once(
-    platform: EmulatorServer, tmp_path: Path, cut: str
+    platform: EmulatorServer, tmp_path: Path, cut: str, then: str
 ) -> None:
     if cut == "ledger-down" and not HAS_POSTGRES:
         pytest.skip("needs a PostgreSQL of its own to stop (initdb/pg_ctl, run as the postgres user)")
@@ -137,7 +149,7 @@ def test_a_closing_text_cut_off_from_its_outcome_is_sent_once(
             with world.lock:
                 world.clock.advance(3600)
                 world.tick()
-            code, stderr = _sweep(reaper, config)
+            code, stderr = _sweep(reaper, config, *([target] if then == "only" else []))
             assert code == 0, stderr[-2000:]
         assert _texts_served(platform, target) == 1, "the closing text was sent again"
         with world.lock:

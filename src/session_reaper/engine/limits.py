@@ -34,6 +34,14 @@ class Caps:
             self.closes_left -= 1
         return True
 
+    def give_back(self, verdict: Verdict) -> None:
+        """The share `take` used, for a verdict that was not acted on after all (decided again)."""
+        if verdict.action in _CAPPED_CLOSES:
+            self.closes_left += 1
+        elif verdict.action is Action.TEARDOWN:
+            self.teardowns_left += 1
+            self.closes_left += 1
+
 
 @dataclass
 class Turns:

@@ -25,8 +25,13 @@ from session_reaper.engine.limits import Caps, Turns
 from session_reaper.engine.own_messages import OwnMessages
 from session_reaper.engine.ports import Gone, JournalPort, PlatformError, PlatformPort, Refused
 from session_reaper.engine.recording import QueueNames, idle_seconds
+from session_reaper.engine.recovery import recover_one, settle_before_acting
 from session_reaper.engine.selection import Selection
 from session_reaper.engine.steps import carry_out
+
+UNSETTLED_REASON = "an interrupted step could not be settled (the platform did not answer): nothing done"
+HELD_REASON = "another reaper is acting on this conversation"
+SETTLED_REASON = "an interrupted step was settled first: decided again at the next look"
 
 
 class Trigger(StrEnum):
@@ -80,6 +85,7 @@ class Reconciled:
     keep_schedule: bool = False
     stop: Refused | None = None
     emit: bool = True
+    settled_first: bool = False  # an interrupted step was settled instead of acting: decide again
     pending: PendingDecision | None = None  # the decision waiting for an operator (approval = true)
 
 
@@ -103,8 +109,47 @@ async def reconcile(
     decision (journalled as `pending`, not acted on) unless a person asked (`Trigger.CONSOLE`, with
     the `operator`'s name journalled in the decision).
     """
+    done = await _reconcile(
+        engine, conversation_id, trigger, sweep_id, apply, caps, selection, seen_participants, operator
+    )
+    if done.settled_first:
+        # An interrupted step was settled just before acting: what was read predates it (a text
+        # adopted as the reaper's own, a participant found ended). Decide once more on a fresh read.
+        assert done.verdict is not None
+        caps.give_back(done.verdict)
+        done = await _reconcile(
+            engine, conversation_id, trigger, sweep_id, apply, caps, selection, seen_participants, operator
+        )
+        if done.settled_first:  # another one, left meanwhile: the next look decides
+            done.settled_first = False
+            done.line.outcome, done.until = Outcome.DEFERRED, None
+            done.line.reason = f"{done.line.reason}; {SETTLED_REASON}"
+    return done
+
+
+async def _reconcile(
+    engine: Engine,
+    conversation_id: str,
+    trigger: Trigger,
+    sweep_id: int,
+    apply: bool,
+    caps: Caps,
+    selection: Selection | None,
+    seen_participants: str | None,
+    operator: str | None,
+) -> Reconciled:
     selection = selection if selection is not None else Selection()
     platform = engine.platform
+    if apply and (trigger is not Trigger.SWEEP or not selection.everything):
+        # No sweep's recovery ran just before: settle what is open first, so that the reaper's own
+        # unrecorded text is known as its own when deciding and no step is sent twice.
+        recovered = await recover_one(
+            platform, engine.journal, engine.own, conversation_id, owner=engine.owner
+        )
+        if recovered == "unreadable":
+            return _unread(conversation_id, trigger, Outcome.FAILED, UNSETTLED_REASON, platform.now())
+        if recovered == "held":
+            return _unread(conversation_id, trigger, Outcome.SKIPPED, HELD_REASON, platform.now())
     try:
         conversation = await platform.read(conversation_id, engine.own.kinds(conversation_id))
     except Gone:
@@ -226,9 +271,24 @@ async def _act(
     ttl = max(timedelta(minutes=2), engine.verify_timeout * 4)
     if not acquire(journal, conversation.id, engine.owner, ttl=ttl, now=now):
         line.outcome = Outcome.SKIPPED
-        line.reason = "another reaper is acting on this conversation"
+        line.reason = HELD_REASON
         return
     try:
+        # Holding the lease, nobody else is acting on it; an intent still open is one that nobody
+        # will settle in time (a dead reaper's, or one left open on purpose): settle it first.
+        try:
+            settled = await settle_before_acting(platform, journal, engine.own, conversation.id)
+        except Refused as exc:
+            line.outcome, line.error = Outcome.FAILED, str(exc)
+            done.stop = exc
+            return
+        if settled is False:
+            line.outcome, line.reason = Outcome.FAILED, f"{verdict.reason}; {UNSETTLED_REASON}"
+            done.until = None
+            return
+        if settled:
+            done.settled_first = True
+            return
         decision_id = journal.record_decision(
             sweep_id,
             conversation.id,

@@ -9,13 +9,20 @@ or as not sent (the conversation is decided afresh by the sweep that follows).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Literal
 
-from session_reaper.core.model import Conversation, Role
+from session_reaper.core.model import Conversation, PendingStep, Role
 from session_reaper.core.plan import StepKind
 from session_reaper.core.vocabulary import TEXT_STEPS, own_activity
 from session_reaper.engine.leasing import acquire
 from session_reaper.engine.own_messages import OwnMessages
-from session_reaper.engine.ports import Gone, JournalPort, PlatformError, PlatformPort, Refused
+from session_reaper.engine.ports import (
+    Gone,
+    JournalPort,
+    PlatformError,
+    PlatformPort,
+    Refused,
+)
 from session_reaper.telemetry import logs
 
 RECOVERY_LEASE = timedelta(minutes=2)
@@ -78,33 +85,81 @@ async def recover_pending(
         if not acquire(ledger, pending.conversation_id, owner, ttl=RECOVERY_LEASE, now=now):
             continue  # another replica holds it and may still be sending this very step
         try:
-            try:
-                conversation = await platform.read(
-                    pending.conversation_id, own.kinds(pending.conversation_id)
-                )
-            except Gone:
-                ledger.step_outcome(pending.step_id, "resolved-gone")
-                continue
-            except Refused:
-                raise
-            except PlatformError as exc:
-                _log.warning(
-                    "interrupted step not settled", conversation_id=pending.conversation_id, error=str(exc)
-                )
+            if not await _settle(platform, ledger, own, pending):
                 unsettled.add(pending.conversation_id)
-                continue
-            known = set(ledger.reaper_messages(pending.conversation_id))
-            seen = effect_visible(
-                pending.kind, pending.participant_id, conversation, pending.intent_at, known
-            )
-            if seen is None:
-                ledger.step_outcome(pending.step_id, "resolved-not-sent")
-            else:
-                if pending.kind in ("warning-text", "closing-text") and seen != "yes":
-                    kind = TEXT_STEPS[StepKind(pending.kind)].value
-                    ledger.record_reaper_message(pending.conversation_id, seen, kind)
-                ledger.step_outcome(pending.step_id, "resolved-done")
-            ledger.set_decision_outcome(pending.decision_id, "interrupted")
         finally:
             ledger.release(pending.conversation_id, owner)
     return frozenset(unsettled)
+
+
+async def recover_one(
+    platform: PlatformPort, ledger: JournalPort, own: OwnMessages, conversation_id: str, *, owner: str
+) -> Literal["none", "settled", "held", "unreadable"]:
+    """`recover_pending` for one conversation, before it is decided outside a sweep's recovery.
+
+    An event's re-check, a console's act and a pass over named conversations (`--only`, `--plan`) come
+    between two recoveries: an intent a dead reaper left, or one left open on purpose (an answer that
+    may hide a success), would make the reaper's own unrecorded text look like someone's activity, or
+    be sent a second time. "none": nothing open (one small query); "settled"; "held": another live
+    reaper holds the conversation; "unreadable": the platform could not be read. Nothing may be done
+    on the conversation in the last two cases.
+    """
+    if not ledger.pending_steps(conversation_id=conversation_id):
+        return "none"
+    if not acquire(ledger, conversation_id, owner, ttl=RECOVERY_LEASE, now=platform.now()):
+        return "held"
+    try:
+        settled = await settle_before_acting(platform, ledger, own, conversation_id)
+        return "unreadable" if settled is False else "settled"
+    finally:
+        ledger.release(conversation_id, owner)
+
+
+async def settle_before_acting(
+    platform: PlatformPort, ledger: JournalPort, own: OwnMessages, conversation_id: str
+) -> bool | None:
+    """Settle one conversation's open intents before acting on it; the caller holds its lease.
+
+    Every act goes through here, whatever triggered it: a pass over named conversations (`--only`,
+    `--plan`) runs no recovery, an event's re-check comes between two reconciliations, and an intent
+    left open on purpose (an answer that may hide a success) or by a replica that died would otherwise
+    be sent a second time. None: nothing was open (one small query); True: something was open and is
+    settled now, so what was read before may be out of date (decide again); False: the platform could
+    not be read, the intent stays open and nothing may be done.
+    """
+    open_steps = ledger.pending_steps(conversation_id=conversation_id)
+    if not open_steps:
+        return None
+    for pending in open_steps:
+        if not await _settle(platform, ledger, own, pending):
+            return False
+    return True
+
+
+async def _settle(
+    platform: PlatformPort, ledger: JournalPort, own: OwnMessages, pending: PendingStep
+) -> bool:
+    """Settle one open intent from what the platform shows; False when the platform could not be read."""
+    cid = pending.conversation_id
+    try:
+        conversation = await platform.read(cid, own.kinds(cid))
+    except Gone:
+        ledger.step_outcome(pending.step_id, "resolved-gone")
+        return True
+    except Refused:
+        raise
+    except PlatformError as exc:
+        _log.warning("interrupted step not settled", conversation_id=cid, error=str(exc))
+        return False
+    known = set(ledger.reaper_messages(cid))
+    seen = effect_visible(pending.kind, pending.participant_id, conversation, pending.intent_at, known)
+    if seen is None:
+        ledger.step_outcome(pending.step_id, "resolved-not-sent")
+    else:
+        if pending.kind in ("warning-text", "closing-text") and seen != "yes":
+            kind = TEXT_STEPS[StepKind(pending.kind)].value
+            ledger.record_reaper_message(cid, seen, kind)
+            own.add(cid, seen, kind)  # the decision taken next knows it for the reaper's own text
+        ledger.step_outcome(pending.step_id, "resolved-done")
+    ledger.set_decision_outcome(pending.decision_id, "interrupted")
+    return True

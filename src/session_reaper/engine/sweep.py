@@ -23,7 +23,7 @@ from session_reaper.engine.own_messages import OwnMessages
 from session_reaper.engine.ports import JournalPort, PlatformError, PlatformPort, Refused, Windows
 from session_reaper.engine.read_schedule import NotBefore as NotBefore
 from session_reaper.engine.read_schedule import policy_fingerprint
-from session_reaper.engine.reconcile import Engine, Reconciled, Trigger, reconcile
+from session_reaper.engine.reconcile import UNSETTLED_REASON, Engine, Reconciled, Trigger, reconcile
 from session_reaper.engine.recording import journal_line
 from session_reaper.engine.recovery import recover_pending
 from session_reaper.engine.selection import Selection
@@ -33,7 +33,6 @@ from session_reaper.telemetry import logs
 _log = logs.get_logger()
 # Recovery could not read the platform for it: which of its steps went out is unknown, so nothing is
 # done until a later pass settles it (acting now might send a closing text or a disconnect twice).
-UNSETTLED_REASON = "an interrupted step could not be settled (the platform did not answer): nothing done"
 
 
 @dataclass

@@ -270,11 +270,13 @@ class Ledger(ConsoleJournal):
                 at=self._now(at),
             )
 
-    def pending_steps(self, owner: str | None = None) -> list[PendingStep]:
-        """Intents with no outcome, oldest first; only those of `owner`'s sweeps when given, and of
-        this ledger's org when it has one (another org's conversations are not this org's to settle)."""
+    def pending_steps(
+        self, owner: str | None = None, *, conversation_id: str | None = None
+    ) -> list[PendingStep]:
+        """Intents with no outcome, oldest first; only those of `owner`'s sweeps or of one conversation
+        when given, and of this ledger's org when it has one (another org's are not this org's to settle)."""
         with self.engine.connect() as connection:
-            return step_sql.pending(connection, owner, self.org)
+            return step_sql.pending(connection, owner, self.org, conversation_id)
 
     def completed_step(
         self,

@@ -60,8 +60,10 @@ def outcome(
     return connection.execute(statement).rowcount == 1
 
 
-def pending(connection: Connection, owner: str | None, org: str | None = None) -> list[PendingStep]:
-    """Open intents, oldest first: of `owner`'s sweeps and of `org`'s decisions when given."""
+def pending(
+    connection: Connection, owner: str | None, org: str | None = None, conversation_id: str | None = None
+) -> list[PendingStep]:
+    """Open intents, oldest first: of `owner`'s sweeps, `org`'s decisions and one conversation when given."""
     query = (
         select(
             steps.c.id,
@@ -82,6 +84,8 @@ def pending(connection: Connection, owner: str | None, org: str | None = None) -
         query = query.where(sweeps.c.owner == owner)
     if org is not None:
         query = query.where(decisions.c.org == org)
+    if conversation_id is not None:
+        query = query.where(steps.c.conversation_id == conversation_id)
     return [PendingStep(*found) for found in connection.execute(query)]
 
 

@@ -1,0 +1,144 @@
+"""Every act settles the conversation's open intents first, whatever triggered it.
+
+A sweep's recovery settles what a dead reaper left open before anything else, but nothing else did:
+an event's re-check comes between two reconciliations, and an intent left open on purpose (an answer
+that may hide a success: a closing text whose answer came after `request_timeout`) was followed, one
+minute later, by a re-check that found no effective closing text in the journal and sent a second one.
+Here `reconcile` is called twice in one process, as the events mode's timer does: the first call's
+closing text is answered too late (the platform carries it out all the same), the second call must
+adopt that text, not send another, and close the conversation.
+
+Against the emulator over loopback and a real SQLite ledger; what is asserted is what a user would
+see: the texts in the conversation, its state, the journal's open intents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from session_reaper.config import Settings
+from session_reaper.core.results import Outcome
+from session_reaper.engine.limits import Caps
+from session_reaper.engine.reconcile import Engine, Reconciled, Trigger, reconcile
+from session_reaper.genesys.api import GenesysApi
+from session_reaper.genesys.port import GenesysPlatform
+from session_reaper.genesys.regions import resolve
+from session_reaper.ledger import Ledger
+from tests.helpers.scenarios import acd, agent, customer, ended, idle_chat, participants_by_purpose
+
+SITUATIONS = {
+    # the rule's condition does not depend on the agent's texts: a second text would go out at once
+    "customer-left": {
+        "messageType": "webmessaging",
+        "queueId": "queue-support",
+        "participants": [
+            customer(state="disconnected", ago="20m", endedAgo="15m"),
+            acd(),
+            agent(ago="19m"),
+        ],
+    },
+    # the unrecognised text restarted the idle clock: without settling it first nothing is done for
+    # another 30 minutes; settled, it is the reaper's own text and the close goes on at once
+    "idle": idle_chat(50),
+}
+
+
+def _texts_carried_out(emulator: Any, conversation_id: str) -> int:
+    return sum(
+        1
+        for r in emulator.requests()
+        if r["method"] == "POST"
+        and r["path"].endswith("/messages")
+        and conversation_id in r["path"]
+        and 200 <= r["status"] < 300
+    )
+
+
+@pytest.mark.parametrize("situation", sorted(SITUATIONS))
+def test_an_intent_left_open_by_a_late_answer_is_settled_before_the_next_re_check_acts(
+    emulator: Any, tmp_path: Path, situation: str
+) -> None:
+    cid = emulator.create_conversation(SITUATIONS[situation])["id"]
+    # the closing text's answer comes 2.5 s after it was sent, past the client's 1 s timeout
+    emulator.fault(method="POST", path=f"/{cid}/.*/messages$", latencyMs=2500, times=1)
+    settings = Settings.model_validate(
+        {
+            "sweep": {
+                "ledger": f"sqlite:///{tmp_path / 'l.db'}",
+                "verify_timeout": "5s",
+            }
+        }
+    )
+    ledger = Ledger.open(settings.sweep.ledger)
+
+    async def main() -> tuple[Reconciled, Reconciled]:
+        endpoints = resolve(None, emulator.base_url)
+        async with GenesysApi.connect(endpoints, "emulator", "emulator-secret", timeout=1.0) as api:
+            platform = GenesysPlatform(api)
+            ledger.clock = platform.now
+            engine = Engine(platform, ledger, settings, owner="events-mode")
+            sweep_id = ledger.start_sweep(True, owner="events-mode")
+            caps = Caps(closes_left=10, teardowns_left=10)
+            first = await reconcile(engine, cid, Trigger.EVENT, sweep_id=sweep_id, apply=True, caps=caps)
+            deadline = time.monotonic() + 20
+            while _texts_carried_out(emulator, cid) == 0:  # the late answer is served: the text is there
+                assert time.monotonic() < deadline, "the held closing text was never carried out"
+                await asyncio.sleep(0.05)
+            second = await reconcile(engine, cid, Trigger.EVENT, sweep_id=sweep_id, apply=True, caps=caps)
+            ledger.finish_sweep(sweep_id, {})
+            return first, second
+
+    first, second = asyncio.run(main())
+    assert first.line.outcome is Outcome.FAILED, first.line  # it could not know whether the text went out
+    assert _texts_carried_out(emulator, cid) == 1, "the closing text was sent a second time"
+    assert second.line.outcome is Outcome.DONE, (second.line.reason, second.line.steps)
+    view = emulator.conversation(cid)
+    assert all(
+        p["state"] in ("disconnected", "terminated") or ended({"participants": [p]})
+        for p in participants_by_purpose(view, "agent")
+    ), view
+    assert ledger.pending_steps() == []
+    ledger.close()
+
+
+@pytest.mark.parametrize("carried_out", [True, False])
+def test_a_sweep_that_meets_an_intent_nobody_settled_settles_it_and_decides_again(
+    emulator: Any, tmp_path: Path, carried_out: bool
+) -> None:
+    """A sweep's recovery ran at its start; an intent opened after that by a replica that then died
+    (its lease ran out) is met only when acting. Not carried out: the act settles it (not sent), reads
+    again, decides again and sends the one closing text. Carried out: the dead replica's text, not yet
+    known as the reaper's own, is someone's activity to this sweep, which leaves the conversation alone
+    (the next pass's recovery adopts it). Either way, one closing text in all."""
+    cid = emulator.create_conversation(SITUATIONS["customer-left"])["id"]
+    settings = Settings.model_validate(
+        {"sweep": {"ledger": f"sqlite:///{tmp_path / 'l.db'}", "verify_timeout": "5s"}}
+    )
+    ledger = Ledger.open(settings.sweep.ledger)
+    dead = ledger.start_sweep(True, owner="dead-replica")
+    decision = ledger.record_decision(dead, cid, decision="close", rule="customer-left", reason="left")
+    ledger.step_intent(decision, cid, "closing-text", at=emulator.now())
+    if carried_out:  # the dead replica's text reached the platform; its id never reached the journal
+        emulator.message(cid, "agent", "This conversation is being closed.")
+
+    async def main() -> Reconciled:
+        endpoints = resolve(None, emulator.base_url)
+        async with GenesysApi.connect(endpoints, "emulator", "emulator-secret") as api:
+            platform = GenesysPlatform(api)
+            ledger.clock = platform.now
+            engine = Engine(platform, ledger, settings, owner="survivor")
+            sweep_id = ledger.start_sweep(True, owner="survivor")
+            caps = Caps(closes_left=1, teardowns_left=1)  # the second decision needs the share back
+            return await reconcile(engine, cid, Trigger.SWEEP, sweep_id=sweep_id, apply=True, caps=caps)
+
+    done = asyncio.run(main())
+    expected = Outcome.SKIPPED if carried_out else Outcome.DONE
+    assert done.line.outcome is expected, (done.line.reason, done.line.error)
+    assert _texts_carried_out(emulator, cid) == (0 if carried_out else 1)
+    assert len(ledger.pending_steps()) == (1 if carried_out else 0)
+    ledger.close()
