@@ -13,8 +13,10 @@
   platform's 300 scaled by the clock's speed-up (its local count runs on real time); the platform's
   count, on the virtual clock, is the one that binds, and it reaches the reaper in the
   `inin-ratelimit-*` headers.
-- Faults (FAULTS): PostgreSQL restarted, 5xx storms, 429 bursts, the token revoked, analytics lagging,
-  answers slower than `request_timeout`, SIGKILL + restart.
+- Faults (`schedule`): PostgreSQL restarted, 5xx storms, 429 bursts, the token revoked, analytics lagging,
+  answers slower than `request_timeout`, SIGKILL + restart; with `--mode events` (serve in the events
+  mode, on the emulator's Notifications socket) also the socket dropped, `socket_closing` sent, events
+  lost without a word, and a socket gone silent (no heartbeat).
 - Invariants, from the emulator's own state (its request log, its conversations at the instant of each
   close), and the ledger read directly at the end: see `invariants`.
 
@@ -63,6 +65,10 @@ REQUEST_TIMEOUT = 5  # real seconds: `[sweep] request_timeout` of the reaper und
 SLOW_MS = 8_000  # the slow-answer fault: past the timeout
 INTERVAL = "1s"  # serve's interval (real time)
 DAY = 86_400.0
+HEARTBEAT_SECONDS = (
+    1.0  # the emulator's heartbeat (wall seconds) in the events mode: a dead socket is seen soon
+)
+HEARTBEAT_TIMEOUT = 5  # wall seconds: `[events] heartbeat_timeout` of the reaper under test
 CONVERSATION_IN_PATH = re.compile(r"/conversations/(?:messages/)?([0-9a-f-]{36})")
 RECENT = 16  # platform requests kept per conversation, as evidence of a broken invariant
 
@@ -135,11 +141,11 @@ class DedicatedPostgres:
 class Reaper:
     """`session-reaper serve --apply` as a real process; killed with SIGKILL, started again."""
 
-    def __init__(self, workdir: Path, base_url: str, ledger: str, speedup: float) -> None:
+    def __init__(self, workdir: Path, base_url: str, ledger: str, speedup: float, mode: str = "poll") -> None:
         self.workdir = workdir
         self.stderr = workdir / "serve.log"
         self.config = workdir / "session-reaper.toml"
-        self.config.write_text(
+        config = (
             "[sweep]\n"
             f'interval = "{INTERVAL}"\n'
             f'ledger = "{ledger}"\n'
@@ -147,6 +153,17 @@ class Reaper:
             f'request_timeout = "{REQUEST_TIMEOUT}s"\n'
             'verify_timeout = "5s"\n'
         )
+        if mode == "events":
+            # Its durations are wall time: a reconciliation every virtual hour, the clock checked every
+            # wall second (the platform's minute moves in a tenth of that), a dead socket seen in 5 s.
+            config += (
+                'mode = "events"\n'
+                "[events]\n"
+                f'reconcile_interval = "{max(1, round(3600 / speedup))}s"\n'
+                'clock_sync = "1s"\n'
+                f'heartbeat_timeout = "{HEARTBEAT_TIMEOUT}s"\n'
+            )
+        self.config.write_text(config)
         self.env = {
             k: v for k, v in os.environ.items() if not k.startswith(("GENESYSCLOUD_", "SESSION_REAPER_"))
         }
@@ -303,6 +320,78 @@ class Fault:
     recoveries: list[float] = field(default_factory=list)  # virtual seconds when it was lifted
 
 
+class Sockets:
+    """The socket faults, through the emulator's admin API (the sockets live on its server's loop)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.url = f"{base_url}/emulator/v1/notifications"
+        self.matched: Counter[str] = Counter()  # open sockets each kind of fault reached
+
+    def fault(self, **body: Any) -> Callable[[], None]:
+        def inject() -> None:
+            answer = httpx.post(f"{self.url}/faults", json=body, timeout=30)
+            answer.raise_for_status()
+            self.matched[body["type"]] += int(answer.json().get("sockets", 0))
+
+        return inject
+
+    def clear(self) -> None:
+        httpx.delete(f"{self.url}/faults", timeout=30).raise_for_status()
+
+    def heartbeat(self, seconds: float) -> None:
+        httpx.post(f"{self.url}/settings", json={"heartbeatSeconds": seconds}, timeout=30).raise_for_status()
+
+    def state(self) -> dict[str, Any]:
+        body: dict[str, Any] = httpx.get(self.url, timeout=30).json()
+        return body
+
+
+def socket_faults(week: float, smoke: bool, sockets: Sockets) -> list[Fault]:
+    """The events mode's own faults. A silent socket lasts long enough in wall time (the reaper's
+    heartbeat timeout is wall time) to be found dead: a virtual hour is ~6 wall seconds at the week's pace."""
+    if smoke:
+        h = 3600.0
+        return [
+            Fault("socket dropped", [0.2 * h, 0.6 * h], 0, sockets.fault(type="disconnect")),
+            Fault(
+                "socket_closing sent", [0.4 * h], 0, sockets.fault(type="socket_closing", closeAfterSeconds=1)
+            ),
+            Fault("events lost (50, no word)", [0.3 * h], 0, sockets.fault(type="drop", times=50)),
+            Fault(
+                "socket silent (no heartbeat)", [0.7 * h], 1200, sockets.fault(type="silence"), sockets.clear
+            ),
+        ]
+    day = DAY
+
+    def spread(count: int, first: float, last: float) -> list[float]:
+        return [first + (last - first) * i / max(1, count - 1) for i in range(count)]
+
+    return [
+        Fault(
+            "socket dropped", spread(8, 1.05 * day, week - 0.35 * day), 0, sockets.fault(type="disconnect")
+        ),
+        Fault(
+            "socket_closing sent",
+            spread(8, 1.25 * day, week - 0.45 * day),
+            0,
+            sockets.fault(type="socket_closing", closeAfterSeconds=2),
+        ),
+        Fault(
+            "events lost (200, no word)",
+            spread(6, 1.35 * day, week - 0.55 * day),
+            0,
+            sockets.fault(type="drop", times=200),
+        ),
+        Fault(
+            "socket silent for a virtual hour (no heartbeat)",
+            spread(4, 1.45 * day, week - 0.65 * day),
+            3600,
+            sockets.fault(type="silence"),
+            sockets.clear,
+        ),
+    ]
+
+
 def schedule(week: float, smoke: bool, world: Any, pg: DedicatedPostgres, reaper: Reaper) -> list[Fault]:
     """The fault schedule. Kills fall in the first virtual day so that one process lives the rest of the
     run, whose RSS is then measured from its first day to its last."""
@@ -427,13 +516,14 @@ def soak(
     traffic = TrafficGenerator(hands, args.seed, args.arrivals, now=clock.now())
     long_chats = LongChats(hands, args.seed + 1, args.chats, clock.now())
     server.start()
-    reaper = Reaper(workdir, server.base_url, pg.url, speedup)
+    reaper = Reaper(workdir, server.base_url, pg.url, speedup, args.mode)
     reaper.wait_after_kill = args.smoke
-    faults = [
-        f
-        for f in schedule(length, args.smoke, world, pg, reaper)
-        if not any(f.name.startswith(prefix) for prefix in args.without)
-    ]
+    sockets = Sockets(server.base_url)
+    planned = schedule(length, args.smoke, world, pg, reaper)
+    if args.mode == "events":
+        sockets.heartbeat(HEARTBEAT_SECONDS)
+        planned += socket_faults(length, args.smoke, sockets)
+    faults = [f for f in planned if not any(f.name.startswith(prefix) for prefix in args.without)]
     kills_planned = sum(len(f.at) for f in faults if f.begin == reaper.kill)
     todo = sorted(((at, n) for n, f in enumerate(faults) for at in f.at), reverse=True)
     lifts: list[tuple[float, int]] = []
@@ -497,6 +587,7 @@ def soak(
             if behind > 0:
                 time.sleep(behind)
         final_rss = reaper.rss()
+        notifications = notification_figures(sockets, args.mode)
         stopped = reaper.stop()
     finally:
         if reaper.process is not None and reaper.process.poll() is None:
@@ -540,7 +631,24 @@ def soak(
         traffic,
         log_tail,
         evidence,
+        notifications,
+        log,
+        sockets,
     )
+
+
+def notification_figures(sockets: Sockets, mode: str) -> dict[str, Any] | None:
+    """The emulator's own count of the channels and their events (before serve stops and removes none)."""
+    if mode != "events":
+        return None
+    state = sockets.state()
+    channels = state.get("channels", [])
+    return {
+        "channels": len(channels),
+        "eventsSent": sum(c.get("eventsSent", 0) for c in channels),
+        "eventsDropped": sum(c.get("eventsDropped", 0) for c in channels),
+        "connectedAtEnd": sum(bool(c.get("connected")) for c in channels),
+    }
 
 
 def act_evidence(
@@ -601,6 +709,9 @@ def summarize(
     traffic: TrafficGenerator,
     log_tail: str,
     evidence: dict[str, Any],
+    notifications: dict[str, Any] | None,
+    log: str,
+    sockets: Sockets,
 ) -> dict[str, Any]:
     closes = acts.closes
     open_intents = len(open_steps)
@@ -636,8 +747,20 @@ def summarize(
         "serveNeverExitedOnItsOwn": not reaper.exits,
         "serveStoppedCleanly": stopped == 0,
     }
+    if notifications is not None:
+        # the events mode must have stayed the events mode: a serve that fell back to polling for good
+        # would pass every other check without having met one socket fault
+        notifications |= {
+            "socketsReachedByFaults": dict(sockets.matched),
+            "reconnects": log.count("notification socket reconnected"),
+            "socketEnded": log.count("notification socket ended"),
+            "fellBackToPolling": log.count("events mode failed") + log.count("events mode refused"),
+        }
+        # (a pass of polling while the platform refused the subscription, e.g. in a 429 burst, is by design)
+        ok["eventsModeKept"] = notifications["connectedAtEnd"] > 0
     return {
         "smoke": args.smoke,
+        "mode": args.mode,
         "virtualDays": round(length / DAY, 3),
         "wallSeconds": round(wall, 1),
         "speedup": round(length / args.wall),
@@ -666,6 +789,7 @@ def summarize(
         "serveExitedOnItsOwn": reaper.exits,
         "serveExitCode": stopped,
         "postgresRestarts": pg.restarts,
+        "notifications": notifications,
         "rssMiB": {
             "firstDay": None if rss_first is None else round(rss_first / 2**20, 1),
             "last": None if rss_last is None else round(rss_last / 2**20, 1),
@@ -704,6 +828,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chats", type=int, default=None, help="long chats kept open (week: 2000)")
     parser.add_argument("--arrivals", type=float, default=300.0, help="new conversations per virtual hour")
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument(
+        "--mode",
+        choices=("poll", "events"),
+        default="poll",
+        help="serve's [sweep] mode (events: with socket faults)",
+    )
     parser.add_argument(
         "--without", action="append", default=[], metavar="FAULT", help="leave out faults named so (prefix)"
     )
