@@ -65,6 +65,7 @@ REQUEST_TIMEOUT = 5  # real seconds: `[sweep] request_timeout` of the reaper und
 SLOW_MS = 8_000  # the slow-answer fault: past the timeout
 INTERVAL = "1s"  # serve's interval (real time)
 DAY = 86_400.0
+RETENTION_DAYS = 2  # `[sweep] journal_retention` of the reaper under test: pruning works inside the week
 HEARTBEAT_SECONDS = (
     1.0  # the emulator's heartbeat (wall seconds) in the events mode: a dead socket is seen soon
 )
@@ -152,6 +153,7 @@ class Reaper:
             f"requests_per_minute = {round(LIMIT * speedup)}\n"
             f'request_timeout = "{REQUEST_TIMEOUT}s"\n'
             'verify_timeout = "5s"\n'
+            f'journal_retention = "{RETENTION_DAYS}d"\n'
         )
         if mode == "events":
             # Its durations are wall time: a reconciliation every virtual hour, the clock checked every
@@ -346,6 +348,11 @@ class Sockets:
         return body
 
 
+def spread(count: int, first: float, last: float) -> list[float]:
+    """`count` moments from `first` to `last`, evenly apart."""
+    return [first + (last - first) * i / max(1, count - 1) for i in range(count)]
+
+
 def socket_faults(week: float, smoke: bool, sockets: Sockets) -> list[Fault]:
     """The events mode's own faults. A silent socket lasts long enough in wall time (the reaper's
     heartbeat timeout is wall time) to be found dead: a virtual hour is ~6 wall seconds at the week's pace."""
@@ -362,9 +369,6 @@ def socket_faults(week: float, smoke: bool, sockets: Sockets) -> list[Fault]:
             ),
         ]
     day = DAY
-
-    def spread(count: int, first: float, last: float) -> list[float]:
-        return [first + (last - first) * i / max(1, count - 1) for i in range(count)]
 
     return [
         Fault(
@@ -412,9 +416,6 @@ def schedule(week: float, smoke: bool, world: Any, pg: DedicatedPostgres, reaper
             world.analytics_lag = timedelta(seconds=seconds)
 
         return set_lag
-
-    def spread(count: int, first: float, last: float) -> list[float]:
-        return [first + (last - first) * i / max(1, count - 1) for i in range(count)]
 
     if smoke:
         # No PostgreSQL restart here until the hang it can cause is fixed (docs/reliability.md, bug 1;
@@ -601,9 +602,18 @@ def soak(
         pg.query("SELECT 'decisions', count(*) FROM decisions UNION ALL SELECT 'steps', count(*) FROM steps")
     )
     by_day = pg.query(
-        "SELECT floor(extract(epoch FROM decided_at - (SELECT min(decided_at) FROM decisions)) / 86400)::int,"
-        " count(*) FROM decisions GROUP BY 1 ORDER BY 1"
+        "SELECT floor(extract(epoch FROM decided_at - %s) / 86400)::int, count(*) FROM decisions"
+        " GROUP BY 1 ORDER BY 1",
+        (start,),
     )
+    # Inaction the pruning should have taken: older than the retention plus a day of slack (a prune
+    # runs after a pass, once a platform hour; one pass can last many virtual hours at this speed-up).
+    stale = pg.query(
+        "SELECT count(*) FROM decisions d WHERE d.outcome IN ('skipped', 'deferred', 'dry-run')"
+        " AND NOT EXISTS (SELECT 1 FROM steps s WHERE s.decision_id = d.id) AND d.decided_at < %s",
+        (clock.now() - timedelta(days=RETENTION_DAYS + 1),),
+    )[0][0]
+    journal["staleInaction"] = stale
     server.stop()
     log = reaper.stderr.read_text(errors="replace")
     log_tail = log[-4000:]
@@ -746,6 +756,7 @@ def summarize(
         "rssGrowthAfterFirstDay": args.smoke or (growth is not None and growth < 0.10),
         "serveNeverExitedOnItsOwn": not reaper.exits,
         "serveStoppedCleanly": stopped == 0,
+        "journalBoundedByPruning": journal.get("staleInaction", 0) == 0,
     }
     if notifications is not None:
         # the events mode must have stayed the events mode: a serve that fell back to polling for good

@@ -42,6 +42,7 @@ OVERRIDABLE = ("sweep", "rules", "close", "schedule")
 GLOBAL_SWEEP_KEYS: Mapping[str, str] = {
     "ledger": "one ledger for every organization: set it in [sweep]",
     "org_lease": "one lease period for every organization: set it in [sweep]",
+    "journal_retention": "one journal for every organization: set it in [sweep]",
     "mode": "one mode for the whole service: set it in [sweep]",
     "requests_per_minute": "an organization's request budget is [orgs.{org}] requests_per_minute",
 }

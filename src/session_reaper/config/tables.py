@@ -124,6 +124,11 @@ class SweepConfig(_Table):
         description='`serve`: "poll" sweeps every `interval`; "events" listens to the Notifications API '
         "and sweeps every `[events] reconcile_interval`",
     )
+    journal_retention: Duration = Field(
+        default=timedelta(days=7),
+        description="`serve`: journal rows that changed nothing (skip, defer, dry run) go once older"
+        " than this (looked at every platform hour); what acted is kept for good",
+    )
     org_lease: Duration = Field(
         default=timedelta(seconds=30),
         description="with [orgs], `serve`: a replica's hold on an org, renewed every third of it;"
@@ -140,6 +145,14 @@ class SweepConfig(_Table):
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
             raise ValueError(f"must be more than 0 ({DURATION_HINT})")
+        return value
+
+    @field_validator("journal_retention")
+    @classmethod
+    def _an_hour_at_least(cls, value: timedelta) -> timedelta:
+        # the passes of the last hour are what `report` and the console show as "now"
+        if value < timedelta(hours=1):
+            raise ValueError(f"must be at least 1h ({DURATION_HINT})")
         return value
 
 

@@ -7,7 +7,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from session_reaper.commands.console.live import LiveView
@@ -29,8 +29,7 @@ from session_reaper.telemetry import logs
 from session_reaper.telemetry.metrics import Metrics, OrgMetrics
 
 CHECK_TIMEOUT = 5.0  # seconds a readiness check may take
-INACTION_RETENTION = timedelta(days=7)  # skip/defer/dry-run journal rows; what acted is kept for good
-PRUNE_EVERY_SECONDS = 3600.0
+PRUNE_EVERY = timedelta(hours=1)  # of platform time: a clock that runs fast (a soak's) prunes as often
 TOKEN_RECHECK = 15.0  # seconds a token check's answer is reused: probes must not hammer the token endpoint
 
 _QUIET = frozenset({Outcome.SKIPPED, Outcome.DEFERRED})  # logged at debug: the many conversations left alone
@@ -65,7 +64,7 @@ class Service:
         self.metrics = metrics
         self.apply = apply
         self.not_before = NotBefore()
-        self._last_prune = float("-inf")
+        self._last_prune: datetime | None = None  # platform time
         self.stopping = asyncio.Event()
         self.passes = 0
         self.last: PassRecord | None = None
@@ -156,21 +155,23 @@ class Service:
         return record
 
     def _prune_inaction(self) -> None:
-        """Journal rows that changed nothing (skip, defer, dry run) are kept a week, then pruned.
+        """Journal rows that changed nothing (skip, defer, dry run) are kept `[sweep] journal_retention`.
 
         A service journals every conversation it reads: about 1.4 M rows a day for 1,000 open
         conversations. What acted — decisions with steps, sweeps, message ids — is never pruned.
         """
-        if time.monotonic() - self._last_prune < PRUNE_EVERY_SECONDS:
+        now = self.runtime.api.clock.now()
+        if self._last_prune is not None and now - self._last_prune < PRUNE_EVERY:
             return
-        self._last_prune = time.monotonic()
+        self._last_prune = now
+        retention = self.settings.sweep.journal_retention
         try:
-            gone = self.runtime.ledger.prune(self.runtime.api.clock.now() - INACTION_RETENTION)
+            gone = self.runtime.ledger.prune(now - retention)
         except Exception as exc:  # housekeeping must never stop the service
             log.warning("ledger prune failed", error=str(exc))
             return
         if gone:
-            log.info("ledger pruned", decisions=gone, older_than=str(INACTION_RETENTION))
+            log.info("ledger pruned", decisions=gone, older_than=str(retention))
 
     def read_again(self, conversation_id: str) -> None:
         """The next pass reads this conversation (a person changed it: an exemption lifted, a close)."""
