@@ -79,6 +79,10 @@ class Connection:
                 return
             if is_event:
                 self.channel.events_sent += 1  # only this event loop writes it
+            # Neither a non-empty queue nor the send suspends: without a yield a full queue would go
+            # out in one loop turn, into a socket whose peer is gone before the loop can say so (one
+            # "socket.send() raised exception." per frame, 10,000 at a time), with the API waiting.
+            await asyncio.sleep(0)
 
     async def close(self, code: int, reason: str) -> None:
         if self.closing:

@@ -193,3 +193,48 @@ def test_a_bad_socket_fault_is_a_400_naming_the_field(emulator: Any) -> None:
         with pytest.raises(AdminError) as error:
             emulator._call("POST", "/notifications/faults", bad)
         assert error.value.status == 400 and named in error.value.message
+
+
+def test_a_full_send_queue_goes_out_one_frame_per_loop_turn() -> None:
+    """A sender draining 10,000 queued frames in one loop turn kept writing into a socket whose peer
+    was gone before the loop could notice (the soak logged "socket.send() raised exception." 39,000
+    times in a virtual day) and held the API meanwhile. Between two frames the loop must get a turn:
+    here a callback scheduled before the drain runs before the second frame is written."""
+    import asyncio
+
+    from genesys_emulator.server import build_world
+    from genesys_emulator.sockets import Connection, SocketHub
+
+    class Peer:  # a WebSocket whose send never suspends, as uvicorn's does while its buffer has room
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+            self.turns_seen: list[int] = []
+            self.turns = 0
+
+        async def send_text(self, text: str) -> None:
+            self.sent.append(text)
+            self.turns_seen.append(self.turns)
+
+    async def main() -> Peer:
+        world = build_world(rate_limit=300, seed="none", analytics_lag=0.0)
+        hub = SocketHub(world)
+        peer = Peer()
+        channel = world.notifications.create("emulator", world.clock.now())
+        conn = Connection(hub, peer, channel, 0.0, 100)  # type: ignore[arg-type]
+        for n in range(50):
+            conn.offer(f"frame-{n}", is_event=True)
+
+        def tick() -> None:
+            peer.turns += 1
+            if len(peer.sent) < 50:
+                asyncio.get_running_loop().call_soon(tick)
+
+        asyncio.get_running_loop().call_soon(tick)
+        while len(peer.sent) < 50:
+            await asyncio.sleep(0.001)
+        conn.sender.cancel()
+        return peer
+
+    peer = asyncio.run(main())
+    assert peer.sent == [f"frame-{n}" for n in range(50)]
+    assert peer.turns_seen[-1] >= 40, peer.turns_seen  # the loop turned between the frames

@@ -228,3 +228,56 @@ def test_a_discovery_the_platform_cannot_answer_ends_the_pass_in_one_line(emulat
     assert len(run.stderr.strip().splitlines()) == 1
     assert run.summary is not None and run.summary["closed"] == 0
     assert all(writes(emulator.requests(), cid) == [] for cid in ids)
+
+
+# ------------------------------------------------------------------ corrupt answers to discovery
+
+
+_DISCOVERY = "/api/v2/analytics/conversations/details/query$"
+
+
+@pytest.mark.parametrize("mode", ["truncate", "drop-field", "wrong-type"])
+def test_a_discovery_answer_that_cannot_be_read_is_said_in_one_line_and_nothing_is_written(
+    emulator, reaper, conversation_view, mode
+):
+    """Discovery is the pass's one read of what is in scope: a spoiled answer to it is never read as
+    "nothing open", nor as a list to act on. The pass ends with the platform's words (exit 1, no
+    traceback) and nothing is written; the next pass, the answer sound again, closes them."""
+    stale = [emulator.create_conversation(idle_chat(50))["id"] for _ in range(3)]
+    emulator.fault(method="POST", path=_DISCOVERY, corrupt=mode)
+
+    run = reaper.sweep()
+
+    assert run.code == 1, (run.code, run.stderr[-1500:])
+    assert "Traceback" not in run.stderr, run.stderr[-2000:]
+    assert "analytics" in run.stderr, run.stderr[-1500:]  # which request could not be read
+    assert writes(emulator.requests()) == [], "something was written on an answer that could not be read"
+    assert not any(ended(conversation_view(cid)) for cid in stale)
+    emulator.clear_faults()
+    again = reaper.sweep()
+    assert again.code == 0, again.stderr[-2000:]
+    assert all(ended(conversation_view(cid)) for cid in stale)
+
+
+def test_a_discovery_answer_listing_each_conversation_thousands_of_times_closes_each_once(
+    emulator, reaper, conversation_view
+):
+    """`huge-array`: the same conversations repeated to 20,000 entries. What is acted on comes from
+    each conversation's own read, and each is read and closed once."""
+    stale = [emulator.create_conversation(idle_chat(50))["id"] for _ in range(3)]
+    emulator.fault(method="POST", path=_DISCOVERY, corrupt="huge-array")
+
+    run = reaper.sweep()
+
+    assert run.code == 0, run.stderr[-2000:]
+    assert all(ended(conversation_view(cid)) for cid in stale)
+    requests = emulator.requests()
+    for cid in stale:
+        disconnects = [
+            r
+            for r in writes(requests, cid)
+            if r["method"] == "PATCH" and "/attributes" not in r["path"] and 200 <= r["status"] < 300
+        ]
+        reads = [r for r in requests if r["method"] == "GET" and r["path"].endswith(cid)]
+        assert len(disconnects) == 1, disconnects
+        assert len(reads) <= 4, len(reads)  # the decision's read and the verification's, not 20,000

@@ -30,7 +30,12 @@ from typing import Any, NamedTuple, Protocol
 
 from session_reaper.core.model import DiscoveredConversation
 from session_reaper.core.schedule import CLOCK_SKEW
-from session_reaper.genesys.errors import AuthenticationFailed, GenesysError, PermissionMissing
+from session_reaper.genesys.errors import (
+    AuthenticationFailed,
+    GenesysError,
+    MalformedResponse,
+    PermissionMissing,
+)
 from session_reaper.genesys.mapping import parse_time
 from session_reaper.telemetry import logs
 
@@ -41,6 +46,7 @@ MAX_PAGE_SIZE = 100
 _END_SLACK = timedelta(minutes=1)
 # A runaway guard: a platform answer that never runs out must not page forever.
 _MAX_PAGES = 10_000
+DETAILS_QUERY_PATH = "/api/v2/analytics/conversations/details/query"  # named in what cannot be read
 # Windows older than the recent one are looked at this often: zombies months old can wait an hour,
 # and a sweep a minute must not pay 5 extra queries each time to find them.
 OLDER_WINDOWS_EVERY = timedelta(hours=1)
@@ -201,7 +207,7 @@ async def discover(
         returned = 0
         while True:
             answer = await api.query_conversation_details(query(page, page_size))
-            conversations = [c for c in answer.get("conversations") or [] if isinstance(c, Mapping)]
+            conversations = _page(answer, returned)
             returned += len(conversations)
             for raw in conversations:
                 found = _summary(raw)
@@ -221,6 +227,30 @@ async def discover(
             page += 1
         if key is not None and book is not None:
             book.looked(key, now)
+
+
+def _page(answer: Mapping[str, Any], returned: int) -> list[Mapping[str, Any]]:
+    """The conversations of one page, or MalformedResponse: a spoiled page must never read as "no
+    more conversations" (the rest of the window would go unseen and look closed to nobody)."""
+    raw = answer.get("conversations")
+    total = answer.get("totalHits")
+    if raw is None:
+        if isinstance(total, int) and not isinstance(total, bool) and total > returned:
+            raise _unreadable(f"'totalHits' is {total} but the page has no 'conversations'")
+        return []
+    if not isinstance(raw, list):
+        raise _unreadable(f"'conversations' is {type(raw).__name__}, not a list")
+    if not all(isinstance(c, Mapping) for c in raw):
+        raise _unreadable("an entry of 'conversations' is not an object")
+    return raw
+
+
+def _unreadable(why: str) -> MalformedResponse:
+    return MalformedResponse(
+        f"the platform's answer to the conversation details query could not be read: {why}",
+        method="POST",
+        path=DETAILS_QUERY_PATH,
+    )
 
 
 async def _empty(api: ConversationQuerier, probe: Mapping[str, Any]) -> bool:
