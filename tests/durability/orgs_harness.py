@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,8 +23,8 @@ from typing import Any
 import httpx
 
 from tests.durability.conftest import writes_per_conversation
-
-START_TIMEOUT = 20.0
+from tests.service import serve_harness
+from tests.service.serve_harness import free_port
 
 
 @dataclass
@@ -66,23 +65,9 @@ class Org:
         return {f"{upper}_CLIENT_ID": self.client_id, f"{upper}_CLIENT_SECRET": self.secret}
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_until(predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    """The serve harness's wait, with longer to go by default: replicas dividing orgs take a few passes."""
+    return serve_harness.wait_until(predicate, what, timeout)
 
 
 class Replica:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Self
+from typing import Any, Self, Unpack
 from urllib.parse import quote
 
 import httpx
 
 from session_reaper.genesys.clock import PlatformClock
 from session_reaper.genesys.errors import MalformedResponse
-from session_reaper.genesys.http import PlatformHttp, RequestStats, ResponseEvent, RetryPolicy
+from session_reaper.genesys.http import PlatformHttp, RequestOptions, RequestStats, ResponseEvent, RetryPolicy
 from session_reaper.genesys.regions import Endpoints
 
 _CONVERSATIONS = "/api/v2/conversations"
@@ -103,7 +103,7 @@ class GenesysApi:
             "postAnalyticsConversationsDetailsQuery",
             json=dict(query),
             idempotent=True,
-            attempts=attempts,
+            max_attempts=attempts,
         )
 
     async def get_conversation(self, conversation_id: str) -> dict[str, Any]:
@@ -249,19 +249,9 @@ class GenesysApi:
     # --- plumbing -------------------------------------------------------------------------------------
 
     async def _json(
-        self,
-        method: str,
-        path: str,
-        operation: str,
-        *,
-        json: Any = None,
-        params: Mapping[str, str | int] | None = None,
-        idempotent: bool | None = None,
-        attempts: int | None = None,
+        self, method: str, path: str, operation: str, **options: Unpack[RequestOptions]
     ) -> dict[str, Any]:
-        body = await self._any(
-            method, path, operation, json=json, params=params, idempotent=idempotent, attempts=attempts
-        )
+        body = await self._any(method, path, operation, **options)
         if body is None:
             return {}
         if not isinstance(body, dict):
@@ -273,26 +263,8 @@ class GenesysApi:
             )
         return body
 
-    async def _any(
-        self,
-        method: str,
-        path: str,
-        operation: str,
-        *,
-        json: Any = None,
-        params: Mapping[str, str | int] | None = None,
-        idempotent: bool | None = None,
-        attempts: int | None = None,
-    ) -> Any:
-        response = await self.http.request(
-            method,
-            path,
-            operation=operation,
-            json=json,
-            params=params,
-            idempotent=idempotent,
-            max_attempts=attempts,
-        )
+    async def _any(self, method: str, path: str, operation: str, **options: Unpack[RequestOptions]) -> Any:
+        response = await self.http.request(method, path, operation=operation, **options)
         return _decode(response, method, path)
 
 

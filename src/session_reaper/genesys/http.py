@@ -9,7 +9,7 @@ It owns the cross-cutting rules so that no typed call can forget one:
   ``Retry-After`` has passed (the limit is per OAuth client, so the next request of any task would be
   refused too);
 - 429 waits exactly ``Retry-After``; 5xx and timeouts are retried with jittered exponential backoff;
-  400/403/404 (and every other 4xx) are never retried; all of it bounded;
+  400/403/404 (and every other 4xx) are never retried; all of it bounded (``retries.py``);
 - a request that may already have taken effect (a read timeout on a POST that sends a message) is not
   repeated: a duplicated closing text is worse than a reported failure;
 - the platform clock is fed by every answer's ``Date`` header;
@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 
@@ -48,32 +46,17 @@ from session_reaper.genesys.errors import (
 )
 from session_reaper.genesys.pacing import Monotonic, PacingLimiter, Sleep
 from session_reaper.genesys.regions import Endpoints
+from session_reaper.genesys.retries import (
+    IDEMPOTENT_METHODS,
+    NOT_SENT,
+    RETRY_ALWAYS,
+    RETRY_IF_IDEMPOTENT,
+    retry_after,
+)
+from session_reaper.genesys.retries import RetryPolicy as RetryPolicy  # callers configure it here
 from session_reaper.redaction import redact, secrets_from_env
 
 log = logging.getLogger("session_reaper.genesys")
-
-# 503 and 429 mean "not processed", so any request may be repeated. 500/502/504 may come after the
-# work was done (a gateway timing out on a slow backend), so only idempotent requests repeat on those.
-_RETRY_ALWAYS = frozenset({503})
-_RETRY_IF_IDEMPOTENT = frozenset({500, 502, 504})
-_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
-# Failures that happen before the request left this machine: always safe to repeat.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    max_attempts: int = 6  # per request, first attempt included (the 401 renewal is extra)
-    # No answer at all (refused, reset, timed out): a wrong URL or region must fail in seconds, not minutes.
-    max_transport_attempts: int = 4
-    backoff_base: float = 0.5  # seconds before the first retry of a 5xx/timeout, doubled each time
-    backoff_cap: float = 8.0
-    max_retry_after: float = 300.0  # a longer Retry-After fails the request instead of stalling a sweep
-
-    def backoff(self, attempt: int) -> float:
-        """Equal jitter: half the exponential step fixed, half random, so retries spread out."""
-        step = min(self.backoff_cap, self.backoff_base * 2.0 ** (attempt - 1))
-        return step / 2 + random.uniform(0, step / 2)
 
 
 @dataclass
@@ -113,6 +96,15 @@ class ResponseEvent:
     started: float  # monotonic, when the attempt was sent
     seconds: float  # until its answer (or failure)
     will_retry: bool
+
+
+class RequestOptions(TypedDict, total=False):
+    """The keywords of ``PlatformHttp.request`` beyond its operation, for callers that pass them on."""
+
+    json: Any
+    params: Mapping[str, str | int] | None
+    idempotent: bool | None
+    max_attempts: int | None
 
 
 class PlatformHttp:
@@ -197,7 +189,7 @@ class PlatformHttp:
         """
         method = method.upper()
         limit = min(max_attempts or self.retry.max_attempts, self.retry.max_attempts)
-        repeatable = idempotent if idempotent is not None else method in _IDEMPOTENT_METHODS
+        repeatable = idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
         attempt = 0
         renewed = False
         # Some attempt may have been carried out though no success came back: a caller that journals
@@ -217,11 +209,11 @@ class PlatformHttp:
                 self.limiter.answered(ticket, None)  # cancelled or no answer: its room is released
                 if not isinstance(exc, httpx.TransportError):
                     raise
-                maybe_applied = maybe_applied or not isinstance(exc, _NOT_SENT)
+                maybe_applied = maybe_applied or not isinstance(exc, NOT_SENT)
                 retry = (
-                    self._may_retry_transport(attempt)
+                    self.retry.may_retry_transport(attempt)
                     and attempt < limit
-                    and (repeatable or isinstance(exc, _NOT_SENT))
+                    and (repeatable or isinstance(exc, NOT_SENT))
                 )
                 self._after(method, path, operation, None, attempt, started, retry)
                 if not retry:
@@ -237,7 +229,7 @@ class PlatformHttp:
             if status < 400:
                 self._after(method, path, operation, status, attempt, started, False, ended=received)
                 return response
-            maybe_applied = maybe_applied or status in _RETRY_IF_IDEMPOTENT
+            maybe_applied = maybe_applied or status in RETRY_IF_IDEMPOTENT
             if status == 401 and not renewed and self._tokens.renewable:
                 # The token expired early or was revoked: one new token, then the same request once more.
                 renewed = True
@@ -248,7 +240,7 @@ class PlatformHttp:
                 continue
             if status == 429:
                 self.stats.rate_limited += 1
-                delay = self._retry_after(response)
+                delay = retry_after(response)
                 retry = attempt < limit and (delay or 0) <= self.retry.max_retry_after
                 self._after(method, path, operation, status, attempt, started, retry, ended=received)
                 if not retry:
@@ -264,12 +256,12 @@ class PlatformHttp:
                     received + (delay if delay is not None else self.retry.backoff(attempt))
                 )
                 continue
-            if status in _RETRY_ALWAYS or (repeatable and status in _RETRY_IF_IDEMPOTENT):
+            if status in RETRY_ALWAYS or (repeatable and status in RETRY_IF_IDEMPOTENT):
                 retry = attempt < limit
                 self._after(method, path, operation, status, attempt, started, retry, ended=received)
                 if not retry:
                     raise self._error(response, method, path, attempts=attempt, maybe_applied=maybe_applied)
-                delay = max(self.retry.backoff(attempt), min(self._retry_after(response) or 0, 30.0))
+                delay = max(self.retry.backoff(attempt), min(retry_after(response) or 0, 30.0))
                 await self._sleep(delay)
                 continue
             self._after(method, path, operation, status, attempt, started, False, ended=received)
@@ -292,7 +284,7 @@ class PlatformHttp:
                     headers={"Authorization": self._credentials.basic_authorization()},
                 )
             except httpx.TransportError as exc:
-                retry = self._may_retry_transport(attempt)
+                retry = self.retry.may_retry_transport(attempt)
                 self._after("POST", path, "token", None, attempt, started, retry)
                 if not retry:
                     raise self._transport_error(exc, "POST", path, attempt) from None
@@ -324,26 +316,7 @@ class PlatformHttp:
                         path=path,
                     )
                 raise error
-            await self._sleep(max(self.retry.backoff(attempt), self._retry_after(response) or 0))
-
-    def _retry_after(self, response: httpx.Response) -> float | None:
-        """``Retry-After`` in seconds: a number, or an HTTP date read against the answer's own ``Date``."""
-        value = response.headers.get("retry-after")
-        if not value:
-            return None
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-        try:
-            moment = parsedate_to_datetime(value)
-            now = parsedate_to_datetime(response.headers.get_list("date")[-1])
-        except (TypeError, ValueError, IndexError):
-            return None
-        return max(0.0, (moment - now).total_seconds())
-
-    def _may_retry_transport(self, attempt: int) -> bool:
-        return attempt < min(self.retry.max_attempts, self.retry.max_transport_attempts)
+            await self._sleep(max(self.retry.backoff(attempt), retry_after(response) or 0))
 
     def _error(
         self,

@@ -2,7 +2,8 @@
 
 The Ledger owns connections, transactions, the clock and the decision buffer; the SQL of each concept
 lives in its own module (sweeps, decisions, steps, own_messages, queue_names, read_schedule,
-discovery_windows, leases, history).
+discovery_windows, leases, history); the console's part and the read schedule's are mixins
+(console_journal, schedule_journal).
 
 Every call is one short transaction on a pooled connection, so one `Ledger` may be shared by threads
 (the async sweep may call it directly or through `asyncio.to_thread`). A step's intent is committed
@@ -20,25 +21,24 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from session_reaper.core.model import PendingStep, ScheduledRead
+from session_reaper.core.model import PendingStep
 from session_reaper.ledger import decisions as decision_sql
-from session_reaper.ledger import discovery_windows as window_sql
 from session_reaper.ledger import history as reports
 from session_reaper.ledger import leases as lease_sql
 from session_reaper.ledger import migrate, opening, own_messages, queue_names
-from session_reaper.ledger import read_schedule as schedule_sql
 from session_reaper.ledger import steps as step_sql
 from session_reaper.ledger import sweeps as sweep_sql
 from session_reaper.ledger.console_journal import ConsoleJournal
 from session_reaper.ledger.engine import create_ledger_engine, normalize_url, writer
 from session_reaper.ledger.org_leases import OrgLeases
+from session_reaper.ledger.schedule_journal import ScheduleJournal
 
 Clock = Callable[[], datetime]
 DEFAULT_LEASE_TTL = timedelta(minutes=5)
@@ -53,7 +53,7 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class Ledger(ConsoleJournal):
+class Ledger(ConsoleJournal, ScheduleJournal):
     def __init__(
         self,
         engine: Engine,
@@ -328,47 +328,6 @@ class Ledger(ConsoleJournal):
         """A queue's name, or no name and the HTTP status that refused its read (403, 404)."""
         with self._writer.begin() as connection:
             queue_names.record(connection, queue_id, name, status, self._now(at))
-
-    # -- the read schedule and discovery windows ------------------------------------------------------
-
-    def read_schedule(self, policy: str, now: datetime) -> dict[str, ScheduledRead]:
-        """Conversations not to be read before a time, decided under `policy`, still in force at `now`.
-
-        Rows decided after `now` (the platform's clock went back, by more than CLOCK_SKEW) or under
-        another policy are ignored.
-        """
-        with self.engine.connect() as connection:
-            return schedule_sql.load(connection, policy, now, self.org)
-
-    def save_read_schedule(
-        self,
-        policy: str,
-        decided_at: datetime,
-        reads: Mapping[str, ScheduledRead],
-        forget: Iterable[str] = (),
-    ) -> None:
-        """Upsert the rows of `reads` and delete those of `forget`, in one transaction.
-
-        An upsert, not delete-then-insert: replicas saving the same conversation at once must not
-        collide on its key.
-        """
-        with self._writer.begin() as connection:
-            schedule_sql.save(connection, policy, decided_at, reads, forget, self.org)
-
-    def window_scans(self) -> dict[str, datetime]:
-        """When discovery last looked at each older window (see genesys.discovery.WindowBook)."""
-        with self.engine.connect() as connection:
-            scans = window_sql.load(connection)
-        if self.org is None:
-            return scans
-        mine = f"{self.org}@"  # each org's windows under its own keys: one org's look is not another's
-        return {key.removeprefix(mine): at for key, at in scans.items() if key.startswith(mine)}
-
-    def save_window_scans(self, scans: Mapping[str, datetime]) -> None:
-        if self.org is not None:
-            scans = {f"{self.org}@{key}": at for key, at in scans.items()}
-        with self._writer.begin() as connection:
-            window_sql.save(connection, scans)
 
     # -- leases --------------------------------------------------------------------------------------
 

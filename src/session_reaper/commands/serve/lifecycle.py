@@ -5,12 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import socket
-from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Protocol
-
-import uvicorn
+from collections.abc import AsyncIterator, Mapping
 
 from session_reaper.commands.console.auth import OPERATOR_TOKEN_ENV
 from session_reaper.commands.exits import exit_for
@@ -24,8 +20,9 @@ from session_reaper.commands.runtime import (
     organizations,
 )
 from session_reaper.commands.serve import DEFAULT_GRACE
-from session_reaper.commands.serve.endpoints import SignalFreeServer, bind, create_app, loopback
+from session_reaper.commands.serve.endpoints import bind, create_app, loopback
 from session_reaper.commands.serve.service import Service, StartupFailed, log
+from session_reaper.commands.serve.serving import serving
 from session_reaper.config import Settings
 from session_reaper.errors import ReaperError
 from session_reaper.genesys.http import ResponseEvent
@@ -80,7 +77,6 @@ async def serve(settings: Settings, *, host: str, port: int, grace: float = DEFA
                 grace=grace,
                 apply=settings.sweep.apply,
                 lease=settings.sweep.org_lease,
-                install_signals=_install_signals,
             )
         async with open_service_runtime(settings, metrics) as runtime:
             return await _serve(runtime, metrics, sock, host=host, port=port, grace=grace)
@@ -120,32 +116,18 @@ async def _serve(
     settings = runtime.settings
     apply = settings.sweep.apply
     service = Service(runtime, metrics, apply=apply)
-    loop = asyncio.get_running_loop()
-    sweeps = loop.create_task(service.run(), name="sweeps")
-    server = SignalFreeServer(
-        uvicorn.Config(
-            create_app(service, sweeps, environ),
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            server_header=False,
-            timeout_graceful_shutdown=2,
-        )
-    )
-    http = loop.create_task(server.serve(sockets=[sock]), name="http")
-    signals = _Signals(loop, service)
-    log.info(
-        "serving",
-        url=f"http://{host}:{port}",
-        apply=apply,
-        mode=settings.sweep.mode,
-        interval=settings.sweep.interval.total_seconds(),
-        ledger=runtime.ledger.describe(),
-    )
-    stop_requested = loop.create_task(service.stopping.wait(), name="stop-requested")
+    sweeps = asyncio.get_running_loop().create_task(service.run(), name="sweeps")
     code = EXIT_OK
-    try:
-        await asyncio.wait({sweeps, http, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
+    async with serving(create_app(service, sweeps, environ), sock, service) as running:
+        log.info(
+            "serving",
+            url=f"http://{host}:{port}",
+            apply=apply,
+            mode=settings.sweep.mode,
+            interval=settings.sweep.interval.total_seconds(),
+            ledger=runtime.ledger.describe(),
+        )
+        await running.until_first_ends(sweeps)
         if sweeps.done():
             sweeps.result()  # StartupFailed, or a bug: raised
         else:
@@ -153,13 +135,7 @@ async def _serve(
                 log.error("the HTTP server stopped unexpectedly")
                 code = EXIT_ACTION_FAILED
             service.stop()
-            code = max(code, await _drain(sweeps, signals.forced, grace))
-    finally:
-        stop_requested.cancel()
-        signals.restore()
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await http
+            code = max(code, await _drain(sweeps, running.forced, grace))
     log.info("stopped", exit_code=code)
     return code
 
@@ -176,41 +152,3 @@ async def _drain(sweeps: asyncio.Task[None], forced: asyncio.Future[None], grace
         await sweeps
     log.warning("stopped before the steps in flight finished: the next start resolves them", grace=grace)
     return EXIT_ACTION_FAILED
-
-
-def _install_signals(stoppable: Stoppable) -> Callable[[], None]:
-    """SIGTERM/SIGINT stop `stoppable`; returns what puts the handlers back."""
-    return _Signals(asyncio.get_running_loop(), stoppable).restore
-
-
-class Stoppable(Protocol):
-    """What a signal stops: the service, or the shard of organizations."""
-
-    stopping: asyncio.Event
-
-    def stop(self) -> None: ...
-
-
-class _Signals:
-    """First SIGTERM/SIGINT: stop gracefully. Second: stop now."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, service: Stoppable) -> None:
-        self._loop = loop
-        self._service = service
-        self.forced: asyncio.Future[None] = loop.create_future()
-        self._signals = (signal.SIGTERM, signal.SIGINT)
-        for sig in self._signals:
-            loop.add_signal_handler(sig, self._received, sig)
-
-    def _received(self, sig: signal.Signals) -> None:
-        if self._service.stopping.is_set():
-            log.warning("second signal: stopping now", signal=sig.name)
-            if not self.forced.done():
-                self.forced.set_result(None)
-            return
-        log.info("signal received", signal=sig.name)
-        self._service.stop()
-
-    def restore(self) -> None:
-        for sig in self._signals:
-            self._loop.remove_signal_handler(sig)

@@ -14,10 +14,9 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import timedelta
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -28,9 +27,9 @@ from session_reaper.commands.console.auth import Auth
 from session_reaper.commands.console.pages import Pages
 from session_reaper.commands.console.targets import ConsoleTarget, Targets
 from session_reaper.commands.runtime import EXIT_ACTION_FAILED, EXIT_OK, Runtime, open_runtime
-from session_reaper.commands.serve.endpoints import SignalFreeServer
 from session_reaper.commands.serve.org_loop import RuntimeOpener
 from session_reaper.commands.serve.service import _check, log
+from session_reaper.commands.serve.serving import serving
 from session_reaper.commands.serve.shard import DEFAULT_ORG_LEASE, OrgSpec, Shard
 from session_reaper.config import Organization, Settings
 from session_reaper.genesys.http import ResponseEvent
@@ -110,40 +109,25 @@ async def serve_orgs(
     grace: float,
     apply: bool,
     lease: timedelta = DEFAULT_ORG_LEASE,
-    install_signals: Callable[[Shard], Callable[[], None]],
 ) -> int:
     """Run this replica's share of the organizations until stopped; returns the exit code."""
     metrics = Metrics(orgs=True)
     ledger = await asyncio.to_thread(Ledger.open, settings.sweep.ledger)
     try:
         shard = Shard(org_specs(orgs), ledger, metrics, apply=apply, lease=lease)
-        loop = asyncio.get_running_loop()
-        task = loop.create_task(shard.run(), name="org-leases")
-        server = SignalFreeServer(
-            uvicorn.Config(
-                create_app(shard, task, ledger),
-                log_config=None,
-                access_log=False,
-                lifespan="off",
-                server_header=False,
-                timeout_graceful_shutdown=2,
-            )
-        )
-        http = loop.create_task(server.serve(sockets=[sock]), name="http")
-        restore = install_signals(shard)
-        log.info(
-            "serving",
-            url=f"http://{host}:{port}",
-            apply=apply,
-            orgs=sorted(shard.orgs),
-            owner=shard.owner,
-            org_lease=lease.total_seconds(),
-            ledger=ledger.describe(),
-        )
-        stop_requested = loop.create_task(shard.stopping.wait(), name="stop-requested")
+        task = asyncio.get_running_loop().create_task(shard.run(), name="org-leases")
         code = EXIT_OK
-        try:
-            await asyncio.wait({task, http, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
+        async with serving(create_app(shard, task, ledger), sock, shard) as running:
+            log.info(
+                "serving",
+                url=f"http://{host}:{port}",
+                apply=apply,
+                orgs=sorted(shard.orgs),
+                owner=shard.owner,
+                org_lease=lease.total_seconds(),
+                ledger=ledger.describe(),
+            )
+            await running.until_first_ends(task)
             if task.done():
                 task.result()  # a bug: raised
             if not shard.stopping.is_set():
@@ -154,12 +138,6 @@ async def serve_orgs(
             if not await shard.drain(grace):
                 log.warning("stopped before the steps in flight finished: the next holder resolves them")
                 code = EXIT_ACTION_FAILED
-        finally:
-            stop_requested.cancel()
-            restore()
-            server.should_exit = True
-            with contextlib.suppress(asyncio.CancelledError):
-                await http
         log.info("stopped", exit_code=code)
         return code
     finally:
