@@ -4,6 +4,7 @@ and event bodies read into the same model as a read of the conversation."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -226,3 +227,44 @@ def test_a_queue_created_later_is_added_to_the_open_channel(emulator: Any) -> No
     assert event.topic == "v2.routing.queues.queue-late.conversations.messages"
     (channel,) = emulator.notifications()["channels"]
     assert sorted(channel["topics"]) == sorted([TOPIC, "v2.routing.queues.queue-late.conversations.messages"])
+
+
+def _sent_all(emulator: Any, count: int) -> None:
+    """Until the emulator has sent `count` events on its one channel, on the caller's thread."""
+    deadline = time.monotonic() + 10.0
+    while emulator.notifications()["channels"][0]["eventsSent"] < count:
+        assert time.monotonic() < deadline, "the emulator did not send the burst"
+
+
+def test_leaving_the_signals_amid_a_burst_of_frames_stops_every_notification_task(emulator: Any) -> None:
+    # The burst is sent while the reaper's event loop is held (`_sent_all` on the loop's own thread), so
+    # that the socket reads it in one go: when the first event is taken and the signals are left, the
+    # next frame is already buffered and the socket task's receive of it is complete as its cancel
+    # arrives. Such a cancel once went unseen (`wait_for` returned the frame), and the task listened
+    # on: the stop waited all of `STOP_WAIT` and left the task running.
+    emulator.add_queue(QUEUE)
+    burst = 10
+
+    def ours() -> set[asyncio.Task[Any]]:
+        names = {"GenesysEvents._keep_open", "GenesysEvents._keep_fresh"}
+        return {t for t in asyncio.all_tasks() if getattr(t.get_coro(), "__qualname__", "") in names}
+
+    async def work(api: GenesysApi) -> tuple[int, list[bool]]:
+        events = GenesysEvents(api)
+        await events.subscribe(scope())
+        signals = events.signals(no_own)
+        try:
+            await take(signals, 1, (Connected,))
+            await asyncio.to_thread(emulator.create_conversations, [chat() for _ in range(burst)])
+            _sent_all(emulator, burst)
+            await take(signals, 1, (ConversationEvent,))
+            tasks = ours()
+        finally:
+            await signals.aclose()
+        try:
+            return len(tasks), [t.done() for t in tasks]
+        finally:
+            await events.aclose()
+
+    count, done = run(emulator, work)
+    assert count == 2 and all(done)  # the channel's socket task and the clock's, both ended by the stop

@@ -252,5 +252,7 @@ class GenesysEvents:
 
 async def _close(socket: Any) -> None:
     if socket is not None:
+        # `timeout`, not `wait_for`, which may lose a cancel arriving as the close completes (socket.listen)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(socket.close(), 2.0)
+            async with asyncio.timeout(2.0):
+                await socket.close()

@@ -65,7 +65,11 @@ async def listen(
         pinger = asyncio.create_task(_ping(socket, max(0.05, heartbeat_timeout / 3)))
         while True:
             try:
-                raw = await asyncio.wait_for(socket.recv(), timeout=heartbeat_timeout)
+                # `timeout`, not `wait_for`: on Python 3.11 a cancel arriving as the receive completes
+                # (a frame already buffered) is lost, `wait_for` returning the frame instead, and the
+                # socket listens on after its keeper was told to stop [cpython gh-86296]
+                async with asyncio.timeout(heartbeat_timeout):
+                    raw = await socket.recv()
             except TimeoutError:
                 return Ended(f"dead: no frame for {heartbeat_timeout:g}s", True)
             frame = _parse(raw)
@@ -90,7 +94,8 @@ async def listen(
             # here must go on up, or the channel's keeper reconnects forever and its host never stops
             await asyncio.wait([pinger])
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(socket.close(), 2.0)
+            async with asyncio.timeout(2.0):  # `timeout`, not `wait_for`: see the receive
+                await socket.close()
 
 
 async def _ping(socket: Any, every: float) -> None:
