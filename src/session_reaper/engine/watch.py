@@ -221,7 +221,8 @@ class Watch(WatchSweeps):
             due = self.picture.next_due()
             wait = self.tick if due is None else min(self.tick, max(0.0, (due - now).total_seconds()))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), max(wait, 0.01))
+                async with asyncio.timeout(max(wait, 0.01)):  # not wait_for: gh-86296
+                    await self._stopped.wait()
 
     async def _recheck(self, conversation_id: str) -> None:
         try:

@@ -84,7 +84,8 @@ class WatchSweeps:
 
     async def _reconciliations(self) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._connected.wait(), CONNECT_WAIT)
+            async with asyncio.timeout(CONNECT_WAIT):  # not wait_for: gh-86296
+                await self._connected.wait()
         interval = self.settings.events.reconcile_interval.total_seconds()
         first = True
         while not self._stopped.is_set():
@@ -107,7 +108,8 @@ class WatchSweeps:
             self.picture.prune(self._found | set(self.not_before.until))
             self._ended.clear()  # their echoes have long arrived
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._reconcile_now.wait(), interval)
+                async with asyncio.timeout(interval):  # not wait_for: gh-86296
+                    await self._reconcile_now.wait()
 
     async def _poll(self) -> None:
         """Queues whose topic was rejected: the poll sweep, on `[sweep] interval`, for them alone."""
@@ -126,7 +128,10 @@ class WatchSweeps:
                         return
                     await self.run_sweep(settings, schedule, self.seen)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), max(0.0, started + interval - time.monotonic()))
+                async with asyncio.timeout(
+                    max(0.0, started + interval - time.monotonic())
+                ):  # not wait_for: gh-86296
+                    await self._stopped.wait()
 
     async def _plain_sweep(
         self, settings: Settings, not_before: NotBefore, seen: Callable[[Reconciled], None]

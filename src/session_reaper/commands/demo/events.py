@@ -134,7 +134,8 @@ async def events_act(
         finally:
             service.stop()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(serving, 30)
+                async with asyncio.timeout(30):  # not wait_for: gh-86296
+                    await serving
     mine, others = _reads(world, conv.id)
     show = EventsShow(conv.id, eligible_at, closed_after, mine, others, watched)
     if closed_after is None:

@@ -148,4 +148,5 @@ async def _poll_once(service: Service) -> None:
     wait = started + service.settings.sweep.interval.total_seconds() - time.monotonic()
     if wait > 0:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(service.stopping.wait(), wait)
+            async with asyncio.timeout(wait):  # not wait_for: gh-86296
+                await service.stopping.wait()

@@ -117,7 +117,8 @@ class OrgLoop:
                 wait = min(RETRY_MAX_SECONDS, self.settings.sweep.interval.total_seconds() * 2**failures)
                 log.error("organization cannot be swept", problem=self.problem, retry_in=wait)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stopping.wait(), wait)
+                    async with asyncio.timeout(wait):  # not wait_for: gh-86296
+                        await self.stopping.wait()
 
     @contextlib.asynccontextmanager
     async def _runtime(self) -> AsyncIterator[Runtime]:

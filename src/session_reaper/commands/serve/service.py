@@ -96,7 +96,8 @@ class Service:
             wait = started + interval - loop.time()
             if wait > 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stopping.wait(), wait)
+                    async with asyncio.timeout(wait):  # not wait_for: gh-86296
+                        await self.stopping.wait()
 
     def _reconciled_by(self, also: Callable[[Reconciled], None] | None) -> Callable[[Reconciled], None]:
         """Every conversation reconciled feeds the console's live view, and `also` (events mode's picture)."""
@@ -274,7 +275,8 @@ class Service:
 async def _check(work: Awaitable[object]) -> str:
     """ "ok", or the problem in one short line (the probe may be reachable from outside the host)."""
     try:
-        await asyncio.wait_for(work, CHECK_TIMEOUT)
+        async with asyncio.timeout(CHECK_TIMEOUT):  # not wait_for: gh-86296
+            await work
     except TimeoutError:
         return f"no answer within {CHECK_TIMEOUT:.0f}s"
     except GenesysError as exc:

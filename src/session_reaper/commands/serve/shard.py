@@ -90,7 +90,8 @@ class Shard:
                 self.ledger_problem = f"org leases: {type(exc).__name__}: {exc}"
                 log.warning("org leases could not be renewed", problem=self.ledger_problem)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), self.tick_seconds)
+                async with asyncio.timeout(self.tick_seconds):  # not wait_for: gh-86296
+                    await self.stopping.wait()
 
     async def tick(self) -> None:
         now = self.clock()
