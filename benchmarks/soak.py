@@ -614,12 +614,17 @@ def soak(
         (clock.now() - timedelta(days=RETENTION_DAYS + 1),),
     )[0][0]
     journal["staleInaction"] = stale
+    with world.lock:  # what is still open at the end, by shape: the reaper's backlog, or the world's own
+        shapes = Counter(
+            " ".join(sorted(f"{leg.purpose}:{leg.state}" for leg in world.conversations[cid].legs))
+            for cid in world.open_ids
+        )
     server.stop()
     log = reaper.stderr.read_text(errors="replace")
     log_tail = log[-4000:]
     broken = acts.doubles()[:5] + [c.conversation_id for c in acts.closes if c.wrong][:5]
     evidence = {cid: act_evidence(cid, acts, pg, log, recent[cid], world) for cid in broken}
-    return summarize(
+    result = summarize(
         args,
         length,
         wall,
@@ -645,6 +650,8 @@ def soak(
         log,
         sockets,
     )
+    result["openAtEndByShape"] = dict(shapes.most_common(8))
+    return result
 
 
 def notification_figures(sockets: Sockets, mode: str) -> dict[str, Any] | None:
