@@ -40,7 +40,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.scale
 
 # A virtual week of `serve --apply` under a fault schedule (~17 min wall); not part of `make test`
-# (tests/test_soak_smoke.py runs its one-hour --smoke there). Figures: benchmarks/results.json "soak".
+# (tests/test_soak_smoke.py runs its one-hour smokes there). Figures: benchmarks/results.json "soak";
+# docs/reliability.md. The events mode with its socket faults: make soak SOAK_ARGS="--mode events --wall 3600".
 soak: $(STAMP)
 	$(BIN)/python -m benchmarks.soak $(SOAK_ARGS)
 

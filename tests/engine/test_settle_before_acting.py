@@ -142,3 +142,38 @@ def test_a_sweep_that_meets_an_intent_nobody_settled_settles_it_and_decides_agai
     assert _texts_carried_out(emulator, cid) == (0 if carried_out else 1)
     assert len(ledger.pending_steps()) == (1 if carried_out else 0)
     ledger.close()
+
+
+def test_an_open_intent_another_live_reaper_holds_is_left_to_it(emulator: Any, tmp_path: Path) -> None:
+    """The conversation's lease is another replica's, which may be sending this very step: neither
+    settled nor acted on, looked at again later (deferred, so an event's timer is armed again)."""
+    from datetime import timedelta
+
+    from session_reaper.engine.leasing import acquire
+
+    cid = emulator.create_conversation(SITUATIONS["customer-left"])["id"]
+    settings = Settings.model_validate(
+        {"sweep": {"ledger": f"sqlite:///{tmp_path / 'l.db'}", "verify_timeout": "5s"}}
+    )
+    ledger = Ledger.open(settings.sweep.ledger)
+    other = ledger.start_sweep(True, owner="other-replica")
+    decision = ledger.record_decision(other, cid, decision="close", rule="customer-left", reason="left")
+    ledger.step_intent(decision, cid, "closing-text", at=emulator.now())
+    assert acquire(ledger, cid, "other-replica", ttl=timedelta(minutes=5), now=emulator.now())
+    emulator.clear_requests()
+
+    async def main() -> Reconciled:
+        endpoints = resolve(None, emulator.base_url)
+        async with GenesysApi.connect(endpoints, "emulator", "emulator-secret") as api:
+            platform = GenesysPlatform(api)
+            ledger.clock = platform.now
+            engine = Engine(platform, ledger, settings, owner="this-replica")
+            sweep_id = ledger.start_sweep(True, owner="this-replica")
+            caps = Caps(closes_left=1, teardowns_left=1)
+            return await reconcile(engine, cid, Trigger.EVENT, sweep_id=sweep_id, apply=True, caps=caps)
+
+    done = asyncio.run(main())
+    assert done.line.outcome is Outcome.DEFERRED and "another reaper" in (done.line.reason or "")
+    assert [r for r in emulator.requests() if cid in r["path"]] == []  # not even read
+    assert len(ledger.pending_steps()) == 1
+    ledger.close()

@@ -148,8 +148,8 @@ async def _reconcile(
         )
         if recovered == "unreadable":
             return _unread(conversation_id, trigger, Outcome.FAILED, UNSETTLED_REASON, platform.now())
-        if recovered == "held":
-            return _unread(conversation_id, trigger, Outcome.SKIPPED, HELD_REASON, platform.now())
+        if recovered == "held":  # not now: the one holding it settles it, or its lease runs out
+            return _unread(conversation_id, trigger, Outcome.DEFERRED, HELD_REASON, platform.now())
     try:
         conversation = await platform.read(conversation_id, engine.own.kinds(conversation_id))
     except Gone:

@@ -257,8 +257,8 @@ class Watch(WatchSweeps):
         if self._on_reconciled is not None:
             self._on_reconciled(done)
         line = done.line
-        if done.conversation is None:  # not read: gone (drop it) or the platform failed (try again)
-            if line.outcome is Outcome.FAILED:
+        if done.conversation is None:  # not read: gone (drop it), failed or held elsewhere (try again)
+            if line.outcome in (Outcome.FAILED, Outcome.DEFERRED):
                 self.picture.rearm(conversation_id, done.now + RETRY_FAILED)
             else:
                 self.picture.drop(conversation_id)
