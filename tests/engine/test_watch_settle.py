@@ -11,6 +11,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import cast
 
+import pytest
+
 from session_reaper.config import Settings
 from session_reaper.core.model import Conversation
 from session_reaper.core.results import DecisionLine, Outcome
@@ -81,12 +83,16 @@ def test_the_same_snapshot_re_read_at_an_earlier_platform_time_is_armed_again() 
     assert w.picture.next_due() == T0 + minutes(10)
 
 
-def test_a_re_check_that_could_not_read_is_tried_again_in_a_minute() -> None:
+@pytest.mark.parametrize(
+    "outcome",
+    [Outcome.FAILED, Outcome.DEFERRED],  # the platform failed; another replica holds an open intent
+)
+def test_a_re_check_that_could_not_read_is_tried_again_in_a_minute(outcome: Outcome) -> None:
     clock = FakeClock(T0)
     w = watch(clock)
     w._event(event(idle_chat(45, now=T0)))
     assert fire(w, T0) == ["conv-1"]
-    w._settle("conv-1", reconciled(None, T0, Outcome.FAILED))
+    w._settle("conv-1", reconciled(None, T0, outcome))
     assert w.picture.next_due() == T0 + RETRY_FAILED
 
 
