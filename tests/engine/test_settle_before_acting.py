@@ -177,3 +177,43 @@ def test_an_open_intent_another_live_reaper_holds_is_left_to_it(emulator: Any, t
     assert [r for r in emulator.requests() if cid in r["path"]] == []  # not even read
     assert len(ledger.pending_steps()) == 1
     ledger.close()
+
+
+def test_a_text_still_held_by_the_platform_is_not_taken_for_unsent(emulator: Any, tmp_path: Path) -> None:
+    """Found by the soak (docs/reliability.md, run J: two double texts): the next look came while the
+    platform still held the text whose answer never came. Recovery read "not there", settled it as not
+    sent, and the text sent again doubled the one that landed a moment later. While a write whose
+    answer never came may still land, its intent stays open and nothing is done; once it has landed it
+    is adopted and the close goes on with one text."""
+    cid = emulator.create_conversation(SITUATIONS["customer-left"])["id"]
+    emulator.fault(method="POST", path=f"/{cid}/.*/messages$", latencyMs=2500, times=1)
+    settings = Settings.model_validate(
+        {"sweep": {"ledger": f"sqlite:///{tmp_path / 'l.db'}", "verify_timeout": "5s"}}
+    )
+    ledger = Ledger.open(settings.sweep.ledger)
+
+    async def main() -> tuple[Reconciled, Reconciled, Reconciled]:
+        endpoints = resolve(None, emulator.base_url)
+        async with GenesysApi.connect(endpoints, "emulator", "emulator-secret", timeout=1.0) as api:
+            platform = GenesysPlatform(api)
+            ledger.clock = platform.now
+            engine = Engine(platform, ledger, settings, owner="events-mode")
+            sweep_id = ledger.start_sweep(True, owner="events-mode")
+            caps = Caps(closes_left=10, teardowns_left=10)
+            first = await reconcile(engine, cid, Trigger.EVENT, sweep_id=sweep_id, apply=True, caps=caps)
+            assert _texts_carried_out(emulator, cid) == 0  # still held: the next look comes now
+            held = await reconcile(engine, cid, Trigger.EVENT, sweep_id=sweep_id, apply=True, caps=caps)
+            deadline = time.monotonic() + 20
+            while _texts_carried_out(emulator, cid) == 0:
+                assert time.monotonic() < deadline, "the held closing text was never carried out"
+                await asyncio.sleep(0.05)
+            landed = await reconcile(engine, cid, Trigger.EVENT, sweep_id=sweep_id, apply=True, caps=caps)
+            return first, held, landed
+
+    first, held, landed = asyncio.run(main())
+    assert first.line.outcome is Outcome.FAILED
+    assert held.line.outcome is Outcome.FAILED and "may still land" in (held.line.reason or ""), held.line
+    assert _texts_carried_out(emulator, cid) == 1, "the closing text was sent a second time"
+    assert landed.line.outcome is Outcome.DONE, (landed.line.reason, landed.line.error)
+    assert ledger.pending_steps() == []
+    ledger.close()

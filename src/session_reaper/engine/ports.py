@@ -90,6 +90,10 @@ class PlatformPort(Protocol):
     async def queue_name(self, queue_id: str) -> tuple[str | None, int | None]:
         """(name, None), or (None, status) when the platform refused it for good; raises otherwise."""
 
+    def may_still_land(self, conversation_id: str) -> bool:
+        """Whether a write to it whose answer never came could still be carried out (for a while after
+        a timeout or a 5xx that may hide a success): recovery waits before calling it "not sent"."""
+
     # -- before the first write
     async def prove_writes(self, settings: Settings) -> None: ...
 

@@ -29,7 +29,9 @@ from session_reaper.engine.recovery import recover_one, settle_before_acting
 from session_reaper.engine.selection import Selection
 from session_reaper.engine.steps import carry_out
 
-UNSETTLED_REASON = "an interrupted step could not be settled (the platform did not answer): nothing done"
+UNSETTLED_REASON = (
+    "an interrupted step could not be settled yet (no answer, or its request may still land): nothing done"
+)
 HELD_REASON = "another reaper is acting on this conversation"
 SETTLED_REASON = "an interrupted step was settled first: decided again at the next look"
 

@@ -101,8 +101,8 @@ async def recover_one(
     between two recoveries: an intent a dead reaper left, or one left open on purpose (an answer that
     may hide a success), would make the reaper's own unrecorded text look like someone's activity, or
     be sent a second time. "none": nothing open (one small query); "settled"; "held": another live
-    reaper holds the conversation; "unreadable": the platform could not be read. Nothing may be done
-    on the conversation in the last two cases.
+    reaper holds the conversation; "unreadable": the platform could not be read, or a request may still
+    land. Nothing may be done on the conversation in the last two cases.
     """
     if not ledger.pending_steps(conversation_id=conversation_id):
         return "none"
@@ -153,6 +153,13 @@ async def _settle(
         return False
     known = set(ledger.reaper_messages(cid))
     seen = effect_visible(pending.kind, pending.participant_id, conversation, pending.intent_at, known)
+    if seen is None and platform.may_still_land(cid):
+        # Not there yet, but the request may still be on its way (its answer never came): "not sent"
+        # now would send a second text when it lands. Settled at a later look.
+        _log.info(
+            "interrupted step not settled yet: its request may still be carried out", conversation_id=cid
+        )
+        return False
     if seen is None:
         ledger.step_outcome(pending.step_id, "resolved-not-sent")
     else:

@@ -126,6 +126,7 @@ class PlatformHttp:
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.endpoints = endpoints
+        self.timeout = timeout  # seconds one request may go unanswered
         self.retry = retry or RetryPolicy()
         self.stats = RequestStats()
         self.clock = PlatformClock(monotonic)

@@ -6,24 +6,55 @@ proof (`prove_writes`): a `serve` process shares one `GenesysPlatform` across it
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from session_reaper.config import Settings
 from session_reaper.core.model import ActivityKind, Conversation, DiscoveredConversation, DiscoveryScope
-from session_reaper.engine.ports import Windows
+from session_reaper.engine.ports import PlatformError, Windows
 from session_reaper.genesys.api import GenesysApi
 from session_reaper.genesys.capabilities import WriteProof
 from session_reaper.genesys.discovery import WindowBook, discover
 from session_reaper.genesys.errors import NotFound, PermissionMissing
 from session_reaper.genesys.mapping import to_conversation
 
+_T = TypeVar("_T")
+# How long after a write's answer failed to come the platform may still carry it out, in multiples of
+# the request timeout (wall time: what the platform holds is held in its time, not in the clock we read).
+IN_DOUBT_TIMEOUTS = 2.0
+IN_DOUBT_MIN_SECONDS = 10.0
+
 
 @dataclass
 class GenesysPlatform:
     api: GenesysApi
     write_proof: WriteProof = field(default_factory=WriteProof)  # once per process, again after a 403
+    # conversation id -> monotonic time until which a write whose answer never came may still land
+    _in_doubt: dict[str, float] = field(default_factory=dict)
+
+    def may_still_land(self, conversation_id: str) -> bool:
+        """Whether a write to the conversation whose outcome is unknown (a timeout after it left, a 5xx
+        that may hide a success) could still be carried out: recovery must not read "not there" as
+        "not sent" before then, or the text that lands later is sent a second time."""
+        until = self._in_doubt.get(conversation_id)
+        if until is None:
+            return False
+        if time.monotonic() >= until:
+            del self._in_doubt[conversation_id]
+            return False
+        return True
+
+    async def _write(self, conversation_id: str, call: Awaitable[_T]) -> _T:
+        try:
+            return await call
+        except PlatformError as exc:
+            if exc.maybe_applied:
+                horizon = max(IN_DOUBT_MIN_SECONDS, IN_DOUBT_TIMEOUTS * self.api.http.timeout)
+                self._in_doubt[conversation_id] = time.monotonic() + horizon
+            raise
 
     def now(self) -> datetime:
         return self.api.clock.now()
@@ -80,23 +111,31 @@ class GenesysPlatform:
     async def annotate(
         self, conversation_id: str, participant_id: str, attributes: Mapping[str, str]
     ) -> None:
-        await self.api.set_participant_attributes(conversation_id, participant_id, dict(attributes))
+        await self._write(
+            conversation_id,
+            self.api.set_participant_attributes(conversation_id, participant_id, dict(attributes)),
+        )
 
     async def send_text(self, conversation_id: str, communication_id: str, text: str) -> str | None:
-        sent = await self.api.send_message(conversation_id, communication_id, text)
+        sent = await self._write(
+            conversation_id, self.api.send_message(conversation_id, communication_id, text)
+        )
         message_id = sent.get("id")
         return message_id if isinstance(message_id, str) and message_id else None
 
     async def disconnect_participant(self, conversation_id: str, participant_id: str) -> None:
-        await self.api.disconnect_participant(conversation_id, participant_id)
+        await self._write(conversation_id, self.api.disconnect_participant(conversation_id, participant_id))
 
     async def disconnect_conversation(self, conversation_id: str) -> None:
-        await self.api.disconnect_conversation(conversation_id)
+        await self._write(conversation_id, self.api.disconnect_conversation(conversation_id))
 
     async def teardown(self, conversation_id: str) -> None:
-        await self.api.teardown(conversation_id)
+        await self._write(conversation_id, self.api.teardown(conversation_id))
 
     async def apply_wrapup(
         self, conversation_id: str, participant_id: str, communication_id: str, code: str, notes: str
     ) -> None:
-        await self.api.apply_wrapup(conversation_id, participant_id, communication_id, code, notes)
+        await self._write(
+            conversation_id,
+            self.api.apply_wrapup(conversation_id, participant_id, communication_id, code, notes),
+        )
