@@ -36,9 +36,12 @@ class GenesysPlatform:
     _in_doubt: dict[str, float] = field(default_factory=dict)
 
     def may_still_land(self, conversation_id: str) -> bool:
-        """Whether a write to the conversation whose outcome is unknown (a timeout after it left, a 5xx
-        that may hide a success) could still be carried out: recovery must not read "not there" as
-        "not sent" before then, or the text that lands later is sent a second time."""
+        """Whether a write to the conversation whose outcome is unknown could still be carried out:
+        recovery must not read "not there" as "not sent" before then, or the text that lands later is
+        sent a second time. This process remembers its own writes whose answer never came (a timeout
+        after it left, a 5xx that may hide a success), in wall time: what the platform holds, it holds
+        in its time, whatever the clock we read. A write still in flight as the process that sent it
+        died is not known here: that is the residual race (docs/reliability.md)."""
         until = self._in_doubt.get(conversation_id)
         if until is None:
             return False
@@ -47,13 +50,15 @@ class GenesysPlatform:
             return False
         return True
 
+    def _horizon(self) -> float:
+        return max(IN_DOUBT_MIN_SECONDS, IN_DOUBT_TIMEOUTS * self.api.http.timeout)
+
     async def _write(self, conversation_id: str, call: Awaitable[_T]) -> _T:
         try:
             return await call
         except PlatformError as exc:
             if exc.maybe_applied:
-                horizon = max(IN_DOUBT_MIN_SECONDS, IN_DOUBT_TIMEOUTS * self.api.http.timeout)
-                self._in_doubt[conversation_id] = time.monotonic() + horizon
+                self._in_doubt[conversation_id] = time.monotonic() + self._horizon()
             raise
 
     def now(self) -> datetime:
