@@ -65,6 +65,7 @@ REQUEST_TIMEOUT = 5  # real seconds: `[sweep] request_timeout` of the reaper und
 SLOW_MS = 8_000  # the slow-answer fault: past the timeout
 INTERVAL = "1s"  # serve's interval (real time)
 DAY = 86_400.0
+WRAPUP_CODE = "code-follow-up"  # one of the emulator's wrap-up codes, as the demo's policy has it
 RETENTION_DAYS = 2  # `[sweep] journal_retention` of the reaper under test: pruning works inside the week
 HEARTBEAT_SECONDS = (
     1.0  # the emulator's heartbeat (wall seconds) in the events mode: a dead socket is seen soon
@@ -165,6 +166,9 @@ class Reaper:
                 'clock_sync = "1s"\n'
                 f'heartbeat_timeout = "{HEARTBEAT_TIMEOUT}s"\n'
             )
+        # as the demo and the comparison: acw-stuck acts (without it, agents gone without a wrap-up keep
+        # their conversations open for good, and the open set grows whatever the reaper does)
+        config += f'[close]\nwrapup_code = "{WRAPUP_CODE}"\n'
         self.config.write_text(config)
         self.env = {
             k: v for k, v in os.environ.items() if not k.startswith(("GENESYSCLOUD_", "SESSION_REAPER_"))
