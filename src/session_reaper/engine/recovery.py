@@ -68,14 +68,20 @@ def effect_visible(
 
 
 async def recover_pending(
-    platform: PlatformPort, ledger: JournalPort, own: OwnMessages, *, owner: str
+    platform: PlatformPort,
+    ledger: JournalPort,
+    own: OwnMessages,
+    *,
+    owner: str,
+    settled: set[str] | None = None,
 ) -> frozenset[str]:
     """Resolve every open intent whose conversation no live reaper holds.
 
     Returns the conversations whose intent could not be settled because the platform could not be
     read for them (5xx storm, timeouts, an unreadable answer): their intent stays open for the next
     pass, and nothing may be done on them until it is settled, or a step might be sent twice. One
-    conversation's trouble never stops the recovery of the others, nor the pass.
+    conversation's trouble never stops the recovery of the others, nor the pass. The conversations
+    whose intents it settled are added to `settled`: an interrupted close must be decided again now.
     """
     unsettled: set[str] = set()
     for pending in ledger.pending_steps():
@@ -87,6 +93,8 @@ async def recover_pending(
         try:
             if not await _settle(platform, ledger, own, pending):
                 unsettled.add(pending.conversation_id)
+            elif settled is not None:
+                settled.add(pending.conversation_id)
         finally:
             ledger.release(pending.conversation_id, owner)
     return frozenset(unsettled)

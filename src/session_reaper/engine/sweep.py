@@ -105,13 +105,16 @@ class Sweep:
         aborted: BaseException | None = None
         unfinished: PlatformError | None = None
         try:
+            settled: set[str] = set()
             if self.apply and self.selection.everything:  # --only/--plan: nothing but those
                 self._unsettled = await recover_pending(
-                    self.platform, self.journal, self.engine.own, owner=self.owner
+                    self.platform, self.journal, self.engine.own, owner=self.owner, settled=settled
                 )
             # One query per sweep instead of one per conversation; a day of margin past the lookback.
             self.engine.own.load(self.now() - self.settings.sweep.lookback - timedelta(days=1))
             self.not_before.load(self.journal.read_schedule(self._fingerprint, self.now()))
+            for conversation_id in settled:  # an interrupted close (a text sent, no disconnect): now
+                self.not_before.remember(conversation_id, None)
             if self.apply:
                 self._windows = self.platform.windows(self.journal.window_scans())
             await self._sweep(sweep_id)
