@@ -35,7 +35,7 @@ def test_a_close_cut_between_its_text_and_its_disconnect_is_finished_by_the_next
         decision = ledger.record_decision(sweep, cid, decision="close", rule="idle", reason="idle", at=now)
         done = ledger.step_intent(decision, cid, "closing-text", agent["id"], at=now)
         ledger.step_outcome(done, "done", at=now)
-        ledger.record_reaper_message(cid, text["id"], "closing")
+        ledger.record_reaper_message(cid, text["id"], "closing", sent_at=now)
         ledger.step_intent(decision, cid, "disconnect:agent", agent["id"], at=now)
         later = ScheduledRead(now + timedelta(hours=10), None, None)
         ledger.save_read_schedule(policy_fingerprint(settings), now, {cid: later})
