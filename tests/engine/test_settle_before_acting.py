@@ -219,3 +219,52 @@ def test_a_text_still_held_by_the_platform_is_not_taken_for_unsent(emulator: Any
     assert landed.line.outcome is Outcome.DONE, (landed.line.reason, landed.line.error)
     assert ledger.pending_steps() == []
     ledger.close()
+
+
+def test_an_act_that_stalled_past_its_lease_stops_before_its_next_step(emulator: Any, tmp_path: Path) -> None:
+    """Found by the soak (run L: 18 double texts in the events mode): a timer's re-check and a
+    reconciliation sweep of one process act with owners of their own; when one act stalled past its
+    lease (two virtual minutes; the soak's clock runs 605 times faster than the wall), the other took the
+    conversation over and closed it, and the first went on and sent its text too. Each step renews the
+    lease first; an act that lost it stops before writing anything more."""
+    cid = emulator.create_conversation(SITUATIONS["customer-left"])["id"]
+    started = emulator.now()
+    annotate = f"/{cid}/participants/[^/]+/attributes$"
+    # the first act's first write (after its re-check): the clock jumps five minutes on (its lease runs
+    # out) and the answer is slow; the text it sends next is not re-checked (only a disconnect is)
+    emulator.trigger(method="PATCH", path=annotate, action={"type": "advance", "seconds": 300})
+    emulator.fault(method="PATCH", path=annotate, latencyMs=1500, times=1)
+    # the other act's closing text is still on its way (journalled, not yet done) when the first resumes
+    emulator.fault(method="POST", path=f"/{cid}/.*/messages$", latencyMs=3000, times=1)
+    settings = Settings.model_validate(
+        {"sweep": {"ledger": f"sqlite:///{tmp_path / 'l.db'}", "verify_timeout": "5s"}}
+    )
+    ledger = Ledger.open(settings.sweep.ledger)
+
+    async def main() -> tuple[Reconciled, Reconciled]:
+        endpoints = resolve(None, emulator.base_url)
+        async with GenesysApi.connect(endpoints, "emulator", "emulator-secret") as api:
+            platform = GenesysPlatform(api)
+            ledger.clock = platform.now
+            stalled = Engine(platform, ledger, settings, owner="watch-timer")
+            other = Engine(platform, ledger, settings, owner="reconciliation")
+            sweep_id = ledger.start_sweep(True, owner="watch-timer")
+
+            def caps() -> Caps:
+                return Caps(closes_left=1, teardowns_left=1)
+
+            first = asyncio.create_task(
+                reconcile(stalled, cid, Trigger.EVENT, sweep_id=sweep_id, apply=True, caps=caps())
+            )
+            deadline = time.monotonic() + 20
+            while emulator.now() < started + timedelta(seconds=290):  # the trigger: its annotate is out
+                assert time.monotonic() < deadline, "the first act's annotate never left"
+                await asyncio.sleep(0.02)
+            second = await reconcile(other, cid, Trigger.SWEEP, sweep_id=sweep_id, apply=True, caps=caps())
+            return await first, second
+
+    first, second = asyncio.run(main())
+    assert second.line.outcome is Outcome.DONE, (second.line.reason, second.line.error)
+    assert first.line.outcome is Outcome.FAILED and "lease" in (first.line.error or ""), first.line
+    assert _texts_carried_out(emulator, cid) == 1, "both acts sent their closing text"
+    ledger.close()

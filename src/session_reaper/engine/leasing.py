@@ -16,6 +16,11 @@ from datetime import datetime, timedelta
 from session_reaper.engine.ports import JournalPort
 
 
+def act_lease(verify_timeout: timedelta) -> timedelta:
+    """How long an act holds its conversation: renewed before each step, so only a stalled act loses it."""
+    return max(timedelta(minutes=2), verify_timeout * 4)
+
+
 def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 

@@ -249,6 +249,9 @@ class JournalPort(Protocol):
         self, conversation_id: str, owner: str | None = None, *, ttl: timedelta, now: datetime
     ) -> bool: ...
 
+    def renew(self, conversation_id: str, owner: str | None = None, *, ttl: timedelta, now: datetime) -> bool:
+        """Extend our lease; False when another owner holds it now (ours ran out and was taken)."""
+
     def lease_holder(self, conversation_id: str) -> tuple[str, datetime] | None: ...
 
     def take_over(

@@ -20,7 +20,7 @@ from session_reaper.core.plan import CloseSettings, plan
 from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.core.rules import Action, Policy, Verdict, evaluate, reread_at
 from session_reaper.core.vocabulary import PENDING
-from session_reaper.engine.leasing import acquire
+from session_reaper.engine.leasing import acquire, act_lease
 from session_reaper.engine.limits import Caps, Turns
 from session_reaper.engine.own_messages import OwnMessages
 from session_reaper.engine.ports import Gone, JournalPort, PlatformError, PlatformPort, Refused
@@ -270,7 +270,7 @@ async def _act(
         line.outcome, line.error = Outcome.FAILED, f"write permissions could not be proven: {exc}"
         return
     now = platform.now()
-    ttl = max(timedelta(minutes=2), engine.verify_timeout * 4)
+    ttl = act_lease(engine.verify_timeout)
     if not acquire(journal, conversation.id, engine.owner, ttl=ttl, now=now):
         line.outcome = Outcome.SKIPPED
         line.reason = HELD_REASON

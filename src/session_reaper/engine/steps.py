@@ -23,6 +23,7 @@ from session_reaper.core.plan import ENDING_STEPS, Step, StepKind, escalate, pla
 from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.core.rules import Action, Verdict, changed_since
 from session_reaper.core.vocabulary import TEXT_STEPS
+from session_reaper.engine.leasing import act_lease
 from session_reaper.engine.ports import AlreadyDone, Gone, PlatformError, Refused
 from session_reaper.errors import ReaperError
 
@@ -157,6 +158,12 @@ async def _run_step(engine: Engine, run: Execution, step: Step, *, recheck: bool
     # recovery takes a text at or after the intent for the one it sent, so the stamp must not postdate
     # the time the platform writes on that text, however slow the platform's clock runs against ours.
     at = engine.platform.reached()
+    # Fencing: an act that stalled past its lease (retries, a slow platform) may have lost the
+    # conversation to another reaper, which acts on it now; a step sent anyway would be a second one.
+    if not journal.renew(run.conversation_id, engine.owner, ttl=act_lease(engine.verify_timeout), now=at):
+        raise StepFailed(
+            "the conversation's lease ran out and another reaper took it: stopped before this step"
+        )
     step_id = journal.step_intent(
         run.decision_id, run.conversation_id, step.kind.value, step.participant_id, at=at
     )
