@@ -14,11 +14,11 @@ from typing import TypeVar
 
 from session_reaper.config import Settings
 from session_reaper.core.model import ActivityKind, Conversation, DiscoveredConversation, DiscoveryScope
-from session_reaper.engine.ports import PlatformError, Windows
+from session_reaper.engine.ports import Windows
 from session_reaper.genesys.api import GenesysApi
 from session_reaper.genesys.capabilities import WriteProof
 from session_reaper.genesys.discovery import WindowBook, discover
-from session_reaper.genesys.errors import NotFound, PermissionMissing
+from session_reaper.genesys.errors import NotFound, PermissionMissing, TransportError
 from session_reaper.genesys.mapping import to_conversation
 
 _T = TypeVar("_T")
@@ -56,7 +56,9 @@ class GenesysPlatform:
     async def _write(self, conversation_id: str, call: Awaitable[_T]) -> _T:
         try:
             return await call
-        except PlatformError as exc:
+        except TransportError as exc:
+            # No answer after it left: the platform may still be working on it. A 5xx that may hide a
+            # success was an answer: whatever it did is done, and the next read shows it.
             if exc.maybe_applied:
                 self._in_doubt[conversation_id] = time.monotonic() + self._horizon()
             raise
