@@ -111,21 +111,21 @@ async def reconcile(
     decision (journalled as `pending`, not acted on) unless a person asked (`Trigger.CONSOLE`, with
     the `operator`'s name journalled in the decision).
     """
-    done = await _reconcile(
-        engine, conversation_id, trigger, sweep_id, apply, caps, selection, seen_participants, operator
-    )
-    if done.settled_first:
-        # An interrupted step was settled just before acting: what was read predates it (a text
-        # adopted as the reaper's own, a participant found ended). Decide once more on a fresh read.
-        assert done.verdict is not None
-        caps.give_back(done.verdict)
+    for look in range(2):  # a second look only when an interrupted step was settled just before acting
         done = await _reconcile(
             engine, conversation_id, trigger, sweep_id, apply, caps, selection, seen_participants, operator
         )
-        if done.settled_first:  # another one, left meanwhile: the next look decides
-            done.settled_first = False
-            done.line.outcome, done.until = Outcome.DEFERRED, None
-            done.line.reason = f"{done.line.reason}; {SETTLED_REASON}"
+        if not done.settled_first:
+            return done
+        if look == 0:
+            # What was read predates the settled step (a text adopted as the reaper's own, a participant
+            # found ended): decide once more on a fresh read, with the cap's share given back.
+            assert done.verdict is not None
+            caps.give_back(done.verdict)
+    # another one, left meanwhile: the next look decides
+    done.settled_first = False
+    done.line.outcome, done.until = Outcome.DEFERRED, None
+    done.line.reason = f"{done.line.reason}; {SETTLED_REASON}"
     return done
 
 
