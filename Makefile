@@ -25,7 +25,7 @@ types: $(STAMP)
 unit: $(STAMP)
 	scripts/ensure-chromium
 	scripts/ensure-postgres
-	$(BIN)/pytest -q -n 2 $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n 3 --dist loadgroup $(PYTEST_ARGS)
 
 test: lint types unit
 

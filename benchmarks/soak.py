@@ -875,8 +875,10 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({k: v for k, v in result.items() if k not in ("machine", "serveLogTail")}, indent=2))
     broken = [name for name, held in result["invariantsHeld"].items() if not held]
     if broken:
-        print(f"soak: invariants broken: {', '.join(broken)}", file=sys.stderr)
+        # the log's tail first, the verdict last: whoever reads only the end of stderr sees what broke
         print(result["serveLogTail"], file=sys.stderr)
+        print(f"soak: invariants broken: {', '.join(broken)}", file=sys.stderr)
+        print(f"soak: figures: {json.dumps(result['invariants'])}", file=sys.stderr)
         return 1
     return 0
 

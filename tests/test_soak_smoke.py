@@ -36,6 +36,7 @@ def _smoke(tmp_path: Path, *extra: str) -> dict[str, Any]:
         text=True,
         timeout=180,
     )
+    # the soak ends its stderr with the broken invariants and their figures
     assert done.returncode == 0, done.stderr[-3000:]
     result: dict[str, Any] = json.loads(out.read_text())["soakSmoke"]
     return result

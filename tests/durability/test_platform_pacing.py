@@ -4,6 +4,10 @@ Real `serve --apply` processes on one emulator OAuth client limited to 300 reque
 emulator's real-time sliding window), with more work than that limit allows. Judged on the
 emulator's request log for that client: no 429 after the first minute, and no 60 s window holding
 more requests than the limit (429s included: a refused request is still one sent).
+
+The limit is counted on the wall clock, so each situation takes more than two minutes of real time.
+The two run side by side, each on an organization and an OAuth client of its own (the emulator counts
+per client), in one module fixture; `xdist_group` keeps both tests on the worker that ran it.
 """
 
 from __future__ import annotations
@@ -13,13 +17,18 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from genesys_emulator.client import Emulator
+from genesys_emulator.server import EmulatorServer
 from tests.helpers.scenarios import idle_chat
+from tests.ledger.conftest import fresh_schema
 from tests.scenarios.conftest import Reaper
 from tests.service.serve_harness import free_port
 
@@ -27,10 +36,14 @@ LIMIT = 300
 RUN_SECONDS = 135.0  # more than two minutes: a first minute, and at least one after it
 
 
-def _client(emulator: Any, reaper: Reaper) -> str:
+def _client(emulator: Any, reaper: Reaper, organization: str) -> str:
     client_id = f"paced-{uuid.uuid4().hex[:8]}"
-    emulator.add_client(client_id, "paced-secret-4242", rateLimitPerMinute=LIMIT)
+    emulator.add_client(client_id, "paced-secret-4242", rateLimitPerMinute=LIMIT, organization=organization)
     reaper.client_id, reaper.client_secret = client_id, "paced-secret-4242"
+    # more work than the limit allows in the run, in that organization alone
+    emulator.create_conversations(
+        [{**idle_chat(40 + i % 30), "organization": organization} for i in range(600)]
+    )
     return client_id
 
 
@@ -90,23 +103,76 @@ def _config(reaper: Reaper, ledger: str) -> Path:
     )
 
 
-@pytest.mark.slow
-@pytest.mark.postgres
-def test_three_replicas_on_one_client_stay_under_its_limit_together(
-    emulator: Any, tmp_path: Path, postgres_url: str
-) -> None:
-    emulator.create_conversations([idle_chat(40 + i % 30) for i in range(600)])
-    reaper = Reaper(emulator.base_url, tmp_path)
-    client_id = _client(emulator, reaper)
-    config = _config(reaper, postgres_url)  # each replica believes it may use the whole limit
-    replicas = [_serve(reaper, config, tmp_path / f"replica{i}.log") for i in range(3)]
+def _three_replicas(emulator: Any, workdir: Path, ledger: str) -> dict[str, Any]:
+    reaper = Reaper(emulator.base_url, workdir)
+    client_id = _client(emulator, reaper, "org-replicas")
+    config = _config(reaper, ledger)  # each replica believes it may use the whole limit
+    replicas = [_serve(reaper, config, workdir / f"replica{i}.log") for i in range(3)]
+    exited: list[str] = []
     try:
         time.sleep(RUN_SECONDS)  # real time: the limit is counted on the wall clock
-        for process in replicas:
-            assert process.poll() is None, (tmp_path / "replica0.log").read_text()[-2000:]
+        exited = [
+            (workdir / f"replica{i}.log").read_text()[-2000:]
+            for i, process in enumerate(replicas)
+            if process.poll() is not None
+        ]
     finally:
         _stop(replicas)
-    most, late_429, total = _judge(emulator.requests(), client_id)
+    return {"client": client_id, "exited": exited}
+
+
+def _kill_restart_loop(emulator: Any, workdir: Path) -> dict[str, Any]:
+    reaper = Reaper(emulator.base_url, workdir)
+    client_id = _client(emulator, reaper, "org-restarts")
+    config = _config(reaper, reaper.ledger_url)
+    log = workdir / "serve.log"
+    deadline = time.monotonic() + RUN_SECONDS
+    restarts = 0
+    exited: list[str] = []
+    process = _serve(reaper, config, log)
+    try:
+        while time.monotonic() < deadline:
+            time.sleep(min(6.0, max(0.0, deadline - time.monotonic())))
+            if process.poll() is not None:
+                exited.append(log.read_text()[-2000:])
+                break
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+            process = _serve(reaper, config, log)  # an empty pacer, into a window another run filled
+            restarts += 1
+    finally:
+        _stop([process])
+    return {"client": client_id, "exited": exited, "restarts": restarts}
+
+
+@pytest.fixture(scope="module")
+def pacing_ledger(postgres_base: str) -> Iterator[str]:
+    """The replicas' shared ledger: a PostgreSQL schema of this module's own."""
+    with fresh_schema(postgres_base, "pacing") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def paced_runs(tmp_path_factory: pytest.TempPathFactory, pacing_ledger: str) -> dict[str, Any]:
+    """Both situations at once on one emulator of their own; its request log at the end."""
+    with EmulatorServer(rate_limit=100_000) as server, Emulator(server.base_url) as emulator:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            replicas = pool.submit(
+                _three_replicas, emulator, tmp_path_factory.mktemp("replicas"), pacing_ledger
+            )
+            restarts = pool.submit(_kill_restart_loop, emulator, tmp_path_factory.mktemp("restarts"))
+            runs = {"replicas": replicas.result(), "restarts": restarts.result()}
+        runs["requests"] = emulator.requests()
+    return runs
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.xdist_group("platform-pacing")
+def test_three_replicas_on_one_client_stay_under_its_limit_together(paced_runs: dict[str, Any]) -> None:
+    run = paced_runs["replicas"]
+    assert not run["exited"], run["exited"]
+    most, late_429, total = _judge(paced_runs["requests"], run["client"])
     print(f"3 replicas: {total} requests, most in any 60 s: {most}, 429s after the first minute: {late_429}")
     assert late_429 == 0
     assert most <= LIMIT
@@ -114,30 +180,16 @@ def test_three_replicas_on_one_client_stay_under_its_limit_together(
 
 
 @pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.xdist_group("platform-pacing")
 def test_a_serve_killed_and_restarted_again_and_again_stays_under_the_limit(
-    emulator: Any, tmp_path: Path
+    paced_runs: dict[str, Any],
 ) -> None:
-    emulator.create_conversations([idle_chat(40 + i % 30) for i in range(600)])
-    reaper = Reaper(emulator.base_url, tmp_path)
-    client_id = _client(emulator, reaper)
-    config = _config(reaper, reaper.ledger_url)
-    log = tmp_path / "serve.log"
-    deadline = time.monotonic() + RUN_SECONDS
-    restarts = 0
-    process = _serve(reaper, config, log)
-    try:
-        while time.monotonic() < deadline:
-            time.sleep(min(6.0, max(0.0, deadline - time.monotonic())))
-            assert process.poll() is None, log.read_text()[-2000:]
-            process.send_signal(signal.SIGKILL)
-            process.wait(timeout=10)
-            process = _serve(reaper, config, log)  # an empty pacer, into a window another run filled
-            restarts += 1
-    finally:
-        _stop([process])
-    most, late_429, total = _judge(emulator.requests(), client_id)
-    print(f"{restarts} restarts: {total} requests, most in any 60 s: {most}, late 429s: {late_429}")
-    assert restarts >= 15
+    run = paced_runs["restarts"]
+    assert not run["exited"], run["exited"]
+    most, late_429, total = _judge(paced_runs["requests"], run["client"])
+    print(f"{run['restarts']} restarts: {total} requests, most in any 60 s: {most}, late 429s: {late_429}")
+    assert run["restarts"] >= 15
     assert late_429 == 0
     assert most <= LIMIT
     assert total >= 1.5 * LIMIT

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from session_reaper.core.model import ActivityKind, Role
 from session_reaper.genesys.api import GenesysApi
-from session_reaper.genesys.discovery import DiscoveredConversation, discover
+from session_reaper.genesys.discovery import DiscoveredConversation, discover, windows
 from session_reaper.genesys.mapping import to_conversation
 from session_reaper.genesys.regions import resolve
 
@@ -156,7 +156,10 @@ def test_discovery_pages_and_windows_over_the_analytics_query(emulator: Any) -> 
     )["id"]
     emulator.clear_requests()
 
+    looked_at: list[datetime] = []
+
     async def work(api: GenesysApi) -> list[DiscoveredConversation]:
+        looked_at.append(api.clock.now())
         return [
             found
             async for found in discover(
@@ -164,7 +167,7 @@ def test_discovery_pages_and_windows_over_the_analytics_query(emulator: Any) -> 
                 channels=["webmessaging"],
                 queue_exclude=["q-vip"],
                 lookback=timedelta(days=45),
-                now=api.clock.now(),
+                now=looked_at[0],
             )
         ]
 
@@ -175,16 +178,21 @@ def test_discovery_pages_and_windows_over_the_analytics_query(emulator: Any) -> 
     assert not set(ids) & (set(excluded) | set(sms) | {ended})
     assert all(f.queue_ids == frozenset({"q-support"}) for f in found)
     queries = [r for r in emulator.requests() if r["path"] == "/api/v2/analytics/conversations/details/query"]
-    # 45 days = two windows, each probed (a page of size 1); the recent one holds 133
-    # in-scope-or-excluded hits + sms: two pages of 100; the older one one page.
     assert all(r["status"] == 200 for r in queries)
-    assert [(r["pageSize"], r["pageNumber"]) for r in queries] == [
-        (1, 1),
-        (100, 1),
-        (100, 2),
-        (1, 1),
-        (100, 1),
+    # Each window is probed (a page of size 1), then read 100 a page if it holds anything. The recent
+    # one holds 133 in-scope-or-excluded hits + sms: two pages. The 14 days older than it are one or
+    # two windows, by where the fixed 31-day blocks fall on today's calendar: the one touching the
+    # 40-day-old conversations' day is read in one page, any other is probed empty.
+    pages = [(r["pageSize"], r["pageNumber"]) for r in queries]
+    looks = [
+        pages[i : next((j for j in range(i + 1, len(pages)) if pages[j] == (1, 1)), len(pages))]
+        for i, page in enumerate(pages)
+        if page == (1, 1)
     ]
+    assert len(looks) == len(windows(looked_at[0], timedelta(days=45)))
+    assert looks[0] == [(1, 1), (100, 1), (100, 2)]
+    assert all(look in ([(1, 1)], [(1, 1), (100, 1)]) for look in looks[1:]), looks
+    assert [(1, 1), (100, 1)] in looks[1:]
 
 
 def test_discovery_can_be_narrowed_to_included_queues(emulator: Any) -> None:

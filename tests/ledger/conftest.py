@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,9 +38,10 @@ def with_schema(url: str, schema: str) -> str:
     )
 
 
-@pytest.fixture
-def postgres_url(postgres_base: str) -> Iterator[str]:
-    schema = f"ledger_test_{uuid.uuid4().hex[:12]}"
+@contextmanager
+def fresh_schema(postgres_base: str, prefix: str = "ledger_test") -> Iterator[str]:
+    """A URL on a new, uniquely named schema, dropped with everything in it on leaving."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(normalize_url(postgres_base))
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -49,6 +51,12 @@ def postgres_url(postgres_base: str) -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_base: str) -> Iterator[str]:
+    with fresh_schema(postgres_base) as url:
+        yield url
 
 
 @pytest.fixture
