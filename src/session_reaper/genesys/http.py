@@ -20,6 +20,7 @@ Secrets (client secret, bearer tokens) never reach a log line or an exception me
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections import Counter
@@ -57,6 +58,13 @@ from session_reaper.genesys.retries import RetryPolicy as RetryPolicy  # callers
 from session_reaper.redaction import redact, secrets_from_env
 
 log = logging.getLogger("session_reaper.genesys")
+
+# Called just before each attempt of the request under way goes out (a retry included); raising stops
+# it before it is sent. Set by the platform adapter around one write: the engine's fence, which stops
+# an act whose step another look settled, or whose conversation another reaper holds, meanwhile.
+BEFORE_EACH_ATTEMPT: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
+    "before_each_attempt", default=None
+)
 
 
 @dataclass
@@ -200,6 +208,12 @@ class PlatformHttp:
             attempt += 1
             token = await self._tokens.token()
             ticket = await self.limiter.acquire()
+            if (guard := BEFORE_EACH_ATTEMPT.get()) is not None:
+                try:
+                    guard()  # after the pacing wait, which may be long: right before it is sent
+                except BaseException:
+                    self.limiter.answered(ticket, None)  # not sent: its room is released
+                    raise
             started = self._monotonic()
             self._count(method, operation)
             try:
