@@ -51,8 +51,14 @@ class Refused(PlatformError):
     exit_code = EXIT_AUTH
 
 
-# Called just before each attempt of a write goes out; raises (anything but a transport error) to stop it.
-Guard = Callable[[], None]
+class Guard(Protocol):
+    """An act's fence around each attempt of one write's request (a retry after a 503 or a 429 too)."""
+
+    def before_attempt(self) -> None:
+        """Just before the attempt goes out; raises (anything but a transport error) to stop it."""
+
+    def answered(self) -> None:
+        """The platform answered the attempt (any status): nothing of it is still on its way."""
 
 
 class Windows(Protocol):
@@ -218,7 +224,7 @@ class JournalPort(Protocol):
         error_code: str | None = None,
     ) -> bool: ...
 
-    def step_sending(self, step_id: int, *, until: datetime) -> bool: ...
+    def step_sending(self, step_id: int, *, until: datetime | None) -> bool: ...
 
     def step_settled(
         self, step_id: int, outcome: str, *, in_flight_until: datetime | None, at: datetime | None = None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from session_reaper.core.model import Conversation
@@ -218,17 +218,29 @@ def _fence(engine: Engine, conversation_id: str, step_id: int) -> Guard:
     wall time, whatever the platform's clock); recovery does not call the step "not sent" before then,
     and a step another look settled meanwhile is never sent.
     """
-    journal = engine.journal
-    allowance = engine.platform.in_flight_allowance()
+    return _Fence(engine, conversation_id, step_id, engine.platform.in_flight_allowance())
 
-    def guard() -> None:
+
+@dataclass
+class _Fence:
+    engine: Engine
+    conversation_id: str
+    step_id: int
+    allowance: timedelta
+
+    def before_attempt(self) -> None:
+        engine, journal = self.engine, self.engine.journal
         now = engine.platform.reached()
-        if not acquire(journal, conversation_id, engine.owner, ttl=act_lease(engine.verify_timeout), now=now):
+        ttl = act_lease(engine.verify_timeout)
+        if not acquire(journal, self.conversation_id, engine.owner, ttl=ttl, now=now):
             raise StepFailed("another reaper took the conversation while this step waited to be sent again")
-        if not journal.step_sending(step_id, until=datetime.now(UTC) + allowance):
+        if not journal.step_sending(self.step_id, until=datetime.now(UTC) + self.allowance):
             raise StepFailed("another look settled this step while it waited to be sent again: not sent")
 
-    return guard
+    def answered(self) -> None:
+        # An answer came (a 503 or 429 to retry after, or the outcome): nothing is on its way during the
+        # backoff, so an act stopped then leaves a step recovery may settle at once from the platform.
+        self.engine.journal.step_sending(self.step_id, until=None)
 
 
 async def _recheck(engine: Engine, run: Execution, own: set[str]) -> str | None:

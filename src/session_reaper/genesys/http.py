@@ -26,7 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, Protocol, TypedDict
 
 import httpx
 
@@ -59,10 +59,18 @@ from session_reaper.redaction import redact, secrets_from_env
 
 log = logging.getLogger("session_reaper.genesys")
 
-# Called just before each attempt of the request under way goes out (a retry included); raising stops
-# it before it is sent. Set by the platform adapter around one write: the engine's fence, which stops
-# an act whose step another look settled, or whose conversation another reaper holds, meanwhile.
-BEFORE_EACH_ATTEMPT: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
+
+class AttemptGuard(Protocol):
+    def before_attempt(self) -> None: ...
+
+    def answered(self) -> None: ...
+
+
+# Told of each attempt of the request under way (a retry included): `before_attempt` right before it
+# goes out (raising stops it unsent), `answered` once an answer came back. Set by the platform adapter
+# around one write: the engine's fence, which stops an act whose step another look settled, or whose
+# conversation another reaper holds, meanwhile, and marks in the journal what may still be on its way.
+BEFORE_EACH_ATTEMPT: contextvars.ContextVar[AttemptGuard | None] = contextvars.ContextVar(
     "before_each_attempt", default=None
 )
 
@@ -210,7 +218,8 @@ class PlatformHttp:
             ticket = await self.limiter.acquire()
             if (guard := BEFORE_EACH_ATTEMPT.get()) is not None:
                 try:
-                    guard()  # after the pacing wait, which may be long: right before it is sent
+                    # after the pacing wait, which may be long: right before it is sent
+                    guard.before_attempt()
                 except BaseException:
                     self.limiter.answered(ticket, None)  # not sent: its room is released
                     raise
@@ -238,6 +247,8 @@ class PlatformHttp:
                 await self._sleep(self.retry.backoff(attempt))
                 continue
             received = self._monotonic()
+            if guard is not None:
+                guard.answered()
             self.limiter.answered(ticket, response.headers, succeeded=response.status_code < 400)
             self.clock.observe(response.headers.get_list("date"), received)
             status = response.status_code

@@ -270,7 +270,7 @@ class Ledger(ConsoleJournal, ScheduleJournal):
                 at=self._now(at),
             )
 
-    def step_sending(self, step_id: int, *, until: datetime) -> bool:
+    def step_sending(self, step_id: int, *, until: datetime | None) -> bool:
         """Just before an attempt of the step's request: mark it on its way until `until` (wall time).
         False when another look settled the step meanwhile: the request must not go out."""
         with self._writer.begin() as connection:

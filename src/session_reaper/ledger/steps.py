@@ -60,9 +60,10 @@ def outcome(
     return connection.execute(statement).rowcount == 1
 
 
-def sending(connection: Connection, step_id: int, until: datetime) -> bool:
-    """Mark the step's request as on its way until `until`, unless an outcome already stands (another
-    look settled it meanwhile: it must not be sent). True when marked: send now."""
+def sending(connection: Connection, step_id: int, until: datetime | None) -> bool:
+    """Mark the step's request as on its way until `until` (None: answered, nothing on its way),
+    unless an outcome already stands (another look settled it meanwhile: it must not be sent). True
+    when marked: send now."""
     statement = (
         update(steps).where(steps.c.id == step_id, steps.c.outcome.is_(None)).values(in_flight_until=until)
     )
