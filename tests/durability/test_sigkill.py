@@ -37,6 +37,11 @@ def _journal_writes(ledger_file: Path) -> int:
     return int(row[0])
 
 
+def _open_intents(ledger_file: Path) -> int:
+    with sqlite3.connect(f"file:{ledger_file}?mode=ro", uri=True, timeout=1) as db:
+        return int(db.execute("SELECT count(*) FROM steps WHERE outcome IS NULL").fetchone()[0])
+
+
 def _start(reaper: Reaper, config: Path) -> subprocess.Popen[str]:
     command = [
         sys.executable,
@@ -65,7 +70,18 @@ def test_row24_sigkill_at_random_points_never_does_anything_twice(emulator, tmp_
     emulator.fault(method="PATCH", path=".*", latencyMs=40)
     emulator.fault(method="POST", path=".*/messages$", latencyMs=40)
     reaper = Reaper(emulator.base_url, tmp_path)
-    config = reaper.config({"sweep": {"concurrency": 2, "max_closes": 1000, "requests_per_minute": 100000}})
+    # A short request timeout: a step in flight as its process was killed is not called "not sent"
+    # before its request can no longer land (the timeout, then at least 10 s; wall time, fix 9).
+    config = reaper.config(
+        {
+            "sweep": {
+                "concurrency": 2,
+                "max_closes": 1000,
+                "requests_per_minute": 100000,
+                "request_timeout": "2s",
+            }
+        }
+    )
     rng = random.Random(24)
 
     ledger_file = Path(reaper.ledger_url.removeprefix("sqlite:///"))
@@ -94,11 +110,15 @@ def test_row24_sigkill_at_random_points_never_does_anything_twice(emulator, tmp_
             break
     assert kills >= 20, f"only {kills} kills landed mid-sweep"
 
-    # Restarted without interruption until nothing is left to do.
-    for _ in range(3):
+    # Restarted without interruption until nothing is left to do: at least three passes, and more while
+    # a step the last kill cut off in flight is still left open (until its request can no longer land).
+    passes = 0
+    settle_by = time.monotonic() + 120
+    while passes < 3 or (_open_intents(ledger_file) and time.monotonic() < settle_by):
         final = _start(reaper, config)
         _, stderr = final.communicate(timeout=240)
         assert final.returncode == 0, stderr
+        passes += 1
 
     assert all(ended(conversation_view(cid)) for cid in ids)
     counts = writes_per_conversation(emulator.requests(), ids)

@@ -226,7 +226,9 @@ def test_an_act_that_stalled_past_its_lease_stops_before_its_next_step(emulator:
     reconciliation sweep of one process act with owners of their own; when one act stalled past its
     lease (two virtual minutes; the soak's clock runs 605 times faster than the wall), the other took the
     conversation over and closed it, and the first went on and sent its text too. Each step renews the
-    lease first; an act that lost it stops before writing anything more."""
+    lease first; an act that lost it stops before writing anything more. (Since fix 9 the other act
+    does not act either while the first's annotate is still on its way: it leaves that intent open, and
+    the next look, once the annotate is answered, settles it and closes with one text.)"""
     cid = emulator.create_conversation(SITUATIONS["customer-left"])["id"]
     started = emulator.now()
     annotate = f"/{cid}/participants/[^/]+/attributes$"
@@ -261,10 +263,81 @@ def test_an_act_that_stalled_past_its_lease_stops_before_its_next_step(emulator:
                 assert time.monotonic() < deadline, "the first act's annotate never left"
                 await asyncio.sleep(0.02)
             second = await reconcile(other, cid, Trigger.SWEEP, sweep_id=sweep_id, apply=True, caps=caps())
-            return await first, second
+            stalled_done = await first
+            third = await reconcile(other, cid, Trigger.SWEEP, sweep_id=sweep_id, apply=True, caps=caps())
+            return stalled_done, second, third
 
-    first, second = asyncio.run(main())
-    assert second.line.outcome is Outcome.DONE, (second.line.reason, second.line.error)
+    first, second, third = asyncio.run(main())
+    # the annotate was on its way when the other act met its intent: neither settled nor acted on
+    assert second.line.outcome is Outcome.FAILED and "may still land" in (second.line.reason or ""), (
+        second.line
+    )
     assert first.line.outcome is Outcome.FAILED and "lease" in (first.line.error or ""), first.line
+    assert third.line.outcome is Outcome.DONE, (third.line.reason, third.line.error)
     assert _texts_carried_out(emulator, cid) == 1, "both acts sent their closing text"
+    ledger.close()
+
+
+def test_a_step_retried_past_its_lease_is_neither_settled_as_unsent_nor_sent_twice(
+    emulator: Any, tmp_path: Path
+) -> None:
+    """Found by the events-mode soak smoke (one run in four: a conversation torn down twice): a sweep's
+    teardown was answered 503 again and again in a 5xx storm and retried, long past its lease (two
+    virtual minutes); meanwhile an event's re-check took the conversation, found the intent open and
+    the conversation not ended, settled it "not sent" and tore it down, and the sweep's retry, answered
+    202 at last, tore it down again. Here the same with a closing text (a second one is what a guest
+    would see): its first attempt is answered 503 after the platform's clock has jumped five minutes on,
+    and the other act looks while that answer is on its way (the agent's disconnect after a text is
+    slow, so a retry that goes out meanwhile is a second text in the guest's window). A step whose
+    request may still be sent is not settled; the retry goes out once and the close is done with one
+    text."""
+    cid = emulator.create_conversation(SITUATIONS["customer-left"])["id"]
+    started = emulator.now()
+    texts = f"/{cid}/.*/messages$"
+    # the closing text's first attempt: the clock five minutes on (the act's lease runs out), then a
+    # 503 ("not processed": repeated, as a POST may be) that comes 1.5 s later; the retry goes through
+    emulator.trigger(method="POST", path=texts, action={"type": "advance", "seconds": 300})
+    emulator.fault(method="POST", path=texts, status=503, latencyMs=1500, times=1)
+    # the agent's disconnect that follows a text is held 3 s: a retry sent meanwhile is a second text
+    emulator.fault(method="PATCH", path=f"/{cid}/participants/[^/]+$", latencyMs=3000, times=1)
+    settings = Settings.model_validate(
+        {"sweep": {"ledger": f"sqlite:///{tmp_path / 'l.db'}", "verify_timeout": "5s"}}
+    )
+    ledger = Ledger.open(settings.sweep.ledger)
+
+    async def main() -> tuple[Reconciled, Reconciled]:
+        endpoints = resolve(None, emulator.base_url)
+        async with GenesysApi.connect(endpoints, "emulator", "emulator-secret") as api:
+            platform = GenesysPlatform(api)
+            ledger.clock = platform.now
+            sweep = Engine(platform, ledger, settings, owner="reconciliation")
+            timer = Engine(platform, ledger, settings, owner="watch-timer")
+            sweep_id = ledger.start_sweep(True, owner="reconciliation")
+
+            def caps() -> Caps:
+                return Caps(closes_left=1, teardowns_left=1)
+
+            retried = asyncio.create_task(
+                reconcile(sweep, cid, Trigger.SWEEP, sweep_id=sweep_id, apply=True, caps=caps())
+            )
+            deadline = time.monotonic() + 20
+            while emulator.now() < started + timedelta(seconds=290):  # the trigger: its text is out
+                assert time.monotonic() < deadline, "the closing text never left"
+                await asyncio.sleep(0.02)
+            await platform.read(cid, {})  # any answer's Date: this process sees the clock moved on
+            looked = await reconcile(timer, cid, Trigger.EVENT, sweep_id=sweep_id, apply=True, caps=caps())
+            return await retried, looked
+
+    retried, looked = asyncio.run(main())
+    assert _texts_carried_out(emulator, cid) == 1, "the closing text was sent twice"
+    assert looked.line.outcome is Outcome.FAILED and "may still land" in (looked.line.reason or ""), (
+        looked.line
+    )
+    assert retried.line.outcome is Outcome.DONE, (retried.line.reason, retried.line.error)
+    view = emulator.conversation(cid)
+    assert all(
+        p["state"] in ("disconnected", "terminated") or ended({"participants": [p]})
+        for p in participants_by_purpose(view, "agent")
+    ), view
+    assert ledger.pending_steps() == []
     ledger.close()

@@ -223,3 +223,5 @@ class PendingStep:
     kind: str
     participant_id: str | None
     intent_at: datetime
+    # wall time until which its request may still be on its way (None: no attempt was marked sent)
+    in_flight_until: datetime | None = None

@@ -51,6 +51,16 @@ class Refused(PlatformError):
     exit_code = EXIT_AUTH
 
 
+class Guard(Protocol):
+    """An act's fence around each attempt of one write's request (a retry after a 503 or a 429 too)."""
+
+    def before_attempt(self) -> None:
+        """Just before the attempt goes out; raises (anything but a transport error) to stop it."""
+
+    def answered(self) -> None:
+        """The platform answered the attempt (any status): nothing of it is still on its way."""
+
+
 class Windows(Protocol):
     """Discovery's memory of when each older window was looked at (loaded from and saved to the journal)."""
 
@@ -94,27 +104,49 @@ class PlatformPort(Protocol):
         """Whether a write to it whose answer never came could still be carried out (for a while after
         a timeout or a 5xx that may hide a success): recovery waits before calling it "not sent"."""
 
+    def in_flight_allowance(self) -> timedelta:
+        """How long after an attempt of a write leaves it may still be carried out (wall time): until
+        its answer is given up on, then the while such a request may still land. A step whose request
+        left less than this ago is not called "not sent", whichever process sent it."""
+
     # -- before the first write
     async def prove_writes(self, settings: Settings) -> None: ...
 
     def forget_proof(self) -> None: ...
 
-    # -- acting: one request each
+    # -- acting: one request each. `guard` is called just before each attempt of the request goes out
+    # (a retry after a 503 or a 429 included) and raises to stop it: an act fenced by the journal.
     async def annotate(
-        self, conversation_id: str, participant_id: str, attributes: Mapping[str, str]
+        self,
+        conversation_id: str,
+        participant_id: str,
+        attributes: Mapping[str, str],
+        *,
+        guard: Guard | None = None,
     ) -> None: ...
 
-    async def send_text(self, conversation_id: str, communication_id: str, text: str) -> str | None:
+    async def send_text(
+        self, conversation_id: str, communication_id: str, text: str, *, guard: Guard | None = None
+    ) -> str | None:
         """The sent message's id, when the platform gave one."""
 
-    async def disconnect_participant(self, conversation_id: str, participant_id: str) -> None: ...
+    async def disconnect_participant(
+        self, conversation_id: str, participant_id: str, *, guard: Guard | None = None
+    ) -> None: ...
 
-    async def disconnect_conversation(self, conversation_id: str) -> None: ...
+    async def disconnect_conversation(self, conversation_id: str, *, guard: Guard | None = None) -> None: ...
 
-    async def teardown(self, conversation_id: str) -> None: ...
+    async def teardown(self, conversation_id: str, *, guard: Guard | None = None) -> None: ...
 
     async def apply_wrapup(
-        self, conversation_id: str, participant_id: str, communication_id: str, code: str, notes: str
+        self,
+        conversation_id: str,
+        participant_id: str,
+        communication_id: str,
+        code: str,
+        notes: str,
+        *,
+        guard: Guard | None = None,
     ) -> None: ...
 
 
@@ -190,6 +222,12 @@ class JournalPort(Protocol):
         http_status: int | None = None,
         context_id: str | None = None,
         error_code: str | None = None,
+    ) -> bool: ...
+
+    def step_sending(self, step_id: int, *, until: datetime | None) -> bool: ...
+
+    def step_settled(
+        self, step_id: int, outcome: str, *, in_flight_until: datetime | None, at: datetime | None = None
     ) -> bool: ...
 
     def pending_steps(self, *, conversation_id: str | None = None) -> list[PendingStep]: ...

@@ -8,7 +8,7 @@ or as not sent (the conversation is decided afresh by the sweep that follows).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from session_reaper.core.model import Conversation, PendingStep, Role
@@ -147,7 +147,9 @@ async def settle_before_acting(
 async def _settle(
     platform: PlatformPort, ledger: JournalPort, own: OwnMessages, pending: PendingStep
 ) -> bool:
-    """Settle one open intent from what the platform shows; False when the platform could not be read."""
+    """Settle one open intent from what the platform shows; False when the platform could not be read,
+    or when the step's request may still be on its way (its act alive and retrying, or a process that
+    died while it was in flight): "not there" would then be read as "not sent" too soon."""
     cid = pending.conversation_id
     try:
         conversation = await platform.read(cid, own.kinds(cid))
@@ -161,6 +163,14 @@ async def _settle(
         return False
     known = set(ledger.reaper_messages(cid))
     seen = effect_visible(pending.kind, pending.participant_id, conversation, pending.intent_at, known)
+    if seen is None and pending.in_flight_until is not None and datetime.now(UTC) < pending.in_flight_until:
+        # Not there, but marked on its way by its act before its latest attempt, in wall time and in the
+        # journal (known to any process): the act may be retrying it now (past its lease), or a process
+        # that died meanwhile may have left it in flight. Settled at a later look.
+        _log.info(
+            "interrupted step not settled yet: its request may still be on its way", conversation_id=cid
+        )
+        return False
     if seen is None and platform.may_still_land(cid):
         # Not there yet, but the request may still be on its way (its answer never came): "not sent"
         # now would send a second text when it lands. Settled at a later look.
@@ -168,13 +178,14 @@ async def _settle(
             "interrupted step not settled yet: its request may still be carried out", conversation_id=cid
         )
         return False
-    if seen is None:
-        ledger.step_outcome(pending.step_id, "resolved-not-sent")
-    else:
-        if pending.kind in ("warning-text", "closing-text") and seen != "yes":
-            kind = TEXT_STEPS[StepKind(pending.kind)].value
-            ledger.record_reaper_message(cid, seen, kind)
-            own.add(cid, seen, kind)  # the decision taken next knows it for the reaper's own text
-        ledger.step_outcome(pending.step_id, "resolved-done")
+    if seen is not None and pending.kind in ("warning-text", "closing-text") and seen != "yes":
+        kind = TEXT_STEPS[StepKind(pending.kind)].value
+        ledger.record_reaper_message(cid, seen, kind)
+        own.add(cid, seen, kind)  # the decision taken next knows it for the reaper's own text
+    outcome = "resolved-not-sent" if seen is None else "resolved-done"
+    # Only if no attempt was marked on its way since it was read: else its act is alive and sending.
+    if not ledger.step_settled(pending.step_id, outcome, in_flight_until=pending.in_flight_until):
+        _log.info("interrupted step not settled: its act sent it again meanwhile", conversation_id=cid)
+        return False
     ledger.set_decision_outcome(pending.decision_id, "interrupted")
     return True

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from session_reaper.core.model import Conversation
@@ -23,8 +23,8 @@ from session_reaper.core.plan import ENDING_STEPS, Step, StepKind, escalate, pla
 from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.core.rules import Action, Verdict, changed_since
 from session_reaper.core.vocabulary import TEXT_STEPS
-from session_reaper.engine.leasing import act_lease
-from session_reaper.engine.ports import AlreadyDone, Gone, PlatformError, Refused
+from session_reaper.engine.leasing import acquire, act_lease
+from session_reaper.engine.ports import AlreadyDone, Gone, Guard, PlatformError, Refused
 from session_reaper.errors import ReaperError
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ async def _run_step(engine: Engine, run: Execution, step: Step, *, recheck: bool
             journal.step_outcome(step_id, "cancelled")
             return why
     try:
-        outcome = await _send(engine, run, step)
+        outcome = await _send(engine, run, step, _fence(engine, run.conversation_id, step_id))
     except AlreadyDone as exc:
         # Already in the state we wanted (e.g. the participant left meanwhile): verify will judge.
         journal.step_outcome(step_id, "already-done", http_status=exc.status, context_id=exc.context_id)
@@ -206,6 +206,43 @@ async def _run_step(engine: Engine, run: Execution, step: Step, *, recheck: bool
     return None
 
 
+def _fence(engine: Engine, conversation_id: str, step_id: int) -> Guard:
+    """What is checked before each attempt of the step's request (a retry after a 503 or a 429 too).
+
+    A step's request may be retried for minutes (backoff, `Retry-After`), long past the act's lease:
+    another look (an event's re-check, a sweep, another replica) may then take the conversation, settle
+    this very step as "not sent" and act again, and the retry would do it a second time (the events
+    smoke's double teardown: a sweep's teardown retried through a 503 storm while a re-check tore the
+    conversation down too). So before each attempt the act holds the conversation's lease again and
+    marks the step as on its way until the attempt may still land (wall time: what a request takes is
+    wall time, whatever the platform's clock); recovery does not call the step "not sent" before then,
+    and a step another look settled meanwhile is never sent.
+    """
+    return _Fence(engine, conversation_id, step_id, engine.platform.in_flight_allowance())
+
+
+@dataclass
+class _Fence:
+    engine: Engine
+    conversation_id: str
+    step_id: int
+    allowance: timedelta
+
+    def before_attempt(self) -> None:
+        engine, journal = self.engine, self.engine.journal
+        now = engine.platform.reached()
+        ttl = act_lease(engine.verify_timeout)
+        if not acquire(journal, self.conversation_id, engine.owner, ttl=ttl, now=now):
+            raise StepFailed("another reaper took the conversation while this step waited to be sent again")
+        if not journal.step_sending(self.step_id, until=datetime.now(UTC) + self.allowance):
+            raise StepFailed("another look settled this step while it waited to be sent again: not sent")
+
+    def answered(self) -> None:
+        # An answer came (a 503 or 429 to retry after, or the outcome): nothing is on its way during the
+        # backoff, so an act stopped then leaves a step recovery may settle at once from the platform.
+        self.engine.journal.step_sending(self.step_id, until=None)
+
+
 async def _recheck(engine: Engine, run: Execution, own: set[str]) -> str | None:
     """Read the media view again; why acting now would be wrong, or None."""
     cid = run.conversation_id
@@ -215,25 +252,29 @@ async def _recheck(engine: Engine, run: Execution, own: set[str]) -> str | None:
     return _changed(engine, before, latest, own)
 
 
-async def _send(engine: Engine, run: Execution, step: Step) -> str:
-    """Send the step's one request; returns the step outcome to journal."""
+async def _send(engine: Engine, run: Execution, step: Step, guard: Guard) -> str:
+    """Send the step's one request (`guard` before each attempt); returns the step outcome to journal."""
     platform = engine.platform
     cid = run.conversation_id
     match step.kind:
         case StepKind.ANNOTATE:
-            await platform.annotate(cid, _need(step.participant_id, step), dict(step.attributes or {}))
+            await platform.annotate(
+                cid, _need(step.participant_id, step), dict(step.attributes or {}), guard=guard
+            )
         case StepKind.WARNING_TEXT | StepKind.CLOSING_TEXT:
-            message_id = await platform.send_text(cid, _need(step.communication_id, step), step.text or "")
+            message_id = await platform.send_text(
+                cid, _need(step.communication_id, step), step.text or "", guard=guard
+            )
             if message_id is not None:
                 kind = TEXT_STEPS[step.kind].value
                 engine.journal.record_reaper_message(cid, message_id, kind)
                 engine.own.add(cid, message_id, kind)
         case StepKind.DISCONNECT_AGENT:
-            await platform.disconnect_participant(cid, _need(step.participant_id, step))
+            await platform.disconnect_participant(cid, _need(step.participant_id, step), guard=guard)
         case StepKind.DISCONNECT_CONVERSATION:
-            await platform.disconnect_conversation(cid)
+            await platform.disconnect_conversation(cid, guard=guard)
         case StepKind.TEARDOWN:
-            await platform.teardown(cid)
+            await platform.teardown(cid, guard=guard)
         case StepKind.WRAPUP_AGENT:
             current = run.last_seen.participant(step.participant_id or "") if run.last_seen else None
             if current is not None and current.wrapup is not None:
@@ -244,6 +285,7 @@ async def _send(engine: Engine, run: Execution, step: Step) -> str:
                 _need(step.communication_id, step),
                 _need(step.wrapup_code, step),
                 step.wrapup_notes or "",
+                guard=guard,
             )
         case _:
             raise StepFailed(f"unknown step {step.kind}")

@@ -20,12 +20,13 @@ Secrets (client secret, bearer tokens) never reach a log line or an exception me
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, Protocol, TypedDict
 
 import httpx
 
@@ -57,6 +58,21 @@ from session_reaper.genesys.retries import RetryPolicy as RetryPolicy  # callers
 from session_reaper.redaction import redact, secrets_from_env
 
 log = logging.getLogger("session_reaper.genesys")
+
+
+class AttemptGuard(Protocol):
+    def before_attempt(self) -> None: ...
+
+    def answered(self) -> None: ...
+
+
+# Told of each attempt of the request under way (a retry included): `before_attempt` right before it
+# goes out (raising stops it unsent), `answered` once an answer came back. Set by the platform adapter
+# around one write: the engine's fence, which stops an act whose step another look settled, or whose
+# conversation another reaper holds, meanwhile, and marks in the journal what may still be on its way.
+BEFORE_EACH_ATTEMPT: contextvars.ContextVar[AttemptGuard | None] = contextvars.ContextVar(
+    "before_each_attempt", default=None
+)
 
 
 @dataclass
@@ -200,6 +216,13 @@ class PlatformHttp:
             attempt += 1
             token = await self._tokens.token()
             ticket = await self.limiter.acquire()
+            if (guard := BEFORE_EACH_ATTEMPT.get()) is not None:
+                try:
+                    # after the pacing wait, which may be long: right before it is sent
+                    guard.before_attempt()
+                except BaseException:
+                    self.limiter.answered(ticket, None)  # not sent: its room is released
+                    raise
             started = self._monotonic()
             self._count(method, operation)
             try:
@@ -224,6 +247,8 @@ class PlatformHttp:
                 await self._sleep(self.retry.backoff(attempt))
                 continue
             received = self._monotonic()
+            if guard is not None:
+                guard.answered()
             self.limiter.answered(ticket, response.headers, succeeded=response.status_code < 400)
             self.clock.observe(response.headers.get_list("date"), received)
             status = response.status_code

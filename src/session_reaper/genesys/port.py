@@ -9,16 +9,17 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from session_reaper.config import Settings
 from session_reaper.core.model import ActivityKind, Conversation, DiscoveredConversation, DiscoveryScope
-from session_reaper.engine.ports import Windows
+from session_reaper.engine.ports import Guard, Windows
 from session_reaper.genesys.api import GenesysApi
 from session_reaper.genesys.capabilities import WriteProof
 from session_reaper.genesys.discovery import WindowBook, discover
 from session_reaper.genesys.errors import NotFound, PermissionMissing, TransportError
+from session_reaper.genesys.http import BEFORE_EACH_ATTEMPT
 from session_reaper.genesys.mapping import to_conversation
 
 _T = TypeVar("_T")
@@ -53,7 +54,14 @@ class GenesysPlatform:
     def _horizon(self) -> float:
         return max(IN_DOUBT_MIN_SECONDS, IN_DOUBT_TIMEOUTS * self.api.http.timeout)
 
-    async def _write(self, conversation_id: str, call: Awaitable[_T]) -> _T:
+    def in_flight_allowance(self) -> timedelta:
+        # its answer waited for (the timeout), then the while a request left without one may still land
+        return timedelta(seconds=self.api.http.timeout + self._horizon())
+
+    async def _write(self, conversation_id: str, call: Awaitable[_T], guard: Guard | None = None) -> _T:
+        # The guard reaches the transport's attempts through a context variable: set for this call's
+        # task only, so concurrent acts each keep their own.
+        fenced = BEFORE_EACH_ATTEMPT.set(guard)
         try:
             return await call
         except TransportError as exc:
@@ -62,6 +70,8 @@ class GenesysPlatform:
             if exc.maybe_applied:
                 self._in_doubt[conversation_id] = time.monotonic() + self._horizon()
             raise
+        finally:
+            BEFORE_EACH_ATTEMPT.reset(fenced)
 
     def now(self) -> datetime:
         return self.api.clock.now()
@@ -116,33 +126,53 @@ class GenesysPlatform:
         self.write_proof.forget()
 
     async def annotate(
-        self, conversation_id: str, participant_id: str, attributes: Mapping[str, str]
+        self,
+        conversation_id: str,
+        participant_id: str,
+        attributes: Mapping[str, str],
+        *,
+        guard: Guard | None = None,
     ) -> None:
         await self._write(
             conversation_id,
             self.api.set_participant_attributes(conversation_id, participant_id, dict(attributes)),
+            guard,
         )
 
-    async def send_text(self, conversation_id: str, communication_id: str, text: str) -> str | None:
+    async def send_text(
+        self, conversation_id: str, communication_id: str, text: str, *, guard: Guard | None = None
+    ) -> str | None:
         sent = await self._write(
-            conversation_id, self.api.send_message(conversation_id, communication_id, text)
+            conversation_id, self.api.send_message(conversation_id, communication_id, text), guard
         )
         message_id = sent.get("id")
         return message_id if isinstance(message_id, str) and message_id else None
 
-    async def disconnect_participant(self, conversation_id: str, participant_id: str) -> None:
-        await self._write(conversation_id, self.api.disconnect_participant(conversation_id, participant_id))
+    async def disconnect_participant(
+        self, conversation_id: str, participant_id: str, *, guard: Guard | None = None
+    ) -> None:
+        await self._write(
+            conversation_id, self.api.disconnect_participant(conversation_id, participant_id), guard
+        )
 
-    async def disconnect_conversation(self, conversation_id: str) -> None:
-        await self._write(conversation_id, self.api.disconnect_conversation(conversation_id))
+    async def disconnect_conversation(self, conversation_id: str, *, guard: Guard | None = None) -> None:
+        await self._write(conversation_id, self.api.disconnect_conversation(conversation_id), guard)
 
-    async def teardown(self, conversation_id: str) -> None:
-        await self._write(conversation_id, self.api.teardown(conversation_id))
+    async def teardown(self, conversation_id: str, *, guard: Guard | None = None) -> None:
+        await self._write(conversation_id, self.api.teardown(conversation_id), guard)
 
     async def apply_wrapup(
-        self, conversation_id: str, participant_id: str, communication_id: str, code: str, notes: str
+        self,
+        conversation_id: str,
+        participant_id: str,
+        communication_id: str,
+        code: str,
+        notes: str,
+        *,
+        guard: Guard | None = None,
     ) -> None:
         await self._write(
             conversation_id,
             self.api.apply_wrapup(conversation_id, participant_id, communication_id, code, notes),
+            guard,
         )

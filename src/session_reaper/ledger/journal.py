@@ -270,6 +270,22 @@ class Ledger(ConsoleJournal, ScheduleJournal):
                 at=self._now(at),
             )
 
+    def step_sending(self, step_id: int, *, until: datetime | None) -> bool:
+        """Just before an attempt of the step's request: mark it on its way until `until` (wall time).
+        False when another look settled the step meanwhile: the request must not go out."""
+        with self._writer.begin() as connection:
+            return step_sql.sending(connection, step_id, until)
+
+    def step_settled(
+        self, step_id: int, outcome: str, *, in_flight_until: datetime | None, at: datetime | None = None
+    ) -> bool:
+        """Recovery's outcome for an open step, unless an attempt was marked sent since it was read
+        (`in_flight_until`, as `pending_steps` gave it): False then, and the step stays open."""
+        with self._writer.begin() as connection:
+            return step_sql.settle(
+                connection, step_id, outcome, in_flight_until=in_flight_until, at=self._now(at)
+            )
+
     def pending_steps(
         self, owner: str | None = None, *, conversation_id: str | None = None
     ) -> list[PendingStep]:

@@ -81,6 +81,9 @@ steps = Table(
     Column("context_id", String(ID)),
     Column("error_code", String(200)),
     Column("request_count", Integer),
+    # Wall time until which the step's request may still be on its way or be carried out (set before
+    # each attempt): recovery does not call the step "not sent" before then (fix 9).
+    Column("in_flight_until", UtcDateTime),
     Index("ix_steps_conversation_kind", "conversation_id", "kind"),
     Index("ix_steps_decision", "decision_id"),
 )

@@ -60,6 +60,35 @@ def outcome(
     return connection.execute(statement).rowcount == 1
 
 
+def sending(connection: Connection, step_id: int, until: datetime | None) -> bool:
+    """Mark the step's request as on its way until `until` (None: answered, nothing on its way),
+    unless an outcome already stands (another look settled it meanwhile: it must not be sent). True
+    when marked: send now."""
+    statement = (
+        update(steps).where(steps.c.id == step_id, steps.c.outcome.is_(None)).values(in_flight_until=until)
+    )
+    return connection.execute(statement).rowcount == 1
+
+
+def settle(
+    connection: Connection, step_id: int, outcome: str, *, in_flight_until: datetime | None, at: datetime
+) -> bool:
+    """Recovery's outcome, recorded only if the step is still open and no attempt was marked sent since
+    recovery read it (`in_flight_until` as it read it): else its act is alive and sending. True when
+    recorded."""
+    check(outcome, STEP_OUTCOMES, "step outcome")
+    statement = (
+        update(steps)
+        .where(
+            steps.c.id == step_id,
+            steps.c.outcome.is_(None),
+            steps.c.in_flight_until.is_not_distinct_from(in_flight_until),
+        )
+        .values(outcome=outcome, outcome_at=at)
+    )
+    return connection.execute(statement).rowcount == 1
+
+
 def pending(
     connection: Connection, owner: str | None, org: str | None = None, conversation_id: str | None = None
 ) -> list[PendingStep]:
@@ -74,6 +103,7 @@ def pending(
             steps.c.kind,
             steps.c.participant_id,
             steps.c.intent_at,
+            steps.c.in_flight_until,
         )
         .join(decisions, decisions.c.id == steps.c.decision_id)
         .join(sweeps, sweeps.c.id == decisions.c.sweep_id)
