@@ -41,7 +41,7 @@ import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -254,6 +254,17 @@ class Reaper:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return None
+
+    def settle(self, conversation_ids: list[str]) -> int:
+        """One `sweep --apply --only` of these conversations, after serve stopped: what the next start
+        would do with the intents the last one left open (each is settled before anything is decided)."""
+        command = [sys.executable, "-m", "session_reaper.commands.cli", "sweep", "--apply", "--config"]
+        command += [str(self.config), *(arg for cid in conversation_ids for arg in ("--only", cid))]
+        with self.stderr.open("ab") as stderr:
+            done = subprocess.run(
+                command, env=self.env, cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=stderr, timeout=300
+            )
+        return done.returncode
 
     def rss(self) -> int | None:
         try:
@@ -597,11 +608,18 @@ def soak(
     finally:
         if reaper.process is not None and reaper.process.poll() is None:
             reaper.process.kill()
+    open_at_stop = _open_steps(pg)
+    if open_at_stop:
+        # An intent the last pass left open (a write whose answer never came, in the run's last minutes)
+        # is settled by the next start, once its request can no longer land (its in-flight mark). Do
+        # what that start would do, then judge: "every journalled intent resolved" is the reaper's
+        # doing, not the run's length.
+        until = pg.query("SELECT max(in_flight_until) FROM steps WHERE outcome_at IS NULL")[0][0]
+        if until is not None:
+            time.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds()) + 0.5)
+        reaper.settle(sorted({row[0] for row in open_at_stop}))
     wall = time.monotonic() - wall0
-    open_steps = pg.query(
-        "SELECT s.conversation_id, s.kind, s.intent_at::text, d.rule, d.outcome, d.error FROM steps s"
-        " JOIN decisions d ON d.id = s.decision_id WHERE s.outcome_at IS NULL ORDER BY s.intent_at"
-    )
+    open_steps = _open_steps(pg)
     journal = dict(
         pg.query("SELECT 'decisions', count(*) FROM decisions UNION ALL SELECT 'steps', count(*) FROM steps")
     )
@@ -655,7 +673,16 @@ def soak(
         sockets,
     )
     result["openAtEndByShape"] = dict(shapes.most_common(8))
+    # left open by the last stop, before the settling pass (openIntentsAtEnd is after it)
+    result["openIntentsAtStop"] = len(open_at_stop)
     return result
+
+
+def _open_steps(pg: DedicatedPostgres) -> list[tuple[Any, ...]]:
+    return pg.query(
+        "SELECT s.conversation_id, s.kind, s.intent_at::text, d.rule, d.outcome, d.error FROM steps s"
+        " JOIN decisions d ON d.id = s.decision_id WHERE s.outcome_at IS NULL ORDER BY s.intent_at"
+    )
 
 
 def notification_figures(sockets: Sockets, mode: str) -> dict[str, Any] | None:
