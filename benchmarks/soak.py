@@ -7,11 +7,13 @@
 - The reaper: `serve --apply` on a PostgreSQL ledger in a PostgreSQL instance of its own (initdb/pg_ctl
   on another port, so that it can be restarted under the ledger without touching anyone else's).
 - Time: `serve`'s interval is real time, the platform's clock is virtual. The driver steps the clock by
-  one virtual minute at a time, preferably while no request is being served (so that a read and the
-  act that follows it see the same minute, as they would on the real platform), and paces the steps so
-  that the whole run takes about `--wall` seconds. The reaper's own `requests_per_minute` is the
-  platform's 300 scaled by the clock's speed-up (its local count runs on real time); the platform's
-  count, on the virtual clock, is the one that binds, and it reaches the reaper in the
+  one virtual minute at a time, preferably while no request is being served, and never (up to
+  `ACT_WAIT`) inside an act on a conversation the step changes, from its re-check to its ending write
+  (`Rechecks`): on the real platform that sequence takes milliseconds, and a minute of the world
+  dropped into it is a race magnified thousands of times, not one the reaper could close. It paces the
+  steps so that the whole run takes about `--wall` seconds. The reaper's own `requests_per_minute` is
+  the platform's 300 scaled by the clock's speed-up (its local count runs on real time); the
+  platform's count, on the virtual clock, is the one that binds, and it reaches the reaper in the
   `inin-ratelimit-*` headers.
 - Faults (`schedule`): PostgreSQL restarted, 5xx storms, 429 bursts, the token revoked, analytics lagging,
   answers slower than `request_timeout`, SIGKILL + restart; with `--mode events` (serve in the events
@@ -49,7 +51,15 @@ import httpx
 import psutil
 import psycopg
 
-from benchmarks.common import CloseLog, LongChats, Thresholds, WatchedHands, machine, stepped
+from benchmarks.common import (
+    CloseLog,
+    LongChats,
+    Thresholds,
+    WatchedHands,
+    machine,
+    percentile,
+    stepped,
+)
 from genesys_emulator.auth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from genesys_emulator.clock import parse_iso
 from genesys_emulator.server import EmulatorServer, _free_port
@@ -72,6 +82,23 @@ HEARTBEAT_SECONDS = (
 )
 HEARTBEAT_TIMEOUT = 5  # wall seconds: `[events] heartbeat_timeout` of the reaper under test
 CONVERSATION_IN_PATH = re.compile(r"/conversations/(?:messages/)?([0-9a-f-]{36})")
+# The reaper's re-check (steps.py: the message media view, read only just before a write)
+RECHECK_PATH = re.compile(r"^/api/v2/conversations/messages/([0-9a-f-]{36})$")
+# Real seconds a step waits for the next write of an act on a conversation the step changes.
+# Measured (`midAct.recheckToWrite`, events mode, 2 shared CPUs): p50 20-60 ms, p99 ~0.5 s, and 1.35 s
+# once in the start's backlog, the reaper's loop busy with dozens of acts. A re-check that cancelled
+# is followed by no write, one of a SIGKILLed process never: then the step goes ahead (`forcedSteps`).
+ACT_WAIT = 3.0
+# The world's operations a reaper's write reaches: those that end its act (a disconnect, a teardown, a
+# wrap-up) and those that come before the ending one (the annotation, the closing or warning text)
+ENDING_WRITES = (
+    "patch_participant",
+    "disconnect_participant",
+    "disconnect_conversation",
+    "teardown",
+    "apply_wrapup",
+)
+EARLIER_WRITES = ("set_attributes", "send_message")
 RECENT = 16  # platform requests kept per conversation, as evidence of a broken invariant
 
 
@@ -324,6 +351,80 @@ class ActLog(CloseLog):
         return sorted(twice | {conv for conv, n in self.texts.items() if n > 1})
 
 
+class ServedLog(deque[dict[str, Any]]):
+    """The emulator's request log (`world.requests`), each entry stamped with the wall time it was
+    logged (`wall`): the evidence of a broken invariant says how far apart two requests were."""
+
+    def append(self, entry: dict[str, Any]) -> None:  # on the emulator's server thread
+        entry["wall"] = time.monotonic()
+        super().append(entry)
+
+
+@dataclass
+class Rechecks:
+    """The acts between their re-check and their ending write, judged inside the emulator.
+
+    The reaper re-reads a conversation's media view (`GET /conversations/messages/{id}`, read for
+    nothing else) right before its first write (the annotation, a text) and again right before the
+    disconnect, and writes at once after each. On the real platform the whole sequence takes
+    milliseconds; a clock step inside it puts a minute of the world's messages there: a person "writes"
+    between the re-check and the disconnect (a close in use), or between the annotation and the closing
+    text (told "closed", the disconnect then cancelled, a second text another day). The soak would
+    judge its own clock, not the reaper. Every read and write is served under `world.lock`, and the
+    driver asks `waiting` under that lock before a step, so no re-check slips in between its look and
+    the step."""
+
+    world: Any
+    waiting_since: dict[str, float] = field(default_factory=dict)  # conversation -> wall time of its last
+    # seconds from a re-check to the write after it, by the world's operation that write reached
+    gaps: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    _read_at: dict[str, float] = field(default_factory=dict)  # conversation -> its latest re-check
+
+    def install(self) -> Rechecks:
+        world = self.world
+        read = world.media_view
+
+        def media_view(conversation_id: str) -> bytes:
+            answer: bytes = read(conversation_id)  # raises when not there: no write follows
+            self.waiting_since[conversation_id] = self._read_at[conversation_id] = time.monotonic()
+            return answer
+
+        world.media_view = media_view
+        for name in (*ENDING_WRITES, *EARLIER_WRITES):
+            setattr(world, name, self._write(getattr(world, name), name, ending=name in ENDING_WRITES))
+        return self
+
+    def _write(self, operation: Callable[..., Any], name: str, *, ending: bool) -> Callable[..., Any]:
+        def written(conversation_id: str, *args: Any) -> Any:
+            now = time.monotonic()
+            read_at = self._read_at.pop(conversation_id, None)
+            if read_at is not None:
+                self.gaps[name].append(now - read_at)
+            if ending:
+                self.waiting_since.pop(conversation_id, None)  # the act is over
+            elif conversation_id in self.waiting_since:
+                self.waiting_since[conversation_id] = now  # the act goes on: its next write is near
+            return operation(conversation_id, *args)
+
+        return written
+
+    def waiting(self, among: set[str]) -> bool:
+        """Whether an act on one of `among` is between its re-check and its ending write, its last
+        request less than `ACT_WAIT` ago (asked under the world's lock)."""
+        now = time.monotonic()
+        for cid in [c for c, at in self.waiting_since.items() if now - at >= ACT_WAIT]:
+            del self.waiting_since[cid]  # it cancelled, ended with a text, or its process died
+        return any(cid in among for cid in self.waiting_since)
+
+
+def touched_by_step(traffic: TrafficGenerator, long_chats: LongChats, until: datetime) -> set[str]:
+    """The conversations the next step's guests and agents act on (a message, a leave, a wrap-up):
+    only a re-check of one of these can be overtaken by the step. New arrivals have no re-check yet."""
+    touched = {sim.id for sim in traffic.active if sim.due <= until}
+    touched.update(str(chat["id"]) for due, _, _, chat in long_chats.events if due <= until)
+    return touched
+
+
 # ------------------------------------------------------------------------------------ the faults
 
 
@@ -523,7 +624,9 @@ def soak(
 ) -> dict[str, Any]:
     server = EmulatorServer(rate_limit=LIMIT, seed="none")
     world = stepped(server.world)
+    world.requests = ServedLog(maxlen=world.requests.maxlen)
     acts = ActLog(world, Thresholds()).install()
+    rechecks = Rechecks(world).install()
     seed_demo(
         world, args.seed + 1_000_003
     )  # the overnight backlog: every situation of SCENARIOS.md, stale already
@@ -549,8 +652,13 @@ def soak(
     open_chats: list[int] = []
     rss: list[tuple[float, int]] = []  # (virtual seconds, bytes) of the process that lives longest
     forced = 0
+    forced_mid_act = 0  # steps taken all the same inside an act on a conversation they change (ACT_WAIT)
+    held_mid_act = 0  # steps that found such an act, and waited for its ending write
     # The last requests served for each conversation (virtual time, method, path after the id, status).
-    recent: defaultdict[str, deque[tuple[str, str, str, int]]] = defaultdict(lambda: deque(maxlen=RECENT))
+    # (virtual time, method, view and path after the id, status, wall seconds from the start)
+    recent: defaultdict[str, deque[tuple[str, str, str, int, float]]] = defaultdict(
+        lambda: deque(maxlen=RECENT)
+    )
     reaper.start()
     try:
         reaper.wait_until_up()
@@ -560,10 +668,24 @@ def soak(
             while world.in_flight and time.monotonic() < quiet_by:
                 time.sleep(0.002)
             forced += bool(world.in_flight)
-            with world.lock:
-                traffic.step(STEP, tick=STEP)
-                long_chats.step(clock.now())
-                world.tick()
+            # Not inside an act (its re-check to its ending write) on a conversation this step changes:
+            # the step would drop its minute of messages into a gap the real platform keeps to
+            # milliseconds.
+            touched = touched_by_step(traffic, long_chats, clock.now() + timedelta(seconds=STEP))
+            act_by = time.monotonic() + ACT_WAIT
+            held = False
+            while True:
+                with world.lock:
+                    mid_act = rechecks.waiting(touched)
+                    if not mid_act or time.monotonic() >= act_by:
+                        forced_mid_act += mid_act
+                        traffic.step(STEP, tick=STEP)
+                        long_chats.step(clock.now())
+                        world.tick()
+                        break
+                held = True
+                time.sleep(0.002)
+            held_mid_act += held
             elapsed += STEP
             while todo and todo[-1][0] <= elapsed:
                 _, n = todo.pop()
@@ -579,8 +701,13 @@ def soak(
             while world.requests:
                 entry = world.requests.popleft()
                 if (about := CONVERSATION_IN_PATH.search(entry["path"])) is not None:
-                    tail = entry["path"][about.end() :] or "/"
-                    recent[about.group(1)].append((entry["at"], entry["method"], tail, entry["status"]))
+                    # which view was read (the re-check reads the media view), and when in wall time
+                    view = "messages " if "/messages/" in about.group(0) else ""
+                    tail = view + (entry["path"][about.end() :] or "/")
+                    wall_at = round(entry["wall"] - wall0, 3)
+                    recent[about.group(1)].append(
+                        (entry["at"], entry["method"], tail, entry["status"], wall_at)
+                    )
                 if entry["path"].startswith("/api/v2/") or entry["path"] == "/oauth/token":
                     per_minute[int((parse_iso(entry["at"]) - start).total_seconds() // 60)] += 1
                     statuses[entry["status"]] += 1
@@ -675,7 +802,24 @@ def soak(
     result["openAtEndByShape"] = dict(shapes.most_common(8))
     # left open by the last stop, before the settling pass (openIntentsAtEnd is after it)
     result["openIntentsAtStop"] = len(open_at_stop)
+    result["midAct"] = {
+        # steps taken inside an act on a conversation they changed (ACT_WAIT ran out): each could drop
+        # a minute of the world between a re-check and a write
+        "forcedSteps": forced_mid_act,
+        "heldSteps": held_mid_act,  # steps that waited for such an act (without it: stepped inside)
+        "recheckToWrite": {name: gap_figures(gaps) for name, gaps in sorted(rechecks.gaps.items())},
+    }
     return result
+
+
+def gap_figures(gaps: list[float]) -> dict[str, Any]:
+    """How long re-checks' evidence waited for its write (wall milliseconds)."""
+    return {
+        "count": len(gaps),
+        "p50Ms": round(1000 * (percentile(gaps, 50) or 0), 1),
+        "p99Ms": round(1000 * (percentile(gaps, 99) or 0), 1),
+        "maxMs": round(1000 * max(gaps), 1),
+    }
 
 
 def _open_steps(pg: DedicatedPostgres) -> list[tuple[Any, ...]]:
@@ -704,7 +848,7 @@ def act_evidence(
     acts: ActLog,
     pg: DedicatedPostgres,
     log: str,
-    recent: deque[tuple[str, str, str, int]],
+    recent: deque[tuple[str, str, str, int, float]],
     world: Any,
 ) -> dict[str, Any]:
     """What a double act or a wrong close looked like: each act as the emulator served it, the last

@@ -8,6 +8,7 @@ emulator logged, and the journal's rows.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +40,29 @@ def chat(idle_minutes: int, *, customer_wrote: int | None = None) -> dict[str, A
 
 
 def run(
-    emulator: Any, tmp_path: Path, conversation_id: str, *, apply: bool, caps: Caps | None = None
+    emulator: Any,
+    tmp_path: Path,
+    conversation_id: str,
+    *,
+    apply: bool,
+    caps: Caps | None = None,
+    close: dict[str, Any] | None = None,
+    on_intent: Callable[[str], None] | None = None,
 ) -> tuple[Reconciled, Ledger]:
+    """`close`: the [close] table; `on_intent(kind)`: called as each step's intent is journalled."""
     settings = Settings.model_validate(
-        {"sweep": {"ledger": f"sqlite:///{tmp_path / 'l.db'}", "verify_timeout": "5s"}}
+        {"sweep": {"ledger": f"sqlite:///{tmp_path / 'l.db'}", "verify_timeout": "5s"}, "close": close or {}}
     )
     ledger = Ledger.open(settings.sweep.ledger)
+    if on_intent is not None:
+        journal_intent = ledger.step_intent
+
+        def step_intent(decision_id: int, conversation_id: str, kind: str, *args: Any, **kwargs: Any) -> int:
+            step_id = journal_intent(decision_id, conversation_id, kind, *args, **kwargs)
+            on_intent(kind)
+            return step_id
+
+        ledger.step_intent = step_intent  # type: ignore[method-assign]
 
     async def main() -> Reconciled:
         async with GenesysApi.connect(resolve(None, emulator.base_url), "emulator", "emulator-secret") as api:
@@ -133,3 +151,72 @@ def test_a_conversation_the_platform_does_not_have_is_skipped(emulator: Any, tmp
     done, _ = run(emulator, tmp_path, "00000000-0000-4000-8000-000000000000", apply=True)
     assert done.line.outcome is Outcome.SKIPPED and done.conversation is None
     assert writes(emulator) == []
+
+
+@pytest.mark.parametrize("who", ["customer", "agent"])
+def test_a_person_writing_as_the_closing_text_goes_out_keeps_the_chat_open(
+    emulator: Any, tmp_path: Path, who: str
+) -> None:
+    """The shape of the soak's closes in use (docs/reliability.md, runs I and L): a person writes in
+    the moment between the closing text and the disconnect. The disconnect's re-check must read after
+    the text and see that message: no disconnect, the chat still open, the intent journalled cancelled.
+    (What no client can close is a message after that re-check's answer and before the disconnect.)"""
+    cid = emulator.create_conversation(chat(45))["id"]
+    emulator.trigger(  # runs just before the closing text is served
+        method="POST",
+        path=f"/conversations/messages/{cid}/communications/.*/messages$",
+        times=1,
+        action={"type": "message", "conversationId": cid, "from": who},
+    )
+    done, ledger = run(emulator, tmp_path, cid, apply=True)
+    assert done.line.outcome is Outcome.CANCELLED, done.line
+    assert "new message" in (done.line.reason or "")
+    assert "connected" in state(emulator, cid)
+    ours = [w for w in writes(emulator) if cid in w]
+    assert [w for w in ours if "/participants/" in w and not w.endswith("/attributes")] == [], ours
+    with ledger.engine.connect() as connection:
+        kinds = [
+            tuple(k) for k in connection.execute(select(steps.c.kind, steps.c.outcome).order_by(steps.c.id))
+        ]
+    assert ("closing-text", "done") in kinds and ("disconnect:agent", "cancelled") in kinds
+
+
+QUEUE_ABANDONED = {  # a guest waiting in a queue nobody answers: the disconnect is the first write
+    "messageType": "webmessaging",
+    "queueId": "queue-support",
+    "participants": [
+        {"purpose": "customer", "state": "connected", "messages": [{"ago": "40m"}]},
+        {"purpose": "acd", "state": "connected", "startedAgo": "40m"},
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("spec", "close"),
+    [
+        (QUEUE_ABANDONED, {"annotate": False}),
+        (chat(45), {"annotate": False, "closing_text": ""}),
+    ],
+    ids=["queue-abandoned", "idle"],
+)
+def test_a_guest_writing_while_the_disconnect_is_journalled_is_not_disconnected(
+    emulator: Any, tmp_path: Path, spec: dict[str, Any], close: dict[str, Any]
+) -> None:
+    """When the disconnect is the act's first write (no annotation, no text), its evidence must be
+    read after its intent is journalled, as for a disconnect after a text: a guest who writes while
+    the ledger is written to is seen. Was: the re-check came before the ledger's round trips (and
+    before any pacing wait), and the disconnect went out over the guest's new message."""
+    cid = emulator.create_conversation(spec)["id"]
+
+    def guest_writes(kind: str) -> None:
+        if kind.startswith(("disconnect", "teardown")):
+            emulator.message(cid, "customer")
+
+    done, ledger = run(emulator, tmp_path, cid, apply=True, close=close, on_intent=guest_writes)
+    assert done.line.outcome is Outcome.CANCELLED, done.line
+    assert "new message" in (done.line.reason or "")
+    assert "connected" in state(emulator, cid)
+    assert [w for w in writes(emulator) if cid in w] == []  # nothing was written to it
+    with ledger.engine.connect() as connection:
+        outcomes = [row.outcome for row in connection.execute(select(steps.c.outcome))]
+    assert outcomes == ["cancelled"]  # the intent, journalled and settled: nothing sent

@@ -2,7 +2,8 @@
 
 The plan (pure) says *what*; this module says *how*, with the guarantees DESIGN.md promises:
 - re-read just before the first write, and again just before the disconnect when other writes came
-  first, and cancel if anything happened since the decision;
+  first, each time after the step's intent is journalled (nothing but the judging of the answer sits
+  between the read and the write), and cancel if anything happened since the decision;
 - every step is journalled as an intent before its request is sent and with its outcome after, and a
   step the journal already shows as done is never sent again; an answer that may hide a success (a
   timeout, a 500/502/504) leaves the intent open, for recovery to settle from the platform's state;
@@ -91,21 +92,25 @@ async def _execute(
     line.outcome = Outcome.DONE
     platform = engine.platform
     try:
-        # The re-check reads the media view: a second, independent look at the conversation.
-        fresh = await platform.recheck(decided.id, engine.own.kinds(decided.id))
-        run.last_seen = fresh
-        why = _changed(engine, decided, fresh)
-        if why is not None:
-            return _cancelled(line, why)
         # Communication ids (needed to write to the guest or wrap up) come from the decision's read.
         steps = plan(decided, verdict, engine.close)
+        if all(step.kind is StepKind.VERIFY for step in steps):
+            # Nothing to write: the re-check alone says whether what was decided still holds.
+            run.last_seen = await platform.recheck(decided.id, engine.own.kinds(decided.id))
+            why = _changed(engine, decided, run.last_seen)
+            if why is not None:
+                return _cancelled(line, why)
         wrote = False
         for step in steps:
             if step.kind is StepKind.VERIFY:
                 await _verify_with_escalation(engine, run, steps)
                 run.steps_done.append(StepKind.VERIFY.value)
                 continue
-            why = await _run_step(engine, run, step, recheck=step.kind in ENDING_STEPS and wrote)
+            # The re-check (the media view: a second, independent look) comes right before the first
+            # write this run sends, and again before an ending step after a write. `last_seen` is
+            # still None while every step so far was found done in the journal (an act resumed).
+            recheck = run.last_seen is None or (step.kind in ENDING_STEPS and wrote)
+            why = await _run_step(engine, run, step, recheck=recheck)
             if why is not None:
                 line.steps = run.steps_done
                 return _cancelled(line, why)
@@ -152,7 +157,7 @@ async def _run_step(engine: Engine, run: Execution, step: Step, *, recheck: bool
         run.steps_done.append(step.kind.value)
         return None
     if recheck:
-        # The re-check and the disconnect leave back to back: no pacing wait between them.
+        # The re-check and the write leave back to back: no pacing wait between them.
         await engine.platform.reserve(2)
     # Stamped with a time the platform has certainly reached, never with the estimate of its `now`:
     # recovery takes a text at or after the intent for the one it sent, so the stamp must not postdate
