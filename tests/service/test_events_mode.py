@@ -251,3 +251,31 @@ def test_a_conversation_no_topic_shows_is_closed_on_the_timer_its_reconciliation
     assert [line["trigger"] for line in closed] == ["event"]  # its timer, not the next reconciliation
     assert serve.metric("session_reaper_sweeps_total", outcome="ok") == 1
     assert serve.metric("session_reaper_events_received_total", topic=TOPIC) == 0
+
+
+def test_a_refused_queue_lookup_polls_meanwhile_then_listens_again_without_a_storm(
+    world: Any, serve: Serve
+) -> None:
+    refusals = 8  # more than one set-up's retries (6 attempts): the first set-up fails, a later one works
+    queues = r"^/api/v2/routing/queues$"
+    world.fault(method="GET", path=queues, status=429, retryAfter=1, times=refusals)
+    cid = world.create_conversation(chat(20))["id"]  # idle's threshold (30m) passes in 10 virtual minutes
+    serve.start("--apply", sweep={"mode": "events"}, tables={"events": EVENTS})
+    serve.wait_until(lambda: serve.metric("session_reaper_socket_up") == 1, "listening again", timeout=60)
+    (channel,) = world.notifications()["channels"]  # one channel: no half-made ones left behind
+    assert channel["connected"] and channel["topics"] == [TOPIC]
+    failed = [line for line in serve.log_lines() if line["event"].startswith("events mode failed")]
+    assert failed and "429" in failed[0]["error"] and "Traceback" not in serve.stderr()
+    back = [line for line in serve.log_lines() if line["event"] == "events mode listening again"]
+    assert len(back) == 1 and back[0]["failed_attempts"] == len(failed)
+    assert serve.metric("session_reaper_sweeps_total", outcome="ok") >= 1  # it polled meanwhile
+    serve.wait_until(lambda: serve.metric("session_reaper_timers_armed") == 1, "the chat's timer")
+    world.advance(11 * 60)
+    closed = wait_closed(serve, world, cid, "idle")
+    assert [line["trigger"] for line in closed] == ["event"]  # the timer of the events mode, not a poll
+    # no storm: every refusal answered once, then one lookup that worked (no reconciliation since)
+    lookups = [r for r in world.requests() if r["method"] == "GET" and re.match(queues, r["path"])]
+    assert [r["status"] for r in lookups] == [429] * refusals + [200]
+    ready = serve.get("/readyz").json()
+    assert ready["checks"]["events"] == "ok" and ready["events"]["polling"] == {}
+    assert serve.metric("session_reaper_polling_fallback_queues") == 0

@@ -112,9 +112,20 @@ class Watch(WatchSweeps):
         if self._sweep is not None:
             self._sweep.stop()
 
-    async def run(self) -> None:
-        """Subscribe, then listen, fire timers and reconcile until stopped. Raises `Refused` at subscribe."""
+    async def set_up(self) -> None:
+        """Subscribe the queues in scope: the platform calls that can fail before anything listens.
+
+        Apart from `run` so that a host can try it again after a refusal (a 429 burst, an outage)
+        while it polls meanwhile, and start listening only once it worked.
+        """
         await self._subscribe()
+
+    async def run(self) -> None:
+        """Subscribe (unless `set_up` did), then listen, fire timers and reconcile until stopped.
+
+        Raises `Refused` at subscribe."""
+        if self.subscriptions is None:
+            await self.set_up()
         lookback = self.settings.sweep.lookback
         self.engine.own.load(self.platform.now() - lookback - timedelta(days=1))
         loops = [self._listen(), self._timers(), self._reconciliations(), self._poll()]

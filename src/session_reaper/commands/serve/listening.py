@@ -4,25 +4,23 @@ The watch listens instead of the poll loop; its reconciliation sweeps are the se
 (`Service.sweep_once`: the same metrics, logs and pass records as polling), and every decision, from a
 re-check or a sweep, goes through `Service._on_line`. Refused credentials or permissions when
 subscribing or in the first reconciliation exit 3, as in poll mode. Any other failure of the events
-machinery is logged and the service polls (one pass every `[sweep] interval`) until listening works again.
+machinery is logged and the service polls (one pass every `[sweep] interval`) while it tries to listen
+again with backoff (`fallback`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Mapping
 
 from session_reaper.commands.runtime import EXIT_AUTH
-from session_reaper.commands.serve.service import Service, StartupFailed, log
+from session_reaper.commands.serve.fallback import Fallback
+from session_reaper.commands.serve.service import Service, StartupFailed
 from session_reaper.config import Settings
-from session_reaper.engine.ports import PlatformError
+from session_reaper.engine.ports import ALL_QUEUES
 from session_reaper.engine.read_schedule import NotBefore
 from session_reaper.engine.reconcile import Reconciled
 from session_reaper.engine.watch import Watch
-from session_reaper.errors import describe
-from session_reaper.genesys.errors import AuthenticationFailed, PermissionMissing
 from session_reaper.genesys.events import GenesysEvents
 from session_reaper.telemetry.metrics import Metrics
 
@@ -33,6 +31,17 @@ class _Status:
     def __init__(self, metrics: Metrics, events: GenesysEvents, watch: Watch, bound: float) -> None:
         self.metrics, self.events, self.watch, self.bound = metrics, events, watch, bound
         self.polling: dict[str, str] = {}
+        # (monotonic since, why): listening could not be set up, every queue is polled meanwhile
+        self.unset: tuple[float, str] | None = None
+
+    # -- SetUpStatus (fallback)
+    def not_set_up(self, since: float, problem: str) -> None:
+        self.unset = (since, problem)
+        self.fallback({ALL_QUEUES: f"events mode not set up: {problem}"})
+        self.metrics.socket_up.set(0)
+
+    def set_up(self) -> None:
+        self.unset = None
 
     # -- WatchHooks
     def event(self, topic: str, lag_seconds: float | None) -> None:
@@ -59,21 +68,27 @@ class _Status:
 
     # -- EventsStatus
     def _down_for(self) -> float | None:
-        since = self.events.down_since
+        """How long nothing has listened: a socket down, or no channel set up yet."""
+        since = self.unset[0] if self.unset is not None else self.events.down_since
         return None if since is None else time.monotonic() - since
 
     def check(self) -> str:
         down = self._down_for()
+        if down is not None and down > self.bound and self.unset is not None:
+            return f"events mode not set up for {down:.0f}s, polling meanwhile: {self.unset[1]}"[:300]
         if down is not None and down > self.bound:
             return f"notification socket down for {down:.0f}s (more than {self.bound:.0f}s)"
         if self.watch.refused is not None:
             return str(self.watch.refused)[:300]
         return "ok"
 
+    def _state(self) -> str:
+        return "down" if self.unset is None else "not set up"
+
     def details(self) -> dict[str, object]:
         down = self._down_for()
         return {
-            "socket": "connected" if down is None else f"down for {down:.0f}s",
+            "socket": "connected" if down is None else f"{self._state()} for {down:.0f}s",
             "channels": self.events.channel_ids,
             "polling": self.polling,  # queue id -> why the platform rejected its topic
             "conversations": len(self.watch.picture),
@@ -82,8 +97,9 @@ class _Status:
 
 
 async def listen(service: Service) -> None:
-    """Listen until the service stops; poll meanwhile whenever listening fails."""
+    """Listen until the service stops; poll meanwhile whenever listening fails (`fallback`)."""
     runtime, settings = service.runtime, service.settings
+    fallback = Fallback(service)
     while not service.stopping.is_set():
         events = GenesysEvents(
             runtime.api,
@@ -108,20 +124,13 @@ async def listen(service: Service) -> None:
         service.events = status
         service.stoppers.append(watch.stop)
         try:
+            if not await fallback.set_up(watch, status):
+                return
             await watch.run()
         except StartupFailed:
             raise
-        except (AuthenticationFailed, PermissionMissing) as exc:
-            if service.passes == 0:
-                raise StartupFailed(EXIT_AUTH, str(exc)) from None
-            log.error("events mode refused by the platform: polling until it is allowed", problem=str(exc))
-            await _poll_once(service)
-        except PlatformError as exc:  # the platform's words are enough: no traceback
-            log.error("events mode failed: polling until it works again", error=describe(exc))
-            await _poll_once(service)
-        except Exception as exc:
-            log.exception("events mode failed: polling until it works again", error=describe(exc))
-            await _poll_once(service)
+        except Exception as exc:  # the next watch is set up after the backoff, polling meanwhile
+            fallback.failed(exc)
         finally:
             service.stoppers.remove(watch.stop)
 
@@ -140,13 +149,3 @@ class _Passes:
         if service.passes == 1 and record.outcome == "aborted":
             raise StartupFailed(EXIT_AUTH, record.problem or "the platform refused the first sweep")
         return record
-
-
-async def _poll_once(service: Service) -> None:
-    started = time.monotonic()
-    await service.sweep_once()
-    wait = started + service.settings.sweep.interval.total_seconds() - time.monotonic()
-    if wait > 0:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(wait):  # not wait_for: gh-86296
-                await service.stopping.wait()

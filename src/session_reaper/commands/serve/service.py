@@ -69,6 +69,7 @@ class Service:
         self.passes = 0
         self.last: PassRecord | None = None
         self._current: Sweep | None = None
+        self._cut_short = False  # the pass in flight was stopped by `stop_pass`: it did not see everything
         self._token_verdict: tuple[float, str] | None = None  # (monotonic time, "ok" or the problem)
         self.events: EventsStatus | None = None  # events mode: the socket and the queues polled instead
         self.stoppers: list[Callable[[], None]] = []  # events mode: what else stop() must tell
@@ -129,7 +130,7 @@ class Service:
             own=own,
             on_reconciled=self._reconciled_by(on_reconciled),
         )
-        self._current = sweep
+        self._current, self._cut_short = sweep, False
         began = time.monotonic()
         log.debug("sweep started", apply=self.apply)
         result: SweepResult | None = None
@@ -195,18 +196,24 @@ class Service:
         for stop in self.stoppers:
             stop()
 
+    def stop_pass(self) -> None:
+        """The pass in flight starts no new conversation; the service goes on (events mode takes over)."""
+        if self._current is not None:
+            self._cut_short = True
+            self._current.stop()
+
     def _judge(self, result: SweepResult) -> PassRecord:
         if result.aborted is not None:
             return PassRecord("aborted", str(result.aborted))
         if result.unfinished is not None:
             return PassRecord("error", str(result.unfinished))
-        if self.stopping.is_set():
+        if self.stopping.is_set() or self._cut_short:
             return PassRecord("stopped")
         return PassRecord("failed" if result.summary.failed else "ok")
 
     def _scope(self, result: SweepResult | None) -> set[str] | None:
         """Conversations the pass found: those it decided and those it knew could wait."""
-        if result is None or result.aborted is not None or self.stopping.is_set():
+        if result is None or result.aborted is not None or self.stopping.is_set() or self._cut_short:
             return None
         return {line.conversation_id for line in result.lines} | set(self.not_before.until)
 
