@@ -436,6 +436,7 @@ class Fault:
     begin: Callable[[], Any]
     end: Callable[[], Any] = lambda: None
     recoveries: list[float] = field(default_factory=list)  # virtual seconds when it was lifted
+    injected: int = 0  # times begun (one still on at the end has no recovery yet)
 
 
 class Sockets:
@@ -690,6 +691,7 @@ def soak(
             while todo and todo[-1][0] <= elapsed:
                 _, n = todo.pop()
                 faults[n].begin()
+                faults[n].injected += 1
                 if faults[n].duration:
                     lifts.append((elapsed + faults[n].duration, n))
                 else:
@@ -974,8 +976,7 @@ def summarize(
         "rateLimited": statuses[429],
         "maxRequestsPerMinute": max_minute,
         "faults": [
-            {"fault": f.name, "injected": len(f.recoveries), "requestsInMinuteAfter": after[f.name]}
-            for f in faults
+            {"fault": f.name, "injected": f.injected, "requestsInMinuteAfter": after[f.name]} for f in faults
         ],
         "serveStarts": reaper.starts,
         "serveKills": reaper.kills,

@@ -115,10 +115,14 @@ def test_row24_sigkill_at_random_points_never_does_anything_twice(emulator, tmp_
     passes = 0
     settle_by = time.monotonic() + 120
     while passes < 3 or (_open_intents(ledger_file) and time.monotonic() < settle_by):
+        held = _open_intents(ledger_file)
         final = _start(reaper, config)
-        _, stderr = final.communicate(timeout=240)
-        assert final.returncode == 0, stderr
+        stdout, stderr = final.communicate(timeout=240)
+        # A pass that meets a step still marked in flight leaves that conversation to a later one and
+        # says so with exit 1; with nothing open before it, a pass must end clean.
+        assert final.returncode == 0 or (final.returncode == 1 and held), stdout[-2000:] + stderr
         passes += 1
+    assert final.returncode == 0, stdout[-2000:] + stderr
 
     assert all(ended(conversation_view(cid)) for cid in ids)
     counts = writes_per_conversation(emulator.requests(), ids)
