@@ -170,7 +170,15 @@ class DedicatedPostgres:
 class Reaper:
     """`session-reaper serve --apply` as a real process; killed with SIGKILL, started again."""
 
-    def __init__(self, workdir: Path, base_url: str, ledger: str, speedup: float, mode: str = "poll") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        base_url: str,
+        ledger: str,
+        speedup: float,
+        mode: str = "poll",
+        max_closes: int | None = None,
+    ) -> None:
         self.workdir = workdir
         self.stderr = workdir / "serve.log"
         self.config = workdir / "session-reaper.toml"
@@ -183,6 +191,10 @@ class Reaper:
             'verify_timeout = "5s"\n'
             f'journal_retention = "{RETENTION_DAYS}d"\n'
         )
+        if max_closes is not None:
+            # sized for the world: the default 200 a pass cannot keep up with hundreds of arrivals an
+            # hour once a pass over thousands of open chats lasts hours of the platform's time
+            config += f"max_closes = {max_closes}\n"
         if mode == "events":
             # Its durations are wall time: a reconciliation every virtual hour, the clock checked every
             # wall second (the platform's minute moves in a tenth of that), a dead socket seen in 5 s.
@@ -636,7 +648,7 @@ def soak(
     traffic = TrafficGenerator(hands, args.seed, args.arrivals, now=clock.now())
     long_chats = LongChats(hands, args.seed + 1, args.chats, clock.now())
     server.start()
-    reaper = Reaper(workdir, server.base_url, pg.url, speedup, args.mode)
+    reaper = Reaper(workdir, server.base_url, pg.url, speedup, args.mode, args.max_closes)
     reaper.wait_after_kill = args.smoke
     sockets = Sockets(server.base_url)
     planned = schedule(length, args.smoke, world, pg, reaper)
@@ -1022,6 +1034,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chats", type=int, default=None, help="long chats kept open (week: 2000)")
     parser.add_argument("--arrivals", type=float, default=300.0, help="new conversations per virtual hour")
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument(
+        "--max-closes", type=int, default=None, help="serve's [sweep] max_closes (default: its own, 200)"
+    )
     parser.add_argument(
         "--mode",
         choices=("poll", "events"),
