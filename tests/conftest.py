@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -42,6 +43,21 @@ def emulator(_emulator_session: Emulator) -> Iterator[Emulator]:
     """
     yield _emulator_session.fresh()
     _emulator_session.reset()
+
+
+@pytest.fixture(autouse=True)
+def _logging_left_as_found() -> Iterator[None]:
+    """A command run in-process configures logging onto its runner's stream (`telemetry.logs.configure`
+    replaces the root's handlers); that stream is closed after the test, and a later test's log line
+    (an emulator thread's, say) would go to it: a traceback on stderr, and the line late for `caplog`."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for handler in list(root.handlers):  # pytest's own handlers come and go by phase: left alone
+        stream = getattr(handler, "stream", None)
+        if stream is not None and getattr(stream, "closed", False):
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -290,9 +290,10 @@ async def _client_gone(request: Request, exc: Exception) -> Response:
     mid-upload) is an ordinary event on a platform: counted and said in one line, no traceback. The
     request was never served, so it is not in the request log either."""
     world: World = request.app.state.world
+    # said before it is counted: whoever waits on the count finds the line already written
+    _logger.info("client went away before its request was read: %s %s", request.method, request.url.path)
     with world.lock:
         world.clients_gone += 1
-    _logger.info("client went away before its request was read: %s %s", request.method, request.url.path)
     return Response(status_code=CLIENT_GONE)
 
 
