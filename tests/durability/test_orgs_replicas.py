@@ -202,7 +202,11 @@ def globex_reported(*replicas: Replica) -> bool:
 def test_a_replica_sigkilled_mid_sweep_hands_its_orgs_over_and_nothing_is_done_twice(
     emulator: Any, tmp_path: Path, postgres_url: str
 ) -> None:
-    deployment = Deployment(emulator, tmp_path, postgres_url, three_orgs(), concurrency=2)
+    # A write the kill cut off in flight stays open until it can no longer land: the request timeout plus
+    # max(10 s, twice it) of wall time (fix 9), 90 s at the default 30 s; 3 s keeps that to 13 s here.
+    deployment = Deployment(
+        emulator, tmp_path, postgres_url, three_orgs(), concurrency=2, request_timeout="3s"
+    )
     for org in deployment.orgs.values():
         org.policy.get("sweep", {}).pop("max_closes", None)
     ids = {name: deployment.conversations(name, [idle_chat(50)] * 6) for name in deployment.orgs}
