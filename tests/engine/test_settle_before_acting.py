@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +221,18 @@ def test_a_text_still_held_by_the_platform_is_not_taken_for_unsent(emulator: Any
     ledger.close()
 
 
+def _one_close() -> Caps:
+    return Caps(closes_left=1, teardowns_left=1)
+
+
+async def _until_the_clock_jumped(emulator: Any, started: datetime, what: str) -> None:
+    """Until the trigger on the first act's write moved the platform's clock five minutes on."""
+    deadline = time.monotonic() + 20
+    while emulator.now() < started + timedelta(seconds=290):
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.02)
+
+
 def test_an_act_that_stalled_past_its_lease_stops_before_its_next_step(emulator: Any, tmp_path: Path) -> None:
     """Found by the soak (run L: 18 double texts in the events mode): a timer's re-check and a
     reconciliation sweep of one process act with owners of their own; when one act stalled past its
@@ -243,7 +255,7 @@ def test_an_act_that_stalled_past_its_lease_stops_before_its_next_step(emulator:
     )
     ledger = Ledger.open(settings.sweep.ledger)
 
-    async def main() -> tuple[Reconciled, Reconciled]:
+    async def main() -> tuple[Reconciled, Reconciled, Reconciled]:
         endpoints = resolve(None, emulator.base_url)
         async with GenesysApi.connect(endpoints, "emulator", "emulator-secret") as api:
             platform = GenesysPlatform(api)
@@ -252,19 +264,17 @@ def test_an_act_that_stalled_past_its_lease_stops_before_its_next_step(emulator:
             other = Engine(platform, ledger, settings, owner="reconciliation")
             sweep_id = ledger.start_sweep(True, owner="watch-timer")
 
-            def caps() -> Caps:
-                return Caps(closes_left=1, teardowns_left=1)
-
             first = asyncio.create_task(
-                reconcile(stalled, cid, Trigger.EVENT, sweep_id=sweep_id, apply=True, caps=caps())
+                reconcile(stalled, cid, Trigger.EVENT, sweep_id=sweep_id, apply=True, caps=_one_close())
             )
-            deadline = time.monotonic() + 20
-            while emulator.now() < started + timedelta(seconds=290):  # the trigger: its annotate is out
-                assert time.monotonic() < deadline, "the first act's annotate never left"
-                await asyncio.sleep(0.02)
-            second = await reconcile(other, cid, Trigger.SWEEP, sweep_id=sweep_id, apply=True, caps=caps())
+            await _until_the_clock_jumped(emulator, started, "the first act's annotate never left")
+            second = await reconcile(
+                other, cid, Trigger.SWEEP, sweep_id=sweep_id, apply=True, caps=_one_close()
+            )
             stalled_done = await first
-            third = await reconcile(other, cid, Trigger.SWEEP, sweep_id=sweep_id, apply=True, caps=caps())
+            third = await reconcile(
+                other, cid, Trigger.SWEEP, sweep_id=sweep_id, apply=True, caps=_one_close()
+            )
             return stalled_done, second, third
 
     first, second, third = asyncio.run(main())
@@ -314,18 +324,14 @@ def test_a_step_retried_past_its_lease_is_neither_settled_as_unsent_nor_sent_twi
             timer = Engine(platform, ledger, settings, owner="watch-timer")
             sweep_id = ledger.start_sweep(True, owner="reconciliation")
 
-            def caps() -> Caps:
-                return Caps(closes_left=1, teardowns_left=1)
-
             retried = asyncio.create_task(
-                reconcile(sweep, cid, Trigger.SWEEP, sweep_id=sweep_id, apply=True, caps=caps())
+                reconcile(sweep, cid, Trigger.SWEEP, sweep_id=sweep_id, apply=True, caps=_one_close())
             )
-            deadline = time.monotonic() + 20
-            while emulator.now() < started + timedelta(seconds=290):  # the trigger: its text is out
-                assert time.monotonic() < deadline, "the closing text never left"
-                await asyncio.sleep(0.02)
+            await _until_the_clock_jumped(emulator, started, "the closing text never left")
             await platform.read(cid, {})  # any answer's Date: this process sees the clock moved on
-            looked = await reconcile(timer, cid, Trigger.EVENT, sweep_id=sweep_id, apply=True, caps=caps())
+            looked = await reconcile(
+                timer, cid, Trigger.EVENT, sweep_id=sweep_id, apply=True, caps=_one_close()
+            )
             return await retried, looked
 
     retried, looked = asyncio.run(main())
