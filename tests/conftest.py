@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+import structlog
 
 from genesys_emulator.client import Emulator
 from genesys_emulator.server import EmulatorServer
@@ -48,11 +49,15 @@ def emulator(_emulator_session: Emulator) -> Iterator[Emulator]:
 @pytest.fixture(autouse=True)
 def _logging_left_as_found() -> Iterator[None]:
     """A command run in-process configures logging onto its runner's stream (`telemetry.logs.configure`
-    replaces the root's handlers); that stream is closed after the test, and a later test's log line
-    (an emulator thread's, say) would go to it: a traceback on stderr, and the line late for `caplog`."""
+    replaces the root's handlers and structlog's logger factory); that stream is closed after the test,
+    and a later test's log line (an emulator thread's, say) would go to it: a ValueError in that test,
+    a traceback on stderr, or the line late for `caplog`."""
     root = logging.getLogger()
     level = root.level
+    # structlog's PrintLogger holds the stream it was configured with, too: put back what was there
+    structlog_config = dict(structlog.get_config())
     yield
+    structlog.configure(**structlog_config)
     for handler in list(root.handlers):  # pytest's own handlers come and go by phase: left alone
         stream = getattr(handler, "stream", None)
         if stream is not None and getattr(stream, "closed", False):
