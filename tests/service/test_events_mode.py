@@ -279,3 +279,32 @@ def test_a_refused_queue_lookup_polls_meanwhile_then_listens_again_without_a_sto
     ready = serve.get("/readyz").json()
     assert ready["checks"]["events"] == "ok" and ready["events"]["polling"] == {}
     assert serve.metric("session_reaper_polling_fallback_queues") == 0
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [{"status": 503}, {"latencyMs": 1500}],  # a 5xx storm; answers slower than the 1 s request_timeout
+    ids=["5xx", "timeout"],
+)
+def test_a_refused_subscription_is_tried_again_on_the_same_channel(
+    world: Any, serve: Serve, refusal: dict[str, Any]
+) -> None:
+    # more than one set-up's retries: the first set-ups fail after their channel was created
+    subscriptions = r"^/api/v2/notifications/channels/[^/]+/subscriptions$"
+    world.fault(method="PUT", path=subscriptions, times=8, **refusal)
+    serve.start("--apply", sweep={"mode": "events", "request_timeout": "1s"}, tables={"events": EVENTS})
+    serve.wait_until(lambda: serve.metric("session_reaper_socket_up") == 1, "listening", timeout=90)
+    # one channel made, subscribed at last: none left behind per attempt (a 21st channel of the client
+    # would evict its oldest, another replica's)
+    (channel,) = world.notifications()["channels"]
+    assert channel["connected"] and channel["topics"] == [TOPIC]
+    made = [
+        r for r in world.requests() if r["method"] == "POST" and r["path"] == "/api/v2/notifications/channels"
+    ]
+    assert len(made) == 1
+    puts = [r for r in world.requests() if r["method"] == "PUT" and re.match(subscriptions, r["path"])]
+    assert len(puts) == 9 and {r["path"] for r in puts} == {
+        f"/api/v2/notifications/channels/{channel['id']}/subscriptions"
+    }
+    assert any(line["event"].startswith("events mode failed") for line in serve.log_lines())
+    assert "Traceback" not in serve.stderr()

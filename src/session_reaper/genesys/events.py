@@ -32,7 +32,7 @@ from session_reaper.engine.ports import (
     Subscriptions,
 )
 from session_reaper.genesys.api import GenesysApi
-from session_reaper.genesys.errors import GenesysError, PermissionMissing
+from session_reaper.genesys.errors import GenesysError, NotFound, PermissionMissing
 from session_reaper.genesys.event_mapping import to_signal
 from session_reaper.genesys.notifications import MAX_TOPICS, NotificationsApi, queue_of, queue_topic
 from session_reaper.genesys.socket import Ended, Frame, listen
@@ -51,6 +51,9 @@ class _Channel:
     uri: str = ""
     expires: datetime | None = None
     gone: bool = True  # to be created (again) before connecting
+    # created, but its subscribe refused: the next attempt subscribes it, not a new one (a 21st channel
+    # of the client would evict its oldest: another replica's, or one of ours)
+    unsubscribed: bool = False
     opened_before: bool = False
     down_since: float | None = None
     socket: Any = None  # the open connection, so that the clock task can close a channel found gone
@@ -70,6 +73,7 @@ class GenesysEvents:
     _permitted: frozenset[str] = frozenset()
     _rejected: dict[str, str] = field(default_factory=dict)  # queue id -> why the platform rejected it
     _listening: Callable[[_Channel], None] | None = None  # while signals() runs: opens a new channel
+    _opening: _Channel | None = None  # a new channel whose set-up failed: tried again by the next subscribe
 
     def __post_init__(self) -> None:
         self._notifications = NotificationsApi(self.api)
@@ -100,8 +104,12 @@ class GenesysEvents:
                 channel.expires = self.api.clock.now() + CHANNEL_LIFE
                 rejected.update(subscribed.rejected)
         for start in range(0, len(new), MAX_TOPICS):
-            channel = _Channel(tuple(new[start : start + MAX_TOPICS]), down_since=self.monotonic())
+            topics = tuple(new[start : start + MAX_TOPICS])
+            channel = self._opening or _Channel(topics, down_since=self.monotonic())
+            channel.topics = topics
+            self._opening = channel
             rejected.update(await self._open(channel))
+            self._opening = None
             self._channels.append(channel)
             if self._listening is not None:
                 self._listening(channel)
@@ -165,9 +173,15 @@ class GenesysEvents:
 
     async def _open(self, channel: _Channel) -> dict[str, str]:
         """Create the channel and subscribe its topics; the topics rejected, with why."""
-        created = await self._notifications.create_channel()
-        channel.id, channel.uri = created.id, created.connect_uri
-        subscribed = await self._notifications.subscribe(channel.id, channel.topics)
+        if not channel.unsubscribed:
+            created = await self._notifications.create_channel()
+            channel.id, channel.uri, channel.unsubscribed = created.id, created.connect_uri, True
+        try:
+            subscribed = await self._notifications.subscribe(channel.id, channel.topics)
+        except NotFound:  # the unsubscribed channel expired or was evicted meanwhile: a new one next time
+            channel.unsubscribed = False
+            raise
+        channel.unsubscribed = False
         channel.expires = self.api.clock.now() + CHANNEL_LIFE
         channel.gone = False
         return subscribed.rejected
