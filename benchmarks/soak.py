@@ -178,6 +178,7 @@ class Reaper:
         speedup: float,
         mode: str = "poll",
         max_closes: int | None = None,
+        concurrency: int | None = None,
     ) -> None:
         self.workdir = workdir
         self.stderr = workdir / "serve.log"
@@ -195,6 +196,9 @@ class Reaper:
             # sized for the world: the default 200 a pass cannot keep up with hundreds of arrivals an
             # hour once a pass over thousands of open chats lasts hours of the platform's time
             config += f"max_closes = {max_closes}\n"
+        if concurrency is not None:
+            # conversations handled at once: one serve waits on round trips, not on a CPU (run N)
+            config += f"concurrency = {concurrency}\n"
         if mode == "events":
             # Its durations are wall time: a reconciliation every virtual hour, the clock checked every
             # wall second (the platform's minute moves in a tenth of that), a dead socket seen in 5 s.
@@ -648,7 +652,7 @@ def soak(
     traffic = TrafficGenerator(hands, args.seed, args.arrivals, now=clock.now())
     long_chats = LongChats(hands, args.seed + 1, args.chats, clock.now())
     server.start()
-    reaper = Reaper(workdir, server.base_url, pg.url, speedup, args.mode, args.max_closes)
+    reaper = Reaper(workdir, server.base_url, pg.url, speedup, args.mode, args.max_closes, args.concurrency)
     reaper.wait_after_kill = args.smoke
     sockets = Sockets(server.base_url)
     planned = schedule(length, args.smoke, world, pg, reaper)
@@ -971,6 +975,7 @@ def summarize(
         "virtualDays": round(length / DAY, 3),
         "wallSeconds": round(wall, 1),
         "speedup": round(length / args.wall),
+        "serveConfig": {"maxCloses": args.max_closes, "concurrency": args.concurrency},
         "forcedClockSteps": forced,
         "concurrentChats": {
             "min": min(open_chats, default=0),
@@ -1036,6 +1041,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument(
         "--max-closes", type=int, default=None, help="serve's [sweep] max_closes (default: its own, 200)"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=None, help="serve's [sweep] concurrency (default: its own, 8)"
     )
     parser.add_argument(
         "--mode",
