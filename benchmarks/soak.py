@@ -197,7 +197,8 @@ class Reaper:
             # hour once a pass over thousands of open chats lasts hours of the platform's time
             config += f"max_closes = {max_closes}\n"
         if concurrency is not None:
-            # conversations handled at once: one serve waits on round trips, not on a CPU (run N)
+            # conversations handled at once, to test run N's guess that one serve waits on round trips
+            # (half a day of the required world: 32 was no faster than the default 8)
             config += f"concurrency = {concurrency}\n"
         if mode == "events":
             # Its durations are wall time: a reconciliation every virtual hour, the clock checked every
