@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from session_reaper.genesys.api import GenesysApi
+from session_reaper.genesys.attempts import ResponseEvent
 from session_reaper.genesys.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -26,7 +27,7 @@ from session_reaper.genesys.errors import (
     ServerError,
     TransportError,
 )
-from session_reaper.genesys.http import ResponseEvent, RetryPolicy
+from session_reaper.genesys.http import RetryPolicy
 from session_reaper.genesys.regions import resolve
 
 T = TypeVar("T")

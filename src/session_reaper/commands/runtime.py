@@ -24,7 +24,7 @@ from session_reaper.errors import EXIT_AUTH as EXIT_AUTH
 from session_reaper.errors import EXIT_OK as EXIT_OK
 from session_reaper.errors import EXIT_USAGE as EXIT_USAGE
 from session_reaper.genesys.api import GenesysApi
-from session_reaper.genesys.http import ResponseEvent
+from session_reaper.genesys.attempts import ResponseEvent
 from session_reaper.genesys.port import GenesysPlatform
 from session_reaper.genesys.regions import Endpoints, resolve
 from session_reaper.ledger import Ledger

@@ -7,6 +7,7 @@ vendor-neutral model. Every failure is a ``GenesysError`` (see ``errors``).
 
 from session_reaper.core.model import DiscoveredConversation
 from session_reaper.genesys.api import GenesysApi
+from session_reaper.genesys.attempts import RequestStats, ResponseEvent
 from session_reaper.genesys.clock import ClockNotSynced, PlatformClock
 from session_reaper.genesys.discovery import discover
 from session_reaper.genesys.errors import (
@@ -20,7 +21,7 @@ from session_reaper.genesys.errors import (
     ServerError,
     TransportError,
 )
-from session_reaper.genesys.http import RequestStats, ResponseEvent, RetryPolicy
+from session_reaper.genesys.http import RetryPolicy
 from session_reaper.genesys.mapping import to_conversation
 from session_reaper.genesys.port import GenesysPlatform
 from session_reaper.genesys.regions import REGIONS, Endpoints, UnknownRegion, resolve

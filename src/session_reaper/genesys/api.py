@@ -13,9 +13,10 @@ from urllib.parse import quote
 
 import httpx
 
+from session_reaper.genesys.attempts import RequestStats, ResponseEvent
 from session_reaper.genesys.clock import PlatformClock
 from session_reaper.genesys.errors import MalformedResponse
-from session_reaper.genesys.http import PlatformHttp, RequestOptions, RequestStats, ResponseEvent, RetryPolicy
+from session_reaper.genesys.http import PlatformHttp, RequestOptions, RetryPolicy
 from session_reaper.genesys.regions import Endpoints
 
 _CONVERSATIONS = "/api/v2/conversations"

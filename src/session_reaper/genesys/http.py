@@ -20,16 +20,14 @@ Secrets (client secret, bearer tokens) never reach a log line or an exception me
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypedDict
+from typing import Any, TypedDict
 
 import httpx
 
+from session_reaper.genesys.attempts import BEFORE_EACH_ATTEMPT, RequestStats, ResponseEvent
 from session_reaper.genesys.auth import (
     TOKEN_FORM,
     AccessToken,
@@ -58,60 +56,6 @@ from session_reaper.genesys.retries import RetryPolicy as RetryPolicy  # callers
 from session_reaper.redaction import redact, secrets_from_env
 
 log = logging.getLogger("session_reaper.genesys")
-
-
-class AttemptGuard(Protocol):
-    def before_attempt(self) -> None: ...
-
-    def answered(self) -> None: ...
-
-
-# Told of each attempt of the request under way (a retry included): `before_attempt` right before it
-# goes out (raising stops it unsent), `answered` once an answer came back. Set by the platform adapter
-# around one write: the engine's fence, which stops an act whose step another look settled, or whose
-# conversation another reaper holds, meanwhile, and marks in the journal what may still be on its way.
-BEFORE_EACH_ATTEMPT: contextvars.ContextVar[AttemptGuard | None] = contextvars.ContextVar(
-    "before_each_attempt", default=None
-)
-
-
-@dataclass
-class RequestStats:
-    """What this client sent. ``total`` counts every attempt that went out, token requests included."""
-
-    total: int = 0
-    by_status: Counter[int] = field(default_factory=Counter)  # 0 = no answer (timeout, connection)
-    by_method: Counter[str] = field(default_factory=Counter)
-    by_operation: Counter[str] = field(default_factory=Counter)
-    rate_limited: int = 0  # 429 answers seen
-    retries: int = 0  # attempts repeated after a 429, 5xx or transport failure
-    token_requests: int = 0
-    token_renewals_after_401: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "total": self.total,
-            "byStatus": {str(k): v for k, v in sorted(self.by_status.items())},
-            "byMethod": dict(sorted(self.by_method.items())),
-            "byOperation": dict(sorted(self.by_operation.items())),
-            "rateLimited": self.rate_limited,
-            "retries": self.retries,
-            "tokenRequests": self.token_requests,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseEvent:
-    """One attempt and how it ended, for metrics. ``status`` is None when no answer came back."""
-
-    method: str
-    path: str
-    operation: str
-    status: int | None
-    attempt: int
-    started: float  # monotonic, when the attempt was sent
-    seconds: float  # until its answer (or failure)
-    will_retry: bool
 
 
 class RequestOptions(TypedDict, total=False):

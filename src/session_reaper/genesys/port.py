@@ -16,10 +16,10 @@ from session_reaper.config import Settings
 from session_reaper.core.model import ActivityKind, Conversation, DiscoveredConversation, DiscoveryScope
 from session_reaper.engine.ports import Guard, Windows
 from session_reaper.genesys.api import GenesysApi
+from session_reaper.genesys.attempts import BEFORE_EACH_ATTEMPT
 from session_reaper.genesys.capabilities import WriteProof
 from session_reaper.genesys.discovery import WindowBook, discover
 from session_reaper.genesys.errors import NotFound, PermissionMissing, TransportError
-from session_reaper.genesys.http import BEFORE_EACH_ATTEMPT
 from session_reaper.genesys.mapping import to_conversation
 
 _T = TypeVar("_T")

@@ -25,7 +25,7 @@ from session_reaper.commands.serve.service import Service, StartupFailed, log
 from session_reaper.commands.serve.serving import serving
 from session_reaper.config import Settings
 from session_reaper.errors import ReaperError
-from session_reaper.genesys.http import ResponseEvent
+from session_reaper.genesys.attempts import ResponseEvent
 from session_reaper.ledger import LedgerUnavailable
 from session_reaper.telemetry.metrics import Metrics
 

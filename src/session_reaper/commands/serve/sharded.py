@@ -32,7 +32,7 @@ from session_reaper.commands.serve.service import _check, log
 from session_reaper.commands.serve.serving import serving
 from session_reaper.commands.serve.shard import DEFAULT_ORG_LEASE, OrgSpec, Shard
 from session_reaper.config import Organization, Settings
-from session_reaper.genesys.http import ResponseEvent
+from session_reaper.genesys.attempts import ResponseEvent
 from session_reaper.ledger import Ledger
 from session_reaper.telemetry.metrics import Metrics, OrgMetrics
 
