@@ -5,7 +5,11 @@ emulator's real-time sliding window), with more work than that limit allows. Jud
 emulator's request log for that client: no 429 after the first minute, and no 60 s window holding
 more requests than the limit (429s included: a refused request is still one sent).
 
-The limit is counted on the wall clock, so each situation takes more than two minutes of real time.
+The limit is counted on the wall clock, so each situation takes 80 s of real time: a first minute,
+then the window's turn, when the first minute's requests leave it and every process sees room at once
+(the work comes in bursts: the limit's worth in the first seconds of each minute, then waits). With the
+platform's count ignored (`PacingLimiter(platform_count=False)`), both overrun the limit in the first
+minute and again at the turn: 429s after the first minute, and a window over the limit.
 The two run side by side, each on an organization and an OAuth client of its own (the emulator counts
 per client), in one module fixture; `xdist_group` keeps both tests on the worker that ran it.
 """
@@ -33,7 +37,7 @@ from tests.scenarios.conftest import Reaper
 from tests.service.serve_harness import free_port
 
 LIMIT = 300
-RUN_SECONDS = 135.0  # more than two minutes: a first minute, and at least one after it
+RUN_SECONDS = 80.0  # a first minute, and the burst that starts the second (its first ~10 s)
 
 
 def _client(emulator: Any, reaper: Reaper, organization: str) -> str:
@@ -132,7 +136,7 @@ def _kill_restart_loop(emulator: Any, workdir: Path) -> dict[str, Any]:
     process = _serve(reaper, config, log)
     try:
         while time.monotonic() < deadline:
-            time.sleep(min(6.0, max(0.0, deadline - time.monotonic())))
+            time.sleep(min(4.0, max(0.0, deadline - time.monotonic())))  # ~20 restarts in the run
             if process.poll() is not None:
                 exited.append(log.read_text()[-2000:])
                 break
@@ -176,7 +180,7 @@ def test_three_replicas_on_one_client_stay_under_its_limit_together(paced_runs: 
     print(f"3 replicas: {total} requests, most in any 60 s: {most}, 429s after the first minute: {late_429}")
     assert late_429 == 0
     assert most <= LIMIT
-    assert total >= 1.5 * LIMIT  # they did work: more than a minute's worth at the limit
+    assert total >= 1.5 * LIMIT  # they went on past the first minute: its worth, then the next burst
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from session_reaper.core.model import ActivityKind, DiscoveryScope
 from session_reaper.engine.ports import Connected, ConversationEvent, Disconnected, EventIgnored, EventSignal
 from session_reaper.genesys.api import GenesysApi
+from session_reaper.genesys.errors import NotFound
 from session_reaper.genesys.event_mapping import to_signal
 from session_reaper.genesys.events import GenesysEvents
 from session_reaper.genesys.mapping import to_conversation
@@ -227,6 +228,44 @@ def test_a_queue_created_later_is_added_to_the_open_channel(emulator: Any) -> No
     assert event.topic == "v2.routing.queues.queue-late.conversations.messages"
     (channel,) = emulator.notifications()["channels"]
     assert sorted(channel["topics"]) == sorted([TOPIC, "v2.routing.queues.queue-late.conversations.messages"])
+
+
+def test_a_channel_gone_before_its_first_subscribe_is_replaced_by_a_new_one(emulator: Any) -> None:
+    # The subscribe of a channel just created answers 404: it expired or was evicted meanwhile. A
+    # refused subscribe (5xx, timeout) is tried again on the same channel; a gone one cannot be.
+    emulator.add_queue(QUEUE)
+    emulator.set_heartbeat(0.2)
+    subscriptions = r"^/api/v2/notifications/channels/[^/]+/subscriptions$"
+    emulator.fault(method="PUT", path=subscriptions, status=404, times=1)
+
+    async def work(api: GenesysApi) -> Any:
+        events = GenesysEvents(api, heartbeat_timeout=2.0)
+        try:
+            await events.subscribe(scope())
+        except NotFound as exc:
+            refused: BaseException = exc
+        else:
+            raise AssertionError("the 404 on the subscribe did not fail the set-up")
+        again = await events.subscribe(scope())  # the next set-up
+        signals = events.signals(no_own)
+        try:
+            (connected,) = await take(signals, 1, (Connected,))
+            return refused, again, connected, events.channel_ids
+        finally:
+            await signals.aclose()
+            await events.aclose()
+
+    refused, again, connected, channel_ids = run(emulator, work)
+    assert isinstance(refused, NotFound) and again.permitted == {QUEUE} and again.channels == 1
+    requests = emulator.requests()
+    made = [r for r in requests if r["method"] == "POST" and r["path"] == "/api/v2/notifications/channels"]
+    assert len(made) == 2  # a new channel for the second set-up, not the gone one subscribed again
+    puts = [r["path"].split("/")[-2] for r in requests if r["method"] == "PUT"]
+    (channel_id,) = channel_ids
+    assert len(puts) == 2 and puts[0] != channel_id and puts[1] == channel_id
+    assert connected.channel_id == channel_id
+    topics = {c["id"]: c["topics"] for c in emulator.notifications()["channels"]}
+    assert topics == {puts[0]: [], channel_id: [TOPIC]}  # the emulator kept the "gone" one: a fault said 404
 
 
 def _sent_all(emulator: Any, count: int) -> None:
