@@ -276,3 +276,17 @@ def test_the_ledger_is_checked_without_being_changed(emulator: Emulator, tmp_pat
     code, check = ledger_check("postgresql://reaper:hunter2@127.0.0.1:9/reaper")
     assert (code, check.status) == (1, Status.FAIL)
     assert "hunter2" not in check.detail + check.fix
+
+
+def test_a_platform_slower_than_the_request_timeout_is_reported_not_waited_for(
+    emulator: Emulator, reaper: Reaper
+) -> None:
+    # Doctor probes with the sweep's own `request_timeout` (at most 15 s): a platform that answers after
+    # it is what the sweep would meet, so it is the finding. Before, doctor waited a fixed 15 s and a
+    # platform 1.5 s slow looked healthy to it while every sweep request timed out.
+    emulator.fault(path="^/api/v2/", latencyMs=1500, times=1000)
+    run = doctor(reaper, client(emulator, known_permissions()), config={"sweep": {"request_timeout": "1s"}})
+    assert run.code == 1, run.stdout + run.stderr
+    (failed,) = lines(run, "✗ organization")
+    assert "no answer from the platform" in failed and "ReadTimeout" in failed, failed
+    assert "Traceback" not in run.stderr and "doctor-secret-value" not in run.stdout + run.stderr

@@ -31,6 +31,7 @@ from session_reaper.genesys.http import RetryPolicy
 from session_reaper.genesys.regions import Endpoints
 
 # A doctor answers in seconds: a wrong host or a struggling platform is reported, not waited out.
+_PROBE_TIMEOUT = 15.0  # seconds
 _RETRY = RetryPolicy(max_attempts=3, max_transport_attempts=2, backoff_cap=2.0, max_retry_after=10.0)
 
 MAX_QUEUES_LISTED = 25  # one ⚠ line each; the rest in one line (every one of them in --json)
@@ -113,7 +114,9 @@ async def platform_checks(
             client_secret=secret or None,
             access_token=token,
             requests_per_minute=settings.sweep.requests_per_minute,
-            timeout=15.0,
+            # no more patient than the sweep will be (a platform slower than `request_timeout` is the
+            # finding), and no longer than 15 s a probe however patient the sweep is
+            timeout=min(_PROBE_TIMEOUT, settings.sweep.request_timeout.total_seconds()),
             retry=_RETRY,
         ) as api:
             how = "the access token in " + ENV_ACCESS_TOKEN if token else "client credentials grant"
