@@ -6,7 +6,8 @@ discovery_windows, leases, history); the console's part and the read schedule's 
 (console_journal, schedule_journal).
 
 Every call is one short transaction on a pooled connection, so one `Ledger` may be shared by threads
-(the async sweep may call it directly or through `asyncio.to_thread`). A step's intent is committed
+(the engine calls it from worker threads, engine/off_loop.py; on SQLite those calls take turns on
+`call_lock`). A step's intent is committed
 when `step_intent` returns — before the caller sends the request — and its outcome after; a crash
 in between leaves an open intent that `pending_steps` hands to recovery.
 
