@@ -161,7 +161,7 @@ def test_an_open_intent_another_live_reaper_holds_is_left_to_it(emulator: Any, t
     other = ledger.start_sweep(True, owner="other-replica")
     decision = ledger.record_decision(other, cid, decision="close", rule="customer-left", reason="left")
     ledger.step_intent(decision, cid, "closing-text", at=emulator.now())
-    assert acquire(ledger, cid, "other-replica", ttl=timedelta(minutes=5), now=emulator.now())
+    assert asyncio.run(acquire(ledger, cid, "other-replica", ttl=timedelta(minutes=5), now=emulator.now()))
     emulator.clear_requests()
 
     async def main() -> Reconciled:

@@ -22,6 +22,7 @@ from session_reaper.core.model import Conversation, Role
 from session_reaper.core.results import Outcome, Summary
 from session_reaper.core.rules import close_now as close_now_policy
 from session_reaper.engine.limits import Caps
+from session_reaper.engine.off_loop import journalled
 from session_reaper.engine.ports import Gone
 from session_reaper.engine.reconcile import Engine, Reconciled, Trigger, reconcile
 from session_reaper.engine.selection import PlannedAction, ReviewedPlan, Selection
@@ -59,7 +60,7 @@ async def _reconcile(
     engine: Engine, conversation_id: str, operator: str, selection: Selection | None = None
 ) -> Reconciled:
     journal = engine.journal
-    sweep_id = journal.start_sweep(True, owner=engine.owner)
+    sweep_id = await journalled(journal.start_sweep, True, owner=engine.owner)
     requests_before = engine.platform.requests_made
     summary = Summary()
     try:
@@ -75,7 +76,8 @@ async def _reconcile(
         )
         if done.emit and done.line.decision_id is None:  # not acted on: journal it like a sweep would
             line = done.line
-            journal.buffer_decision(
+            await journalled(
+                journal.buffer_decision,
                 sweep_id,
                 conversation_id,
                 decision=line.decision,
@@ -93,7 +95,7 @@ async def _reconcile(
     finally:
         # A pass of one conversation, like a sweep's: the report counts its requests and closes.
         summary.api_requests = engine.platform.requests_made - requests_before
-        journal.finish_sweep(sweep_id, summary.to_json()["summary"] | {"console": operator})
+        await journalled(journal.finish_sweep, sweep_id, summary.to_json()["summary"] | {"console": operator})
 
 
 async def close_now(base: Engine, conversation_id: str, operator: str, *, owner: str) -> Reconciled:
@@ -103,16 +105,20 @@ async def close_now(base: Engine, conversation_id: str, operator: str, *, owner:
     done = await _reconcile(engine, conversation_id, operator)
     journal = engine.journal
     detail = f"{done.line.decision} ({done.line.rule or 'no rule'}): {done.line.outcome.value}"
-    journal.record_console_action(operator, "close", conversation_id, detail=detail)
+    await journalled(journal.record_console_action, operator, "close", conversation_id, detail=detail)
     if done.line.outcome is Outcome.DONE:
         # A decision that waited for approval is answered by the close: nobody is asked about it again.
-        for waiting in journal.pending_decisions(done.now):
+        for waiting in await journalled(journal.pending_decisions, done.now):
             if waiting.conversation_id == conversation_id:
-                resolved, _ = journal.resolve_pending(
-                    waiting.decision_id, approve=True, operator=operator, now=done.now
+                resolved, _ = await journalled(
+                    journal.resolve_pending,
+                    waiting.decision_id,
+                    approve=True,
+                    operator=operator,
+                    now=done.now,
                 )
                 if resolved:
-                    journal.settle_pending(waiting.decision_id, Outcome.DONE.value)
+                    await journalled(journal.settle_pending, waiting.decision_id, Outcome.DONE.value)
     return done
 
 
@@ -133,7 +139,8 @@ async def set_exempt(
     attribute = engine.policy.exempt_attribute
     await platform.prove_writes(engine.settings)
     await platform.annotate(conversation_id, customer.id, {attribute: "true" if exempt else "false"})
-    engine.journal.record_console_action(
+    await journalled(
+        engine.journal.record_console_action,
         operator,
         "exempt" if exempt else "lift-exempt",
         conversation_id,
@@ -149,13 +156,16 @@ async def decide_pending(
     engine = _engine(base, owner)
     journal = engine.journal
     now = engine.platform.now()
-    resolved, pending = journal.resolve_pending(decision_id, approve=approve, operator=operator, now=now)
+    resolved, pending = await journalled(
+        journal.resolve_pending, decision_id, approve=approve, operator=operator, now=now
+    )
     if pending is None:
         raise ConsoleRefused(f"no pending decision {decision_id}", status=404)
     status = pending.status_at(now)
     if not resolved:
         return Approval(pending, status)  # resolved before (here or by another replica), or expired
-    journal.record_console_action(
+    await journalled(
+        journal.record_console_action,
         operator,
         "approve" if approve else "reject",
         pending.conversation_id,
@@ -170,7 +180,9 @@ async def decide_pending(
     try:
         done = await _reconcile(engine, pending.conversation_id, operator, Selection(plan=plan))
     except BaseException:
-        journal.settle_pending(decision_id, Outcome.FAILED.value)  # the sweeps may ask again
+        await journalled(
+            journal.settle_pending, decision_id, Outcome.FAILED.value
+        )  # the sweeps may ask again
         raise
-    journal.settle_pending(decision_id, done.line.outcome.value)
+    await journalled(journal.settle_pending, decision_id, done.line.outcome.value)
     return Approval(pending, status, done)

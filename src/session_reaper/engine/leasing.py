@@ -13,6 +13,7 @@ import socket
 import uuid
 from datetime import datetime, timedelta
 
+from session_reaper.engine.off_loop import journalled
 from session_reaper.engine.ports import JournalPort
 
 
@@ -42,12 +43,17 @@ def holder_is_dead(owner: str) -> bool:
     return False
 
 
-def acquire(journal: JournalPort, conversation_id: str, owner: str, *, ttl: timedelta, now: datetime) -> bool:
-    """Claim the conversation's lease, taking it over from a dead local holder if need be."""
-    if journal.claim(conversation_id, owner, ttl=ttl, now=now):
+async def acquire(
+    journal: JournalPort, conversation_id: str, owner: str, *, ttl: timedelta, now: datetime
+) -> bool:
+    """Claim the conversation's lease, taking it over from a dead local holder if need be. Each
+    statement is atomic in SQL; another task (or replica) may run between them, as it always could."""
+    if await journalled(journal.claim, conversation_id, owner, ttl=ttl, now=now):
         return True
-    held = journal.lease_holder(conversation_id)
+    held = await journalled(journal.lease_holder, conversation_id)
     if held is None:  # released between the two statements
-        return journal.claim(conversation_id, owner, ttl=ttl, now=now)
+        return await journalled(journal.claim, conversation_id, owner, ttl=ttl, now=now)
     previous, _ = held
-    return holder_is_dead(previous) and journal.take_over(conversation_id, previous, owner, ttl=ttl, now=now)
+    if not holder_is_dead(previous):
+        return False
+    return await journalled(journal.take_over, conversation_id, previous, owner, ttl=ttl, now=now)

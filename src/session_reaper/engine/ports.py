@@ -52,12 +52,13 @@ class Refused(PlatformError):
 
 
 class Guard(Protocol):
-    """An act's fence around each attempt of one write's request (a retry after a 503 or a 429 too)."""
+    """An act's fence around each attempt of one write's request (a retry after a 503 or a 429 too).
+    Awaited: the fence asks the journal, whose calls run off the event loop."""
 
-    def before_attempt(self) -> None:
+    async def before_attempt(self) -> None:
         """Just before the attempt goes out; raises (anything but a transport error) to stop it."""
 
-    def answered(self) -> None:
+    async def answered(self) -> None:
         """The platform answered the attempt (any status): nothing of it is still on its way."""
 
 

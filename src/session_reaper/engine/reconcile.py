@@ -22,6 +22,7 @@ from session_reaper.core.rules import Action, Policy, Verdict, evaluate, reread_
 from session_reaper.core.vocabulary import PENDING
 from session_reaper.engine.leasing import acquire, act_lease
 from session_reaper.engine.limits import Caps, Turns
+from session_reaper.engine.off_loop import journalled
 from session_reaper.engine.own_messages import OwnMessages
 from session_reaper.engine.ports import Gone, JournalPort, PlatformError, PlatformPort, Refused
 from session_reaper.engine.recording import QueueNames, idle_seconds
@@ -185,7 +186,7 @@ async def _reconcile(
     elif verdict.action is Action.DEFER:
         line.outcome = Outcome.DEFERRED
     elif apply and trigger is not Trigger.CONSOLE and engine.policy.rule(verdict.rule or "").approval:
-        _pend(engine, done, conversation, verdict)
+        await _pend(engine, done, conversation, verdict)
     elif not caps.take(verdict):
         line.outcome = Outcome.DEFERRED
         line.reason = f"{verdict.reason}; deferred: per-sweep cap reached"
@@ -198,10 +199,11 @@ async def _reconcile(
     return done
 
 
-def _pend(engine: Engine, done: Reconciled, conversation: Conversation, verdict: Verdict) -> None:
+async def _pend(engine: Engine, done: Reconciled, conversation: Conversation, verdict: Verdict) -> None:
     """Journal the decision as waiting for an operator instead of acting (one per conversation)."""
     line = done.line
-    pending = engine.journal.pend(
+    pending = await journalled(
+        engine.journal.pend,
         conversation.id,
         rule=verdict.rule,
         decision=verdict.action.value,
@@ -271,7 +273,7 @@ async def _act(
         return
     now = platform.now()
     ttl = act_lease(engine.verify_timeout)
-    if not acquire(journal, conversation.id, engine.owner, ttl=ttl, now=now):
+    if not await acquire(journal, conversation.id, engine.owner, ttl=ttl, now=now):
         line.outcome = Outcome.SKIPPED
         line.reason = HELD_REASON
         return
@@ -291,7 +293,8 @@ async def _act(
         if settled:
             done.settled_first = True
             return
-        decision_id = journal.record_decision(
+        decision_id = await journalled(
+            journal.record_decision,
             sweep_id,
             conversation.id,
             rule=verdict.rule,
@@ -311,10 +314,11 @@ async def _act(
             await carry_out(engine, line, conversation, verdict, decision_id)
         except Refused as exc:
             platform.forget_proof()  # the role changed under us: prove again before writing
-            journal.set_decision_outcome(decision_id, Outcome.FAILED.value, error=str(exc))
+            await journalled(journal.set_decision_outcome, decision_id, Outcome.FAILED.value, error=str(exc))
             line.outcome, line.error = Outcome.FAILED, str(exc)
             done.now, done.stop = now, exc
             return
-        journal.set_decision_outcome(decision_id, line.outcome.value, error=line.error)
+        await journalled(journal.set_decision_outcome, decision_id, line.outcome.value, error=line.error)
     finally:
-        journal.release(conversation.id, engine.owner)
+        # awaited to its end even when the act is being cancelled (off_loop.journalled): never dropped
+        await journalled(journal.release, conversation.id, engine.owner)

@@ -14,13 +14,14 @@ from typing import Any
 from session_reaper.core.model import Conversation
 from session_reaper.core.results import DecisionLine
 from session_reaper.core.rules import Verdict
+from session_reaper.engine.off_loop import journalled
 from session_reaper.engine.ports import JournalPort, PlatformError, PlatformPort
 from session_reaper.telemetry import logs
 
 _log = logs.get_logger()
 
 
-def journal_line(
+async def journal_line(
     journal: JournalPort,
     sweep_id: int,
     line: DecisionLine,
@@ -38,7 +39,8 @@ def journal_line(
         line.decided_at = now
     threshold = verdict.threshold if verdict is not None else None
     if line.decision_id is None:
-        journal.buffer_decision(
+        await journalled(
+            journal.buffer_decision,
             sweep_id,
             line.conversation_id,
             rule=line.rule,
@@ -87,7 +89,9 @@ class QueueNames:
         if not queue_id:
             return
         if self._known is None:
-            self._known = self.journal.known_queues()
+            known = await journalled(self.journal.known_queues)
+            if self._known is None:  # another act may have loaded them while this one waited
+                self._known = known
         if queue_id in self._known:
             return
         self._known.add(queue_id)  # once per sweep even when the read fails
@@ -96,4 +100,4 @@ class QueueNames:
         except PlatformError as exc:
             _log.info("queue name not read", queue_id=queue_id, status=exc.status)
             return
-        self.journal.record_queue(queue_id, name, status=refused)
+        await journalled(self.journal.record_queue, queue_id, name, status=refused)

@@ -15,6 +15,7 @@ from session_reaper.core.model import Conversation, PendingStep, Role
 from session_reaper.core.plan import StepKind
 from session_reaper.core.vocabulary import TEXT_STEPS, own_activity
 from session_reaper.engine.leasing import acquire
+from session_reaper.engine.off_loop import journalled
 from session_reaper.engine.own_messages import OwnMessages
 from session_reaper.engine.ports import (
     Gone,
@@ -84,11 +85,11 @@ async def recover_pending(
     whose intents it settled are added to `settled`: an interrupted close must be decided again now.
     """
     unsettled: set[str] = set()
-    for pending in ledger.pending_steps():
+    for pending in await journalled(ledger.pending_steps):
         if pending.conversation_id in unsettled:
             continue
         now = platform.now()
-        if not acquire(ledger, pending.conversation_id, owner, ttl=RECOVERY_LEASE, now=now):
+        if not await acquire(ledger, pending.conversation_id, owner, ttl=RECOVERY_LEASE, now=now):
             continue  # another replica holds it and may still be sending this very step
         try:
             if not await _settle(platform, ledger, own, pending):
@@ -96,7 +97,7 @@ async def recover_pending(
             elif settled is not None:
                 settled.add(pending.conversation_id)
         finally:
-            ledger.release(pending.conversation_id, owner)
+            await journalled(ledger.release, pending.conversation_id, owner)
     return frozenset(unsettled)
 
 
@@ -112,15 +113,15 @@ async def recover_one(
     reaper holds the conversation; "unreadable": the platform could not be read, or a request may still
     land. Nothing may be done on the conversation in the last two cases.
     """
-    if not ledger.pending_steps(conversation_id=conversation_id):
+    if not await journalled(ledger.pending_steps, conversation_id=conversation_id):
         return "none"
-    if not acquire(ledger, conversation_id, owner, ttl=RECOVERY_LEASE, now=platform.now()):
+    if not await acquire(ledger, conversation_id, owner, ttl=RECOVERY_LEASE, now=platform.now()):
         return "held"
     try:
         settled = await settle_before_acting(platform, ledger, own, conversation_id)
         return "unreadable" if settled is False else "settled"
     finally:
-        ledger.release(conversation_id, owner)
+        await journalled(ledger.release, conversation_id, owner)
 
 
 async def settle_before_acting(
@@ -135,7 +136,7 @@ async def settle_before_acting(
     settled now, so what was read before may be out of date (decide again); False: the platform could
     not be read, the intent stays open and nothing may be done.
     """
-    open_steps = ledger.pending_steps(conversation_id=conversation_id)
+    open_steps = await journalled(ledger.pending_steps, conversation_id=conversation_id)
     if not open_steps:
         return None
     for pending in open_steps:
@@ -154,14 +155,14 @@ async def _settle(
     try:
         conversation = await platform.read(cid, own.kinds(cid))
     except Gone:
-        ledger.step_outcome(pending.step_id, "resolved-gone")
+        await journalled(ledger.step_outcome, pending.step_id, "resolved-gone")
         return True
     except Refused:
         raise
     except PlatformError as exc:
         _log.warning("interrupted step not settled", conversation_id=cid, error=str(exc))
         return False
-    known = set(ledger.reaper_messages(cid))
+    known = set(await journalled(ledger.reaper_messages, cid))
     seen = effect_visible(pending.kind, pending.participant_id, conversation, pending.intent_at, known)
     if seen is None and pending.in_flight_until is not None and datetime.now(UTC) < pending.in_flight_until:
         # Not there, but marked on its way by its act before its latest attempt, in wall time and in the
@@ -180,12 +181,15 @@ async def _settle(
         return False
     if seen is not None and pending.kind in ("warning-text", "closing-text") and seen != "yes":
         kind = TEXT_STEPS[StepKind(pending.kind)].value
-        ledger.record_reaper_message(cid, seen, kind)
+        await journalled(ledger.record_reaper_message, cid, seen, kind)
         own.add(cid, seen, kind)  # the decision taken next knows it for the reaper's own text
     outcome = "resolved-not-sent" if seen is None else "resolved-done"
     # Only if no attempt was marked on its way since it was read: else its act is alive and sending.
-    if not ledger.step_settled(pending.step_id, outcome, in_flight_until=pending.in_flight_until):
+    settled = await journalled(
+        ledger.step_settled, pending.step_id, outcome, in_flight_until=pending.in_flight_until
+    )
+    if not settled:
         _log.info("interrupted step not settled: its act sent it again meanwhile", conversation_id=cid)
         return False
-    ledger.set_decision_outcome(pending.decision_id, "interrupted")
+    await journalled(ledger.set_decision_outcome, pending.decision_id, "interrupted")
     return True

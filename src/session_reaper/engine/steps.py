@@ -25,6 +25,7 @@ from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.core.rules import Action, Verdict, changed_since
 from session_reaper.core.vocabulary import TEXT_STEPS
 from session_reaper.engine.leasing import acquire, act_lease
+from session_reaper.engine.off_loop import journalled
 from session_reaper.engine.ports import AlreadyDone, Gone, Guard, PlatformError, Refused
 from session_reaper.errors import ReaperError
 
@@ -151,8 +152,12 @@ async def _run_step(engine: Engine, run: Execution, step: Step, *, recheck: bool
     if step.kind is StepKind.DISCONNECT_AGENT and step.participant_id:
         # Sent now or by an earlier run the journal remembers: the reaper's own doing either way.
         run.disconnected.add(step.participant_id)
-    if journal.completed_step(
-        run.conversation_id, step.kind.value, step.participant_id, since=run.decided_since
+    if await journalled(
+        journal.completed_step,
+        run.conversation_id,
+        step.kind.value,
+        step.participant_id,
+        since=run.decided_since,
     ):
         run.steps_done.append(step.kind.value)
         return None
@@ -165,12 +170,16 @@ async def _run_step(engine: Engine, run: Execution, step: Step, *, recheck: bool
     at = engine.platform.reached()
     # Fencing: an act that stalled past its lease (retries, a slow platform) may have lost the
     # conversation to another reaper, which acts on it now; a step sent anyway would be a second one.
-    if not journal.renew(run.conversation_id, engine.owner, ttl=act_lease(engine.verify_timeout), now=at):
+    ttl = act_lease(engine.verify_timeout)
+    if not await journalled(journal.renew, run.conversation_id, engine.owner, ttl=ttl, now=at):
         raise StepFailed(
             "the conversation's lease ran out and another reaper took it: stopped before this step"
         )
-    step_id = journal.step_intent(
-        run.decision_id, run.conversation_id, step.kind.value, step.participant_id, at=at
+    # Committed in its worker thread before this returns, and so before the request below is sent. A
+    # cancellation meanwhile waits for the commit (off_loop.journalled), then stops the act: the intent
+    # is then open with nothing sent, as after a crash here, and recovery settles it as not sent.
+    step_id = await journalled(
+        journal.step_intent, run.decision_id, run.conversation_id, step.kind.value, step.participant_id, at=at
     )
     if recheck:
         # Re-read after the intent is journalled, not before: between what the re-check saw and the
@@ -179,24 +188,31 @@ async def _run_step(engine: Engine, run: Execution, step: Step, *, recheck: bool
         try:
             why = await _recheck(engine, run, own_before)
         except Exception:
-            journal.step_outcome(step_id, "cancelled")  # nothing was sent
+            await journalled(journal.step_outcome, step_id, "cancelled")  # nothing was sent
             raise
         if why is not None:
-            journal.step_outcome(step_id, "cancelled")
+            await journalled(journal.step_outcome, step_id, "cancelled")
             return why
     try:
         outcome = await _send(engine, run, step, _fence(engine, run.conversation_id, step_id))
     except AlreadyDone as exc:
         # Already in the state we wanted (e.g. the participant left meanwhile): verify will judge.
-        journal.step_outcome(step_id, "already-done", http_status=exc.status, context_id=exc.context_id)
+        await journalled(
+            journal.step_outcome, step_id, "already-done", http_status=exc.status, context_id=exc.context_id
+        )
     except PlatformError as exc:
         if exc.maybe_applied:
             # No answer once it had left (a timeout), or a 500/502/504: the platform may have carried
             # it out. "failed" would let the next pass send it again (a second closing text); the
             # intent stays open instead, and recovery settles it from what the platform shows.
             raise
-        journal.step_outcome(
-            step_id, "failed", http_status=exc.status, context_id=exc.context_id, error_code=exc.code
+        await journalled(
+            journal.step_outcome,
+            step_id,
+            "failed",
+            http_status=exc.status,
+            context_id=exc.context_id,
+            error_code=exc.code,
         )
         raise
     except BaseException:
@@ -204,7 +220,7 @@ async def _run_step(engine: Engine, run: Execution, step: Step, *, recheck: bool
         # for recovery to resolve.
         raise
     else:
-        journal.step_outcome(step_id, outcome)
+        await journalled(journal.step_outcome, step_id, outcome)
     if step.kind in ENDING_STEPS:
         engine.turns.disconnect_proven.set()  # the platform let it through: the permission is there
     run.steps_done.append(step.kind.value)
@@ -233,19 +249,21 @@ class _Fence:
     step_id: int
     allowance: timedelta
 
-    def before_attempt(self) -> None:
+    async def before_attempt(self) -> None:
         engine, journal = self.engine, self.engine.journal
         now = engine.platform.reached()
         ttl = act_lease(engine.verify_timeout)
-        if not acquire(journal, self.conversation_id, engine.owner, ttl=ttl, now=now):
+        if not await acquire(journal, self.conversation_id, engine.owner, ttl=ttl, now=now):
             raise StepFailed("another reaper took the conversation while this step waited to be sent again")
-        if not journal.step_sending(self.step_id, until=datetime.now(UTC) + self.allowance):
+        # the wall-time mark is taken in the worker, after the lease: as late as can be before sending
+        until = datetime.now(UTC) + self.allowance
+        if not await journalled(journal.step_sending, self.step_id, until=until):
             raise StepFailed("another look settled this step while it waited to be sent again: not sent")
 
-    def answered(self) -> None:
+    async def answered(self) -> None:
         # An answer came (a 503 or 429 to retry after, or the outcome): nothing is on its way during the
         # backoff, so an act stopped then leaves a step recovery may settle at once from the platform.
-        self.engine.journal.step_sending(self.step_id, until=None)
+        await journalled(self.engine.journal.step_sending, self.step_id, until=None)
 
 
 async def _recheck(engine: Engine, run: Execution, own: set[str]) -> str | None:
@@ -272,7 +290,7 @@ async def _send(engine: Engine, run: Execution, step: Step, guard: Guard) -> str
             )
             if message_id is not None:
                 kind = TEXT_STEPS[step.kind].value
-                engine.journal.record_reaper_message(cid, message_id, kind)
+                await journalled(engine.journal.record_reaper_message, cid, message_id, kind)
                 engine.own.add(cid, message_id, kind)
         case StepKind.DISCONNECT_AGENT:
             await platform.disconnect_participant(cid, _need(step.participant_id, step), guard=guard)

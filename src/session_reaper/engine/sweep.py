@@ -19,6 +19,7 @@ from session_reaper.core.results import DecisionLine, Outcome, Summary
 from session_reaper.core.rules import Action, Verdict
 from session_reaper.engine.leasing import new_owner
 from session_reaper.engine.limits import Caps
+from session_reaper.engine.off_loop import journalled
 from session_reaper.engine.own_messages import OwnMessages
 from session_reaper.engine.ports import JournalPort, PlatformError, PlatformPort, Refused, Windows
 from session_reaper.engine.read_schedule import NotBefore as NotBefore
@@ -101,7 +102,7 @@ class Sweep:
     async def run(self) -> SweepResult:
         started = time.monotonic()
         requests_before = self.platform.requests_made
-        sweep_id = self.journal.start_sweep(self.apply, owner=self.owner)
+        sweep_id = await journalled(self.journal.start_sweep, self.apply, owner=self.owner)
         aborted: BaseException | None = None
         unfinished: PlatformError | None = None
         try:
@@ -111,12 +112,12 @@ class Sweep:
                     self.platform, self.journal, self.engine.own, owner=self.owner, settled=settled
                 )
             # One query per sweep instead of one per conversation; a day of margin past the lookback.
-            self.engine.own.load(self.now() - self.settings.sweep.lookback - timedelta(days=1))
-            self.not_before.load(self.journal.read_schedule(self._fingerprint, self.now()))
+            await self.engine.own.load(self.now() - self.settings.sweep.lookback - timedelta(days=1))
+            self.not_before.load(await journalled(self.journal.read_schedule, self._fingerprint, self.now()))
             for conversation_id in settled:  # an interrupted close (a text sent, no disconnect): now
                 self.not_before.remember(conversation_id, None)
             if self.apply:
-                self._windows = self.platform.windows(self.journal.window_scans())
+                self._windows = self.platform.windows(await journalled(self.journal.window_scans))
             await self._sweep(sweep_id)
         except* Refused as group:
             # Nothing else can succeed without the permission or the credentials: stop, no retry storm.
@@ -128,8 +129,8 @@ class Sweep:
         finally:
             self._summary.api_requests = self.platform.requests_made - requests_before
             self._summary.duration_seconds = time.monotonic() - started
-            self._save_schedule()
-            self.journal.finish_sweep(sweep_id, self._summary.to_json()["summary"])
+            await self._save_schedule()
+            await journalled(self.journal.finish_sweep, sweep_id, self._summary.to_json()["summary"])
         return SweepResult(self._lines, self._summary, aborted, unfinished)
 
     async def _sweep(self, sweep_id: int) -> None:
@@ -150,7 +151,7 @@ class Sweep:
                 elif self.selection.list_unread:  # a dry run shows what the schedule holds back
                     cid, now = conversation.conversation_id, self.now()
                     until = self.not_before.until[cid].until
-                    self._emit(sweep_id, *self.selection.unread(cid, until, now), now)
+                    await self._emit(sweep_id, *self.selection.unread(cid, until, now), now)
             # The end markers only on success: when anything failed, the task group cancels the
             # workers itself, and waiting here for room in a queue nobody reads would hang the pass.
             for _ in range(sweep.concurrency):
@@ -170,15 +171,15 @@ class Sweep:
             book = self._windows
             self.not_before.forget_missing(seen, book.not_looked_at if book else lambda _: False)
 
-    def _save_schedule(self) -> None:
+    async def _save_schedule(self) -> None:
         if self._windows is not None:
             try:
-                self.journal.save_window_scans(self._windows.changed)
+                await journalled(self.journal.save_window_scans, self._windows.changed)
             except Exception as exc:  # an optimisation only: the next run just looks again
                 _log.warning("discovery windows not saved", error=str(exc))
         keep, forget = self.not_before.take_changes()
         try:
-            self.journal.save_read_schedule(self._fingerprint, self.now(), keep, forget)
+            await journalled(self.journal.save_read_schedule, self._fingerprint, self.now(), keep, forget)
         except Exception as exc:  # an optimisation only: the next run just reads more
             _log.warning("read schedule not saved", error=str(exc))
 
@@ -209,7 +210,7 @@ class Sweep:
             if cid in self._unsettled:  # an interrupted step of its own is not settled yet
                 now = self.now()
                 line = DecisionLine(cid, None, Action.SKIP.value, Outcome.FAILED, UNSETTLED_REASON)
-                self._emit(sweep_id, line, None, now)
+                await self._emit(sweep_id, line, None, now)
                 return
             done = await reconcile(
                 self.engine,
@@ -225,7 +226,7 @@ class Sweep:
             if self._on_reconciled is not None:
                 self._on_reconciled(done)
             if done.emit:
-                self._emit(sweep_id, done.line, done.verdict, done.now)
+                await self._emit(sweep_id, done.line, done.verdict, done.now)
             if done.stop is not None:
                 raise done.stop
 
@@ -239,8 +240,8 @@ class Sweep:
             fingerprint = found.participants_fingerprint
             self.not_before.remember(found.conversation_id, done.until, found.started_at, fingerprint)
 
-    def _emit(self, sweep_id: int, line: DecisionLine, verdict: Verdict | None, now: datetime) -> None:
-        journal_line(self.journal, sweep_id, line, verdict, now, _log)
+    async def _emit(self, sweep_id: int, line: DecisionLine, verdict: Verdict | None, now: datetime) -> None:
+        await journal_line(self.journal, sweep_id, line, verdict, now, _log)
         self._lines.append(line)
         self._summary.count(line)
         if self._on_line is not None:

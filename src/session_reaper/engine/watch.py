@@ -127,7 +127,7 @@ class Watch(WatchSweeps):
         if self.subscriptions is None:
             await self.set_up()
         lookback = self.settings.sweep.lookback
-        self.engine.own.load(self.platform.now() - lookback - timedelta(days=1))
+        await self.engine.own.load(self.platform.now() - lookback - timedelta(days=1))
         loops = [self._listen(), self._timers(), self._reconciliations(), self._poll()]
         tasks = [asyncio.create_task(loop) for loop in loops]
         stopped = asyncio.create_task(self._stopped.wait())
@@ -146,7 +146,7 @@ class Watch(WatchSweeps):
             await asyncio.gather(*tasks, stopped, return_exceptions=True)
             if self._tasks:  # re-checks in flight finish their steps and are journalled
                 await asyncio.gather(*self._tasks, return_exceptions=True)
-            self._windows.close()
+            await self._windows.close()
             await self.events.aclose()
 
     async def _listen(self) -> None:
@@ -240,7 +240,7 @@ class Watch(WatchSweeps):
             async with self._gate:
                 if self._stopped.is_set():
                     return
-                window = self._windows.current()
+                window = await self._windows.current()
                 with logs.conversation(conversation_id):
                     try:
                         done = await reconcile(
@@ -258,7 +258,7 @@ class Watch(WatchSweeps):
                         return
                     self._settle(conversation_id, done)
                     if done.emit:
-                        emit(self.journal, window.sweep_id, window.summary, done, self._on_line)
+                        await emit(self.journal, window.sweep_id, window.summary, done, self._on_line)
                     self.refused = done.stop if done.stop is not None else None
         finally:
             self._busy.discard(conversation_id)

@@ -7,12 +7,14 @@ reconciliation starts, with its summary.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from session_reaper.config import SweepConfig
 from session_reaper.core.results import DecisionLine, Summary
 from session_reaper.engine.limits import Caps
+from session_reaper.engine.off_loop import journalled
 from session_reaper.engine.ports import JournalPort
 from session_reaper.engine.reconcile import Reconciled
 from session_reaper.engine.recording import journal_line
@@ -32,24 +34,30 @@ class Windows:
     def __init__(self, journal: JournalPort, sweep: SweepConfig, apply: bool, owner: str) -> None:
         self._journal, self._sweep, self._apply, self._owner = journal, sweep, apply, owner
         self._window: Window | None = None
+        # The sweep row is written in a worker thread: re-checks starting together must open one
+        # window (one row, one set of caps), not one each with all but the last never finished.
+        self._opening = asyncio.Lock()
 
-    def current(self) -> Window:
+    async def current(self) -> Window:
         """The open window; the first re-check after a reconciliation opens the next one."""
-        if self._window is None:
-            sweep_id = self._journal.start_sweep(self._apply, owner=self._owner)
-            self._window = Window(sweep_id, Caps(self._sweep.max_closes, self._sweep.max_teardowns))
-        return self._window
+        async with self._opening:
+            if self._window is None:
+                sweep_id = await journalled(self._journal.start_sweep, self._apply, owner=self._owner)
+                self._window = Window(sweep_id, Caps(self._sweep.max_closes, self._sweep.max_teardowns))
+            return self._window
 
-    def close(self) -> None:
+    async def close(self) -> None:
         window, self._window = self._window, None
         if window is not None:
             try:
-                self._journal.finish_sweep(window.sweep_id, window.summary.to_json()["summary"])
+                await journalled(
+                    self._journal.finish_sweep, window.sweep_id, window.summary.to_json()["summary"]
+                )
             except Exception as exc:  # the journal's trouble must not stop the watch
                 _log.warning("events window not journalled", error=str(exc))
 
 
-def emit(
+async def emit(
     journal: JournalPort,
     sweep_id: int,
     summary: Summary,
@@ -58,7 +66,7 @@ def emit(
 ) -> None:
     """Journal (in bulk, unless journalled before acting), log, count and hand on one re-check's line."""
     line = done.line
-    journal_line(journal, sweep_id, line, done.verdict, done.now, _log, trigger=done.trigger.value)
+    await journal_line(journal, sweep_id, line, done.verdict, done.now, _log, trigger=done.trigger.value)
     summary.count(line)
     if on_line is not None:
         on_line(line)

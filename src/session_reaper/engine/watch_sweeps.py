@@ -96,7 +96,7 @@ class WatchSweeps:
                 except PlatformError as exc:  # the next reconciliation tries again; events keep flowing
                     _log.warning("new queues could not be subscribed", error=str(exc))
             first = False
-            self._windows.close()  # one window per reconciliation: fresh caps, its own journal row
+            await self._windows.close()  # one window per reconciliation: fresh caps, its own journal row
             self._found = set()
             async with self._passes:
                 await self.run_sweep(self.settings, self.not_before, self._found_by_sweep)

@@ -163,7 +163,7 @@ class PlatformHttp:
             if (guard := BEFORE_EACH_ATTEMPT.get()) is not None:
                 try:
                     # after the pacing wait, which may be long: right before it is sent
-                    guard.before_attempt()
+                    await guard.before_attempt()
                 except BaseException:
                     self.limiter.answered(ticket, None)  # not sent: its room is released
                     raise
@@ -191,10 +191,12 @@ class PlatformHttp:
                 await self._sleep(self.retry.backoff(attempt))
                 continue
             received = self._monotonic()
-            if guard is not None:
-                guard.answered()
             self.limiter.answered(ticket, response.headers, succeeded=response.status_code < 400)
             self.clock.observe(response.headers.get_list("date"), received)
+            if guard is not None:
+                # awaited (a journal write) after the room and the clock are taken care of: a
+                # cancellation there must not leave the limiter's room taken
+                await guard.answered()
             status = response.status_code
             if status < 400:
                 self._after(method, path, operation, status, attempt, started, False, ended=received)

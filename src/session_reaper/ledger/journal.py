@@ -6,7 +6,8 @@ discovery_windows, leases, history); the console's part and the read schedule's 
 (console_journal, schedule_journal).
 
 Every call is one short transaction on a pooled connection, so one `Ledger` may be shared by threads
-(the async sweep may call it directly or through `asyncio.to_thread`). A step's intent is committed
+(the engine calls it from worker threads, engine/off_loop.py; on SQLite those calls take turns on
+`call_lock`). A step's intent is committed
 when `step_intent` returns — before the caller sends the request — and its outcome after; a crash
 in between leaves an open intent that `pending_steps` hands to recovery.
 
@@ -62,6 +63,7 @@ class Ledger(ConsoleJournal, ScheduleJournal):
         clock: Clock | None = None,
         org: str | None = None,
         _owns_engine: bool = True,
+        _call_lock: threading.Lock | None = None,
     ) -> None:
         self.engine = engine
         self._writer = writer(engine)
@@ -73,13 +75,27 @@ class Ledger(ConsoleJournal, ScheduleJournal):
         self._buffer: list[dict[str, Any]] = []
         self._buffer_lock = threading.Lock()
         self.org_leases = OrgLeases(engine)
+        # Held around each call the engine makes from its worker threads (engine/off_loop.py): SQLite
+        # takes one writer at a time (in memory, over one shared connection that two threads must never
+        # use at once), so in-process callers take turns here instead of polling its busy handler.
+        # None: PostgreSQL, whose pooled connections take concurrent calls. Shared with `for_org`.
+        self.call_lock: threading.Lock | None = _call_lock
+        if _call_lock is None and engine.dialect.name == "sqlite":
+            self.call_lock = threading.Lock()
 
     def for_org(self, org: str | None) -> Ledger:
         """The same ledger as one organization's engine sees it: its sweeps, decisions and read schedule
         carry `org`, its recovery and schedule read only that org's rows, and it has its own clock and
         decision buffer (each org's sweep sets the clock to its own platform's). Closing it flushes;
         the connections stay this ledger's."""
-        return Ledger(self.engine, owner=self.owner, clock=self.clock, org=org, _owns_engine=False)
+        return Ledger(
+            self.engine,
+            owner=self.owner,
+            clock=self.clock,
+            org=org,
+            _owns_engine=False,
+            _call_lock=self.call_lock,
+        )
 
     @classmethod
     def open(cls, url: str, *, owner: str | None = None, clock: Clock | None = None) -> Ledger:

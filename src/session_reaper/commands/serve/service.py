@@ -19,6 +19,7 @@ from session_reaper.config import Settings
 from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.core.rules import Action
 from session_reaper.engine.leasing import new_owner
+from session_reaper.engine.off_loop import journalled
 from session_reaper.engine.own_messages import OwnMessages
 from session_reaper.engine.read_schedule import policy_fingerprint
 from session_reaper.engine.reconcile import Engine, Reconciled
@@ -147,7 +148,7 @@ class Service:
             self._current = None
             self.passes += 1
         duration = time.monotonic() - began
-        self._prune_inaction()
+        await self._prune_inaction()
         in_scope = self._scope(result)
         if in_scope is not None and result is not None and result.unfinished is None:
             self.live.retain(in_scope)  # a whole pass: what it did not find is gone or out of scope
@@ -156,7 +157,7 @@ class Service:
         self._log_pass(record, result, duration)
         return record
 
-    def _prune_inaction(self) -> None:
+    async def _prune_inaction(self) -> None:
         """Journal rows that changed nothing (skip, defer, dry run) are kept `[sweep] journal_retention`.
 
         A service journals every conversation it reads: about 1.4 M rows a day for 1,000 open
@@ -168,7 +169,7 @@ class Service:
         self._last_prune = now
         retention = self.settings.sweep.journal_retention
         try:
-            gone = self.runtime.ledger.prune(now - retention)
+            gone = await journalled(self.runtime.ledger.prune, now - retention)  # off the loop
         except Exception as exc:  # housekeeping must never stop the service
             log.warning("ledger prune failed", error=str(exc))
             return

@@ -1,0 +1,78 @@
+"""`off_loop.journalled`: a journal call in a worker thread, run to its end if its caller is cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from session_reaper.engine.off_loop import journalled
+from session_reaper.ledger import Ledger
+
+
+class SlowJournal:
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.done: list[str] = []
+        self.threads: set[str] = set()
+
+    def write(self, what: str) -> str:
+        self.threads.add(threading.current_thread().name)
+        time.sleep(self.delay)
+        self.done.append(what)
+        return what
+
+
+def test_a_call_runs_in_a_worker_and_the_loop_runs_on() -> None:
+    journal = SlowJournal(0.3)
+
+    async def main() -> tuple[str, int]:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        result = await journalled(journal.write, "intent")
+        ticker.cancel()
+        return result, ticks
+
+    result, ticks = asyncio.run(main())
+    assert result == "intent"
+    assert ticks >= 5  # the loop ran while the write slept (it would be 0 on the loop's own thread)
+    assert journal.threads and threading.main_thread().name not in journal.threads
+
+
+def test_a_cancelled_caller_goes_on_only_once_its_call_is_over() -> None:
+    journal = SlowJournal(0.3)
+
+    async def main() -> list[str]:
+        async def act() -> None:
+            await journalled(journal.write, "intent")
+            await journalled(journal.write, "never: cancelled before this one")
+
+        task = asyncio.create_task(act())
+        await asyncio.sleep(0.05)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            return list(journal.done)  # what the journal holds when the cancellation is seen
+        raise AssertionError("not cancelled")
+
+    assert asyncio.run(main()) == ["intent"]  # committed, and nothing after it
+
+
+def test_calls_on_an_in_memory_sqlite_ledger_take_turns_on_its_one_connection() -> None:
+    ledger = Ledger.open("sqlite://")
+    assert ledger.call_lock is not None and ledger.for_org("x").call_lock is ledger.call_lock
+
+    async def main() -> list[int]:
+        return await asyncio.gather(*(journalled(ledger.start_sweep, True, owner=f"o{i}") for i in range(40)))
+
+    with ledger:
+        ids = asyncio.run(main())
+    assert sorted(ids) == list(range(min(ids), min(ids) + 40))
