@@ -36,13 +36,18 @@ REPO = Path(__file__).resolve().parents[2]
         ("7d", timedelta(days=7)),
         ("0m", timedelta(0)),
         (" 1H 5M ", timedelta(minutes=65)),
+        ("500ms", timedelta(milliseconds=500)),
+        ("1s500ms", timedelta(milliseconds=1500)),
+        ("5m5s", timedelta(minutes=5, seconds=5)),
     ],
 )
 def test_durations(text, expected):
     assert parse_duration(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "abc", "30", "5x", "m", "1h1h", "-5m", "1.5h", "thirty minutes"])
+@pytest.mark.parametrize(
+    "text", ["", "abc", "30", "5x", "m", "1h1h", "-5m", "1.5h", "thirty minutes", "ms", "0.5s", "1ms1ms"]
+)
 def test_bad_durations_say_how_to_write_one(text):
     with pytest.raises(ValueError, match=r"bad duration .*use e\.g\. 30m, 2h, 90s"):
         parse_duration(text)
@@ -52,6 +57,12 @@ def test_bad_durations_say_how_to_write_one(text):
 def test_format_duration_round_trips(minutes):
     value = timedelta(minutes=minutes)
     assert parse_duration(format_duration(value)) == value
+
+
+@pytest.mark.parametrize(("millis", "text"), [(500, "500ms"), (1500, "1s500ms"), (60_020, "1m20ms")])
+def test_format_duration_keeps_milliseconds(millis, text):
+    value = timedelta(milliseconds=millis)
+    assert (format_duration(value), parse_duration(text)) == (text, value)
 
 
 # ------------------------------------------------------------------------------------------- loading
