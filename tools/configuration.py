@@ -151,7 +151,7 @@ def reference_markdown() -> str:
         f"{DEFAULT_FILE}:3: [sweep] colour: unknown key (known: ...)",
         "```",
         "",
-        'Durations are written `90s`, `30m`, `2h`, `7d`, or combined: `1h30m`. `"0m"` is zero.',
+        'Durations are written `500ms`, `90s`, `30m`, `2h`, `7d`, or combined: `1h30m`. `"0m"` is zero.',
         'Values keep their TOML types: `apply = true`, not `apply = "true"`.',
         "`--apply` on the command line overrides `[sweep] apply`.",
         "",

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from session_reaper.commands.cli import app
+from session_reaper.commands.runtime import retry_policy
 from session_reaper.config import (
+    RETRY_BACKOFF_GROWTH,
     ConfigError,
     Credentials,
     CredentialsError,
     Settings,
+    SweepConfig,
     load_settings,
     parse_settings,
 )
 from session_reaper.core.rules import Policy
 from session_reaper.core.schedule import BusinessHours, Schedule, format_duration, parse_duration
+from session_reaper.genesys.retries import RetryPolicy
 from tools.configuration import reference_markdown
 from tools.docs import WRITE
 
@@ -36,13 +43,18 @@ REPO = Path(__file__).resolve().parents[2]
         ("7d", timedelta(days=7)),
         ("0m", timedelta(0)),
         (" 1H 5M ", timedelta(minutes=65)),
+        ("500ms", timedelta(milliseconds=500)),
+        ("1s500ms", timedelta(milliseconds=1500)),
+        ("5m5s", timedelta(minutes=5, seconds=5)),
     ],
 )
 def test_durations(text, expected):
     assert parse_duration(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "abc", "30", "5x", "m", "1h1h", "-5m", "1.5h", "thirty minutes"])
+@pytest.mark.parametrize(
+    "text", ["", "abc", "30", "5x", "m", "1h1h", "-5m", "1.5h", "thirty minutes", "ms", "0.5s", "1ms1ms"]
+)
 def test_bad_durations_say_how_to_write_one(text):
     with pytest.raises(ValueError, match=r"bad duration .*use e\.g\. 30m, 2h, 90s"):
         parse_duration(text)
@@ -52,6 +64,12 @@ def test_bad_durations_say_how_to_write_one(text):
 def test_format_duration_round_trips(minutes):
     value = timedelta(minutes=minutes)
     assert parse_duration(format_duration(value)) == value
+
+
+@pytest.mark.parametrize(("millis", "text"), [(500, "500ms"), (1500, "1s500ms"), (60_020, "1m20ms")])
+def test_format_duration_keeps_milliseconds(millis, text):
+    value = timedelta(milliseconds=millis)
+    assert (format_duration(value), parse_duration(text)) == (text, value)
 
 
 # ------------------------------------------------------------------------------------------- loading
@@ -83,6 +101,7 @@ def test_an_empty_file_is_valid_and_gives_the_design_defaults(tmp_path):
     )
     assert sweep.ledger == "sqlite:///session-reaper.db"
     assert (sweep.lookback, sweep.verify_timeout) == (timedelta(days=180), timedelta(seconds=30))
+    assert sweep.retry_backoff == timedelta(milliseconds=500)
     assert {name: rule.after for name, rule in settings.rules.items()} == {
         "acw-stuck": timedelta(minutes=10),
         "customer-left": timedelta(minutes=5),
@@ -132,6 +151,7 @@ apply = true
 channels = ["WebMessaging", "sms"]
 queues = { include = ["q1"], exclude = ["q2"] }
 verify_timeout = "5s"
+retry_backoff = "2s"
 
 [rules.idle]
 after = "45m"
@@ -152,6 +172,7 @@ business_hours = "mon-fri 08:00-18:00, sat 10:00-14:00"
     policy = settings.policy()
 
     assert settings.sweep.apply is True
+    assert settings.sweep.retry_backoff == timedelta(seconds=2)
     assert policy.channels == frozenset({"webmessaging", "sms"})
     assert (policy.queue_include, policy.queue_exclude) == (frozenset({"q1"}), frozenset({"q2"}))
     assert policy.rules["idle"].after == timedelta(minutes=45)
@@ -226,6 +247,22 @@ def test_apply_on_the_command_line_wins():
             "session-reaper.toml:2: [sweep] verify_timeout: must be more than 0",
         ),
         (
+            '[sweep]\nretry_backoff = "5ms"\n',
+            "session-reaper.toml:2: [sweep] retry_backoff: must be from 10ms to 15s, got 5ms",
+        ),
+        (
+            '[sweep]\nretry_backoff = "1m"\n',
+            "session-reaper.toml:2: [sweep] retry_backoff: must be from 10ms to 15s, got 1m",
+        ),
+        (
+            "[sweep]\nretry_backoff = 0.5\n",
+            'session-reaper.toml:2: [sweep] retry_backoff: expected a duration string such as "30m"',
+        ),
+        (
+            '[sweep]\nretry_backoff = "0.5s"\n',
+            "session-reaper.toml:2: [sweep] retry_backoff: bad duration '0.5s'",
+        ),
+        (
             "[sweep]\nqueues = { include = [], exlude = [] }\n",
             "session-reaper.toml:2: [sweep] queues.exlude: unknown key (known: include, exclude)",
         ),
@@ -294,6 +331,34 @@ def test_the_error_names_the_file_as_given(tmp_path):
 
     with pytest.raises(ConfigError, match=rf"^{path}:3: \[sweep\] colour: unknown key"):
         load_settings(path, environ={})
+
+
+# ------------------------------------------------------------------------------------ retry backoff
+
+
+def test_the_default_retry_backoff_is_the_transports_own_policy():
+    assert retry_policy(Settings().sweep) == RetryPolicy()
+    assert (RetryPolicy().backoff_base, RetryPolicy().backoff_cap) == (0.5, 8.0)  # 16 times the first
+
+
+def test_retry_backoff_sets_the_first_wait_and_the_longest_and_nothing_else():
+    policy = retry_policy(parse_settings('[sweep]\nretry_backoff = "20ms"\n').sweep)
+
+    assert (policy.backoff_base, policy.backoff_cap) == pytest.approx((0.02, 0.02 * RETRY_BACKOFF_GROWTH))
+    assert policy == replace(RetryPolicy(), backoff_base=policy.backoff_base, backoff_cap=policy.backoff_cap)
+    assert all(0.01 <= policy.backoff(1) <= 0.02 for _ in range(50))  # equal jitter: half to all of it
+    assert all(0.16 <= policy.backoff(9) <= 0.32 for _ in range(50))  # capped
+    assert f"up to {RETRY_BACKOFF_GROWTH} times it" in SweepConfig.model_fields["retry_backoff"].description
+
+
+def test_a_bad_retry_backoff_stops_the_command_with_exit_2_naming_the_key(tmp_path):
+    path = tmp_path / "policy.toml"
+    path.write_text('[sweep]\nretry_backoff = "0s"\n')
+
+    result = CliRunner().invoke(app, ["sweep", "--config", str(path)], env={}, catch_exceptions=False)
+
+    assert result.exit_code == 2, result.output
+    assert f"{path}:2: [sweep] retry_backoff: must be from 10ms to 15s" in result.stderr
 
 
 # ----------------------------------------------------------------------------------------- schedule

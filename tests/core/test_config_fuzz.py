@@ -89,8 +89,10 @@ def _float(value: float) -> str:
 
 
 DURATIONS = st.one_of(
-    st.sampled_from(["30m", "0m", "1h30m", "7d", "90s", "", " ", "abc", "-5m", "1.5h", "99999999999999d"]),
-    st.from_regex(r"[0-9]{1,20}[smhdw]?", fullmatch=True),
+    st.sampled_from(
+        ["30m", "0m", "1h30m", "7d", "90s", "500ms", "5ms", "", " ", "abc", "-5m", "1.5h", "99999999999999d"]
+    ),
+    st.from_regex(r"[0-9]{1,20}(ms|[smhdw])?", fullmatch=True),
 )
 ZONES = st.sampled_from(
     ["UTC", "Europe/Paris", "America/Los_Angeles", "Mars/Olympus", "", "../etc", "UTC\x00"]

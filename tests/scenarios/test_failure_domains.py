@@ -16,6 +16,9 @@ from tests.helpers.scenarios import acd, customer, ended, idle_chat, writes
 
 _GENERIC = "/api/v2/conversations/{cid}$"
 _MEDIA = "/api/v2/conversations/messages/{cid}$"
+# A 5xx or a timeout is retried all the same, only with short waits: these tests are about where a
+# failure ends, not about how long the backoff before it is.
+_SHORT_BACKOFF = {"retry_backoff": "20ms"}
 
 
 def _queue_abandoned(**extra: Any) -> dict[str, Any]:
@@ -59,7 +62,7 @@ def test_a_5xx_storm_on_one_conversations_read_fails_it_alone(emulator, reaper, 
     victim, others = _world(emulator)
     emulator.fault(method="GET", path=path.format(cid=victim), status=503)
 
-    run = reaper.sweep()
+    run = reaper.sweep(config={"sweep": _SHORT_BACKOFF})
 
     _assert_isolated(run, emulator, conversation_view, [victim], others)
     error = run.line(victim)["error"]
@@ -73,7 +76,7 @@ def test_timeouts_on_one_conversations_read_fail_it_alone(emulator, reaper, conv
     # Every answer about the victim comes after the client has stopped waiting for it.
     emulator.fault(method="GET", path=_GENERIC.format(cid=victim), latencyMs=2500)
 
-    run = reaper.sweep(config={"sweep": {"request_timeout": "1s"}})
+    run = reaper.sweep(config={"sweep": {"request_timeout": "1s", **_SHORT_BACKOFF}})
 
     _assert_isolated(run, emulator, conversation_view, [victim], others)
     assert "timed out" in run.line(victim)["error"].lower() or "timeout" in run.line(victim)["error"].lower()
@@ -83,7 +86,7 @@ def test_a_500_on_one_conversations_disconnect_fails_it_alone(emulator, reaper, 
     victim, others = _world(emulator)
     emulator.fault(method="PATCH", path=f"{victim}/participants/[^/]+$", status=500)
 
-    run = reaper.sweep(config={"close": {"allow_teardown": False}})
+    run = reaper.sweep(config={"sweep": _SHORT_BACKOFF, "close": {"allow_teardown": False}})
 
     assert run.code == 1, run.stderr
     assert run.summary is not None and run.summary["failed"] == 1
@@ -118,7 +121,7 @@ def test_errors_on_several_conversations_at_once_fail_each_alone(emulator, reape
     emulator.fault(method="GET", path=_GENERIC.format(cid=victims[2]), corrupt="truncate")
     emulator.fault(method="GET", path=_MEDIA.format(cid=victims[3]), corrupt="unknown-enum")
 
-    run = reaper.sweep(config={"sweep": {"concurrency": 3}})
+    run = reaper.sweep(config={"sweep": {"concurrency": 3, **_SHORT_BACKOFF}})
 
     _assert_isolated(run, emulator, conversation_view, victims, others)
 
@@ -220,7 +223,7 @@ def test_a_discovery_the_platform_cannot_answer_ends_the_pass_in_one_line(emulat
     ids = [emulator.create_conversation(idle_chat(45))["id"] for _ in range(2)]
     emulator.fault(method="POST", path="/analytics/conversations/details/query$", status=503)
 
-    run = reaper.sweep()
+    run = reaper.sweep(config={"sweep": _SHORT_BACKOFF})
 
     assert run.code == 1, run.stderr
     assert "Traceback" not in run.stderr

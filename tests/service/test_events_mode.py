@@ -294,7 +294,9 @@ def test_a_refused_subscription_is_tried_again_on_the_same_channel(
 ) -> None:
     subscriptions = r"^/api/v2/notifications/channels/[^/]+/subscriptions$"
     world.fault(method="PUT", path=subscriptions, times=refusals, **refusal)
-    serve.start("--apply", sweep={"mode": "events", "request_timeout": "1s"}, tables={"events": EVENTS})
+    # every refusal is retried as always, after short waits: the attempts count here, not their spacing
+    sweep = {"mode": "events", "request_timeout": "1s", "retry_backoff": "20ms"}
+    serve.start("--apply", sweep=sweep, tables={"events": EVENTS})
     serve.wait_until(lambda: serve.metric("session_reaper_socket_up") == 1, "listening", timeout=90)
     # one channel made, subscribed at last: none left behind per attempt (a 21st channel of the client
     # would evict its oldest, another replica's)

@@ -228,7 +228,7 @@ def test_one_conversations_unreadable_answers_never_stop_serve(emulator: Any, se
     emulator.fault(method="GET", path=f"/api/v2/conversations/{storm}$", status=503)
     emulator.fault(method="GET", path=f"/api/v2/conversations/{corrupt}$", corrupt="wrong-type")
 
-    serve.start("--apply")
+    serve.start("--apply", sweep={"retry_backoff": "20ms"})  # the storm's retries, not their length
     serve.wait_metric("session_reaper_decisions_total", 2, **IDLE_CLOSED)
     failed = {"rule": "none", "decision": "skip", "outcome": "failed"}
     # Two passes at least, each failing both conversations alone: the loop goes on.

@@ -18,7 +18,14 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from session_reaper.config import ConfigError, Credentials, Organization, Settings
+from session_reaper.config import (
+    RETRY_BACKOFF_GROWTH,
+    ConfigError,
+    Credentials,
+    Organization,
+    Settings,
+    SweepConfig,
+)
 from session_reaper.errors import EXIT_ACTION_FAILED as EXIT_ACTION_FAILED
 from session_reaper.errors import EXIT_AUTH as EXIT_AUTH
 from session_reaper.errors import EXIT_OK as EXIT_OK
@@ -27,6 +34,7 @@ from session_reaper.genesys.api import GenesysApi
 from session_reaper.genesys.attempts import ResponseEvent
 from session_reaper.genesys.port import GenesysPlatform
 from session_reaper.genesys.regions import Endpoints, resolve
+from session_reaper.genesys.retries import RetryPolicy
 from session_reaper.ledger import Ledger
 
 
@@ -42,6 +50,13 @@ class Runtime:
 def endpoints(credentials: Credentials) -> Endpoints:
     """Where an organization's platform is; an unknown region is a usage error (exit 2)."""
     return resolve(credentials.region, credentials.api_url, credentials.login_url)
+
+
+def retry_policy(sweep: SweepConfig) -> RetryPolicy:
+    """How an organization's platform requests are repeated: `[sweep] retry_backoff` is the first
+    wait on a 5xx or no answer, doubled up to RETRY_BACKOFF_GROWTH times it (0.5 s -> 8 s by default)."""
+    first = sweep.retry_backoff.total_seconds()
+    return RetryPolicy(backoff_base=first, backoff_cap=first * RETRY_BACKOFF_GROWTH)
 
 
 def organizations(
@@ -101,6 +116,7 @@ async def open_runtime(
             client_secret=credentials.client_secret.get_secret_value(),
             requests_per_minute=own.sweep.requests_per_minute,
             timeout=own.sweep.request_timeout.total_seconds(),
+            retry=retry_policy(own.sweep),
             access_token=credentials.access_token.get_secret_value() if credentials.access_token else None,
             on_response=on_response,
         ) as api:

@@ -35,6 +35,11 @@ from session_reaper.core.schedule import (
 CONFIG_ENV = "SESSION_REAPER_CONFIG"
 MAX_DURATION = timedelta(days=36500)  # a century: any longer threshold means "never"
 DEFAULT_FILE = "session-reaper.toml"
+# `[sweep] retry_backoff`: its waits grow to this many times it. At most 15 s, so that the longest
+# wait (4 min) stays below the 5 min a `Retry-After` may ask before the request fails instead.
+RETRY_BACKOFF_GROWTH = 16
+RETRY_BACKOFF_LEAST = timedelta(milliseconds=10)
+RETRY_BACKOFF_MOST = timedelta(seconds=15)
 
 
 # ------------------------------------------------------------------------------------------- values
@@ -119,6 +124,12 @@ class SweepConfig(_Table):
         default=timedelta(seconds=30),
         description="one platform request without an answer by then counts as a timeout (retried)",
     )
+    retry_backoff: Duration = Field(
+        default=timedelta(milliseconds=500),
+        description="the wait before the first retry of a 5xx or an unanswered request, doubled each retry"
+        f" up to {RETRY_BACKOFF_GROWTH} times it (each wait jittered down to half); a 429 waits its"
+        " `Retry-After`",
+    )
     mode: Literal["poll", "events"] = Field(
         default="poll",
         description='`serve`: "poll" sweeps every `interval`; "events" listens to the Notifications API '
@@ -145,6 +156,15 @@ class SweepConfig(_Table):
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
             raise ValueError(f"must be more than 0 ({DURATION_HINT})")
+        return value
+
+    @field_validator("retry_backoff")
+    @classmethod
+    def _a_sensible_backoff(cls, value: timedelta) -> timedelta:
+        if not RETRY_BACKOFF_LEAST <= value <= RETRY_BACKOFF_MOST:
+            least, most = format_duration(RETRY_BACKOFF_LEAST), format_duration(RETRY_BACKOFF_MOST)
+            got = format_duration(value)
+            raise ValueError(f"must be from {least} to {most}, got {got} (use e.g. 500ms, 2s)")
         return value
 
     @field_validator("journal_retention")

@@ -24,13 +24,14 @@ _UNITS = {
     "h": timedelta(hours=1),
     "m": timedelta(minutes=1),
     "s": timedelta(seconds=1),
+    "ms": timedelta(milliseconds=1),
 }
-_DURATION = re.compile(r"(?:(\d+)([dhms]))")
-_DURATION_WHOLE = re.compile(r"(?:\d+[dhms])+")
+_DURATION = re.compile(r"(?:(\d+)(ms|[dhms]))")
+_DURATION_WHOLE = re.compile(r"(?:\d+(?:ms|[dhms]))+")
 
 
 def parse_duration(text: str) -> timedelta:
-    """ "30m", "2h", "90s", "1h30m", "7d", "0m" -> timedelta. Raises ValueError with a hint."""
+    """ "30m", "2h", "90s", "1h30m", "7d", "500ms", "0m" -> timedelta. Raises ValueError with a hint."""
     compact = text.strip().lower().replace(" ", "")
     if not _DURATION_WHOLE.fullmatch(compact):
         raise ValueError(f"bad duration {text!r} ({DURATION_HINT})")
@@ -41,13 +42,14 @@ def parse_duration(text: str) -> timedelta:
 
 
 def format_duration(value: timedelta) -> str:
-    """The inverse of parse_duration, exact: timedelta(minutes=90) -> "1h30m"; zero -> "0m"."""
-    seconds = int(value.total_seconds())
-    if seconds <= 0:
+    """The inverse of parse_duration, exact to the millisecond: timedelta(minutes=90) -> "1h30m",
+    timedelta(milliseconds=500) -> "500ms"; zero -> "0m"."""
+    millis = value // _UNITS["ms"]
+    if millis <= 0:
         return "0m"
     parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        count, seconds = divmod(seconds, size)
+    for unit in ("d", "h", "m", "s", "ms"):
+        count, millis = divmod(millis, _UNITS[unit] // _UNITS["ms"])
         if count:
             parts.append(f"{count}{unit}")
     return "".join(parts)

@@ -26,7 +26,8 @@ class RetryPolicy:
     max_attempts: int = 6  # per request, first attempt included (the 401 renewal is extra)
     # No answer at all (refused, reset, timed out): a wrong URL or region must fail in seconds, not minutes.
     max_transport_attempts: int = 4
-    backoff_base: float = 0.5  # seconds before the first retry of a 5xx/timeout, doubled each time
+    # seconds before the first retry of a 5xx/timeout, doubled each time: `[sweep] retry_backoff`
+    backoff_base: float = 0.5
     backoff_cap: float = 8.0
     max_retry_after: float = 300.0  # a longer Retry-After fails the request instead of stalling a sweep
 
