@@ -255,7 +255,7 @@ class _Fence:
         ttl = act_lease(engine.verify_timeout)
         if not await acquire(journal, self.conversation_id, engine.owner, ttl=ttl, now=now):
             raise StepFailed("another reaper took the conversation while this step waited to be sent again")
-        # the wall-time mark is taken in the worker, after the lease: as late as can be before sending
+        # the wall-time mark is taken once the lease is held again: as late as can be before sending
         until = datetime.now(UTC) + self.allowance
         if not await journalled(journal.step_sending, self.step_id, until=until):
             raise StepFailed("another look settled this step while it waited to be sent again: not sent")

@@ -12,11 +12,11 @@ from session_reaper.core.model import PendingStep, ScheduledRead
 from session_reaper.ledger.engine import LedgerUrlError, normalize_url
 from session_reaper.ledger.history import Failure, Grouping, RequestCost
 from session_reaper.ledger.journal import (
-    DEFAULT_LEASE_TTL,
     Clock,
     Ledger,
     default_owner,
 )
+from session_reaper.ledger.lease_journal import DEFAULT_LEASE_TTL
 from session_reaper.ledger.migrate import LedgerVersionError
 from session_reaper.ledger.opening import LedgerUnavailable
 

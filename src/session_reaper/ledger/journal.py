@@ -2,14 +2,14 @@
 
 The Ledger owns connections, transactions, the clock and the decision buffer; the SQL of each concept
 lives in its own module (sweeps, decisions, steps, own_messages, queue_names, read_schedule,
-discovery_windows, leases, history); the console's part and the read schedule's are mixins
-(console_journal, schedule_journal).
+discovery_windows, leases, history); the console's part, the read schedule's and the leases' are
+mixins (console_journal, schedule_journal, lease_journal).
 
 Every call is one short transaction on a pooled connection, so one `Ledger` may be shared by threads
 (the engine calls it from worker threads, engine/off_loop.py; on SQLite those calls take turns on
-`call_lock`). A step's intent is committed
-when `step_intent` returns — before the caller sends the request — and its outcome after; a crash
-in between leaves an open intent that `pending_steps` hands to recovery.
+`call_lock`). A step's intent is committed when `step_intent` returns — before the caller sends the
+request — and its outcome after; a crash in between leaves an open intent that `pending_steps` hands
+to recovery.
 
 Times: every write is stamped by `ledger.clock` (or an explicit `at=`). It defaults to the machine's
 UTC clock; the sweep should set it to the platform's clock so that journal times compare with the
@@ -23,7 +23,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Self
 
 from sqlalchemy.engine import Engine
@@ -32,17 +32,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from session_reaper.core.model import PendingStep
 from session_reaper.ledger import decisions as decision_sql
 from session_reaper.ledger import history as reports
-from session_reaper.ledger import leases as lease_sql
 from session_reaper.ledger import migrate, opening, own_messages, queue_names
 from session_reaper.ledger import steps as step_sql
 from session_reaper.ledger import sweeps as sweep_sql
 from session_reaper.ledger.console_journal import ConsoleJournal
 from session_reaper.ledger.engine import create_ledger_engine, normalize_url, writer
+from session_reaper.ledger.lease_journal import LeaseJournal
 from session_reaper.ledger.org_leases import OrgLeases
 from session_reaper.ledger.schedule_journal import ScheduleJournal
 
 Clock = Callable[[], datetime]
-DEFAULT_LEASE_TTL = timedelta(minutes=5)
 BUFFER_LIMIT = 200  # buffered decisions written in one statement; bounded so a crash loses little
 
 
@@ -54,7 +53,7 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class Ledger(ConsoleJournal, ScheduleJournal):
+class Ledger(ConsoleJournal, ScheduleJournal, LeaseJournal):
     def __init__(
         self,
         engine: Engine,
@@ -360,54 +359,6 @@ class Ledger(ConsoleJournal, ScheduleJournal):
         """A queue's name, or no name and the HTTP status that refused its read (403, 404)."""
         with self._writer.begin() as connection:
             queue_names.record(connection, queue_id, name, status, self._now(at))
-
-    # -- leases --------------------------------------------------------------------------------------
-
-    def claim(
-        self,
-        conversation_id: str,
-        owner: str | None = None,
-        *,
-        ttl: timedelta = DEFAULT_LEASE_TTL,
-        now: datetime | None = None,
-    ) -> bool:
-        """Take the conversation's lease unless another owner holds an unexpired one."""
-        with self._writer.begin() as connection:
-            return lease_sql.claim(connection, conversation_id, owner or self.owner, ttl, self._now(now))
-
-    def renew(
-        self,
-        conversation_id: str,
-        owner: str | None = None,
-        *,
-        ttl: timedelta = DEFAULT_LEASE_TTL,
-        now: datetime | None = None,
-    ) -> bool:
-        with self._writer.begin() as connection:
-            return lease_sql.renew(connection, conversation_id, owner or self.owner, ttl, self._now(now))
-
-    def lease_holder(self, conversation_id: str) -> tuple[str, datetime] | None:
-        with self.engine.connect() as connection:
-            return lease_sql.holder(connection, conversation_id)
-
-    def take_over(
-        self,
-        conversation_id: str,
-        previous: str,
-        owner: str | None = None,
-        *,
-        ttl: timedelta = DEFAULT_LEASE_TTL,
-        now: datetime | None = None,
-    ) -> bool:
-        """Take a lease whose holder is known to be dead (a killed process), without waiting for expiry."""
-        with self._writer.begin() as connection:
-            return lease_sql.take_over(
-                connection, conversation_id, owner or self.owner, previous, ttl, self._now(now)
-            )
-
-    def release(self, conversation_id: str, owner: str | None = None) -> bool:
-        with self._writer.begin() as connection:
-            return lease_sql.release(connection, conversation_id, owner or self.owner)
 
     # -- reports -------------------------------------------------------------------------------------
 
