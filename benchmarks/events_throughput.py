@@ -161,9 +161,8 @@ async def consume(uri: str, expected: int, conversations: int) -> dict[str, Any]
     events = GenesysEvents(api, heartbeat_timeout=60.0, clock_sync=10**6)
     events._channels = [_Channel(("v2.routing.queues.q.conversations.messages",), "bench", uri, gone=False)]
     watch = Watch(GenesysPlatform(api), Ledger.open("sqlite:///:memory:"), events, settings, apply=True)
-    await watch.engine.own.load(
-        api.clock.now() - settings.sweep.lookback - timedelta(days=1)
-    )  # as `run` does
+    # as `run` does
+    await watch.engine.own.load(api.clock.now() - settings.sweep.lookback - timedelta(days=1))
     counting = Counting(_Status(Metrics(), events, watch, 120.0), expected, conversations, watch)
     watch.hooks = counting
     listener = asyncio.create_task(watch._listen())  # the watch's own loop over the socket's signals

@@ -180,9 +180,8 @@ async def decide_pending(
     try:
         done = await _reconcile(engine, pending.conversation_id, operator, Selection(plan=plan))
     except BaseException:
-        await journalled(
-            journal.settle_pending, decision_id, Outcome.FAILED.value
-        )  # the sweeps may ask again
+        # the sweeps may ask again
+        await journalled(journal.settle_pending, decision_id, Outcome.FAILED.value)
         raise
     await journalled(journal.settle_pending, decision_id, done.line.outcome.value)
     return Approval(pending, status, done)

@@ -1,7 +1,7 @@
-"""What each attempt of a platform request tells: the guard told before and after it, the counters of
-what was sent, and the event a metrics hook receives. Kept apart from the transport (`http.py`), which
-fills them in, so that the adapter, the service's metrics and the benchmarks read them without the
-transport's internals.
+"""What each attempt of a platform request tells: the guard told before and after it (the engine's
+`Guard` port, which its fence implements), the counters of what was sent, and the event a metrics hook
+receives. Kept apart from the transport (`http.py`), which fills them in, so that the adapter, the
+service's metrics and the benchmarks read them without the transport's internals.
 """
 
 from __future__ import annotations
@@ -9,20 +9,15 @@ from __future__ import annotations
 import contextvars
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-
-class AttemptGuard(Protocol):
-    async def before_attempt(self) -> None: ...
-
-    async def answered(self) -> None: ...
-
+from session_reaper.engine.ports import Guard
 
 # Told of each attempt of the request under way (a retry included): `before_attempt` right before it
 # goes out (raising stops it unsent), `answered` once an answer came back. Set by the platform adapter
 # around one write: the engine's fence, which stops an act whose step another look settled, or whose
 # conversation another reaper holds, meanwhile, and marks in the journal what may still be on its way.
-BEFORE_EACH_ATTEMPT: contextvars.ContextVar[AttemptGuard | None] = contextvars.ContextVar(
+BEFORE_EACH_ATTEMPT: contextvars.ContextVar[Guard | None] = contextvars.ContextVar(
     "before_each_attempt", default=None
 )
 
