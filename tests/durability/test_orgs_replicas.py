@@ -59,12 +59,36 @@ def finished_sweeps(url: str) -> Counter[str]:
     return Counter(org for (org,) in rows)
 
 
-def wait_for_more_sweeps(url: str, orgs: list[str], more: int = 2) -> None:
-    """Every org swept `more` times again: a second act, if any were coming, would be in the log."""
+def wait_for_more_sweeps(url: str, orgs: list[str], *replicas: Replica, more: int = 2) -> None:
+    """Every org swept `more` times again: a second act, if any were coming, would be in the log.
+
+    On a timeout, what the replicas said (readiness, warnings and errors) goes into the failure: a CI
+    run once timed out here, and the counts alone could not tell a stuck pass from a lost org.
+    """
     before = finished_sweeps(url)
-    wait_until(
-        lambda: all(finished_sweeps(url)[o] >= before[o] + more for o in orgs), "more passes of every org"
-    )
+    try:
+        wait_until(
+            lambda: all(finished_sweeps(url)[o] >= before[o] + more for o in orgs),
+            "more passes of every org",
+            timeout=60,  # two passes take ~2 s; a CI run once saw one org's take over 30 s (not explained)
+        )
+    except AssertionError as exc:
+        said = [
+            f"{replica.name}: {replica.readyz() if replica.process.poll() is None else 'exited'}; "
+            + "; ".join(
+                " ".join(
+                    str(line[key])
+                    for key in ("timestamp", "event", "org", "conversation_id", "problem", "error", "reason")
+                    if line.get(key)
+                )
+                for line in replica.log_lines()[-200:]
+                if line.get("level") in ("warning", "error")
+            )[-3000:]
+            for replica in replicas
+        ]
+        raise AssertionError(
+            f"{exc}: before {dict(before)}, now {dict(finished_sweeps(url))}; {said}"
+        ) from None
 
 
 def test_three_orgs_on_two_replicas_each_conversation_acted_on_once_within_each_limit(
@@ -92,7 +116,7 @@ def test_three_orgs_on_two_replicas_each_conversation_acted_on_once_within_each_
             "every eligible conversation closed",
             timeout=40,
         )
-        wait_for_more_sweeps(postgres_url, list(deployment.orgs))
+        wait_for_more_sweeps(postgres_url, list(deployment.orgs), one, two)
         held = {"one": one.held(), "two": two.held()}
         exposed = {"one": one.metrics(), "two": two.metrics()}
         assert deployment.terminate() == {"one": 0, "two": 0}
@@ -232,7 +256,7 @@ def test_a_replica_sigkilled_mid_sweep_hands_its_orgs_over_and_nothing_is_done_t
         wait_until(lambda: survivor.held() == set(deployment.orgs), "the survivor holding every org")
         hand_over = time.monotonic() - killed
         wait_until(lambda: all(deployment.ended(c) for c in every), "every conversation closed", timeout=40)
-        wait_for_more_sweeps(postgres_url, list(deployment.orgs))
+        wait_for_more_sweeps(postgres_url, list(deployment.orgs), survivor)
         assert survivor.terminate() == 0  # the victim is gone already
     finally:
         deployment.stop()

@@ -72,8 +72,8 @@ def _serve(reaper: Reaper, config: Path, log: Path) -> subprocess.Popen[bytes]:
 
 
 def _judge(requests: list[dict[str, Any]], client_id: str) -> tuple[int, int, int]:
-    """(most requests in any 60 s window, 429s after the first minute, requests) for the client; the
-    figures (and every 429) are printed for docs.
+    """(most requests in any 60 s window, 429s after the first minute, requests after the first
+    minute) for the client; the figures (and every 429) are printed for docs.
 
     The token endpoint is left out: the platform does not count it against the limit.
     """
@@ -90,8 +90,9 @@ def _judge(requests: list[dict[str, Any]], client_id: str) -> tuple[int, int, in
             start += 1
         most = max(most, end - start + 1)
     late_429 = sum(1 for at, status in stamps if status == 429 and at > first + 60.0)
+    after_turn = sum(1 for at, _ in stamps if at > first + 60.0)
     print(f"\n{len(stamps)} requests, most in any 60 s: {most}, 429s: {sum(s == 429 for _, s in stamps)}")
-    return most, late_429, len(stamps)
+    return most, late_429, after_turn
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -149,6 +150,17 @@ def _kill_restart_loop(emulator: Any, workdir: Path) -> dict[str, Any]:
     return {"client": client_id, "exited": exited, "restarts": restarts}
 
 
+def _assert_pressed(most: int, after_turn: int) -> None:
+    """The run pressed on the limit, so that `most <= LIMIT` judged the pacing and not idleness: a
+    60 s window filled to within 10 % of it, and requests went on into the window's turn.
+
+    Not a total: how many requests fit in the turn's seconds depends on how fast the processes start
+    on a loaded machine (a CI run's restarts sent 34 there, a quiet machine's ~150), not on pacing.
+    """
+    assert most >= 0.9 * LIMIT, f"the busiest 60 s held {most} requests: the limit was never pressed on"
+    assert after_turn > 0, "nothing was sent after the first minute: the window's turn was not reached"
+
+
 @pytest.fixture(scope="module")
 def pacing_ledger(postgres_base: str) -> Iterator[str]:
     """The replicas' shared ledger: a PostgreSQL schema of this module's own."""
@@ -176,11 +188,11 @@ def paced_runs(tmp_path_factory: pytest.TempPathFactory, pacing_ledger: str) -> 
 def test_three_replicas_on_one_client_stay_under_its_limit_together(paced_runs: dict[str, Any]) -> None:
     run = paced_runs["replicas"]
     assert not run["exited"], run["exited"]
-    most, late_429, total = _judge(paced_runs["requests"], run["client"])
-    print(f"3 replicas: {total} requests, most in any 60 s: {most}, 429s after the first minute: {late_429}")
+    most, late_429, after_turn = _judge(paced_runs["requests"], run["client"])
+    print(f"3 replicas: {after_turn} requests after the first minute, 429s then: {late_429}")
     assert late_429 == 0
     assert most <= LIMIT
-    assert total >= 1.5 * LIMIT  # they went on past the first minute: its worth, then the next burst
+    _assert_pressed(most, after_turn)
 
 
 @pytest.mark.slow
@@ -191,9 +203,9 @@ def test_a_serve_killed_and_restarted_again_and_again_stays_under_the_limit(
 ) -> None:
     run = paced_runs["restarts"]
     assert not run["exited"], run["exited"]
-    most, late_429, total = _judge(paced_runs["requests"], run["client"])
-    print(f"{run['restarts']} restarts: {total} requests, most in any 60 s: {most}, late 429s: {late_429}")
+    most, late_429, after_turn = _judge(paced_runs["requests"], run["client"])
+    print(f"{run['restarts']} restarts: {after_turn} requests after the first minute, 429s then: {late_429}")
     assert run["restarts"] >= 15
     assert late_429 == 0
     assert most <= LIMIT
-    assert total >= 1.5 * LIMIT
+    _assert_pressed(most, after_turn)
