@@ -787,6 +787,7 @@ def soak(
             " ".join(sorted(f"{leg.purpose}:{leg.state}" for leg in world.conversations[cid].legs))
             for cid in world.open_ids
         )
+        backlog = backlog_at_end(world, reaper.config, clock.now())
     server.stop()
     log = reaper.stderr.read_text(errors="replace")
     log_tail = log[-4000:]
@@ -819,6 +820,7 @@ def soak(
         sockets,
     )
     result["openAtEndByShape"] = dict(shapes.most_common(8))
+    result["backlogAtEnd"] = backlog
     # left open by the last stop, before the settling pass (openIntentsAtEnd is after it)
     result["openIntentsAtStop"] = len(open_at_stop)
     result["midAct"] = {
@@ -895,6 +897,57 @@ def act_evidence(
         "steps": [list(row) for row in steps],
         "decisions": [list(row) for row in decisions],
         "log": [line[:600] for line in log.splitlines() if cid in line][-30:],
+    }
+
+
+OVERDUE_BUCKETS = (
+    (timedelta(hours=6), "over6h"),
+    (timedelta(hours=1), "over1h"),
+    (timedelta(minutes=10), "over10m"),
+)
+
+
+def backlog_at_end(world: Any, config: Path, now: datetime) -> dict[str, Any]:
+    """The conversations still open at the end, judged by serve's own rules on the platform's state:
+    how many the reaper would act on now, and how long past their threshold they are (the reaper's
+    backlog), beside those the rules leave open (in use, exempt, not yet due: the world's own).
+
+    Read from the emulator's generic view through the reaper's mapping and `rules.evaluate`, with serve's
+    policy from its config file. Without the reaper's record of its own texts, a warning it sent counts
+    as the agent's activity: a conversation warned and not yet closed is counted as not due (a backlog
+    on the low side, never one the rules would not show).
+    """
+    from genesys_emulator.views import generic_dict
+    from session_reaper.config.loading import load_settings
+    from session_reaper.core.rules import evaluate
+    from session_reaper.genesys.errors import MalformedResponse
+    from session_reaper.genesys.mapping import to_conversation
+
+    policy = load_settings(config).policy()
+    actions: Counter[str] = Counter()
+    overdue: Counter[str] = Counter()
+    late: list[float] = []
+    for cid in world.open_ids:
+        try:
+            verdict = evaluate(to_conversation(generic_dict(world.conversations[cid])), now, policy)
+        except MalformedResponse:
+            actions["unreadable"] += 1
+            continue
+        actions[f"{verdict.action.value}:{verdict.rule}" if verdict.acts else "left open"] += 1
+        if verdict.acts and verdict.since is not None and verdict.threshold is not None:
+            past = now - verdict.since - verdict.threshold
+            late.append(past.total_seconds())
+            for bound, name in OVERDUE_BUCKETS:
+                if past > bound:
+                    overdue[name] += 1
+                    break
+    late.sort()
+    return {
+        "open": sum(actions.values()),
+        "byVerdict": dict(actions.most_common()),
+        "dueNow": len(late),
+        "pastThreshold": {name: overdue[name] for _, name in reversed(OVERDUE_BUCKETS)},
+        "medianMinutesPastThreshold": round(late[len(late) // 2] / 60, 1) if late else None,
     }
 
 

@@ -106,7 +106,7 @@ def _conversation(
         raise _malformed(label, f"participants is {what}, not a list")
     if len(raw_participants) > MAX_PARTICIPANTS:
         raise _malformed(label, f"{len(raw_participants)} participants (more than {MAX_PARTICIPANTS})")
-    if not all(isinstance(raw, Mapping) for raw in raw_participants):
+    if not all(_is_object(raw) for raw in raw_participants):
         raise _malformed(label, "a participant is not a JSON object")
     participants: list[Participant] = []
     activities: list[Activity] = []
@@ -276,8 +276,14 @@ def parse_time(value: object) -> datetime | None:
 
 def _dicts(value: object) -> Iterable[Mapping[str, Any]]:
     if isinstance(value, list | tuple):
-        return [v for v in value if isinstance(v, Mapping)]
+        return [v for v in value if _is_object(v)]
     return []
+
+
+def _is_object(value: object) -> bool:
+    """A JSON object: a dict as parsed, checked first, since `isinstance` on the `Mapping` ABC costs
+    ~5x more and runs for every participant and message of every event."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _str(value: object) -> str | None:
