@@ -213,6 +213,6 @@ def busiest_minute(entries: list[dict[str, Any]]) -> int:
 
 
 def disconnects(log: list[dict[str, Any]], ids: list[str]) -> Counter[str]:
-    """Successful disconnect writes per conversation (the act; exactly once when closed)."""
-    counts = writes_per_conversation(log, ids)
+    """Disconnect writes per conversation, refused ones too (the act; exactly once when closed)."""
+    counts = writes_per_conversation(log, ids, refused_too=True)
     return Counter({cid: counts[cid]["disconnect:participant"] for cid in ids})

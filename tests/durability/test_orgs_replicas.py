@@ -159,7 +159,7 @@ def test_three_orgs_on_two_replicas_each_conversation_acted_on_once_within_each_
 
 def exactly_once(log: list[dict[str, Any]], ids: list[str]) -> dict[str, Counter[str]]:
     """The conversations whose writes were not each done exactly once (empty: all were)."""
-    counts = writes_per_conversation(log, ids)
+    counts = writes_per_conversation(log, ids, refused_too=True)
     return {
         cid: counts[cid]
         for cid in ids

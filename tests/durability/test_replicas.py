@@ -55,7 +55,7 @@ def test_row25_replicas_act_on_each_conversation_exactly_once(
     assert sum(acted) == CONVERSATIONS, acted
     assert sum(1 for n in acted if n > 0) >= 2, f"one replica did everything: {acted}"
     assert all(ended(conversation_view(cid)) for cid in ids)
-    counts = writes_per_conversation(emulator.requests(), ids)
+    counts = writes_per_conversation(emulator.requests(), ids, refused_too=True)  # a second send is refused
     for cid in ids:
         assert counts[cid]["disconnect:participant"] == 1, (cid, counts[cid])
         assert counts[cid]["annotate"] == 1, (cid, counts[cid])
