@@ -1,12 +1,14 @@
-"""`off_loop.journalled`: a journal call in a worker thread, run to its end if its caller is cancelled."""
+"""`off_loop`: a journal call in a worker thread, run to its end if its caller is cancelled (`read_of`: a
+read, given up at once), taking turns on the journal's call lock."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 
-from session_reaper.engine.off_loop import journalled
+from session_reaper.engine.off_loop import journalled, read_of
 from session_reaper.ledger import Ledger
 
 
@@ -76,3 +78,32 @@ def test_calls_on_an_in_memory_sqlite_ledger_take_turns_on_its_one_connection() 
     with ledger:
         ids = asyncio.run(main())
     assert sorted(ids) == list(range(min(ids), min(ids) + 40))
+
+
+def test_a_read_of_takes_the_journals_turn_and_a_cancelled_caller_does_not_wait_for_it() -> None:
+    """`read_of`: the readiness probe's and the console's reads; a probe that times out answers at once."""
+    ledger = Ledger.open("sqlite://")
+    lock = ledger.call_lock
+    assert lock is not None
+
+    async def main() -> tuple[float, str | None]:
+        with lock:
+            started = time.monotonic()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.2):
+                    await read_of(ledger, Ledger.schema_revision)
+                raise AssertionError("read while another call held the lock")
+            gave_up = time.monotonic() - started
+        return gave_up, await read_of(ledger, Ledger.schema_revision)
+
+    with ledger:
+        gave_up, revision = asyncio.run(main())
+    assert gave_up < 0.5
+    assert revision is not None
+
+
+def test_the_org_leases_take_turns_with_the_ledgers_calls() -> None:
+    with Ledger.open("sqlite://") as ledger, Ledger.open("sqlite://") as other:
+        assert ledger.org_leases.call_lock is ledger.call_lock is not None
+        assert ledger.for_org("x").org_leases.call_lock is ledger.call_lock
+        assert other.call_lock is not ledger.call_lock  # one lock per ledger
