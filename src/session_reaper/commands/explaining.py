@@ -36,7 +36,7 @@ async def explain(
 ) -> Explanation | None:
     """The explanation, or None when the platform has no such conversation."""
     try:
-        conversation = await platform.read(conversation_id, OwnMessages(journal).kinds(conversation_id))
+        conversation = await platform.read(conversation_id, await OwnMessages(journal).kinds(conversation_id))
     except Gone:
         return None
     now = platform.now()

@@ -26,6 +26,7 @@ from session_reaper.config import (
     Settings,
     SweepConfig,
 )
+from session_reaper.engine.off_loop import journalled
 from session_reaper.errors import EXIT_ACTION_FAILED as EXIT_ACTION_FAILED
 from session_reaper.errors import EXIT_AUTH as EXIT_AUTH
 from session_reaper.errors import EXIT_OK as EXIT_OK
@@ -122,7 +123,11 @@ async def open_runtime(
         ) as api:
             yield Runtime(own, api, journal, GenesysPlatform(api), organization.name)
     finally:
-        if journal is not shared:
-            journal.close()  # flushes its decisions; the connections stay the shared ledger's
-        if own_ledger:
-            shared.close()
+        try:
+            if journal is not shared:
+                # flushes its decisions (the connections stay the shared ledger's); off the loop and in
+                # turn, as the other orgs' loops may be calling the shared ledger meanwhile
+                await journalled(journal.close)
+        finally:
+            if own_ledger:
+                shared.close()

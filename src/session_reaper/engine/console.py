@@ -129,7 +129,7 @@ async def set_exempt(
     engine = _engine(base, owner)
     platform = engine.platform
     try:
-        conversation = await platform.read(conversation_id, engine.own.kinds(conversation_id))
+        conversation = await platform.read(conversation_id, await engine.own.kinds(conversation_id))
     except Gone:
         raise ConsoleRefused(f"conversation {conversation_id} not found", status=404) from None
     customers = conversation.with_role(Role.CUSTOMER)

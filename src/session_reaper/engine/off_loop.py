@@ -18,7 +18,13 @@ each call in a worker thread instead:
   shared connection, cannot take calls from two threads at once) take turns on that lock in the worker:
   in-process writers then queue on a lock rather than on SQLite's busy handler, which polls (sleeps of
   up to 100 ms) and is left to other processes. Other journals (PostgreSQL) run up to `WORKERS` calls
-  at once, the size of the ledger's connection pool.
+  at once, the size of the ledger's connection pool. The lock is the journal's own declaration
+  (`TakesTurns`, which `JournalPort` and the ledger's org leases carry): `journalled` takes that of the
+  object its call is a method of, `read_of` that of the journal it is handed explicitly.
+- Everything else in the process that calls the ledger while serve's loop runs (the console's reads,
+  the readiness probe, the org leases) goes through here too, so that an SQLite ledger never takes calls
+  from two threads at once. A read whose caller may give up (`read_of`: a probe's timeout) does not
+  hold its caller: cancelled, the caller goes on at once and the read ends alone in its worker.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, Protocol, TypeVar, runtime_checkable
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -48,10 +54,20 @@ def _workers() -> ThreadPoolExecutor:
         return _executor
 
 
+@runtime_checkable
+class TakesTurns(Protocol):
+    """A journal that says whether its calls must take turns: on `call_lock`, or (None) not at all."""
+
+    call_lock: threading.Lock | None
+
+
 def _lock_of(call: Callable[..., object]) -> threading.Lock | None:
-    """The lock the journal a bound method belongs to wants its calls to take turns on, if any."""
-    lock: threading.Lock | None = getattr(getattr(call, "__self__", None), "call_lock", None)
-    return lock
+    """The lock of the journal a bound method belongs to (`TakesTurns`); None for anything else."""
+    journal = getattr(call, "__self__", None)
+    return journal.call_lock if isinstance(journal, TakesTurns) else None
+
+
+_J = TypeVar("_J", bound=TakesTurns)
 
 
 def _locked(lock: threading.Lock | None, call: Callable[[], _T]) -> _T:
@@ -61,12 +77,18 @@ def _locked(lock: threading.Lock | None, call: Callable[[], _T]) -> _T:
         return call()
 
 
-async def journalled(call: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
-    """Run one journal call (a bound method of the journal) in a worker thread and await its result."""
+def _submit(
+    lock: threading.Lock | None, call: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
+) -> asyncio.Future[_T]:
     loop = asyncio.get_running_loop()
     context = contextvars.copy_context()  # the log context (conversation id) goes with the call
     bound = functools.partial(context.run, call, *args, **kwargs)
-    future = loop.run_in_executor(_workers(), _locked, _lock_of(call), bound)
+    return loop.run_in_executor(_workers(), _locked, lock, bound)
+
+
+async def journalled(call: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    """Run one journal call (a bound method of the journal) in a worker thread and await its result."""
+    future = _submit(_lock_of(call), call, *args, **kwargs)
     try:
         # shielded: a cancellation must not drop a call still queued for a worker (a lease's release)
         return await asyncio.shield(future)
@@ -83,3 +105,12 @@ async def journalled(call: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwa
         if not future.cancelled():
             future.exception()  # retrieved: its failure is the cancelled caller's no longer
         raise
+
+
+async def read_of(
+    journal: _J, read: Callable[Concatenate[_J, _P], _T], /, *args: _P.args, **kwargs: _P.kwargs
+) -> _T:
+    """`read(journal, ...)` in a worker thread, taking turns on the journal's `call_lock`: `read` is any
+    function of it (`Ledger.schema_revision`, a report's queries). Cancelled (a probe's timeout), the
+    caller goes on at once; the read still runs to its end in its worker, or never starts."""
+    return await _submit(journal.call_lock, read, journal, *args, **kwargs)

@@ -1,8 +1,8 @@
 """The reaper's own texts (warnings, closing texts) by conversation: they never reset a rule's clock.
 
 Loaded once per sweep from the journal (one query instead of one per conversation); a text sent in
-this sweep is added as soon as it is journalled. Outside a sweep (`explain`) the journal is asked for
-the one conversation read.
+this sweep is added as soon as it is journalled. Outside a sweep (`explain`, the console's acts) the
+journal is asked, off the event loop, for the one conversation read.
 """
 
 from __future__ import annotations
@@ -34,14 +34,20 @@ class OwnMessages:
             loaded.setdefault(conversation_id, {})[message_id] = kind
         self._loaded = loaded
 
-    def kinds(self, conversation_id: str) -> dict[str, ActivityKind]:
-        # Synchronous (the events port calls it on the loop for each frame): once `load`ed, as every
-        # sweep and the events mode do, no journal call; unloaded (`explain`) it asks per conversation.
+    async def kinds(self, conversation_id: str) -> dict[str, ActivityKind]:
+        # Once `load`ed, as every sweep and the events mode are, no journal call; unloaded (`explain`,
+        # the console's acts) the journal is asked for this conversation, off the loop.
         if self._loaded is None:
-            own = self._journal.reaper_messages(conversation_id)
+            own = await journalled(self._journal.reaper_messages, conversation_id)
         else:
             own = self._loaded.get(conversation_id, {})
         return {mid: own_activity(kind) for mid, kind in own.items()}
+
+    def loaded_kinds(self, conversation_id: str) -> dict[str, ActivityKind]:
+        """`kinds` without a journal call, for the events port (on the loop, for each frame): once loaded."""
+        if self._loaded is None:
+            raise RuntimeError("the reaper's own texts are not loaded: `await load(...)` first")
+        return {mid: own_activity(kind) for mid, kind in self._loaded.get(conversation_id, {}).items()}
 
     def add(self, conversation_id: str, message_id: str, kind: str) -> None:
         """A text just journalled: known to the rest of this sweep at once."""

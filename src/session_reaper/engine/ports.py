@@ -8,6 +8,7 @@ knowing which platform it speaks to (genesys/errors.py derives its hierarchy fro
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -154,6 +155,9 @@ class PlatformPort(Protocol):
 class JournalPort(Protocol):
     # Journal times must compare with the platform's: the engine sets this to the platform's clock.
     clock: Callable[[], datetime]
+    # The engine calls the journal from worker threads (engine/off_loop.py): those calls take turns on
+    # this lock when the journal cannot take two at once (SQLite), and run side by side when it is None.
+    call_lock: threading.Lock | None
 
     # -- sweeps
     def start_sweep(self, apply: bool, *, owner: str | None = None) -> int: ...

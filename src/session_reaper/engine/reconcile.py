@@ -154,7 +154,7 @@ async def _reconcile(
         if recovered == "held":  # not now: the one holding it settles it, or its lease runs out
             return _unread(conversation_id, trigger, Outcome.DEFERRED, HELD_REASON, platform.now())
     try:
-        conversation = await platform.read(conversation_id, engine.own.kinds(conversation_id))
+        conversation = await platform.read(conversation_id, await engine.own.kinds(conversation_id))
     except Gone:
         now = platform.now()
         if selection.named(conversation_id):  # asked for by id: say it is not there

@@ -153,7 +153,7 @@ async def _settle(
     died while it was in flight): "not there" would then be read as "not sent" too soon."""
     cid = pending.conversation_id
     try:
-        conversation = await platform.read(cid, own.kinds(cid))
+        conversation = await platform.read(cid, await own.kinds(cid))
     except Gone:
         await journalled(ledger.step_outcome, pending.step_id, "resolved-gone")
         return True

@@ -97,7 +97,7 @@ async def _execute(
         steps = plan(decided, verdict, engine.close)
         if all(step.kind is StepKind.VERIFY for step in steps):
             # Nothing to write: the re-check alone says whether what was decided still holds.
-            run.last_seen = await platform.recheck(decided.id, engine.own.kinds(decided.id))
+            run.last_seen = await platform.recheck(decided.id, await engine.own.kinds(decided.id))
             why = _changed(engine, decided, run.last_seen)
             if why is not None:
                 return _cancelled(line, why)
@@ -269,7 +269,7 @@ class _Fence:
 async def _recheck(engine: Engine, run: Execution, own: set[str]) -> str | None:
     """Read the media view again; why acting now would be wrong, or None."""
     cid = run.conversation_id
-    latest = await engine.platform.recheck(cid, engine.own.kinds(cid))
+    latest = await engine.platform.recheck(cid, await engine.own.kinds(cid))
     before = run.last_seen if run.last_seen is not None else run.decided
     run.last_seen = latest
     return _changed(engine, before, latest, own)
@@ -346,7 +346,7 @@ async def _wait_for_end(engine: Engine, run: Execution, sent: list[Step]) -> boo
     delay = engine.poll_interval
     cid = run.conversation_id
     while True:
-        seen = await engine.platform.read(cid, engine.own.kinds(cid))
+        seen = await engine.platform.read(cid, await engine.own.kinds(cid))
         run.last_seen = seen
         if all(p.ended for p in seen.participants):
             return True

@@ -97,7 +97,7 @@ class Sweep:
 
     async def read(self, conversation_id: str) -> Conversation:
         """The generic view, with the reaper's own texts known (`explain`)."""
-        return await self.platform.read(conversation_id, self.engine.own.kinds(conversation_id))
+        return await self.platform.read(conversation_id, await self.engine.own.kinds(conversation_id))
 
     async def run(self) -> SweepResult:
         started = time.monotonic()

@@ -150,7 +150,7 @@ class Watch(WatchSweeps):
             await self.events.aclose()
 
     async def _listen(self) -> None:
-        async for signal in self.events.signals(self.engine.own.kinds):
+        async for signal in self.events.signals(self.engine.own.loaded_kinds):
             if isinstance(signal, ConversationEvent):
                 self._event(signal)
             elif isinstance(signal, Connected):

@@ -73,7 +73,6 @@ class Ledger(ConsoleJournal, ScheduleJournal, LeaseJournal):
         self._owns_engine = _owns_engine
         self._buffer: list[dict[str, Any]] = []
         self._buffer_lock = threading.Lock()
-        self.org_leases = OrgLeases(engine)
         # Held around each call the engine makes from its worker threads (engine/off_loop.py): SQLite
         # takes one writer at a time (in memory, over one shared connection that two threads must never
         # use at once), so in-process callers take turns here instead of polling its busy handler.
@@ -81,6 +80,7 @@ class Ledger(ConsoleJournal, ScheduleJournal, LeaseJournal):
         self.call_lock: threading.Lock | None = _call_lock
         if _call_lock is None and engine.dialect.name == "sqlite":
             self.call_lock = threading.Lock()
+        self.org_leases = OrgLeases(engine, self.call_lock)
 
     def for_org(self, org: str | None) -> Ledger:
         """The same ledger as one organization's engine sees it: its sweeps, decisions and read schedule

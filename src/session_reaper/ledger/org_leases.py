@@ -10,6 +10,7 @@ replicas alive divide the orgs evenly. Times are the caller's `now`.
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -47,9 +48,10 @@ def forget(connection: Connection, owner: str) -> None:
 class OrgLeases:
     """The org leases of one ledger (`Ledger.org_leases`): each call one short transaction."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, call_lock: threading.Lock | None = None) -> None:
         self.engine = engine
         self._writer = writer(engine)
+        self.call_lock = call_lock  # the ledger's (SQLite): its calls off the loop take turns with its own
 
     def claim(self, org: str, owner: str, *, ttl: timedelta, now: datetime) -> bool:
         with self._writer.begin() as connection:

@@ -7,7 +7,6 @@ through the engine (`engine/console.py`), journalled with the operator's name.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from session_reaper.commands.report.collect import collect_recent, parse_since
 from session_reaper.core.approvals import PendingDecision
 from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.engine import console as acts
+from session_reaper.engine.off_loop import journalled, read_of
 from session_reaper.engine.ports import PlatformError
 from session_reaper.engine.reconcile import Reconciled, Trigger
 from session_reaper.redaction import redact
@@ -143,7 +143,7 @@ class ConsoleApi:
         rows: list[tuple[datetime, dict[str, Any]]] = []
         for name, target in targets.current().items():  # each org's own ledger view: its rows only
             now = self.now(target)
-            for p in await asyncio.to_thread(target.runtime.ledger.pending_decisions, now):
+            for p in await journalled(target.runtime.ledger.pending_decisions, now):
                 row = _pending_json(p, now)
                 rows.append((p.created_at, row | {"org": name} if targets.named else row))
         if targets.named:
@@ -157,17 +157,17 @@ class ConsoleApi:
         except ValueError as exc:
             return refusal(400, "bad-request", f"since: {exc}")
         try:  # the service's own open ledger: an in-memory one (demo --console) exists only there
-            data = await asyncio.to_thread(collect_recent, self.targets.ledger(), since)
+            data = await read_of(self.targets.ledger(), collect_recent, since)
         except SQLAlchemyError as exc:  # never the driver's text: it may hold the URL and its password
             return refusal(503, "ledger", f"cannot read the ledger ({type(exc).__name__})")
         return JSONResponse(to_json(data))
 
     # -- acting -----------------------------------------------------------------------------------
 
-    def _settled(self, done: Reconciled, target: ConsoleTarget) -> None:
+    async def _settled(self, done: Reconciled, target: ConsoleTarget) -> None:
         """What a console act did, in the live view at once; the next pass reads it again anyway."""
         target.live.update(done)
-        target.read_again(done.line.conversation_id)
+        await target.read_again(done.line.conversation_id)
 
     def _target(self, conversation_id: str) -> ConsoleTarget:
         """The org the conversation is in: the one whose live view holds it (refused when none does)."""
@@ -185,7 +185,7 @@ class ConsoleApi:
         cid = request.path_params["conversation_id"]
         service = self._target(cid)
         done = await acts.close_now(service.console_engine, cid, who.name, owner=service.console_owner)
-        self._settled(done, service)
+        await self._settled(done, service)
         line = done.line
         log.info("console close", conversation_id=cid, operator=who.name, outcome=line.outcome.value)
         body = line.to_json() | {"operator": who.name}
@@ -205,7 +205,7 @@ class ConsoleApi:
         entry = service.live.get(cid)
         if entry is not None:
             entry.exempt = value
-        service.read_again(cid)
+        await service.read_again(cid)
         log.info("console exempt", conversation_id=cid, operator=who.name, exempt=value)
         return JSONResponse({"conversationId": cid, "exempt": value})
 
@@ -223,7 +223,7 @@ class ConsoleApi:
         )
         result: dict[str, Any] = {"decisionId": decision_id, "status": answer.status}
         if answer.done is not None:
-            self._settled(answer.done, service)
+            await self._settled(answer.done, service)
             result |= {"outcome": answer.done.line.outcome.value, "reason": answer.done.line.reason}
             result["steps"] = list(answer.done.line.steps)
         elif answer.pending.outcome is not None:
@@ -238,7 +238,7 @@ class ConsoleApi:
         current = targets.current()
         if not targets.named:
             return next(iter(current.values()))
-        pending = await asyncio.to_thread(targets.ledger().pending_decision, decision_id)
+        pending = await journalled(targets.ledger().pending_decision, decision_id)
         if pending is None:
             raise acts.ConsoleRefused(f"no pending decision {decision_id}", status=404)
         target = current.get(pending.org)

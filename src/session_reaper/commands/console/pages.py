@@ -15,7 +15,6 @@ shows an act's buttons only to an operator; the API refuses a viewer whatever th
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from functools import cache
@@ -35,6 +34,7 @@ from session_reaper.commands.report import html as report_html
 from session_reaper.commands.report.collect import collect_recent, parse_since
 from session_reaper.commands.report.wording import period_text
 from session_reaper.core.catalog import RULES
+from session_reaper.engine.off_loop import read_of
 
 ROOT = "/console"
 API = "/api/console"
@@ -212,7 +212,7 @@ class Pages:
         except ValueError as exc:
             error = f"Period {since!r}: {exc}. Showing {DEFAULT_PERIOD}."
             since, period = DEFAULT_PERIOD, parse_since(DEFAULT_PERIOD)
-        data = await asyncio.to_thread(collect_recent, self.api.targets.ledger(), period)
+        data = await read_of(self.api.targets.ledger(), collect_recent, period)
         periods = list(PERIODS)
         if since not in dict(periods):
             periods.append((since, f"the last {since}"))

@@ -30,7 +30,7 @@ class ConsoleTarget(Protocol):
     console_engine: Engine
     console_owner: str
 
-    def read_again(self, conversation_id: str) -> None: ...
+    async def read_again(self, conversation_id: str) -> None: ...
 
 
 @dataclass(frozen=True)

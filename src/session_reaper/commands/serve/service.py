@@ -19,13 +19,14 @@ from session_reaper.config import Settings
 from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.core.rules import Action
 from session_reaper.engine.leasing import new_owner
-from session_reaper.engine.off_loop import journalled
+from session_reaper.engine.off_loop import journalled, read_of
 from session_reaper.engine.own_messages import OwnMessages
 from session_reaper.engine.read_schedule import policy_fingerprint
 from session_reaper.engine.reconcile import Engine, Reconciled
 from session_reaper.engine.sweep import NotBefore, Sweep, SweepResult
 from session_reaper.errors import ReaperError, describe
 from session_reaper.genesys.errors import AuthenticationFailed, GenesysError, PermissionMissing
+from session_reaper.ledger import Ledger
 from session_reaper.telemetry import logs
 from session_reaper.telemetry.metrics import Metrics, OrgMetrics
 
@@ -176,13 +177,17 @@ class Service:
         if gone:
             log.info("ledger pruned", decisions=gone, older_than=str(retention))
 
-    def read_again(self, conversation_id: str) -> None:
+    async def read_again(self, conversation_id: str) -> None:
         """The next pass reads this conversation (a person changed it: an exemption lifted, a close)."""
-        self.not_before.remember(conversation_id, None)
+        self.not_before.remember(conversation_id, None)  # at once: a pass starting meanwhile sees it
         try:
             now = self.runtime.api.clock.now()
-            self.runtime.ledger.save_read_schedule(
-                policy_fingerprint(self.settings), now, {}, {conversation_id}
+            await journalled(  # off the loop, as the engine's calls
+                self.runtime.ledger.save_read_schedule,
+                policy_fingerprint(self.settings),
+                now,
+                {},
+                {conversation_id},
             )
         except Exception as exc:  # an optimisation only: the backstop re-read comes anyway
             log.warning("read schedule not updated", conversation_id=conversation_id, error=str(exc))
@@ -256,7 +261,7 @@ class Service:
         """Each check's problem, or "ok"."""
         checks = {
             "token": await self._token_check(),
-            "ledger": await _check(asyncio.to_thread(self.runtime.ledger.schema_revision)),
+            "ledger": await _check(read_of(self.runtime.ledger, Ledger.schema_revision)),
             "permissions": "ok",
             "shutdown": "stopping" if self.stopping.is_set() else "ok",
         }

@@ -27,6 +27,7 @@ from session_reaper.commands.serve.org_loop import OrgLoop, RuntimeOpener
 from session_reaper.commands.serve.service import log
 from session_reaper.config import Settings
 from session_reaper.engine.leasing import holder_is_dead, new_owner
+from session_reaper.engine.off_loop import journalled
 from session_reaper.ledger import Ledger
 from session_reaper.telemetry.metrics import Metrics
 
@@ -96,9 +97,9 @@ class Shard:
     async def tick(self) -> None:
         now = self.clock()
         self.ticks += 1
-        alive = await asyncio.to_thread(self.leases.heartbeat, self.owner, ttl=self.lease, now=now)
+        alive = await journalled(self.leases.heartbeat, self.owner, ttl=self.lease, now=now)
         for gone in [r for r in alive if r != self.owner and holder_is_dead(r)]:
-            await asyncio.to_thread(self.leases.forget, gone)  # killed on this host: no longer sharing
+            await journalled(self.leases.forget, gone)  # killed on this host: no longer sharing
             alive.remove(gone)
         self.replicas = alive
         for name in list(self.loops):
@@ -108,7 +109,7 @@ class Shard:
                 log.error("organization loop ended by itself: starting it again", org=name)
                 self.loops.pop(name)
                 self._start(name)
-            renewed = await asyncio.to_thread(self.leases.renew, name, self.owner, ttl=self.lease, now=now)
+            renewed = await journalled(self.leases.renew, name, self.owner, ttl=self.lease, now=now)
             if not renewed:
                 log.warning("organization lost: another replica holds it now", org=name)
                 loop = self.loops.pop(name)
@@ -123,7 +124,7 @@ class Shard:
             self.handing_over[name] = asyncio.create_task(self._wind_down(loop, release=True))
         if len(self.loops) >= share:
             return
-        holders = await asyncio.to_thread(self.leases.holders)
+        holders = await journalled(self.leases.holders)
         for name in sorted(self.orgs):
             if len(self.loops) >= share:
                 break
@@ -133,7 +134,7 @@ class Shard:
                 return
             if await self._take(name, holders.get(name), now):
                 if self.stopping.is_set():  # stopped while claiming: give it straight back
-                    await asyncio.to_thread(self.leases.release, name, self.owner)
+                    await journalled(self.leases.release, name, self.owner)
                     return
                 self._start(name)
 
@@ -143,11 +144,11 @@ class Shard:
             if not holder_is_dead(previous):
                 return False
             log.info("taking over an organization from a replica that died", org=name, previous=previous)
-            await asyncio.to_thread(self.leases.forget, previous)
-            return await asyncio.to_thread(
+            await journalled(self.leases.forget, previous)
+            return await journalled(
                 self.leases.take_over, name, self.owner, previous, ttl=self.lease, now=now
             )
-        return await asyncio.to_thread(self.leases.claim, name, self.owner, ttl=self.lease, now=now)
+        return await journalled(self.leases.claim, name, self.owner, ttl=self.lease, now=now)
 
     def _start(self, name: str) -> None:
         org = self.orgs[name]
@@ -163,7 +164,7 @@ class Shard:
         try:
             await loop.finish(grace if grace is not None else self.lease.total_seconds())
             if release:
-                await asyncio.to_thread(self.leases.release, loop.name, self.owner)
+                await journalled(self.leases.release, loop.name, self.owner)
         finally:
             self.handing_over.pop(loop.name, None)
 
@@ -181,9 +182,9 @@ class Shard:
         await asyncio.gather(*self.handing_over.values(), return_exceptions=True)
         for loop in loops:
             with contextlib.suppress(Exception):  # the lease then runs out by itself
-                await asyncio.to_thread(self.leases.release, loop.name, self.owner)
+                await journalled(self.leases.release, loop.name, self.owner)
         with contextlib.suppress(Exception):
-            await asyncio.to_thread(self.leases.forget, self.owner)
+            await journalled(self.leases.forget, self.owner)
         return all(finished)
 
     async def readiness(self) -> dict[str, str]:
@@ -191,7 +192,7 @@ class Shard:
         detail: dict[str, str] = {}
         holders: dict[str, tuple[str, datetime]] = {}
         with contextlib.suppress(Exception):
-            holders = await asyncio.to_thread(self.leases.holders)
+            holders = await journalled(self.leases.holders)
         for name in sorted(self.orgs):
             loop = self.loops.get(name)
             if loop is not None:

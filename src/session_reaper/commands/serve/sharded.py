@@ -32,6 +32,7 @@ from session_reaper.commands.serve.service import _check, log
 from session_reaper.commands.serve.serving import serving
 from session_reaper.commands.serve.shard import DEFAULT_ORG_LEASE, OrgSpec, Shard
 from session_reaper.config import Organization, Settings
+from session_reaper.engine.off_loop import read_of
 from session_reaper.genesys.attempts import ResponseEvent
 from session_reaper.ledger import Ledger
 from session_reaper.telemetry.metrics import Metrics, OrgMetrics
@@ -69,7 +70,7 @@ def create_app(
 
     async def readyz(_: Request) -> Response:
         checks = {
-            "ledger": shard.ledger_problem or await _check(asyncio.to_thread(ledger.schema_revision)),
+            "ledger": shard.ledger_problem or await _check(read_of(ledger, Ledger.schema_revision)),
             "shutdown": "stopping" if shard.stopping.is_set() else "ok",
         }
         ready = all(value == "ok" for value in checks.values())
