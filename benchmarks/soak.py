@@ -642,6 +642,10 @@ def soak(
 ) -> dict[str, Any]:
     server = EmulatorServer(rate_limit=LIMIT, seed="none")
     world = stepped(server.world)
+    # serve sleeps on real time: the count's reset (and a 429's wait) in its seconds, not virtual ones.
+    # Unscaled, a virtual minute filled to the budget held every request for up to 60 s of wall time
+    # (two virtual hours at 120x): a stall a faster machine met often (re-check to write, max 60 s).
+    world.registry.wait_scale = 1 / speedup
     world.requests = ServedLog(maxlen=world.requests.maxlen)
     acts = ActLog(world, Thresholds()).install()
     rechecks = Rechecks(world).install()

@@ -53,6 +53,11 @@ class Registry:
         # Real time by default: that is what a rate-limited client lives by. On the virtual clock, a
         # driver that steps time (benchmarks over a virtual day) gets N requests per virtual minute.
         self.rate_on_virtual_clock = rate_on_virtual_clock
+        # The client's seconds per second of the count's clock, for what it is told to wait (the
+        # reset and a 429's Retry-After). A driver that steps the virtual clock N times faster than real
+        # time sets 1/N: a client sleeps on its own clock, and "60 s until the count falls" said in
+        # virtual seconds would hold it back for N virtual minutes.
+        self.wait_scale = 1.0
         self.clients: dict[str, Client] = {}
         self.tokens: dict[str, tuple[Client, datetime]] = {}
         self.add_client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, ["*"], default_rate_limit, 86400)
@@ -123,7 +128,7 @@ class Registry:
         while recent and recent[0] <= now - A.RATE_WINDOW_SECONDS:
             recent.popleft()
         if len(recent) >= client.rate_limit:
-            wait = max(1, math.ceil(recent[0] + A.RATE_WINDOW_SECONDS - now))
+            wait = max(1, math.ceil(recent[0] + A.RATE_WINDOW_SECONDS - now)) * self._scale()
             raise PlatformError(
                 429,
                 "too.many.requests",
@@ -141,11 +146,18 @@ class Registry:
             recent.popleft()
         # Until the count next falls: when the oldest counted request leaves the window.
         reset = math.ceil(recent[0] + A.RATE_WINDOW_SECONDS - now) if recent else A.RATE_WINDOW_SECONDS
+        scale = self._scale()
+        # whole seconds, as the platform sends them; a scaled wait needs the fraction (a virtual minute
+        # may be half a second of the client's)
+        said = str(max(1, int(reset))) if scale == 1.0 else f"{max(1, int(reset)) * scale:.3f}"
         return {
             A.RATE_HEADER_ALLOWED: str(client.rate_limit),
             A.RATE_HEADER_COUNT: str(len(recent)),
-            A.RATE_HEADER_RESET: str(max(1, int(reset))),
+            A.RATE_HEADER_RESET: said,
         }
+
+    def _scale(self) -> float:
+        return self.wait_scale if self.rate_on_virtual_clock else 1.0
 
 
 def _basic(authorization: str | None) -> tuple[str, str] | None:
