@@ -31,6 +31,7 @@ from session_reaper.genesys.regions import resolve
 from session_reaper.ledger import Ledger
 from session_reaper.ledger.schema import steps
 from tests.engine.test_reconcile_alone import chat
+from tests.helpers.loop_turns import loop_turns
 from tests.ledger.conftest import postgres_base, postgres_url  # noqa: F401  (fixtures)
 
 
@@ -46,33 +47,18 @@ def slowed(ledger: Ledger, delay: float) -> None:
 def sweep_with_ticker(
     emulator: Any, ledger: Ledger, settings: Settings, ids: list[str]
 ) -> tuple[float, float]:
-    """Run one applied pass over `ids`; (its wall time, the longest the loop was kept from a 20 ms tick)."""
+    """Run one applied pass over `ids`; (its wall time, the longest the loop was kept from its next turn)."""
 
     async def main() -> tuple[SweepResult, float, float]:
         async with GenesysApi.connect(resolve(None, emulator.base_url), "emulator", "emulator-secret") as api:
             sweep = Sweep(
                 GenesysPlatform(api), ledger, settings, apply=True, selection=Selection(only=tuple(ids))
             )
-            loop = asyncio.get_running_loop()
-            longest = 0.0
-            done = asyncio.Event()
-
-            async def tick() -> None:
-                nonlocal longest
-                while not done.is_set():
-                    before = loop.time()
-                    await asyncio.sleep(0.02)
-                    longest = max(longest, loop.time() - before - 0.02)
-
-            ticker = asyncio.create_task(tick())
-            started = time.monotonic()
-            try:
+            async with loop_turns() as turns:
+                started = time.monotonic()
                 result = await sweep.run()
-            finally:
                 elapsed = time.monotonic() - started
-                done.set()
-                await ticker
-            return result, elapsed, longest
+            return result, elapsed, turns.longest_stall
 
     result, elapsed, longest = asyncio.run(main())
     assert result.aborted is None and result.unfinished is None

@@ -18,6 +18,7 @@ from session_reaper.engine.off_loop import journalled, read_of
 from session_reaper.engine.own_messages import OwnMessages
 from session_reaper.engine.ports import JournalPort
 from session_reaper.ledger import Ledger
+from tests.helpers.loop_turns import loop_turns
 
 
 class SlowJournal:
@@ -37,18 +38,9 @@ def test_a_call_runs_in_a_worker_and_the_loop_runs_on() -> None:
     journal = SlowJournal(0.3)
 
     async def main() -> tuple[str, int]:
-        ticks = 0
-
-        async def tick() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        ticker = asyncio.create_task(tick())
-        result = await journalled(journal.write, "intent")
-        ticker.cancel()
-        return result, ticks
+        async with loop_turns() as turns:
+            result = await journalled(journal.write, "intent")
+        return result, turns.counted
 
     result, ticks = asyncio.run(main())
     assert result == "intent"
@@ -110,22 +102,10 @@ def test_own_texts_of_an_unloaded_conversation_are_read_off_the_loop() -> None:
     own = OwnMessages(cast(JournalPort, journal))
 
     async def main() -> tuple[object, int]:
-        ticks_while_waiting = 0
-
-        async def tick() -> None:
-            nonlocal ticks_while_waiting
-            while True:
-                await asyncio.sleep(0.01)
-                if not journal.gate.is_set():
-                    ticks_while_waiting += 1
-                    if ticks_while_waiting >= 5 and journal.entered.is_set():
-                        journal.gate.set()  # the loop ran while the read waited: let it finish
-
-        ticker = asyncio.create_task(tick())
-        kinds = own.kinds("c-1")
-        found = await kinds if inspect.isawaitable(kinds) else kinds  # kinds was synchronous once
-        ticker.cancel()
-        return found, ticks_while_waiting
+        async with loop_turns(journal.gate, journal.entered) as turns:
+            kinds = own.kinds("c-1")
+            found = await kinds if inspect.isawaitable(kinds) else kinds  # kinds was synchronous once
+        return found, turns.counted
 
     found, ticks = asyncio.run(main())
     assert found == {"m-1": own_activity("warning")}

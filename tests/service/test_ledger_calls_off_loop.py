@@ -29,6 +29,7 @@ from session_reaper.core.model import ScheduledRead
 from session_reaper.engine.read_schedule import policy_fingerprint
 from session_reaper.ledger import Ledger
 from session_reaper.telemetry.metrics import Metrics
+from tests.helpers.loop_turns import loop_turns
 
 
 class Gated(Ledger):
@@ -89,21 +90,9 @@ def test_a_console_acts_read_again_saves_the_schedule_off_the_loop(ledger: Gated
     service = service_on(ledger)
 
     async def main() -> int:
-        ticks_while_saving = 0
-
-        async def tick() -> None:
-            nonlocal ticks_while_saving
-            while True:
-                await asyncio.sleep(0.01)
-                if not ledger.gate.is_set():
-                    ticks_while_saving += 1
-                    if ticks_while_saving >= 5 and ledger.entered.is_set():
-                        ledger.gate.set()  # the loop ran while the schedule was saved: let it finish
-
-        ticker = asyncio.create_task(tick())
-        await settled(service.read_again("c-1"))
-        ticker.cancel()
-        return ticks_while_saving
+        async with loop_turns(ledger.gate, ledger.entered) as turns:
+            await settled(service.read_again("c-1"))
+        return turns.counted
 
     ticks = asyncio.run(main())
     assert ticks >= 5, "the loop stood still while the read schedule was saved"
