@@ -247,7 +247,9 @@ def test_the_interval_includes_every_conversation_started_on_a_day_it_touches(
         "day19": "2026-11-19T01:00:00Z",
         "day20-late": "2026-11-20T23:59:00Z",
         "day21-early": "2026-11-21T00:00:00Z",
-        "day21-late": "2026-11-21T23:59:59Z",
+        # not 23:59:59: each start is `now` (read once, above) minus an age, so it moves later by the
+        # real time the creations take; a second of that would carry it into the 22nd
+        "day21-late": "2026-11-21T23:58:00Z",
         "day22": "2026-11-22T00:01:00Z",
     }
     now = emulator.now()
