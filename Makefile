@@ -41,7 +41,8 @@ bench: $(STAMP)
 
 # A virtual week of `serve --apply` under a fault schedule (~17 min wall); not part of `make test`
 # (tests/test_soak_smoke.py runs its one-hour smokes there). Figures: benchmarks/results.json "soak";
-# docs/reliability.md. The events mode with its socket faults: make soak SOAK_ARGS="--mode events --wall 3600".
+# docs/reliability.md. The events mode with its socket faults, at a speed-up one serve keeps up with (120x,
+# 84 min; run R): make soak SOAK_ARGS="--mode events --wall 5040".
 soak: $(STAMP)
 	$(BIN)/python -m benchmarks.soak $(SOAK_ARGS)
 

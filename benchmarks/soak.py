@@ -70,6 +70,10 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results.json"
 LIMIT = 300  # the platform's requests per minute for one OAuth client
 STEP = 60.0  # virtual seconds per clock step
+# serve's default cap (200 closes a window) at the default `reconcile_interval` (10 min) is 1,200 closes a
+# virtual hour; the soak's window is a virtual hour (its reconcile_interval), so the same rate is 1,200 a
+# window. Left at 200, the cap bound the required world in the events mode: closes deferred for hours.
+EVENTS_MAX_CLOSES = 1200
 QUIET_WAIT = 0.05  # real seconds a step waits for the requests being served to be answered
 REQUEST_TIMEOUT = 5  # real seconds: `[sweep] request_timeout` of the reaper under test
 SLOW_MS = 8_000  # the slow-answer fault: past the timeout
@@ -1089,6 +1093,10 @@ def vars_of_close(close: Any) -> dict[str, Any]:
     }
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="one virtual hour, a few faults, < 60 s")
@@ -1098,7 +1106,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arrivals", type=float, default=300.0, help="new conversations per virtual hour")
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument(
-        "--max-closes", type=int, default=None, help="serve's [sweep] max_closes (default: its own, 200)"
+        "--max-closes",
+        type=int,
+        default=None,
+        help="serve's [sweep] max_closes (default: its own, 200; in the events mode 1200, EVENTS_MAX_CLOSES)",
     )
     parser.add_argument(
         "--concurrency", type=int, default=None, help="serve's [sweep] concurrency (default: its own, 8)"
@@ -1120,6 +1131,10 @@ def main(argv: list[str] | None = None) -> int:
         args.wall = 30.0 if args.smoke else 1000.0
     if args.chats is None:
         args.chats = 300 if args.smoke else 2000
+    if args.max_closes is None and args.mode == "events":
+        args.max_closes = EVENTS_MAX_CLOSES
+    # SIGTERM ends the run as Ctrl-C does: serve and the run's own PostgreSQL are stopped, not left behind
+    signal.signal(signal.SIGTERM, _terminated)
     result = run(args)
     key = args.key or ("soakSmoke" if args.smoke else "soak")
     existing = json.loads(args.out.read_text()) if args.out.exists() else {}
