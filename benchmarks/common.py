@@ -1,8 +1,9 @@
 """Shared pieces of the comparison and scale benchmarks.
 
-- `stepped(world)`: the emulator's virtual clock moves only when the driver advances it, and its
-  per-client rate limit counts on that virtual clock (300 requests per *virtual* minute; the emulator's
-  `rate_on_virtual_clock` option, or a patched copy of its limiter on older emulators).
+- `stepped(world)`: the emulator's virtual clock moves only when the driver advances it (`flowing`: and at
+  real speed between), and its per-client rate limit counts on that virtual clock (300 requests per
+  *virtual* minute; the emulator's `rate_on_virtual_clock` option, or a patched copy of its limiter on
+  older emulators).
 - `Baton`: the driver and one tool take turns. The tool runs (its requests take no virtual time) until it
   has to wait — its pacer, a 429's Retry-After, or the next minute's sweep — then hands over the time
   it waits for; the driver plays the guests and agents up to then and hands back.
@@ -53,9 +54,16 @@ class SteppedClock(VirtualClock):
         return self.now()
 
 
-def stepped(world: World) -> World:
-    """Freeze `world`'s clock between advances and count its rate limit on that clock."""
-    world.clock.__class__ = SteppedClock
+def stepped(world: World, *, flowing: bool = False) -> World:
+    """Move `world`'s clock by the driver's advances, and count its rate limit on that clock.
+
+    Frozen between advances by default (a tool's requests take no virtual time: the comparison's turns).
+    `flowing`: it also runs at real speed between them, as a platform's clock always does; a client that
+    estimates the platform's time as its last reading plus the time since (the reaper) then never gets
+    ahead of it, where a frozen clock lets that estimate run ahead by up to a step's wall time.
+    """
+    if not flowing:
+        world.clock.__class__ = SteppedClock
     world.registry.rate_on_virtual_clock = True
     return world
 
