@@ -141,10 +141,12 @@ async def open_runtime(
         try:
             if keeper is not None:
                 await keeper.aclose()  # its last save, while the ledger is still open
-            if journal is not shared:
-                # flushes its decisions (the connections stay the shared ledger's); off the loop and in
-                # turn, as the other orgs' loops may be calling the shared ledger meanwhile
-                await journalled(journal.close)
         finally:
-            if own_ledger:
-                shared.close()
+            try:
+                if journal is not shared:
+                    # flushes its decisions (the connections stay the shared ledger's); off the loop and
+                    # in turn, as the other orgs' loops may be calling the shared ledger meanwhile
+                    await journalled(journal.close)
+            finally:
+                if own_ledger:
+                    shared.close()
