@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -28,6 +29,7 @@ from session_reaper.genesys.errors import (
     TransportError,
 )
 from session_reaper.genesys.http import RetryPolicy
+from session_reaper.genesys.pacing import PlatformCount
 from session_reaper.genesys.regions import resolve
 
 T = TypeVar("T")
@@ -224,6 +226,36 @@ def test_pacing_never_sends_more_than_the_limit_allows(emulator: Any) -> None:
     log = [r for r in log_of(emulator, client[0]) if r["path"] == "/api/v2/tokens/me"]
     assert [r["status"] for r in log] == [200] * 28  # floor(0.95 * 30), and zero 429s
     assert len(done) == 28
+
+
+def test_each_count_an_answer_reports_reaches_on_count(emulator: Any) -> None:
+    client = new_client(emulator, rateLimitPerMinute=120)
+    seen: list[PlatformCount] = []
+
+    async def work(api: GenesysApi) -> None:
+        for _ in range(3):
+            await api.token_info()
+
+    run(emulator, client, work, on_count=seen.append)
+    assert [(c.allowed, c.count) for c in seen] == [(120, 1), (120, 2), (120, 3)]
+    assert all(0 < c.reset <= 60 for c in seen)
+
+
+def test_a_known_count_paces_the_first_request(emulator: Any) -> None:
+    """A full window known before the start (a predecessor's count): the first request waits for its
+    end instead of going out blind; the token (not counted by the platform) is fetched at once."""
+    client = new_client(emulator)
+
+    async def work(api: GenesysApi) -> None:
+        await api.token_info()
+
+    started = time.monotonic()
+    run(emulator, client, work, known_count=PlatformCount(300, 300, 1.5))
+    sent = time.monotonic() - started
+    log = log_of(emulator, client[0])
+    assert [r["path"] for r in log] == ["/oauth/token", "/api/v2/tokens/me"]
+    assert (at(log[1]) - at(log[0])).total_seconds() >= 1.4  # the emulator logs whole milliseconds
+    assert sent >= 1.5
 
 
 def test_the_clock_is_the_platforms_not_the_machines(emulator: Any) -> None:

@@ -13,6 +13,7 @@ from collections import deque
 
 import pytest
 
+from session_reaper.commands.platform_counts import seed_margin
 from session_reaper.genesys.pacing import PacingLimiter, read_platform_count
 
 
@@ -232,3 +233,113 @@ def test_replicas_and_restarts_sharing_one_client_are_never_refused(replicas: in
 def test_the_same_run_on_the_local_count_alone_is_refused(replicas: int, concurrency: int) -> None:
     """The simulation can fail: pacers blind to the platform's count (restarts, replicas) are refused."""
     assert simulate(replicas, concurrency, platform_count=False).refused > 0
+
+
+# -- a report seen before the first request (`seed`: a predecessor's or a replica's, from the ledger) --
+
+
+def test_a_seeded_full_window_waits_for_its_end_then_one_request_learns() -> None:
+    time = FakeTime()
+    limiter = pacer(time)
+    limiter.seed(300, 300, time.now + 20)
+    assert limiter.delay() == pytest.approx(20)  # no blind first request
+    first = asyncio.run(limiter.acquire())  # waits, on the clock, until the seed's end
+    assert time.now == pytest.approx(20)
+    assert limiter.delay() > 0  # past it: one request at a time, as after any report's end
+    limiter.answered(first, headers(300, 10, 60))
+    assert limiter.delay() == 0
+
+
+def test_a_seeded_report_with_room_lets_requests_go_as_any_report() -> None:
+    time = FakeTime()
+    limiter = pacer(time)
+    limiter.seed(300, 200, time.now + 30)
+    started = 0
+    while limiter.delay() == 0 and started < 500:
+        asyncio.run(limiter.acquire())
+        started += 1
+    assert started == 21  # as an answered report of 200: a quarter of the 85 left, not one blind request
+    assert time.now == 0
+
+
+@pytest.mark.parametrize("until", [-5.0, 0.0])
+def test_an_expired_seed_is_ignored(until: float) -> None:
+    time = FakeTime()
+    time.now = 100.0
+    limiter = pacer(time)
+    limiter.seed(300, 300, time.now + until)
+    start(limiter)  # the fresh pacer's one learning request, as without a seed
+    assert limiter.delay() > 0
+
+
+def test_a_seed_does_not_replace_a_count_an_answer_reported() -> None:
+    time = FakeTime()
+    limiter = pacer(time)
+    limiter.answered(start(limiter), headers(300, 10, 60))
+    limiter.seed(300, 300, time.now + 30)  # older than the answer's
+    assert limiter.delay() == 0
+
+
+def test_a_seed_on_the_local_count_alone_changes_nothing() -> None:
+    time = FakeTime()
+    limiter = PacingLimiter(300, monotonic=time.monotonic, sleep=time.sleep)
+    limiter.seed(300, 300, time.now + 30)
+    assert limiter.delay() == 0
+
+
+def simulate_lives(life: float, *, seeded: bool, until: float = 240.0) -> SlidingPlatform:
+    """One process keeping 8 requests going, SIGKILLed every `life` seconds (its requests in flight
+    still reach the platform) and restarted with an empty pacer. `seeded`: each life starts paced on
+    the last report that mattered, as serve keeps it in the ledger (commands/platform_counts.py)."""
+    time = FakeTime()
+    platform = SlidingPlatform(300)
+    concurrency, latency, step = 8, 0.05, 0.01
+    saved: tuple[int, int, float] | None = None  # (allowed, count, holds until), as the ledger has it
+
+    def fresh() -> PacingLimiter:
+        limiter = pacer(time)
+        if seeded and saved is not None:
+            allowed, count, holds_until = saved
+            limiter.seed(allowed, count + seed_margin(concurrency, allowed), holds_until)
+        return limiter
+
+    limiter = fresh()
+    in_flight: list[tuple[float, int]] = []  # (answer at, ticket); ticket -1: the process was killed
+    next_kill = life
+
+    async def drive() -> None:
+        nonlocal limiter, next_kill, saved
+        while time.now < until:
+            for answer_at, ticket in [f for f in in_flight if f[0] <= time.now]:
+                in_flight.remove((answer_at, ticket))
+                answer = platform.answer(answer_at - latency / 2)
+                if ticket >= 0:
+                    limiter.answered(ticket, answer)
+                    reported = read_platform_count(answer)
+                    assert reported is not None
+                    if reported.count * 2 >= 285:  # saved when it matters (the spacing aside)
+                        saved = (reported.allowed, reported.count, time.now + reported.reset)
+            if time.now >= next_kill:
+                in_flight[:] = [(a, -1) for a, _ in in_flight]
+                limiter = fresh()
+                next_kill += life
+            busy = sum(1 for _, t in in_flight if t >= 0)
+            while busy < concurrency and limiter.delay() == 0:
+                in_flight.append((time.now + latency, await limiter.acquire()))
+                busy += 1
+            time.now += step
+
+    asyncio.run(drive())
+    return platform
+
+
+@pytest.mark.parametrize("life", [1.0, 2.7])
+def test_lives_seeded_with_the_saved_count_are_never_refused(life: float) -> None:
+    platform = simulate_lives(life, seeded=True)
+    assert platform.refused == 0
+    assert platform.served >= 0.8 * 300 * 240 / 60, platform.served
+
+
+def test_the_same_lives_unseeded_are_refused() -> None:
+    """The simulation can fail: each unseeded life sends its first request blind into a full window."""
+    assert simulate_lives(1.0, seeded=False).refused > 0

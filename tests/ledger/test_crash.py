@@ -66,4 +66,4 @@ def test_replicas_opening_a_new_sqlite_ledger_at_once_all_succeed(tmp_path: Path
     for thread in threads:
         thread.join()
     assert errors == []
-    assert revisions == ["0008"] * 4
+    assert revisions == ["0009"] * 4

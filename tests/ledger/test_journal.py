@@ -13,7 +13,7 @@ from .conftest import T0, FakeClock
 
 
 def test_a_new_ledger_is_created_at_the_newest_schema(ledger: Ledger) -> None:
-    assert ledger.schema_revision() == "0008"
+    assert ledger.schema_revision() == "0009"
 
 
 def test_a_close_is_journalled_intent_first_then_outcome(ledger: Ledger, clock: FakeClock) -> None:

@@ -52,7 +52,7 @@ def test_a_v1_ledger_with_rows_is_upgraded_in_place(ledger_url: str) -> None:
     assert "reaper_messages" not in tables
 
     with Ledger.open(ledger_url, clock=FakeClock(T0)) as ledger:
-        assert ledger.schema_revision() == migrate.head() == "0008"
+        assert ledger.schema_revision() == migrate.head() == "0009"
         # v1's rows are intact and readable through today's code, open intent included.
         [pending] = ledger.pending_steps()
         assert (pending.owner, pending.conversation_id, pending.kind) == (
@@ -77,7 +77,7 @@ def test_opening_a_current_ledger_again_changes_nothing(ledger_url: str) -> None
     with Ledger.open(ledger_url, clock=FakeClock(T0)) as first:
         sweep = first.start_sweep(True, at=T0)
     with Ledger.open(ledger_url) as second:
-        assert second.schema_revision() == "0008"
+        assert second.schema_revision() == "0009"
         with second.engine.connect() as connection:
             assert connection.execute(text("SELECT id FROM sweeps")).scalars().all() == [sweep]
 

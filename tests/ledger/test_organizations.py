@@ -90,7 +90,7 @@ def test_closing_an_orgs_view_leaves_the_ledger_open(ledger: Ledger) -> None:
     acme.buffer_decision(sweep, "conv-a", decision="skip", outcome="skipped", at=T0)
     acme.close()  # flushes its buffer, keeps the shared connections
 
-    assert ledger.schema_revision() == "0008"
+    assert ledger.schema_revision() == "0009"
     with ledger.engine.connect() as connection:
         assert connection.execute(text("SELECT org FROM decisions")).scalars().all() == ["acme"]
 

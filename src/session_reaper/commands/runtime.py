@@ -9,6 +9,10 @@ at its `requests_per_minute`, its merged policy, and its own view of the one led
 own). Nothing but the ledger's connections is shared, so one organization's refused credentials or
 outage is that organization's alone. Without `[orgs]` the runtime is exactly the one of
 `GENESYSCLOUD_*`, its rows without an org.
+
+With `keep_counts` (serve), the platform's count of the runtime's OAuth client is read from the ledger
+before its first request and kept there while it runs (commands/platform_counts.py): a restart or a
+replica on the same client starts paced on what the others saw.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from session_reaper.commands.platform_counts import CountKeeper, client_key, load_known_count
 from session_reaper.config import (
     RETRY_BACKOFF_GROWTH,
     ConfigError,
@@ -94,13 +99,15 @@ async def open_runtime(
     org: str | Organization | None = None,
     ledger: Ledger | None = None,
     on_response: Callable[[ResponseEvent], None] | None = None,
+    keep_counts: bool = False,
 ) -> AsyncIterator[Runtime]:
     """One organization's authenticated platform API and its view of an open ledger; closed on exit.
 
     `org`: an organization (`organizations(...)`) or its name; None = the only one (GENESYSCLOUD_*).
     `ledger`: a ledger shared by every organization of the process (else one is opened and closed).
     Bad credentials raise AuthenticationFailed before any work starts; `on_response` sees every
-    platform answer (metrics).
+    platform answer (metrics). `keep_counts`: the platform's count of the client is shared through the
+    ledger (a fixed access token names no client: nothing is shared).
     """
     env = os.environ if environ is None else environ
     organization = _one(settings, env, org)
@@ -110,7 +117,13 @@ async def open_runtime(
     own_ledger = ledger is None
     shared = ledger if ledger is not None else Ledger.open(own.sweep.ledger)
     journal = shared.for_org(organization.name) if organization.name is not None else shared
+    keeper: CountKeeper | None = None
     try:
+        known = None
+        if keep_counts and credentials.client_id and not credentials.access_token:
+            client = client_key(where.api_base, credentials.client_id)
+            known = await load_known_count(shared.platform_counts, client, concurrency=own.sweep.concurrency)
+            keeper = CountKeeper(shared.platform_counts, client)
         async with GenesysApi.connect(
             where,
             client_id=credentials.client_id,
@@ -120,14 +133,20 @@ async def open_runtime(
             retry=retry_policy(own.sweep),
             access_token=credentials.access_token.get_secret_value() if credentials.access_token else None,
             on_response=on_response,
+            on_count=keeper.observe if keeper is not None else None,
+            known_count=known,
         ) as api:
             yield Runtime(own, api, journal, GenesysPlatform(api), organization.name)
     finally:
         try:
-            if journal is not shared:
-                # flushes its decisions (the connections stay the shared ledger's); off the loop and in
-                # turn, as the other orgs' loops may be calling the shared ledger meanwhile
-                await journalled(journal.close)
+            if keeper is not None:
+                await keeper.aclose()  # its last save, while the ledger is still open
         finally:
-            if own_ledger:
-                shared.close()
+            try:
+                if journal is not shared:
+                    # flushes its decisions (the connections stay the shared ledger's); off the loop and
+                    # in turn, as the other orgs' loops may be calling the shared ledger meanwhile
+                    await journalled(journal.close)
+            finally:
+                if own_ledger:
+                    shared.close()

@@ -17,6 +17,7 @@ from session_reaper.genesys.attempts import RequestStats, ResponseEvent
 from session_reaper.genesys.clock import PlatformClock
 from session_reaper.genesys.errors import MalformedResponse
 from session_reaper.genesys.http import PlatformHttp, RequestOptions, RetryPolicy
+from session_reaper.genesys.pacing import PlatformCount
 from session_reaper.genesys.regions import Endpoints
 
 _CONVERSATIONS = "/api/v2/conversations"
@@ -43,12 +44,16 @@ class GenesysApi:
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         on_response: Callable[[ResponseEvent], None] | None = None,
+        on_count: Callable[[PlatformCount], None] | None = None,
+        known_count: PlatformCount | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> AsyncIterator[Self]:
         """An authenticated API whose clock is already set from the platform's ``Date`` header.
 
         Bad credentials raise ``AuthenticationFailed`` here, before any work starts. With a fixed
         ``access_token`` (``GENESYSCLOUD_ACCESS_TOKEN``), ``GET /api/v2/tokens/me`` checks it.
+        ``known_count`` (its ``reset`` from now) paces the first requests (``PlatformHttp.seed``);
+        ``on_count`` sees every count an answer reports.
         """
         http = PlatformHttp(
             endpoints,
@@ -59,8 +64,11 @@ class GenesysApi:
             timeout=timeout,
             retry=retry,
             on_response=on_response,
+            on_count=on_count,
             transport=transport,
         )
+        if known_count is not None:
+            http.seed(known_count)
         async with http:
             api = cls(http)
             await http.authenticate()

@@ -13,6 +13,8 @@ It owns the cross-cutting rules so that no typed call can forget one:
 - a request that may already have taken effect (a read timeout on a POST that sends a message) is not
   repeated: a duplicated closing text is worse than a reported failure;
 - the platform clock is fed by every answer's ``Date`` header;
+- the platform's count can outlive the process: ``on_count`` sees each one an answer reports, and
+  ``seed`` paces a new process on one seen before it started (its predecessor's, a replica's);
 - counters by method, status and operation, and an optional per-response hook for metrics.
 Secrets (client secret, bearer tokens) never reach a log line or an exception message.
 """
@@ -43,7 +45,7 @@ from session_reaper.genesys.errors import (
     error_for_response,
     parse_error_body,
 )
-from session_reaper.genesys.pacing import Monotonic, PacingLimiter, Sleep
+from session_reaper.genesys.pacing import Monotonic, PacingLimiter, PlatformCount, Sleep, read_platform_count
 from session_reaper.genesys.regions import Endpoints
 from session_reaper.genesys.retries import (
     IDEMPOTENT_METHODS,
@@ -81,10 +83,12 @@ class PlatformHttp:
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         on_response: Callable[[ResponseEvent], None] | None = None,
+        on_count: Callable[[PlatformCount], None] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         monotonic: Monotonic = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
+        """``on_count``: called on the loop with each valid count an answer reports (keep it short)."""
         self.endpoints = endpoints
         self.timeout = timeout  # seconds one request may go unanswered
         self.retry = retry or RetryPolicy()
@@ -96,6 +100,7 @@ class PlatformHttp:
         self._monotonic = monotonic
         self._sleep = sleep
         self._on_response = on_response
+        self._on_count = on_count
         self._credentials: ClientCredentials | None = None
         if client_id and client_secret and not access_token:
             self._credentials = ClientCredentials(client_id, client_secret)
@@ -126,6 +131,13 @@ class PlatformHttp:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+    def seed(self, known: PlatformCount) -> None:
+        """Pace on a count reported before this process's first request: ``known.reset`` seconds from now.
+
+        Call it before the first request (a count an answer reported since is newer and stays).
+        """
+        self.limiter.seed(known.allowed, known.count, self._monotonic() + known.reset)
 
     async def authenticate(self) -> None:
         """Get a token now, so that bad credentials fail before any work starts."""
@@ -192,6 +204,8 @@ class PlatformHttp:
                 continue
             received = self._monotonic()
             self.limiter.answered(ticket, response.headers, succeeded=response.status_code < 400)
+            if self._on_count is not None:
+                self._report_count(response.headers)
             self.clock.observe(response.headers.get_list("date"), received)
             if guard is not None:
                 # awaited (a journal write) after the room and the clock are taken care of: a
@@ -331,6 +345,16 @@ class PlatformHttp:
     def _scrub(self, text: str) -> str:
         own = (*self._tokens.secrets(), self._credentials.client_secret if self._credentials else "")
         return redact(text, (*own, *secrets_from_env()))
+
+    def _report_count(self, headers: Mapping[str, str]) -> None:
+        assert self._on_count is not None
+        reported = read_platform_count(headers)
+        if reported is None:
+            return
+        try:
+            self._on_count(reported)
+        except Exception:  # like a metrics hook: never breaks a platform call
+            log.exception("on_count hook failed")
 
     def _count(self, method: str, operation: str) -> None:
         self.stats.total += 1

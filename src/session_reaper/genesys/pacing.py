@@ -14,7 +14,9 @@ a request starts only when both counts leave room:
 
 Before the first answer, and when the platform's last report has expired (its ``reset`` passed with
 no newer answer), one request at a time goes out to learn the count: a process started into a full
-window sends one request, not a burst. Answers without the headers (or with malformed ones, logged at
+window sends one request, not a burst. A process that knows a report from before its start (one its
+predecessor or a replica saw: ``seed``) does not send that first one blind: the seed paces it like any
+report until it expires. Answers without the headers (or with malformed ones, logged at
 debug) leave the local count alone in charge, once no valid report is known.
 """
 
@@ -116,6 +118,18 @@ class PacingLimiter:
     def pause_until(self, moment: float) -> None:
         """No request starts before ``moment`` (monotonic): the platform said so with Retry-After."""
         self._not_before = max(self._not_before, moment)
+
+    def seed(self, allowed: int, count: int, until: float) -> None:
+        """Pace on a report seen before this pacer's first request, as if answered before it (ticket 0).
+
+        ``until`` is monotonic: the report holds until then, after which one request at a time learns
+        the count as usual. A report already read from an answer is newer and stays; an expired seed,
+        or a pacer on the local count alone, changes nothing.
+        """
+        if self._platform_reports is False or self._report is not None or until <= self._monotonic():
+            return
+        budget = max(1, math.floor(allowed * self.headroom))
+        self._report = _Report(0, budget, max(0, count), until)
 
     def answered(self, ticket: int, headers: Mapping[str, str] | None, *, succeeded: bool = True) -> None:
         """The request of ``ticket`` ended: with an answer's ``headers``, or None (no answer came).

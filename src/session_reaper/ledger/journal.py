@@ -39,6 +39,7 @@ from session_reaper.ledger.console_journal import ConsoleJournal
 from session_reaper.ledger.engine import create_ledger_engine, normalize_url, writer
 from session_reaper.ledger.lease_journal import LeaseJournal
 from session_reaper.ledger.org_leases import OrgLeases
+from session_reaper.ledger.platform_counts import PlatformCounts
 from session_reaper.ledger.schedule_journal import ScheduleJournal
 
 Clock = Callable[[], datetime]
@@ -81,6 +82,7 @@ class Ledger(ConsoleJournal, ScheduleJournal, LeaseJournal):
         if _call_lock is None and engine.dialect.name == "sqlite":
             self.call_lock = threading.Lock()
         self.org_leases = OrgLeases(engine, self.call_lock)
+        self.platform_counts = PlatformCounts(engine, self.call_lock)
 
     def for_org(self, org: str | None) -> Ledger:
         """The same ledger as one organization's engine sees it: its sweeps, decisions and read schedule

@@ -151,6 +151,19 @@ replicas = Table(
     Column("expires_at", UtcDateTime, nullable=False),
 )
 
+# The platform's last count of an OAuth client's requests that mattered (ledger/platform_counts.py):
+# a restarted process, or a replica on the same client, paces its first requests on it. `client` is a
+# digest of the API base and the client id (never a secret); times are wall time (UTC).
+platform_counts = Table(
+    "platform_counts",
+    metadata,
+    Column("client", String(64), primary_key=True),
+    Column("allowed", Integer, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("holds_until", UtcDateTime, nullable=False),
+    Column("seen_at", UtcDateTime, nullable=False),
+)
+
 # Queue names as the platform gave them (the report names queues by them); no name when the read was
 # refused, with its HTTP status: the report then shows the id.
 queues = Table(

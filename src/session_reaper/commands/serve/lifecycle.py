@@ -42,7 +42,7 @@ async def open_service_runtime(
     def count(event: ResponseEvent) -> None:
         metrics.observe_request(event.method, event.status if event.status is not None else "error")
 
-    async with open_runtime(settings, environ, on_response=count) as runtime:
+    async with open_runtime(settings, environ, on_response=count, keep_counts=True) as runtime:
         yield runtime
 
 

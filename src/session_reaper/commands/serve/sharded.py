@@ -46,7 +46,9 @@ def opener(org: Organization) -> RuntimeOpener:
         def count(event: ResponseEvent) -> None:
             metrics.observe_request(event.method, event.status if event.status is not None else "error")
 
-        async with open_runtime(org.settings, org=org, ledger=ledger, on_response=count) as runtime:
+        async with open_runtime(
+            org.settings, org=org, ledger=ledger, on_response=count, keep_counts=True
+        ) as runtime:
             yield runtime
 
     return open_org
