@@ -29,7 +29,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from session_reaper.engine.off_loop import journalled
-from session_reaper.genesys.pacing import PlatformCount
+from session_reaper.genesys.pacing import HEADROOM, PlatformCount
 from session_reaper.ledger.platform_counts import PlatformCounts, SavedCount
 from session_reaper.telemetry import logs
 
@@ -37,7 +37,6 @@ log = logs.get_logger(component="platform-counts")
 
 SAVE_SPACING = 0.25  # seconds between two saves of one client's count
 WINDOW = 60.0  # the platform's window: no count holds longer than this
-HEADROOM = 0.95  # the pacer's (genesys/pacing.py): the budget a count is measured against
 
 WallClock = Callable[[], datetime]
 

@@ -41,6 +41,9 @@ RATE_RESET_HEADER = "inin-ratelimit-reset"
 # At most 1/4 of the room a report leaves may wait for answers in this process: replicas reading the
 # same count then spend it together only up to ~N/4 of it, and the headroom absorbs the rest.
 _SHARE_OF_ROOM = 4
+# The budget is this share of the platform's limit: the room for latency differences between when we
+# send and when the platform counts.
+HEADROOM = 0.95
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +91,7 @@ class PacingLimiter:
         self,
         requests_per_minute: int,
         *,
-        headroom: float = 0.95,
+        headroom: float = HEADROOM,
         window: float = 60.0,
         monotonic: Monotonic = time.monotonic,
         sleep: Sleep = asyncio.sleep,
