@@ -75,6 +75,7 @@ STEP = 60.0  # virtual seconds per clock step
 # virtual hour; the soak's window is a virtual hour (its reconcile_interval), so the same rate is 1,200 a
 # window. Left at 200, the cap bound the required world in the events mode: closes deferred for hours.
 EVENTS_MAX_CLOSES = 1200
+EVENTS_MAX_TEARDOWNS = 120  # serve's 20 a window, the same way (the week at 120x deferred orphans without it)
 QUIET_WAIT = 0.05  # real seconds a step waits for the requests being served to be answered
 REQUEST_TIMEOUT = 5  # real seconds: `[sweep] request_timeout` of the reaper under test
 SLOW_MS = 8_000  # the slow-answer fault: past the timeout
@@ -201,6 +202,8 @@ class Reaper:
             # sized for the world: the default 200 a pass cannot keep up with hundreds of arrivals an
             # hour once a pass over thousands of open chats lasts hours of the platform's time
             config += f"max_closes = {max_closes}\n"
+        if mode == "events":
+            config += f"max_teardowns = {EVENTS_MAX_TEARDOWNS}\n"
         if concurrency is not None:
             # conversations handled at once, to test run N's guess that one serve waits on round trips
             # (half a day of the required world: 32 was no faster than the default 8)
@@ -1042,7 +1045,11 @@ def summarize(
         "virtualDays": round(length / DAY, 3),
         "wallSeconds": round(wall, 1),
         "speedup": round(length / args.wall),
-        "serveConfig": {"maxCloses": args.max_closes, "concurrency": args.concurrency},
+        "serveConfig": {
+            "maxCloses": args.max_closes,
+            "maxTeardowns": EVENTS_MAX_TEARDOWNS if args.mode == "events" else None,
+            "concurrency": args.concurrency,
+        },
         "forcedClockSteps": forced,
         "concurrentChats": {
             "min": min(open_chats, default=0),
