@@ -175,3 +175,15 @@ def test_after_a_gap_in_the_events_the_next_reconciliation_reads_them_all_again(
     w.not_before.remember("conv-2", T0 + minutes(30), None, "fingerprint")
     w._forget_what_events_said()
     assert not w.not_before.due("conv-2", T0 + minutes(1), None, "fingerprint")
+
+
+def test_after_a_gap_a_conversation_a_sweep_read_since_its_first_event_keeps_its_schedule() -> None:
+    """Every new chat is first seen in an event; once a sweep has read it, a reconnect must not send the
+    next reconciliation to read it again (a reconnect re-read thousands of conversations so)."""
+    clock = FakeClock(T0)
+    w = watch(clock)
+    w._event(event(idle_chat(20, now=T0)))  # first seen in its events
+    w.not_before.remember("conv-1", T0 + minutes(10), None, "fingerprint")  # then read by a sweep
+    w._forget_what_events_said()
+    assert not w.not_before.due("conv-1", T0 + minutes(1), None, "fingerprint")
+    assert w.not_before.due("conv-1", T0 + minutes(1), None, "another")  # analytics shows a change: read

@@ -213,8 +213,16 @@ class Watch(WatchSweeps):
         )
 
     def _forget_what_events_said(self) -> None:
+        """A gap: forget the entries only events made. One a sweep has read since (it has analytics'
+        participants fingerprint) stays: a change in the gap that could bring it due sooner (someone
+        left, joined, went to after-call work) changes that fingerprint, and a message only delays it.
+        Forgetting those too had every reconnect re-read every conversation first seen in an event:
+        thousands of reads, a budget's quarter hour on the real platform (a week's soak at 120x:
+        reconciliations of 5,000 conversations lasting virtual hours, the open set growing)."""
         for conversation_id in self._from_events:
-            self.not_before.remember(conversation_id, None)
+            known = self.not_before.until.get(conversation_id)
+            if known is not None and known.participants_fingerprint is None:
+                self.not_before.remember(conversation_id, None)
         self._from_events.clear()
 
     # -- timers ---------------------------------------------------------------------------------------
