@@ -46,10 +46,14 @@ def slowed(ledger: Ledger, delay: float) -> None:
 
 def sweep_with_ticker(
     emulator: Any, ledger: Ledger, settings: Settings, ids: list[str]
-) -> tuple[float, float]:
-    """Run one applied pass over `ids`; (its wall time, the longest the loop was kept from its next turn)."""
+) -> tuple[float, list[float]]:
+    """Run one applied pass over `ids`; (its wall time, each time the loop was kept from its next turn).
 
-    async def main() -> tuple[SweepResult, float, float]:
+    Judged by how many stalls last a write's time, not by the longest: a write on the loop stalls it
+    once per write (60 and 9 times here), where a loaded machine (CI at -n 3 on two CPUs) may starve the
+    loop's thread once or twice (a 545 ms stall seen with every write off the loop)."""
+
+    async def main() -> tuple[SweepResult, float, list[float]]:
         async with GenesysApi.connect(resolve(None, emulator.base_url), "emulator", "emulator-secret") as api:
             sweep = Sweep(
                 GenesysPlatform(api), ledger, settings, apply=True, selection=Selection(only=tuple(ids))
@@ -58,12 +62,12 @@ def sweep_with_ticker(
                 started = time.monotonic()
                 result = await sweep.run()
                 elapsed = time.monotonic() - started
-            return result, elapsed, turns.longest_stall
+            return result, elapsed, turns.stalls
 
-    result, elapsed, longest = asyncio.run(main())
+    result, elapsed, stalls = asyncio.run(main())
     assert result.aborted is None and result.unfinished is None
     assert [line.outcome for line in result.lines] == [Outcome.DONE] * len(ids)
-    return elapsed, longest
+    return elapsed, stalls
 
 
 def intents(ledger: Ledger) -> int:
@@ -105,11 +109,12 @@ def test_slow_intent_writes_of_concurrent_conversations_overlap_on_postgresql(
     settings = settings_for(postgres_url, len(ids))
     with Ledger.open(postgres_url) as ledger:
         slowed(ledger, DELAY)
-        elapsed, longest = sweep_with_ticker(emulator, ledger, settings, ids)
+        elapsed, stalls = sweep_with_ticker(emulator, ledger, settings, ids)
         serial = intents(ledger) * DELAY  # what the writes alone take one after another (20 x 3 x 200 ms)
     assert serial >= 20 * 3 * DELAY
     assert elapsed < 0.5 * serial, f"pass {elapsed:.1f} s, the intents' writes alone {serial:.1f} s"
-    assert longest < DELAY, f"the loop stalled {longest * 1000:.0f} ms (one write is {DELAY * 1000:.0f} ms)"
+    long = [round(s * 1000) for s in stalls if s >= DELAY]
+    assert len(long) <= 2, f"the loop stalled a write's time {len(long)} times (ms: {long[:10]})"
 
 
 def test_slow_journal_writes_on_sqlite_never_stall_the_loop(
@@ -120,8 +125,7 @@ def test_slow_journal_writes_on_sqlite_never_stall_the_loop(
     delay = 0.5
     with Ledger.open(url) as ledger:
         slowed(ledger, delay)
-        _, longest = sweep_with_ticker(emulator, ledger, settings_for(url, len(ids)), ids)
+        _, stalls = sweep_with_ticker(emulator, ledger, settings_for(url, len(ids)), ids)
     # SQLite writes one at a time (the pass takes the writes' sum), but the loop runs on meanwhile.
-    assert longest < delay / 2, (
-        f"the loop stalled {longest * 1000:.0f} ms (one write is {delay * 1000:.0f} ms)"
-    )
+    long = [round(s * 1000) for s in stalls if s >= delay / 2]
+    assert len(long) <= 1, f"the loop stalled half a write's time {len(long)} times (ms: {long})"

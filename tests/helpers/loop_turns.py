@@ -14,15 +14,17 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 TURN = 0.01  # seconds between two counted turns
+STALL = 0.05  # a turn this late is a stall, recorded
 
 
 @dataclass
 class LoopTurns:
     counted: int = 0  # turns the loop made (while the gate was closed, with a gate)
     longest_stall: float = 0.0  # seconds past `TURN` the loop was kept from its next turn, at most
+    stalls: list[float] = field(default_factory=list)  # each time it was kept more than STALL from one
 
 
 @contextlib.asynccontextmanager
@@ -36,7 +38,10 @@ async def loop_turns(
         while True:
             before = loop.time()
             await asyncio.sleep(TURN)
-            turns.longest_stall = max(turns.longest_stall, loop.time() - before - TURN)
+            late = loop.time() - before - TURN
+            turns.longest_stall = max(turns.longest_stall, late)
+            if late > STALL:
+                turns.stalls.append(late)
             if gate is None:
                 turns.counted += 1
             elif not gate.is_set():
