@@ -45,7 +45,7 @@ from session_reaper.genesys.errors import (
     error_for_response,
     parse_error_body,
 )
-from session_reaper.genesys.pacing import Monotonic, PacingLimiter, PlatformCount, Sleep, read_platform_count
+from session_reaper.genesys.pacing import Monotonic, PacingLimiter, PlatformCount, Sleep
 from session_reaper.genesys.regions import Endpoints
 from session_reaper.genesys.retries import (
     IDEMPOTENT_METHODS,
@@ -203,9 +203,9 @@ class PlatformHttp:
                 await self._sleep(self.retry.backoff(attempt))
                 continue
             received = self._monotonic()
-            self.limiter.answered(ticket, response.headers, succeeded=response.status_code < 400)
-            if self._on_count is not None:
-                self._report_count(response.headers)
+            reported = self.limiter.answered(ticket, response.headers, succeeded=response.status_code < 400)
+            if reported is not None and self._on_count is not None:
+                self._report_count(reported)
             self.clock.observe(response.headers.get_list("date"), received)
             if guard is not None:
                 # awaited (a journal write) after the room and the clock are taken care of: a
@@ -346,11 +346,8 @@ class PlatformHttp:
         own = (*self._tokens.secrets(), self._credentials.client_secret if self._credentials else "")
         return redact(text, (*own, *secrets_from_env()))
 
-    def _report_count(self, headers: Mapping[str, str]) -> None:
+    def _report_count(self, reported: PlatformCount) -> None:
         assert self._on_count is not None
-        reported = read_platform_count(headers)
-        if reported is None:
-            return
         try:
             self._on_count(reported)
         except Exception:  # like a metrics hook: never breaks a platform call

@@ -134,16 +134,19 @@ class PacingLimiter:
         budget = max(1, math.floor(allowed * self.headroom))
         self._report = _Report(0, budget, max(0, count), until)
 
-    def answered(self, ticket: int, headers: Mapping[str, str] | None, *, succeeded: bool = True) -> None:
+    def answered(
+        self, ticket: int, headers: Mapping[str, str] | None, *, succeeded: bool = True
+    ) -> PlatformCount | None:
         """The request of ``ticket`` ended: with an answer's ``headers``, or None (no answer came).
+        Returns the count the answer reported, if any (read once, for the caller's hooks too).
 
         Only a successful answer without the headers means the platform does not report its count:
         a refused token or a gateway's error page may carry none where every other answer would.
         """
         self._unanswered.discard(ticket)
-        if self._platform_reports is False and self._report is None:
-            return  # the local count alone paces: nothing to learn from answers
         reported = read_platform_count(headers) if headers is not None else None
+        if self._platform_reports is False and self._report is None:
+            return reported  # the local count alone paces: nothing to learn from answers
         if reported is not None:
             self._platform_reports = True
             if self._report is None or ticket >= self._report.ticket:
@@ -156,6 +159,7 @@ class PacingLimiter:
         elif headers is not None and succeeded and self._platform_reports is None:
             self._platform_reports = False  # this platform does not report: the local count alone
         self._answer.set()
+        return reported
 
     def _platform_wait(self, now: float, count: int) -> float:
         """Seconds until the platform's count could leave room for ``count`` more starts; 0 = now.
