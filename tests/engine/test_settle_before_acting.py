@@ -347,3 +347,57 @@ def test_a_step_retried_past_its_lease_is_neither_settled_as_unsent_nor_sent_twi
     ), view
     assert ledger.pending_steps() == []
     ledger.close()
+
+
+def test_a_text_the_journal_knows_but_this_process_does_not_is_taken_for_sent(
+    emulator: Any, tmp_path: Path
+) -> None:
+    """Found by the soak (docs/reliability.md, run S: a second closing text six hours after the first).
+    Another process (a replica, or this one before a SIGKILL) sent the closing text and journalled its
+    id, but died before the step's outcome. This process had loaded the reaper's own texts before that
+    (the events mode loads them once, at start). Recovery compared the fresh journal with the stale
+    copy: the text was a stranger's to the read (not the reaper's) and the journal's to the search
+    for a text to adopt (so not adopted either), and the step was settled "not sent": a second text.
+    The journal is the truth: the text is the reaper's, the step is done, and the close goes on with
+    one text."""
+    cid = emulator.create_conversation(SITUATIONS["customer-left"])["id"]
+    settings = Settings.model_validate(
+        {"sweep": {"ledger": f"sqlite:///{tmp_path / 'l.db'}", "verify_timeout": "5s"}}
+    )
+    ledger = Ledger.open(settings.sweep.ledger)
+    (agent_id,) = [p["id"] for p in participants_by_purpose(emulator.conversation(cid), "agent")]
+
+    async def main() -> Reconciled:
+        endpoints = resolve(None, emulator.base_url)
+        async with GenesysApi.connect(endpoints, "emulator", "emulator-secret") as api:
+            platform = GenesysPlatform(api)
+            ledger.clock = platform.now
+            engine = Engine(platform, ledger, settings, owner="survivor")
+            await engine.own.load(platform.now() - timedelta(days=1))  # as the events mode does at start
+            # meanwhile the other process: its intent, its text, the text's id, and then it died
+            dead = ledger.start_sweep(True, owner="dead-replica")
+            decision = ledger.record_decision(dead, cid, decision="close", rule="customer-left", reason="x")
+            ledger.step_intent(
+                decision, cid, "closing-text", agent_id, at=emulator.now() - timedelta(minutes=5)
+            )
+            sent = emulator.message(cid, "agent", "This conversation is being closed.")
+            ledger.record_reaper_message(cid, sent["id"], "closing")
+            sweep_id = ledger.start_sweep(True, owner="survivor")
+            caps = Caps(closes_left=2, teardowns_left=2)
+            done = await reconcile(engine, cid, Trigger.EVENT, sweep_id=sweep_id, apply=True, caps=caps)
+            # taken for a stranger's text, the close only waits: the rule's five minutes, once more
+            emulator.advance(600)
+            await platform.read(cid, {})  # any answer's Date: this process sees the clock moved on
+            again = await reconcile(engine, cid, Trigger.EVENT, sweep_id=sweep_id, apply=True, caps=caps)
+            return done if done.line.outcome is Outcome.DONE else again
+
+    done = asyncio.run(main())
+    assert _texts_carried_out(emulator, cid) == 0, "the closing text was sent a second time"
+    assert done.line.outcome is Outcome.DONE, (done.line.reason, done.line.error)
+    assert ledger.pending_steps() == []
+    view = emulator.conversation(cid)
+    assert all(
+        p["state"] in ("disconnected", "terminated") or ended({"participants": [p]})
+        for p in participants_by_purpose(view, "agent")
+    ), view
+    ledger.close()

@@ -152,8 +152,15 @@ async def _settle(
     or when the step's request may still be on its way (its act alive and retrying, or a process that
     died while it was in flight): "not there" would then be read as "not sent" too soon."""
     cid = pending.conversation_id
+    # The journal, not this process's copy, says which texts are the reaper's: a text whose id another
+    # process journalled (a replica, or this one before a SIGKILL) after the copy was loaded would be a
+    # stranger's to the read and the journal's to the search for one to adopt, so neither: "not sent",
+    # and a second text (run S). The copy learns them too, for the decision taken next.
+    known = await journalled(ledger.reaper_messages, cid)
+    for message_id, kind in known.items():
+        own.add(cid, message_id, kind)
     try:
-        conversation = await platform.read(cid, await own.kinds(cid))
+        conversation = await platform.read(cid, {mid: own_activity(kind) for mid, kind in known.items()})
     except Gone:
         await journalled(ledger.step_outcome, pending.step_id, "resolved-gone")
         return True
@@ -162,8 +169,7 @@ async def _settle(
     except PlatformError as exc:
         _log.warning("interrupted step not settled", conversation_id=cid, error=str(exc))
         return False
-    known = set(await journalled(ledger.reaper_messages, cid))
-    seen = effect_visible(pending.kind, pending.participant_id, conversation, pending.intent_at, known)
+    seen = effect_visible(pending.kind, pending.participant_id, conversation, pending.intent_at, set(known))
     if seen is None and pending.in_flight_until is not None and datetime.now(UTC) < pending.in_flight_until:
         # Not there, but marked on its way by its act before its latest attempt, in wall time and in the
         # journal (known to any process): the act may be retrying it now (past its lease), or a process
