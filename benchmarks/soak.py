@@ -61,6 +61,7 @@ from benchmarks.common import (
     percentile,
     stepped,
 )
+from genesys_emulator.assumptions import CUSTOMER_PURPOSES
 from genesys_emulator.auth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from genesys_emulator.clock import parse_iso
 from genesys_emulator.server import EmulatorServer, _free_port
@@ -333,7 +334,8 @@ class ActLog(CloseLog):
     """CloseLog (each close judged at the instant it is served) plus every act, per conversation."""
 
     acts: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (conversation, kind, who)
-    texts: Counter[str] = field(default_factory=Counter)  # closing texts sent, per conversation
+    texts: Counter[str] = field(default_factory=Counter)  # texts sent, per conversation and close
+    last_text: dict[str, datetime] = field(default_factory=dict)  # when the latest one was served
     # Every act as it was served (virtual time, kind, participant or message id): a double act's evidence.
     timeline: defaultdict[str, list[tuple[str, str, str]]] = field(default_factory=lambda: defaultdict(list))
 
@@ -350,8 +352,14 @@ class ActLog(CloseLog):
         send = world.send_message
 
         def send_message(conversation_id: str, communication_id: str, text: str) -> dict[str, Any]:
+            last = self.last_text.get(conversation_id)
             sent = send(conversation_id, communication_id, text)
+            if last is not None and self._guest_wrote_since(conversation_id, last):
+                # The guest came back after the first text and wrote: that close was called off, and a
+                # later one is a new close with its own text (run S), not the first one sent twice.
+                self.texts[conversation_id] = 0
             self.texts[conversation_id] += 1
+            self.last_text[conversation_id] = self.world.clock.now()
             self._note(conversation_id, "text", str(sent.get("id", "")))
             return sent
 
@@ -360,13 +368,32 @@ class ActLog(CloseLog):
 
     def _count(self, operation: Callable[..., Any], kind: str) -> Callable[..., Any]:
         def counted(conversation_id: str, *args: Any) -> Any:
+            # A teardown is the one write the platform takes as done on an ended conversation (it is
+            # retried like a read: repeating it is harmless). One that ends nothing, because its first
+            # attempt's answer was lost, changes nothing a person sees: noted, not an act (run S).
+            ends = kind != "teardown" or any(leg.active or leg.in_acw for leg in self._legs(conversation_id))
             result = operation(conversation_id, *args)  # raises when refused: not an act
             who = str(args[0]) if args and kind in ("participant", "wrapup") else ""
+            if not ends:
+                self._note(conversation_id, "teardown (nothing left to end)", who)
+                return result
             self.acts[(conversation_id, kind, who)] += 1
             self._note(conversation_id, kind, who)
             return result
 
         return counted
+
+    def _guest_wrote_since(self, conversation_id: str, moment: datetime) -> bool:
+        return any(
+            written.at > moment
+            for leg in self._legs(conversation_id)
+            if leg.purpose in CUSTOMER_PURPOSES
+            for written in leg.messages
+        )
+
+    def _legs(self, conversation_id: str) -> list[Any]:
+        conversation = self.world.conversations.get(conversation_id)
+        return [] if conversation is None else list(conversation.legs)
 
     def _note(self, conversation_id: str, kind: str, who: str) -> None:
         self.timeline[conversation_id].append((self.world.clock.now().isoformat(), kind, who))
