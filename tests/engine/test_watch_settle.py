@@ -187,3 +187,18 @@ def test_after_a_gap_a_conversation_a_sweep_read_since_its_first_event_keeps_its
     w._forget_what_events_said()
     assert not w.not_before.due("conv-1", T0 + minutes(1), None, "fingerprint")
     assert w.not_before.due("conv-1", T0 + minutes(1), None, "another")  # analytics shows a change: read
+
+
+def test_after_a_gap_a_conversation_a_reconciliation_passed_over_keeps_its_schedule() -> None:
+    """Run S: a reconciliation after a reconnect still read 3,440 conversations. Every new chat is first
+    seen in an event, and a reconciliation that finds it not due passes over it unread: it never got
+    analytics' participants fingerprint, so every gap forgot it and the next reconciliation read them
+    all. A reconciliation that passes over a conversation while no event can have been missed keeps
+    analytics' fingerprint with the entry: after a gap it holds unless analytics shows a change."""
+    clock = FakeClock(T0)
+    w = watch(clock)
+    w._event(event(idle_chat(20, now=T0)))  # first seen in its events; eligible in 10 minutes
+    assert not w.not_before.due("conv-1", T0 + minutes(1), None, "fingerprint")  # passed over
+    w._forget_what_events_said()
+    assert not w.not_before.due("conv-1", T0 + minutes(2), None, "fingerprint")
+    assert w.not_before.due("conv-1", T0 + minutes(2), None, "another")  # someone joined or left: read

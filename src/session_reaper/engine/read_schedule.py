@@ -43,7 +43,17 @@ class NotBefore:
         if read.participants_fingerprint and participants != read.participants_fingerprint:
             self.remember(conversation_id, None)  # someone joined or left: read it now
             return True
-        return read.until <= now
+        if read.until <= now:
+            return True
+        if participants and not read.participants_fingerprint:
+            # Passed over unread (an entry the events made): the fingerprint discovery shows now is kept
+            # with it, so that a change of participants from here on brings a read. It can only bring a
+            # read sooner, and lets the entry outlive a gap in the events (watch.py): else every gap
+            # had the next reconciliation read every chat first seen in an event, thousands (run S).
+            start = read.conversation_start or started_at
+            self.until[conversation_id] = ScheduledRead(read.until, start, participants)
+            self.changed.add(conversation_id)
+        return False
 
     def remember(
         self,
