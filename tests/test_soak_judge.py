@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from benchmarks.common import Thresholds
 from benchmarks.soak import ActLog
 from genesys_emulator.server import build_world
@@ -39,24 +41,24 @@ def test_a_teardown_repeated_on_an_ended_conversation_is_not_a_second_act() -> N
     assert [kind for _, kind, _ in acts.timeline[cid]] == ["teardown", "teardown (nothing left to end)"]
 
 
-def test_a_second_closing_text_after_the_guest_wrote_again_is_a_new_close() -> None:
+@pytest.mark.parametrize(
+    ("between", "doubles"),
+    [
+        # the guest came back after the first text: that close was called off, the later one is new
+        ("customer", 0),
+        # an agent's message is no guest coming back: the same close's text sent twice
+        ("agent", 1),
+    ],
+)
+def test_a_second_closing_text_is_a_double_act_unless_the_guest_wrote_since(
+    between: str, doubles: int
+) -> None:
     world = build_world(300, "none", 0.0, 0.0)
     acts = ActLog(world, Thresholds()).install()
     cid, communication = _chat(world)
     world.send_message(cid, communication, "This conversation is being closed.")
     world.clock.advance(30)
-    world.admin_message(cid, "customer", "wait, one more thing")
+    world.admin_message(cid, between, "wait, one more thing")
     world.clock.advance(900)
     world.send_message(cid, communication, "This conversation is being closed.")
-    assert acts.doubles() == []
-
-
-def test_a_closing_text_sent_twice_in_one_close_is_a_double_act() -> None:
-    world = build_world(300, "none", 0.0, 0.0)
-    acts = ActLog(world, Thresholds()).install()
-    cid, communication = _chat(world)
-    world.send_message(cid, communication, "This conversation is being closed.")
-    world.clock.advance(900)
-    world.admin_message(cid, "agent", "still there?")  # an agent's message is no guest coming back
-    world.send_message(cid, communication, "This conversation is being closed.")
-    assert acts.doubles() == [cid]
+    assert acts.doubles() == [cid] * doubles
