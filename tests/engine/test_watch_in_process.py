@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from session_reaper.config import parse_settings
 from session_reaper.core.results import DecisionLine
@@ -104,5 +105,63 @@ def test_a_watch_built_by_hand_closes_on_its_timer_and_journals_it(emulator: Any
             rows = connection.execute(select(sweeps.c.id, sweeps.c.finished_at)).all()
         assert ("close", "done") in journalled
         assert len(rows) >= 2 and all(finished is not None for _, finished in rows)  # the window too
+    finally:
+        ledger.close()
+
+
+def test_a_re_check_that_loses_the_ledger_is_looked_at_again_and_closes(
+    emulator: Any, tmp_path: Path
+) -> None:
+    """Found by the week's soak: PostgreSQL restarted under the ledger while timers fired, and each
+    re-check's task died with the driver's error ("Task exception was never retrieved", a traceback
+    apiece) and its timer with it, so nothing looked at those conversations again until the next
+    reconciliation. One conversation's trouble: said in one line, looked at again in a minute."""
+    emulator.add_queue(QUEUE)
+    emulator.set_heartbeat(0.2)
+    idle_soon = emulator.create_conversation(chat(25))["id"]
+    lines: list[DecisionLine] = []
+    hooks = Counting()
+    settings = parse_settings(
+        f'[sweep]\nledger = "sqlite:///{tmp_path}/l.db"\nverify_timeout = "5s"\n'
+        '[events]\nreconcile_interval = "6h"\n'  # no reconciliation comes to the rescue
+    )
+    ledger = Ledger.open(settings.sweep.ledger)
+    pending_steps = ledger.pending_steps
+    lost: list[str] = []
+
+    def ledger_restarting(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("conversation_id") and not lost:  # the timer's re-check: the server goes away
+            lost.append(kwargs["conversation_id"])
+            raise OperationalError("SELECT", {}, Exception("server closed the connection unexpectedly"))
+        return pending_steps(*args, **kwargs)
+
+    ledger.pending_steps = ledger_restarting  # type: ignore[method-assign]
+    unretrieved: list[dict[str, Any]] = []
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda _, context: unretrieved.append(context))
+        async with GenesysApi.connect(resolve(None, emulator.base_url), "emulator", "emulator-secret") as api:
+            events = GenesysEvents(api, heartbeat_timeout=2.0, clock_sync=0.5)
+            platform = GenesysPlatform(api)
+            watch = Watch(platform, ledger, events, settings, apply=True, on_line=lines.append, hooks=hooks)
+            running = asyncio.create_task(watch.run())
+            async with asyncio.timeout(20):
+                while not (hooks.opens and lines):
+                    await asyncio.sleep(0.05)
+                await asyncio.to_thread(emulator.advance, 6 * 60)  # the timer fires: the ledger is lost
+                while not lost:
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(0.5)
+                await asyncio.to_thread(emulator.advance, 61)  # a minute on: looked at again
+                while not any(line.decision == "close" and line.outcome == "done" for line in lines):
+                    await asyncio.sleep(0.05)
+            watch.stop()
+            await running
+
+    asyncio.run(main())
+    try:
+        assert lost == [idle_soon]
+        assert ended(emulator, idle_soon)
+        assert unretrieved == []
     finally:
         ledger.close()

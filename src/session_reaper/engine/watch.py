@@ -40,6 +40,7 @@ from session_reaper.engine.sweep import Sweep
 from session_reaper.engine.watch_hooks import NoHooks, WatchHooks
 from session_reaper.engine.watch_journal import Windows, emit
 from session_reaper.engine.watch_sweeps import SweepRunner, WatchSweeps
+from session_reaper.errors import describe
 from session_reaper.telemetry import logs
 
 _log = logs.get_logger(component="watch")
@@ -268,6 +269,18 @@ class Watch(WatchSweeps):
                     if done.emit:
                         await emit(self.journal, window.sweep_id, window.summary, done, self._on_line)
                     self.refused = done.stop if done.stop is not None else None
+        except Exception as exc:
+            # The ledger lost under it (PostgreSQL restarted: the soak's week), or anything else no one
+            # foresaw: this conversation's trouble only. Left to itself the task died unretrieved ("Task
+            # exception was never retrieved", a traceback per re-check) and its timer with it, until the
+            # next reconciliation. Said in one line and looked at again in a minute; a step it left open
+            # is settled from the platform's state first, as after a crash.
+            _log.warning(
+                "re-check failed: looked at again in a minute",
+                conversation_id=conversation_id,
+                error=describe(exc),
+            )
+            self.picture.rearm(conversation_id, self.platform.now() + RETRY_FAILED)
         finally:
             self._busy.discard(conversation_id)
 
