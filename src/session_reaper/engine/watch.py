@@ -88,7 +88,9 @@ class Watch(WatchSweeps):
         self.tick = tick
         self.subscriptions: Subscriptions | None = None
         self.refused: Refused | None = None  # the platform refused a write or a read: said by /readyz
-        self._windows = Windows(journal, settings.sweep, apply, self.engine.owner)
+        self._windows = Windows(
+            journal, settings.sweep, apply, self.engine.owner, settings.events.reconcile_interval
+        )
         self._busy: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._gate = asyncio.Semaphore(settings.sweep.concurrency)
