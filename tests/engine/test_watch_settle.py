@@ -34,13 +34,13 @@ class Clocked:
         self.clock = clock
 
 
-def watch(clock: FakeClock[datetime]) -> Watch:
+def watch(clock: FakeClock[datetime], settings: Settings | None = None) -> Watch:
     stand_in = Clocked(clock)
     return Watch(
         cast(PlatformPort, stand_in),
         cast(JournalPort, stand_in),
         cast(EventsPort, object()),
-        Settings(),
+        settings or Settings(),
         apply=True,
     )
 
@@ -202,3 +202,25 @@ def test_after_a_gap_a_conversation_a_reconciliation_passed_over_keeps_its_sched
     w._forget_what_events_said()
     assert not w.not_before.due("conv-1", T0 + minutes(2), None, "fingerprint")
     assert w.not_before.due("conv-1", T0 + minutes(2), None, "another")  # someone joined or left: read
+
+
+def test_a_close_that_leaves_the_agent_in_after_call_work_is_followed_to_its_wrap_up() -> None:
+    """Found by the week's soak: a re-check's close put the conversation among those whose late events
+    are our own writes' echoes, and so also ignored the one that showed the agent in after-call work
+    (a wrap-up owed). It had no timer; only a reconciliation found it, a median of 7 h later (5,805
+    wrap-ups so). That event is followed: the timer is armed at the `acw-stuck` threshold."""
+    clock = FakeClock(T0)
+    w = watch(clock, Settings.model_validate({"close": {"wrapup_code": "code-follow-up"}}))
+    idle = idle_chat(45, now=T0)
+    w._event(event(idle))
+    fire(w, T0)
+    w._settle("conv-1", reconciled(idle, T0, Outcome.DONE, "close"))
+    clock.advance(minutes=1)
+    in_acw = chat(
+        customer("connected", 45),
+        acd(),
+        agent("disconnected", 46, ended=0, wrapup_required=True, acw_started=0),
+        now=clock(),
+    )
+    w._event(event(in_acw))  # our disconnect's echo: the agent owes a wrap-up
+    assert w.picture.next_due() == clock() + minutes(10)

@@ -181,10 +181,14 @@ class Watch(WatchSweeps):
         closed_at = self._ended.get(event.conversation.id)
         if closed_at is not None:  # the events of our own annotate, texts and disconnect, arriving late
             last = event.conversation.last_activity
-            if last is None or last.at <= closed_at:
+            if last is not None and last.at > closed_at:
+                del self._ended[event.conversation.id]  # someone wrote after the close: follow it again
+            elif not any(p.in_after_call_work for p in event.conversation.participants):
                 self.hooks.event(event.topic, None)
                 return
-            del self._ended[event.conversation.id]  # someone wrote after the close: follow it again
+            # else: the close left an agent in after-call work, a wrap-up owed (`acw-stuck`): followed.
+            # Ignored with the echoes, it had no timer, and only a reconciliation found it, hours late
+            # (the week's soak: 5,805 wrap-ups by reconciliations, a median of 7 h in after-call work).
         known = self.picture.get(event.conversation.id)
         latest = known.key[0] if known is not None else None  # read before `observe` updates it in place
         observed = self.picture.observe(event.conversation, now)
