@@ -224,3 +224,26 @@ def test_a_close_that_leaves_the_agent_in_after_call_work_is_followed_to_its_wra
     )
     w._event(event(in_acw))  # our disconnect's echo: the agent owes a wrap-up
     assert w.picture.next_due() == clock() + minutes(10)
+
+
+def test_a_sweep_s_close_does_not_clear_the_timer_its_own_disconnect_armed() -> None:
+    """Found by the week's soak: a reconciliation's close is followed by its disconnect's event, which
+    shows the agent in after-call work and arms a timer for the wrap-up. When the sweep then handed in
+    what it had read (before the close), the watch cleared any timer already due as "the sweep just
+    decided it", this one too (an act takes virtual minutes at 120x): 420 wrap-ups waited for the next
+    reconciliation. A timer armed from a snapshot newer than the sweep's read is kept."""
+    clock = FakeClock(T0)
+    w = watch(clock, Settings.model_validate({"close": {"wrapup_code": "code-follow-up"}}))
+    read = idle_chat(45, now=T0)  # what the sweep read and closed
+    clock.advance(minutes=1)
+    in_acw = chat(
+        customer("connected", 46),
+        acd(),
+        agent("disconnected", 47, ended=0, wrapup_required=True, acw_started=0),
+        now=clock(),
+    )
+    w._event(event(in_acw))  # the close's disconnect, seen while the sweep verifies
+    clock.advance(minutes=11)  # the act's verification took that long on the platform's clock
+    w.seen(replace(reconciled(read, clock(), Outcome.DONE, "close"), trigger=Trigger.SWEEP))
+    due = w.picture.next_due()
+    assert due is not None and due <= clock()  # still armed, and due: the wrap-up is looked at now

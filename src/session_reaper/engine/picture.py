@@ -104,6 +104,11 @@ class Picture:
         self._arm(cid, seen, _due(verdict, now))
         return Observed(True, seen.due, verdict=verdict)
 
+    def holds_newer(self, conversation: Conversation) -> bool:
+        """Whether the picture's snapshot of it is strictly further along than `conversation`."""
+        seen = self._seen.get(conversation.id)
+        return seen is not None and _older(content_key(conversation), seen.key)
+
     def reevaluate(self, conversation_id: str, now: datetime) -> datetime | None:
         """Arm the timer again from the snapshot known (a re-read that brought nothing newer)."""
         seen = self._seen.get(conversation_id)

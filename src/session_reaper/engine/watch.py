@@ -323,7 +323,10 @@ class Watch(WatchSweeps):
         observed = self.picture.observe(done.conversation, done.now)
         if not observed.fresh and done.conversation.id in self.picture:
             self.picture.reevaluate(done.conversation.id, done.now)
-        if done.trigger is Trigger.SWEEP:
+        if done.trigger is Trigger.SWEEP and not self.picture.holds_newer(done.conversation):
+            # The sweep just decided it. Not so when events showed more since its read (its own close's
+            # disconnect, an agent now in after-call work): that timer is for a decision still to come.
+            # Cleared, the owed wrap-up waited for the next reconciliation (the week's soak: 420 so).
             seen = self.picture.get(done.conversation.id)
             if seen is not None and seen.due is not None and seen.due <= done.now:
-                self.picture.rearm(done.conversation.id, None)  # the sweep just decided it
+                self.picture.rearm(done.conversation.id, None)
