@@ -204,6 +204,17 @@ def test_after_a_gap_a_conversation_a_reconciliation_passed_over_keeps_its_sched
     assert w.not_before.due("conv-1", T0 + minutes(2), None, "another")  # someone joined or left: read
 
 
+def closed_into_after_call_work(now: datetime) -> Conversation:
+    """The idle chat just after the reaper's disconnect: the agent gone, owing a wrap-up (the queue
+    requires one), the guest still there."""
+    return chat(
+        customer("connected", 46),
+        acd(),
+        agent("disconnected", 47, ended=0, wrapup_required=True, acw_started=0),
+        now=now,
+    )
+
+
 def test_a_close_that_leaves_the_agent_in_after_call_work_is_followed_to_its_wrap_up() -> None:
     """Found by the week's soak: a re-check's close put the conversation among those whose late events
     are our own writes' echoes, and so also ignored the one that showed the agent in after-call work
@@ -216,13 +227,7 @@ def test_a_close_that_leaves_the_agent_in_after_call_work_is_followed_to_its_wra
     fire(w, T0)
     w._settle("conv-1", reconciled(idle, T0, Outcome.DONE, "close"))
     clock.advance(minutes=1)
-    in_acw = chat(
-        customer("connected", 45),
-        acd(),
-        agent("disconnected", 46, ended=0, wrapup_required=True, acw_started=0),
-        now=clock(),
-    )
-    w._event(event(in_acw))  # our disconnect's echo: the agent owes a wrap-up
+    w._event(event(closed_into_after_call_work(clock())))  # our disconnect's echo: a wrap-up owed
     assert w.picture.next_due() == clock() + minutes(10)
 
 
@@ -236,13 +241,7 @@ def test_a_sweep_s_close_does_not_clear_the_timer_its_own_disconnect_armed() -> 
     w = watch(clock, Settings.model_validate({"close": {"wrapup_code": "code-follow-up"}}))
     read = idle_chat(45, now=T0)  # what the sweep read and closed
     clock.advance(minutes=1)
-    in_acw = chat(
-        customer("connected", 46),
-        acd(),
-        agent("disconnected", 47, ended=0, wrapup_required=True, acw_started=0),
-        now=clock(),
-    )
-    w._event(event(in_acw))  # the close's disconnect, seen while the sweep verifies
+    w._event(event(closed_into_after_call_work(clock())))  # seen while the sweep verifies
     clock.advance(minutes=11)  # the act's verification took that long on the platform's clock
     w.seen(replace(reconciled(read, clock(), Outcome.DONE, "close"), trigger=Trigger.SWEEP))
     due = w.picture.next_due()
