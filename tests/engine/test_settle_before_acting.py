@@ -15,7 +15,9 @@ see: the texts in the conversation, its state, the journal's open intents.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,24 @@ SITUATIONS = {
 }
 
 
+@contextlib.asynccontextmanager
+async def connected(
+    emulator: Any, ledger: Ledger, timeout: float | None = None
+) -> AsyncIterator[GenesysPlatform]:
+    """The platform port over the emulator (`timeout`: the client's request timeout, else its default),
+    the ledger on its clock, as a process of the reaper has them."""
+    endpoints = resolve(None, emulator.base_url)
+    api = (
+        GenesysApi.connect(endpoints, "emulator", "emulator-secret")
+        if timeout is None
+        else GenesysApi.connect(endpoints, "emulator", "emulator-secret", timeout=timeout)
+    )
+    async with api as connection:
+        platform = GenesysPlatform(connection)
+        ledger.clock = platform.now
+        yield platform
+
+
 def _texts_carried_out(emulator: Any, conversation_id: str) -> int:
     return sum(
         1
@@ -78,10 +98,7 @@ def test_an_intent_left_open_by_a_late_answer_is_settled_before_the_next_re_chec
     ledger = Ledger.open(settings.sweep.ledger)
 
     async def main() -> tuple[Reconciled, Reconciled]:
-        endpoints = resolve(None, emulator.base_url)
-        async with GenesysApi.connect(endpoints, "emulator", "emulator-secret", timeout=1.0) as api:
-            platform = GenesysPlatform(api)
-            ledger.clock = platform.now
+        async with connected(emulator, ledger, timeout=1.0) as platform:
             engine = Engine(platform, ledger, settings, owner="events-mode")
             sweep_id = ledger.start_sweep(True, owner="events-mode")
             caps = Caps(closes_left=10, teardowns_left=10)
@@ -129,10 +146,7 @@ def test_a_sweep_that_meets_an_intent_nobody_settled_settles_it_and_decides_agai
         emulator.message(cid, "agent", "This conversation is being closed.")
 
     async def main() -> Reconciled:
-        endpoints = resolve(None, emulator.base_url)
-        async with GenesysApi.connect(endpoints, "emulator", "emulator-secret") as api:
-            platform = GenesysPlatform(api)
-            ledger.clock = platform.now
+        async with connected(emulator, ledger) as platform:
             engine = Engine(platform, ledger, settings, owner="survivor")
             sweep_id = ledger.start_sweep(True, owner="survivor")
             caps = Caps(closes_left=1, teardowns_left=1)  # the second decision needs the share back
@@ -165,10 +179,7 @@ def test_an_open_intent_another_live_reaper_holds_is_left_to_it(emulator: Any, t
     emulator.clear_requests()
 
     async def main() -> Reconciled:
-        endpoints = resolve(None, emulator.base_url)
-        async with GenesysApi.connect(endpoints, "emulator", "emulator-secret") as api:
-            platform = GenesysPlatform(api)
-            ledger.clock = platform.now
+        async with connected(emulator, ledger) as platform:
             engine = Engine(platform, ledger, settings, owner="this-replica")
             sweep_id = ledger.start_sweep(True, owner="this-replica")
             caps = Caps(closes_left=1, teardowns_left=1)
@@ -195,10 +206,7 @@ def test_a_text_still_held_by_the_platform_is_not_taken_for_unsent(emulator: Any
     ledger = Ledger.open(settings.sweep.ledger)
 
     async def main() -> tuple[Reconciled, Reconciled, Reconciled]:
-        endpoints = resolve(None, emulator.base_url)
-        async with GenesysApi.connect(endpoints, "emulator", "emulator-secret", timeout=1.0) as api:
-            platform = GenesysPlatform(api)
-            ledger.clock = platform.now
+        async with connected(emulator, ledger, timeout=1.0) as platform:
             engine = Engine(platform, ledger, settings, owner="events-mode")
             sweep_id = ledger.start_sweep(True, owner="events-mode")
             caps = Caps(closes_left=10, teardowns_left=10)
@@ -256,10 +264,7 @@ def test_an_act_that_stalled_past_its_lease_stops_before_its_next_step(emulator:
     ledger = Ledger.open(settings.sweep.ledger)
 
     async def main() -> tuple[Reconciled, Reconciled, Reconciled]:
-        endpoints = resolve(None, emulator.base_url)
-        async with GenesysApi.connect(endpoints, "emulator", "emulator-secret") as api:
-            platform = GenesysPlatform(api)
-            ledger.clock = platform.now
+        async with connected(emulator, ledger) as platform:
             stalled = Engine(platform, ledger, settings, owner="watch-timer")
             other = Engine(platform, ledger, settings, owner="reconciliation")
             sweep_id = ledger.start_sweep(True, owner="watch-timer")
@@ -316,10 +321,7 @@ def test_a_step_retried_past_its_lease_is_neither_settled_as_unsent_nor_sent_twi
     ledger = Ledger.open(settings.sweep.ledger)
 
     async def main() -> tuple[Reconciled, Reconciled]:
-        endpoints = resolve(None, emulator.base_url)
-        async with GenesysApi.connect(endpoints, "emulator", "emulator-secret") as api:
-            platform = GenesysPlatform(api)
-            ledger.clock = platform.now
+        async with connected(emulator, ledger) as platform:
             sweep = Engine(platform, ledger, settings, owner="reconciliation")
             timer = Engine(platform, ledger, settings, owner="watch-timer")
             sweep_id = ledger.start_sweep(True, owner="reconciliation")
@@ -368,10 +370,7 @@ def test_a_text_the_journal_knows_but_this_process_does_not_is_taken_for_sent(
     (agent_id,) = [p["id"] for p in participants_by_purpose(emulator.conversation(cid), "agent")]
 
     async def main() -> Reconciled:
-        endpoints = resolve(None, emulator.base_url)
-        async with GenesysApi.connect(endpoints, "emulator", "emulator-secret") as api:
-            platform = GenesysPlatform(api)
-            ledger.clock = platform.now
+        async with connected(emulator, ledger) as platform:
             engine = Engine(platform, ledger, settings, owner="survivor")
             await engine.own.load(platform.now() - timedelta(days=1))  # as the events mode does at start
             # meanwhile the other process: its intent, its text, the text's id, and then it died

@@ -4,14 +4,15 @@ Notifications adapter over a real WebSocket, no `serve` around it, hooks of our 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from session_reaper.config import parse_settings
+from session_reaper.config import Settings, parse_settings
 from session_reaper.core.results import DecisionLine
 from session_reaper.engine.watch import Watch
 from session_reaper.genesys.api import GenesysApi
@@ -69,6 +70,25 @@ def ended(emulator: Any, cid: str) -> bool:
     )
 
 
+@contextlib.asynccontextmanager
+async def watching(
+    emulator: Any, ledger: Ledger, settings: Settings, lines: list[DecisionLine], hooks: Counting
+) -> AsyncIterator[Watch]:
+    """A watch over the emulator, once its socket is open and its first reconciliation done; stopped
+    (and awaited) on leaving. The caller's waits run under the same 20 s bound."""
+    async with GenesysApi.connect(resolve(None, emulator.base_url), "emulator", "emulator-secret") as api:
+        events = GenesysEvents(api, heartbeat_timeout=2.0, clock_sync=0.5)
+        platform = GenesysPlatform(api)
+        watch = Watch(platform, ledger, events, settings, apply=True, on_line=lines.append, hooks=hooks)
+        running = asyncio.create_task(watch.run())
+        async with asyncio.timeout(20):
+            while not (hooks.opens and lines):  # the socket open, the first reconciliation done
+                await asyncio.sleep(0.05)
+            yield watch
+        watch.stop()
+        await running
+
+
 def test_a_watch_built_by_hand_closes_on_its_timer_and_journals_it(emulator: Any, tmp_path: Path) -> None:
     emulator.add_queue(QUEUE)
     emulator.set_heartbeat(0.2)
@@ -79,20 +99,11 @@ def test_a_watch_built_by_hand_closes_on_its_timer_and_journals_it(emulator: Any
     ledger = Ledger.open(settings.sweep.ledger)
 
     async def main() -> None:
-        async with GenesysApi.connect(resolve(None, emulator.base_url), "emulator", "emulator-secret") as api:
-            events = GenesysEvents(api, heartbeat_timeout=2.0, clock_sync=0.5)
-            platform = GenesysPlatform(api)
-            watch = Watch(platform, ledger, events, settings, apply=True, on_line=lines.append, hooks=hooks)
-            running = asyncio.create_task(watch.run())
-            async with asyncio.timeout(20):
-                while not (hooks.opens and lines):  # the socket open, the first reconciliation done
-                    await asyncio.sleep(0.05)
-                assert [line.decision for line in lines] == ["skip"]  # 25 minutes idle: not yet
-                await asyncio.to_thread(emulator.advance, 6 * 60)  # 31 minutes: the timer fires
-                while not any(line.decision == "close" and line.outcome == "done" for line in lines):
-                    await asyncio.sleep(0.05)
-            watch.stop()
-            await running
+        async with watching(emulator, ledger, settings, lines, hooks):
+            assert [line.decision for line in lines] == ["skip"]  # 25 minutes idle: not yet
+            await asyncio.to_thread(emulator.advance, 6 * 60)  # 31 minutes: the timer fires
+            while not any(line.decision == "close" and line.outcome == "done" for line in lines):
+                await asyncio.sleep(0.05)
 
     asyncio.run(main())
     try:
@@ -140,23 +151,14 @@ def test_a_re_check_that_loses_the_ledger_is_looked_at_again_and_closes(
 
     async def main() -> None:
         asyncio.get_running_loop().set_exception_handler(lambda _, context: unretrieved.append(context))
-        async with GenesysApi.connect(resolve(None, emulator.base_url), "emulator", "emulator-secret") as api:
-            events = GenesysEvents(api, heartbeat_timeout=2.0, clock_sync=0.5)
-            platform = GenesysPlatform(api)
-            watch = Watch(platform, ledger, events, settings, apply=True, on_line=lines.append, hooks=hooks)
-            running = asyncio.create_task(watch.run())
-            async with asyncio.timeout(20):
-                while not (hooks.opens and lines):
-                    await asyncio.sleep(0.05)
-                await asyncio.to_thread(emulator.advance, 6 * 60)  # the timer fires: the ledger is lost
-                while not lost:
-                    await asyncio.sleep(0.05)
-                await asyncio.sleep(0.5)
-                await asyncio.to_thread(emulator.advance, 61)  # a minute on: looked at again
-                while not any(line.decision == "close" and line.outcome == "done" for line in lines):
-                    await asyncio.sleep(0.05)
-            watch.stop()
-            await running
+        async with watching(emulator, ledger, settings, lines, hooks):
+            await asyncio.to_thread(emulator.advance, 6 * 60)  # the timer fires: the ledger is lost
+            while not lost:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)
+            await asyncio.to_thread(emulator.advance, 61)  # a minute on: looked at again
+            while not any(line.decision == "close" and line.outcome == "done" for line in lines):
+                await asyncio.sleep(0.05)
 
     asyncio.run(main())
     try:
