@@ -55,14 +55,16 @@ def run(
     )
     ledger = Ledger.open(settings.sweep.ledger)
     if on_intent is not None:
-        journal_intent = ledger.step_intent
+        journal_intent = ledger.held_step_intent
 
-        def step_intent(decision_id: int, conversation_id: str, kind: str, *args: Any, **kwargs: Any) -> int:
+        def held_step_intent(
+            decision_id: int, conversation_id: str, kind: str, *args: Any, **kwargs: Any
+        ) -> int | None:
             step_id = journal_intent(decision_id, conversation_id, kind, *args, **kwargs)
             on_intent(kind)
             return step_id
 
-        ledger.step_intent = step_intent  # type: ignore[method-assign]
+        ledger.held_step_intent = held_step_intent  # type: ignore[method-assign]
 
     async def main() -> Reconciled:
         async with GenesysApi.connect(resolve(None, emulator.base_url), "emulator", "emulator-secret") as api:
@@ -220,3 +222,53 @@ def test_a_guest_writing_while_the_disconnect_is_journalled_is_not_disconnected(
     with ledger.engine.connect() as connection:
         outcomes = [row.outcome for row in connection.execute(select(steps.c.outcome))]
     assert outcomes == ["cancelled"]  # the intent, journalled and settled: nothing sent
+
+
+class _OtherActsAfterThisRead(GenesysPlatform):
+    """The decision's read answers, then another reaper (`other`) reconciles the same conversation to its
+    end before this act may take the lease: the order in which four replicas sharing one ledger met."""
+
+    other: Engine | None = None
+
+    async def read(self, conversation_id: str, own: Any) -> Any:
+        seen = await super().read(conversation_id, own)
+        other, self.other = self.other, None  # only the first read: the fresh look must see the end
+        if other is not None:
+            sweep_id = other.journal.start_sweep(True, owner=other.owner)
+            done = await reconcile(
+                other, conversation_id, Trigger.SWEEP, sweep_id=sweep_id, apply=True, caps=Caps(10, 10)
+            )
+            assert done.line.outcome is Outcome.DONE, done.line
+        return seen
+
+
+def test_an_act_another_reaper_finished_after_this_read_is_not_reported_twice(
+    emulator: Any, tmp_path: Path
+) -> None:
+    """Was (four replicas on one PostgreSQL ledger, `test_replicas.py`): a replica read the chat open,
+    another closed it and gave the lease back, the first then took the lease, found every step "done"
+    in the journal, resumed them — nothing sent — and journalled a close of its own: 201 closes of 200.
+    Now the journal's answer when taking the lease says an act with this decision finished since: the
+    act decides again on a fresh read, which sees the end."""
+    cid = emulator.create_conversation(chat(45))["id"]
+    settings = Settings.model_validate({"sweep": {"ledger": f"sqlite:///{tmp_path / 'l.db'}"}})
+    ledger = Ledger.open(settings.sweep.ledger)
+
+    async def main() -> Reconciled:
+        async with GenesysApi.connect(resolve(None, emulator.base_url), "emulator", "emulator-secret") as api:
+            platform = _OtherActsAfterThisRead(api)
+            ledger.clock = platform.now
+            platform.other = Engine(GenesysPlatform(api), ledger, settings, owner="replica-a")
+            engine = Engine(platform, ledger, settings, owner="replica-b")
+            sweep_id = ledger.start_sweep(True, owner="replica-b")
+            return await reconcile(
+                engine, cid, Trigger.SWEEP, sweep_id=sweep_id, apply=True, caps=Caps(10, 10)
+            )
+
+    done = asyncio.run(main())
+    assert done.line.outcome is Outcome.SKIPPED and done.line.reason == "already ended", done.line
+    with ledger.engine.connect() as connection:
+        rows = connection.execute(select(decisions.c.decision, decisions.c.outcome)).all()
+    assert [tuple(r) for r in rows] == [("close", "done")]  # one close journalled, the other replica's
+    ours = [w for w in writes(emulator) if cid in w]
+    assert len([w for w in ours if w.endswith("/messages")]) == 1, ours  # one closing text

@@ -225,3 +225,17 @@ class PendingStep:
     intent_at: datetime
     # wall time until which its request may still be on its way (None: no attempt was marked sent)
     in_flight_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JournalledSteps:
+    """What the journal holds of one conversation's steps when an act takes its lease, in one read.
+
+    `open`: intents without an outcome (a dead reaper's, or one left open on purpose), to settle first;
+    `in_place`: (kind, participant id) of the steps whose effect is in place since the closing cycle
+    began (an act resumed skips them); `finished`: the decisions ("close", "wrapup", ...) of the acts
+    journalled as done that put some of them there."""
+
+    open: tuple[PendingStep, ...] = ()
+    in_place: frozenset[tuple[str, str | None]] = frozenset()
+    finished: frozenset[str] = frozenset()

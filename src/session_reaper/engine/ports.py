@@ -12,7 +12,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from session_reaper.config import Settings
 from session_reaper.core.approvals import PendingDecision
@@ -21,6 +21,7 @@ from session_reaper.core.model import (
     Conversation,
     DiscoveredConversation,
     DiscoveryScope,
+    JournalledSteps,
     PendingStep,
     ScheduledRead,
 )
@@ -60,7 +61,8 @@ class Guard(Protocol):
         """Just before the attempt goes out; raises (anything but a transport error) to stop it."""
 
     async def answered(self) -> None:
-        """The platform answered the attempt (any status): nothing of it is still on its way."""
+        """The platform answered the attempt with an error (a 429 or 5xx to retry after, or the last):
+        nothing of it is still on its way. Not told of a success, whose outcome the act journals next."""
 
 
 class Windows(Protocol):
@@ -197,17 +199,19 @@ class JournalPort(Protocol):
         platform_now: datetime | None = None,
     ) -> None: ...
 
-    def set_decision_outcome(self, decision_id: int, outcome: str, *, error: str | None = None) -> None: ...
-
-    # -- steps: intent before the request, outcome after
-    def completed_step(
+    def set_decision_outcome(
         self,
-        conversation_id: str,
-        kind: str,
-        participant_id: str | None = None,
+        decision_id: int,
+        outcome: str,
         *,
-        since: datetime | None = None,
-    ) -> bool: ...
+        error: str | None = None,
+        release: tuple[str, str] | None = None,
+    ) -> None:
+        """`release` (conversation id, owner): give the act's lease back in the same transaction."""
+
+    # -- steps: intent before the request, outcome after; the lease renewed in the same transaction
+    def conversation_steps(self, conversation_id: str, *, since: datetime | None = None) -> JournalledSteps:
+        """Open intents, the steps in place since `since`, and whether an act journalled done made them."""
 
     def step_intent(
         self,
@@ -219,6 +223,30 @@ class JournalPort(Protocol):
         at: datetime | None = None,
     ) -> int: ...
 
+    def held_step_intent(
+        self,
+        decision_id: int,
+        conversation_id: str,
+        kind: str,
+        participant_id: str | None,
+        *,
+        owner: str,
+        ttl: timedelta,
+        at: datetime,
+    ) -> int | None:
+        """The intent, journalled only while `owner` still holds the lease (renewed): else None."""
+
+    def step_attempt(
+        self,
+        step_id: int,
+        conversation_id: str,
+        owner: str,
+        *,
+        ttl: timedelta,
+        now: datetime,
+        until: datetime,
+    ) -> Literal["sending", "not-held", "settled"]: ...
+
     def step_outcome(
         self,
         step_id: int,
@@ -227,6 +255,7 @@ class JournalPort(Protocol):
         http_status: int | None = None,
         context_id: str | None = None,
         error_code: str | None = None,
+        reaper_message: tuple[str, str, str] | None = None,
     ) -> bool: ...
 
     def step_sending(self, step_id: int, *, until: datetime | None) -> bool: ...

@@ -28,7 +28,7 @@ from session_reaper.engine.ports import Gone, JournalPort, PlatformError, Platfo
 from session_reaper.engine.recording import QueueNames, idle_seconds
 from session_reaper.engine.recovery import recover_one, settle_before_acting
 from session_reaper.engine.selection import Selection
-from session_reaper.engine.steps import carry_out
+from session_reaper.engine.steps import carry_out, closing_cycle_start
 
 UNSETTLED_REASON = (
     "an interrupted step could not be settled yet (no answer, or its request may still land): nothing done"
@@ -112,9 +112,19 @@ async def reconcile(
     decision (journalled as `pending`, not acted on) unless a person asked (`Trigger.CONSOLE`, with
     the `operator`'s name journalled in the decision).
     """
-    for look in range(2):  # a second look only when an interrupted step was settled just before acting
+    for look in range(2):  # a second look only when, just before acting, an interrupted step was settled
+        # or another act was found to have finished what this one read
         done = await _reconcile(
-            engine, conversation_id, trigger, sweep_id, apply, caps, selection, seen_participants, operator
+            engine,
+            conversation_id,
+            trigger,
+            sweep_id,
+            apply,
+            caps,
+            selection,
+            seen_participants,
+            operator,
+            look,
         )
         if not done.settled_first:
             return done
@@ -140,6 +150,7 @@ async def _reconcile(
     selection: Selection | None,
     seen_participants: str | None,
     operator: str | None,
+    look: int = 0,
 ) -> Reconciled:
     selection = selection if selection is not None else Selection()
     platform = engine.platform
@@ -195,7 +206,7 @@ async def _reconcile(
         line.outcome = Outcome.DRY_RUN
         line.steps = [s.kind.value for s in plan(conversation, verdict, engine.close)]
     else:
-        await _act(engine, done, conversation, verdict, sweep_id, operator)
+        await _act(engine, done, conversation, verdict, sweep_id, operator, first_look=look == 0)
     return done
 
 
@@ -259,6 +270,8 @@ async def _act(
     verdict: Verdict,
     sweep_id: int,
     operator: str | None = None,
+    *,
+    first_look: bool = True,
 ) -> None:
     line = done.line
     platform, journal = engine.platform, engine.journal
@@ -277,11 +290,24 @@ async def _act(
         line.outcome = Outcome.SKIPPED
         line.reason = HELD_REASON
         return
+    lease = (conversation.id, engine.owner)
+    released = False  # given back with the decision's outcome, in its transaction, when it is journalled
     try:
         # Holding the lease, nobody else is acting on it; an intent still open is one that nobody
         # will settle in time (a dead reaper's, or one left open on purpose): settle it first.
+        # One read of the journal: the intents left open, the steps already in place this closing cycle.
+        steps = await journalled(
+            journal.conversation_steps, conversation.id, since=closing_cycle_start(conversation)
+        )
+        if first_look and not steps.open and verdict.action.value in steps.finished:
+            # Another act with this decision (a replica, a re-check) finished after what was read here
+            # and gave the lease back before this act took it: its steps are in place and its decision
+            # says done. Going on would "resume" them and report an act this one never made (replicas
+            # counted one close twice); decide again on a fresh read. On that look an act goes on.
+            done.settled_first = True
+            return
         try:
-            settled = await settle_before_acting(platform, journal, engine.own, conversation.id)
+            settled = await settle_before_acting(platform, journal, engine.own, conversation.id, steps.open)
         except Refused as exc:
             line.outcome, line.error = Outcome.FAILED, str(exc)
             done.stop = exc
@@ -311,14 +337,21 @@ async def _act(
         await engine.queue_names.remember(line.queue_id)
         line.decision_id = decision_id
         try:
-            await carry_out(engine, line, conversation, verdict, decision_id)
+            await carry_out(engine, line, conversation, verdict, decision_id, steps.in_place)
         except Refused as exc:
             platform.forget_proof()  # the role changed under us: prove again before writing
-            await journalled(journal.set_decision_outcome, decision_id, Outcome.FAILED.value, error=str(exc))
+            await journalled(
+                journal.set_decision_outcome, decision_id, Outcome.FAILED.value, error=str(exc), release=lease
+            )
+            released = True
             line.outcome, line.error = Outcome.FAILED, str(exc)
             done.now, done.stop = now, exc
             return
-        await journalled(journal.set_decision_outcome, decision_id, line.outcome.value, error=line.error)
+        await journalled(
+            journal.set_decision_outcome, decision_id, line.outcome.value, error=line.error, release=lease
+        )
+        released = True
     finally:
         # awaited to its end even when the act is being cancelled (off_loop.journalled): never dropped
-        await journalled(journal.release, conversation.id, engine.owner)
+        if not released:
+            await journalled(journal.release, *lease)

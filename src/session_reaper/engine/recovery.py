@@ -8,6 +8,7 @@ or as not sent (the conversation is decided afresh by the sweep that follows).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -125,7 +126,11 @@ async def recover_one(
 
 
 async def settle_before_acting(
-    platform: PlatformPort, ledger: JournalPort, own: OwnMessages, conversation_id: str
+    platform: PlatformPort,
+    ledger: JournalPort,
+    own: OwnMessages,
+    conversation_id: str,
+    open_steps: Sequence[PendingStep] | None = None,
 ) -> bool | None:
     """Settle one conversation's open intents before acting on it; the caller holds its lease.
 
@@ -134,9 +139,11 @@ async def settle_before_acting(
     left open on purpose (an answer that may hide a success) or by a replica that died would otherwise
     be sent a second time. None: nothing was open (one small query); True: something was open and is
     settled now, so what was read before may be out of date (decide again); False: the platform could
-    not be read, the intent stays open and nothing may be done.
+    not be read, the intent stays open and nothing may be done. `open_steps`: the conversation's open
+    intents as the caller just read them from the journal (`conversation_steps`), else read here.
     """
-    open_steps = await journalled(ledger.pending_steps, conversation_id=conversation_id)
+    if open_steps is None:
+        open_steps = await journalled(ledger.pending_steps, conversation_id=conversation_id)
     if not open_steps:
         return None
     for pending in open_steps:

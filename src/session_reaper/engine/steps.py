@@ -15,6 +15,7 @@ core, and the two ports.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -50,16 +51,26 @@ class Execution:
     # Participants this run has disconnected: their leaving is the reaper's own doing, never a reason
     # for the re-check before the next disconnect (a conference, a transfer in progress) to cancel.
     disconnected: set[str] = field(default_factory=set)
+    # (kind, participant id) of the steps whose effect the journal shows in place for this closing
+    # cycle: read with the open intents when the act took the lease (an act resumed finds its earlier
+    # steps there), kept up to date by this run, which holds the lease (nobody else journals here).
+    completed: set[tuple[str, str | None]] = field(default_factory=set)
 
-    @property
-    def decided_since(self) -> datetime | None:
-        """Steps journalled as done after the last activity belong to this closing cycle."""
-        last = self.decided.last_activity
-        return last.at if last is not None else self.decided.started_at
+
+def closing_cycle_start(decided: Conversation) -> datetime | None:
+    """Steps journalled after the last activity (else the start) belong to this closing cycle: a guest
+    who wrote since begins another, whose steps are all to send again."""
+    last = decided.last_activity
+    return last.at if last is not None else decided.started_at
 
 
 async def carry_out(
-    engine: Engine, line: DecisionLine, decided: Conversation, verdict: Verdict, decision_id: int
+    engine: Engine,
+    line: DecisionLine,
+    decided: Conversation,
+    verdict: Verdict,
+    decision_id: int,
+    in_place: Collection[tuple[str, str | None]] = (),
 ) -> None:
     """Act on one conversation, filling in `line`. Until one disconnect has been accepted, acts take
     turns (`Turns`): if the client may not disconnect, only one guest is written to before the 403
@@ -68,11 +79,11 @@ async def carry_out(
     platform slow to apply one close must not hold every other close behind its verification."""
     turns = engine.turns
     if turns.disconnect_proven.is_set() or verdict.action in (Action.WARN, Action.WRAPUP):
-        return await _execute(engine, line, decided, verdict, decision_id)
+        return await _execute(engine, line, decided, verdict, decision_id, in_place)
     act: asyncio.Task[None] | None = None
     async with turns.first_disconnect:
         if not turns.disconnect_proven.is_set():
-            act = asyncio.create_task(_execute(engine, line, decided, verdict, decision_id))
+            act = asyncio.create_task(_execute(engine, line, decided, verdict, decision_id, in_place))
             accepted = asyncio.create_task(turns.disconnect_proven.wait())
             try:
                 await asyncio.wait((act, accepted), return_when=asyncio.FIRST_COMPLETED)
@@ -82,14 +93,19 @@ async def carry_out(
             finally:
                 accepted.cancel()
     if act is None:
-        return await _execute(engine, line, decided, verdict, decision_id)
+        return await _execute(engine, line, decided, verdict, decision_id, in_place)
     return await act  # the turn is over; the rest (verification) runs alongside the others
 
 
 async def _execute(
-    engine: Engine, line: DecisionLine, decided: Conversation, verdict: Verdict, decision_id: int
+    engine: Engine,
+    line: DecisionLine,
+    decided: Conversation,
+    verdict: Verdict,
+    decision_id: int,
+    in_place: Collection[tuple[str, str | None]],
 ) -> None:
-    run = Execution(decided.id, decision_id, decided, verdict)
+    run = Execution(decided.id, decision_id, decided, verdict, completed=set(in_place))
     line.outcome = Outcome.DONE
     platform = engine.platform
     try:
@@ -152,13 +168,7 @@ async def _run_step(engine: Engine, run: Execution, step: Step, *, recheck: bool
     if step.kind is StepKind.DISCONNECT_AGENT and step.participant_id:
         # Sent now or by an earlier run the journal remembers: the reaper's own doing either way.
         run.disconnected.add(step.participant_id)
-    if await journalled(
-        journal.completed_step,
-        run.conversation_id,
-        step.kind.value,
-        step.participant_id,
-        since=run.decided_since,
-    ):
+    if (step.kind.value, step.participant_id) in run.completed:
         run.steps_done.append(step.kind.value)
         return None
     if recheck:
@@ -170,17 +180,24 @@ async def _run_step(engine: Engine, run: Execution, step: Step, *, recheck: bool
     at = engine.platform.reached()
     # Fencing: an act that stalled past its lease (retries, a slow platform) may have lost the
     # conversation to another reaper, which acts on it now; a step sent anyway would be a second one.
-    ttl = act_lease(engine.verify_timeout)
-    if not await journalled(journal.renew, run.conversation_id, engine.owner, ttl=ttl, now=at):
+    # The lease is renewed in the intent's own transaction, committed in its worker thread before this
+    # returns, and so before the request below is sent. A cancellation meanwhile waits for the commit
+    # (off_loop.journalled), then stops the act: the intent is then open with nothing sent, as after a
+    # crash here, and recovery settles it as not sent.
+    step_id = await journalled(
+        journal.held_step_intent,
+        run.decision_id,
+        run.conversation_id,
+        step.kind.value,
+        step.participant_id,
+        owner=engine.owner,
+        ttl=act_lease(engine.verify_timeout),
+        at=at,
+    )
+    if step_id is None:
         raise StepFailed(
             "the conversation's lease ran out and another reaper took it: stopped before this step"
         )
-    # Committed in its worker thread before this returns, and so before the request below is sent. A
-    # cancellation meanwhile waits for the commit (off_loop.journalled), then stops the act: the intent
-    # is then open with nothing sent, as after a crash here, and recovery settles it as not sent.
-    step_id = await journalled(
-        journal.step_intent, run.decision_id, run.conversation_id, step.kind.value, step.participant_id, at=at
-    )
     if recheck:
         # Re-read after the intent is journalled, not before: between what the re-check saw and the
         # request there is then no ledger round trip, only the answer being judged (a guest who writes
@@ -194,12 +211,13 @@ async def _run_step(engine: Engine, run: Execution, step: Step, *, recheck: bool
             await journalled(journal.step_outcome, step_id, "cancelled")
             return why
     try:
-        outcome = await _send(engine, run, step, _fence(engine, run.conversation_id, step_id))
+        outcome, text = await _send(engine, run, step, _fence(engine, run.conversation_id, step_id))
     except AlreadyDone as exc:
         # Already in the state we wanted (e.g. the participant left meanwhile): verify will judge.
         await journalled(
             journal.step_outcome, step_id, "already-done", http_status=exc.status, context_id=exc.context_id
         )
+        run.completed.add((step.kind.value, step.participant_id))
     except PlatformError as exc:
         if exc.maybe_applied:
             # No answer once it had left (a timeout), or a 500/502/504: the platform may have carried
@@ -220,7 +238,13 @@ async def _run_step(engine: Engine, run: Execution, step: Step, *, recheck: bool
         # for recovery to resolve.
         raise
     else:
-        await journalled(journal.step_outcome, step_id, outcome)
+        # The text's id goes into the outcome's transaction: the reaper's own from then on, here and in
+        # every process (a text sent but not journalled is adopted by recovery, fix 31).
+        message = (run.conversation_id, *text) if text is not None else None
+        await journalled(journal.step_outcome, step_id, outcome, reaper_message=message)
+        if text is not None:
+            engine.own.add(run.conversation_id, *text)
+        run.completed.add((step.kind.value, step.participant_id))
     if step.kind in ENDING_STEPS:
         engine.turns.disconnect_proven.set()  # the platform let it through: the permission is there
     run.steps_done.append(step.kind.value)
@@ -253,11 +277,28 @@ class _Fence:
         engine, journal = self.engine, self.engine.journal
         now = engine.platform.reached()
         ttl = act_lease(engine.verify_timeout)
-        if not await acquire(journal, self.conversation_id, engine.owner, ttl=ttl, now=now):
-            raise StepFailed("another reaper took the conversation while this step waited to be sent again")
-        # the wall-time mark is taken once the lease is held again: as late as can be before sending
+        # The lease held again and the mark taken in one round trip, as late as can be before sending.
         until = datetime.now(UTC) + self.allowance
-        if not await journalled(journal.step_sending, self.step_id, until=until):
+        attempt = await journalled(
+            journal.step_attempt,
+            self.step_id,
+            self.conversation_id,
+            engine.owner,
+            ttl=ttl,
+            now=now,
+            until=until,
+        )
+        if attempt == "not-held":
+            # Held by another owner: perhaps one known dead (a killed process on this host), taken over.
+            if not await acquire(journal, self.conversation_id, engine.owner, ttl=ttl, now=now):
+                raise StepFailed(
+                    "another reaper took the conversation while this step waited to be sent again"
+                )
+            until = datetime.now(UTC) + self.allowance
+            attempt = (
+                "sending" if await journalled(journal.step_sending, self.step_id, until=until) else "settled"
+            )
+        if attempt == "settled":
             raise StepFailed("another look settled this step while it waited to be sent again: not sent")
 
     async def answered(self) -> None:
@@ -275,8 +316,11 @@ async def _recheck(engine: Engine, run: Execution, own: set[str]) -> str | None:
     return _changed(engine, before, latest, own)
 
 
-async def _send(engine: Engine, run: Execution, step: Step, guard: Guard) -> str:
-    """Send the step's one request (`guard` before each attempt); returns the step outcome to journal."""
+async def _send(
+    engine: Engine, run: Execution, step: Step, guard: Guard
+) -> tuple[str, tuple[str, str] | None]:
+    """Send the step's one request (`guard` before each attempt); returns the step outcome to journal,
+    and the (message id, kind) of the text it sent, if any."""
     platform = engine.platform
     cid = run.conversation_id
     match step.kind:
@@ -289,9 +333,7 @@ async def _send(engine: Engine, run: Execution, step: Step, guard: Guard) -> str
                 cid, _need(step.communication_id, step), step.text or "", guard=guard
             )
             if message_id is not None:
-                kind = TEXT_STEPS[step.kind].value
-                await journalled(engine.journal.record_reaper_message, cid, message_id, kind)
-                engine.own.add(cid, message_id, kind)
+                return "done", (message_id, TEXT_STEPS[step.kind].value)
         case StepKind.DISCONNECT_AGENT:
             await platform.disconnect_participant(cid, _need(step.participant_id, step), guard=guard)
         case StepKind.DISCONNECT_CONVERSATION:
@@ -301,7 +343,7 @@ async def _send(engine: Engine, run: Execution, step: Step, guard: Guard) -> str
         case StepKind.WRAPUP_AGENT:
             current = run.last_seen.participant(step.participant_id or "") if run.last_seen else None
             if current is not None and current.wrapup is not None:
-                return "already-done"  # the agent set their own wrap-up: never overwrite it
+                return "already-done", None  # the agent set their own wrap-up: never overwrite it
             await platform.apply_wrapup(
                 cid,
                 _need(step.participant_id, step),
@@ -312,7 +354,7 @@ async def _send(engine: Engine, run: Execution, step: Step, guard: Guard) -> str
             )
         case _:
             raise StepFailed(f"unknown step {step.kind}")
-    return "done"
+    return "done", None
 
 
 async def _verify_with_escalation(engine: Engine, run: Execution, steps: tuple[Step, ...]) -> None:

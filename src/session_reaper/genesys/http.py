@@ -207,11 +207,12 @@ class PlatformHttp:
             if reported is not None and self._on_count is not None:
                 self._report_count(reported)
             self.clock.observe(response.headers.get_list("date"), received)
-            if guard is not None:
-                # awaited (a journal write) after the room and the clock are taken care of: a
-                # cancellation there must not leave the limiter's room taken
-                await guard.answered()
             status = response.status_code
+            if guard is not None and status >= 400:
+                # awaited (a journal write) after the room and the clock are taken care of: a
+                # cancellation there must not leave the limiter's room taken. Not after a success: the
+                # caller journals the step's outcome next, and once an outcome stands the mark is moot.
+                await guard.answered()
             if status < 400:
                 self._after(method, path, operation, status, attempt, started, False, ended=received)
                 return response

@@ -3,7 +3,7 @@
 The Ledger owns connections, transactions, the clock and the decision buffer; the SQL of each concept
 lives in its own module (sweeps, decisions, steps, own_messages, queue_names, read_schedule,
 discovery_windows, leases, history); the console's part, the read schedule's and the leases' are
-mixins (console_journal, schedule_journal, lease_journal).
+mixins (console_journal, schedule_journal, lease_journal, step_journal).
 
 Every call is one short transaction on a pooled connection, so one `Ledger` may be shared by threads
 (the engine calls it from worker threads, engine/off_loop.py; on SQLite those calls take turns on
@@ -29,11 +29,10 @@ from typing import Any, Self
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from session_reaper.core.model import PendingStep
 from session_reaper.ledger import decisions as decision_sql
 from session_reaper.ledger import history as reports
+from session_reaper.ledger import leases as lease_sql
 from session_reaper.ledger import migrate, opening, own_messages, queue_names
-from session_reaper.ledger import steps as step_sql
 from session_reaper.ledger import sweeps as sweep_sql
 from session_reaper.ledger.console_journal import ConsoleJournal
 from session_reaper.ledger.engine import create_ledger_engine, normalize_url, writer
@@ -41,6 +40,7 @@ from session_reaper.ledger.lease_journal import LeaseJournal
 from session_reaper.ledger.org_leases import OrgLeases
 from session_reaper.ledger.platform_counts import PlatformCounts
 from session_reaper.ledger.schedule_journal import ScheduleJournal
+from session_reaper.ledger.step_journal import StepJournal
 
 Clock = Callable[[], datetime]
 BUFFER_LIMIT = 200  # buffered decisions written in one statement; bounded so a crash loses little
@@ -54,7 +54,7 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class Ledger(ConsoleJournal, ScheduleJournal, LeaseJournal):
+class Ledger(ConsoleJournal, ScheduleJournal, LeaseJournal, StepJournal):
     def __init__(
         self,
         engine: Engine,
@@ -230,10 +230,20 @@ class Ledger(ConsoleJournal, ScheduleJournal, LeaseJournal):
         return decision_sql.row({**values, "org": self.org}, self._now(at))
 
     def set_decision_outcome(
-        self, decision_id: int, outcome: str, *, error: str | None = None, at: datetime | None = None
+        self,
+        decision_id: int,
+        outcome: str,
+        *,
+        error: str | None = None,
+        release: tuple[str, str] | None = None,
+        at: datetime | None = None,
     ) -> None:
+        """How the act on a decision ended; `release` (conversation id, owner): the act's lease given
+        back in the same transaction, the act's last round trip."""
         with self._writer.begin() as connection:
             decision_sql.set_outcome(connection, decision_id, outcome, error, self._now(at))
+            if release is not None:
+                lease_sql.release(connection, *release)
 
     def prune(self, before: datetime) -> int:
         """Delete decisions older than `before` that changed nothing (skipped, deferred, dry run).
@@ -245,83 +255,6 @@ class Ledger(ConsoleJournal, ScheduleJournal, LeaseJournal):
         self.flush()
         with self._writer.begin() as connection:
             return decision_sql.prune(connection, before)
-
-    # -- steps ---------------------------------------------------------------------------------------
-
-    def step_intent(
-        self,
-        decision_id: int,
-        conversation_id: str,
-        kind: str,
-        participant_id: str | None = None,
-        *,
-        at: datetime | None = None,
-    ) -> int:
-        """Journal that a request is about to be sent. Committed on return: send only after this."""
-        with self._writer.begin() as connection:
-            return step_sql.intent(
-                connection, decision_id, conversation_id, kind, participant_id, self._now(at)
-            )
-
-    def step_outcome(
-        self,
-        step_id: int,
-        outcome: str,
-        *,
-        http_status: int | None = None,
-        context_id: str | None = None,
-        error_code: str | None = None,
-        request_count: int | None = None,
-        at: datetime | None = None,
-    ) -> bool:
-        """Journal how a step ended. The first outcome stands: False if one was already recorded."""
-        with self._writer.begin() as connection:
-            return step_sql.outcome(
-                connection,
-                step_id,
-                outcome,
-                http_status=http_status,
-                context_id=context_id,
-                error_code=error_code,
-                request_count=request_count,
-                at=self._now(at),
-            )
-
-    def step_sending(self, step_id: int, *, until: datetime | None) -> bool:
-        """Just before an attempt of the step's request: mark it on its way until `until` (wall time).
-        False when another look settled the step meanwhile: the request must not go out."""
-        with self._writer.begin() as connection:
-            return step_sql.sending(connection, step_id, until)
-
-    def step_settled(
-        self, step_id: int, outcome: str, *, in_flight_until: datetime | None, at: datetime | None = None
-    ) -> bool:
-        """Recovery's outcome for an open step, unless an attempt was marked sent since it was read
-        (`in_flight_until`, as `pending_steps` gave it): False then, and the step stays open."""
-        with self._writer.begin() as connection:
-            return step_sql.settle(
-                connection, step_id, outcome, in_flight_until=in_flight_until, at=self._now(at)
-            )
-
-    def pending_steps(
-        self, owner: str | None = None, *, conversation_id: str | None = None
-    ) -> list[PendingStep]:
-        """Intents with no outcome, oldest first; only those of `owner`'s sweeps or of one conversation
-        when given, and of this ledger's org when it has one (another org's are not this org's to settle)."""
-        with self.engine.connect() as connection:
-            return step_sql.pending(connection, owner, self.org, conversation_id)
-
-    def completed_step(
-        self,
-        conversation_id: str,
-        kind: str,
-        participant_id: str | None = None,
-        *,
-        since: datetime | None = None,
-    ) -> bool:
-        """Whether this step's effect is already journalled as in place (intent at or after `since`)."""
-        with self.engine.connect() as connection:
-            return step_sql.completed(connection, conversation_id, kind, participant_id, since)
 
     # -- the reaper's own messages -------------------------------------------------------------------
 

@@ -1,17 +1,18 @@
 """The journal's steps: each request the reaper sends, as an intent before and an outcome after.
 
 An intent without an outcome is a step a crash interrupted: `pending` hands those to recovery, and
-`completed` tells whether a step's effect is already in place so that it is not sent twice.
+`completed` tells which steps' effects are already in place, so that none is sent twice.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, insert, or_, select, true, update
 from sqlalchemy.engine import Connection
 
-from session_reaper.core.model import PendingStep
+from session_reaper.core.model import JournalledSteps, PendingStep
+from session_reaper.core.results import Outcome
 from session_reaper.ledger.engine import inserted_id
 from session_reaper.ledger.schema import decisions, steps, sweeps
 from session_reaper.ledger.vocabulary import EFFECTIVE_STEP_OUTCOMES, STEP_OUTCOMES, check, scrub
@@ -119,25 +120,63 @@ def pending(
     return [PendingStep(*found) for found in connection.execute(query)]
 
 
-def completed(
-    connection: Connection,
-    conversation_id: str,
-    kind: str,
-    participant_id: str | None,
-    since: datetime | None,
-) -> bool:
-    participant = (
-        steps.c.participant_id.is_(None)
-        if participant_id is None
-        else steps.c.participant_id == participant_id
+def of_conversation(
+    connection: Connection, conversation_id: str, org: str | None, since: datetime | None
+) -> JournalledSteps:
+    """One conversation's open intents (of `org`'s decisions when given, as `pending`) and the steps in
+    place since `since` (as `completed`), with the decisions of the acts journalled as done that put
+    them there."""
+    in_place = and_(
+        steps.c.outcome.in_(EFFECTIVE_STEP_OUTCOMES),
+        steps.c.intent_at >= since if since is not None else true(),
     )
+    query = (
+        select(
+            steps.c.id,
+            steps.c.decision_id,
+            decisions.c.sweep_id,
+            sweeps.c.owner,
+            steps.c.kind,
+            steps.c.participant_id,
+            steps.c.intent_at,
+            steps.c.in_flight_until,
+            steps.c.outcome,
+            decisions.c.decision,
+            decisions.c.outcome,
+            decisions.c.org,
+        )
+        .join(decisions, decisions.c.id == steps.c.decision_id)
+        .join(sweeps, sweeps.c.id == decisions.c.sweep_id)
+        .where(steps.c.conversation_id == conversation_id, or_(steps.c.outcome.is_(None), in_place))
+        .order_by(steps.c.id)
+    )
+    open_steps: list[PendingStep] = []
+    done: set[tuple[str, str | None]] = set()
+    finished: set[str] = set()
+    for row in connection.execute(query):
+        sid, did, sweep, owner, kind, participant, at, until, outcome, decision, decided, decision_org = row
+        if outcome is None:
+            if org is None or decision_org == org:
+                open_steps.append(
+                    PendingStep(sid, did, sweep, owner, conversation_id, kind, participant, at, until)
+                )
+            continue
+        done.add((kind, participant))
+        if decided == Outcome.DONE.value:
+            finished.add(decision)
+    return JournalledSteps(tuple(open_steps), frozenset(done), frozenset(finished))
+
+
+def completed(
+    connection: Connection, conversation_id: str, since: datetime | None
+) -> set[tuple[str, str | None]]:
+    """(kind, participant id) of every step whose effect the journal shows in place in the conversation
+    (an effective outcome, intent at or after `since` when given): one query for a whole act."""
     conditions = [
         steps.c.conversation_id == conversation_id,
-        steps.c.kind == kind,
-        participant,
         steps.c.outcome.in_(EFFECTIVE_STEP_OUTCOMES),
     ]
     if since is not None:
         conditions.append(steps.c.intent_at >= since)
-    query = select(steps.c.id).where(and_(*conditions)).limit(1)
-    return connection.execute(query).first() is not None
+    query = select(steps.c.kind, steps.c.participant_id).where(and_(*conditions)).distinct()
+    return {(kind, participant) for kind, participant in connection.execute(query)}
