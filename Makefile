@@ -34,6 +34,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.emulator_load
 	SESSION_REAPER_TEST_POSTGRES_URL=$${SESSION_REAPER_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test} \
 	  $(BIN)/python -m benchmarks.ledger_write
+	SESSION_REAPER_TEST_POSTGRES_URL=$${SESSION_REAPER_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test} \
+	  $(BIN)/python -m benchmarks.journal_calls --write-docs
 	$(BIN)/python -m benchmarks.api_cost --write-docs
 	$(BIN)/python -m benchmarks.compare
 	$(BIN)/python -m benchmarks.events_throughput

@@ -50,3 +50,42 @@ def test_events_throughput_smoke(tmp_path: Path) -> None:
     result = json.loads(out.read_text())
     assert result["eventsHandled"] == result["frames"] == 2 * result["conversations"]
     assert result["pictured"] == result["conversations"]
+
+
+def test_journal_calls_smoke(tmp_path: Path) -> None:
+    """A close costs the journal round trips the design counts (benchmarks/journal_calls.py), no more:
+    per step one for the intent (the lease renewed in it), one per attempt, one for the outcome; per act
+    the lease, the conversation's steps (open and in place, one read), the decision and its outcome (the
+    lease released with it). Was 27 per close: the lease renewed and claimed apart, the steps in place
+    asked per step, the mark cleared after every answer, the text's id and the release apart."""
+    out = tmp_path / "calls.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.journal_calls",
+            "--chats",
+            "12",
+            "--postgres",
+            "",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    [run] = json.loads(out.read_text())["runs"]
+    assert run["closed"] == 12
+    per_close = {call: count / 12 for call, count in run["byCall"].items()}
+    steps = 3  # the annotation, the closing text, the agent's disconnect
+    for call in ("held_step_intent", "step_attempt", "step_outcome"):
+        assert per_close[call] == steps, (call, per_close)
+    for call in ("claim", "conversation_steps", "record_decision", "set_decision_outcome"):
+        assert per_close[call] == 1, (call, per_close)
+    for call in ("renew", "step_sending", "completed_steps", "record_reaper_message", "release"):
+        assert call not in per_close, (call, per_close)
+    # what is left is the sweep's own (its row, recovery's query, the schedule), once per sweep
+    assert run["journalCalls"] - 12 * 13 <= 15, run["byCall"]
