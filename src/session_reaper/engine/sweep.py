@@ -110,6 +110,7 @@ class Sweep:
         self._lost_since = 0.0
         self._gone: LedgerGone | None = None
         self._probing = asyncio.Lock()  # one worker looks at a lost ledger; the others wait for its word
+        self._held: set[str] = set()  # leases of conversations cut off by a lost ledger, to give back
 
     def stop(self) -> None:
         """Start no new conversation; those being acted on finish and are journalled (`serve`, SIGTERM)."""
@@ -140,6 +141,7 @@ class Sweep:
         finally:
             self._summary.api_requests = self.platform.requests_made - requests_before
             self._summary.duration_seconds = time.monotonic() - started
+            await self._give_back()
             await self._save_schedule()
             await self._finish(sweep_id)
         return SweepResult(self._lines, self._summary, aborted, unfinished)
@@ -290,22 +292,35 @@ class Sweep:
         """A conversation whose journal call lost the ledger's connection (PostgreSQL restarted, a
         failover): its trouble only. It is `failed`, naming the ledger, and read again next pass.
         Whatever it left open (an intent whose outcome could not be journalled) stays open: the next
-        pass's recovery settles it from the platform's state, as after a crash. Once the ledger answers,
-        its lease (ours) is given back, so that the next pass need not wait it out."""
+        pass's recovery settles it from the platform's state, as after a crash. Its lease (ours) is
+        given back once the ledger answers, so that the next pass need not wait it out; nothing waits
+        here for that: a pass with nothing left to start ends at once."""
         cid = found.conversation_id
         self._note_lost(lost)
+        self._held.add(cid)
         line = DecisionLine(cid, None, Action.SKIP.value, Outcome.FAILED, LEDGER_LOST_REASON)
         line.error = str(lost)
         done = Reconciled(line, None, self.now(), Trigger.SWEEP)
         self.reconciled(found, done)  # not read to its end: read again next pass
         if self._on_reconciled is not None:
             self._on_reconciled(done)
-        if await self._ledger_answers():
+        await self._emit(sweep_id, line, None, done.now)
+
+    async def _give_back(self) -> None:
+        """Release the leases of the conversations a lost ledger cut off (when it answers again, and at
+        the pass's end); one the ledger still cannot take runs out by itself (`act_lease`)."""
+        while self._held:
+            cid = self._held.pop()
             try:
                 await journalled(self.journal.release, cid, self.owner)
-            except Exception as exc:  # it runs out by itself (act_lease)
-                _log.warning("lease not given back: it runs out by itself", error=describe(exc))
-        await self._emit(sweep_id, line, None, done.now)
+            except Exception as exc:  # only tidiness: a lease runs out by itself
+                self._held.add(cid)
+                _log.warning(
+                    "leases not given back: they run out by themselves",
+                    conversations=len(self._held),
+                    error=describe(exc),
+                )
+                return
 
     def _note_lost(self, lost: ReaperError) -> None:
         if self._lost is None:
@@ -337,6 +352,7 @@ class Sweep:
                     waited = time.monotonic() - self._lost_since
                     _log.info("the ledger answers again: the pass goes on", waited=round(waited, 1))
                     self._lost = None
+                    await self._give_back()
             return self._lost is None
 
     def _connection_lost(self, exc: BaseException) -> ReaperError | None:
