@@ -4,12 +4,15 @@ line for the remaining four virtual days after its third PostgreSQL restart, and
 
 Here a single `sweep --apply` over 200 idle chats (writes slowed down so that the pass lasts)
 has its ledger's PostgreSQL restarted after its first decisions; the process must exit by itself.
-Variants: the restart lands after 5, 40 and 120 journalled decisions.
+Variants: the restart lands after 5, 40 and 120 journalled decisions. And the pass goes on over the
+restart (run Y: it used to end there, "sweep crashed"): every chat is closed in it but those whose
+journal call lost the connection, which are failed, naming the ledger, for the next pass.
 """
 
 from __future__ import annotations
 
 import glob
+import json
 import shutil
 import subprocess
 import sys
@@ -42,6 +45,7 @@ def _decisions(pg: DedicatedPostgres) -> int:
 def test_a_pass_whose_ledger_restarts_under_it_ends(emulator: Any, tmp_path: Path, after: int) -> None:
     emulator.create_conversations([idle_chat(40 + i % 30) for i in range(200)])
     emulator.fault(method="PATCH", path=".*", latencyMs=30)
+    out = (tmp_path / "lines.jsonl").open("w")  # the lines: a file, not a pipe (200 lines would fill one)
     home = Path(tempfile.mkdtemp(prefix="pg-"))  # the postgres user cannot reach pytest's tmp_path
     pg = DedicatedPostgres(home).start()
     try:
@@ -51,7 +55,7 @@ def test_a_pass_whose_ledger_restarts_under_it_ends(emulator: Any, tmp_path: Pat
         command = [sys.executable, "-m", "session_reaper.commands.cli", "sweep", "--apply", "--json"]
         process = subprocess.Popen(
             [*command, "--config", str(config)],
-            stdout=subprocess.DEVNULL,
+            stdout=out,
             stderr=subprocess.PIPE,
             text=True,
             env=reaper.env(),
@@ -69,6 +73,15 @@ def test_a_pass_whose_ledger_restarts_under_it_ends(emulator: Any, tmp_path: Pat
             process.wait()
             pytest.fail("the pass did not end within 90 s of its ledger's restart")
         assert process.returncode is not None
+        out.flush()
+        lines = [json.loads(text) for text in (tmp_path / "lines.jsonl").read_text().splitlines()]
+        decided = {line["conversationId"]: line for line in lines if "conversationId" in line}
+        assert len(decided) == 200  # the pass went on over the restart, to its end
+        for line in decided.values():
+            assert line["outcome"] == "done" or (
+                line["outcome"] == "failed" and "ledger postgresql://" in line["error"]
+            ), line
     finally:
+        out.close()
         pg.stop()
         shutil.rmtree(home, ignore_errors=True)

@@ -43,6 +43,33 @@ def test_describe_never_shows_the_password() -> None:
     assert "hunter2" not in repr(ledger.engine)
 
 
+def test_only_a_lost_connection_is_called_lost_and_it_never_shows_the_password(ledger_url: str) -> None:
+    """What a pass goes on after (engine/sweep.py): the server gone under a statement, or refusing
+    connections (a restart, a failover). A missing table is not lost: it needs a person."""
+    from sqlalchemy.engine import make_url
+
+    with_password = make_url(ledger_url).set(password="hunter2-secret").render_as_string(hide_password=False)
+    with Ledger.open(with_password) as ledger:
+        with pytest.raises(Exception) as missing, ledger.engine.connect() as connection:
+            connection.execute(text("SELECT * FROM no_such_table"))
+        assert ledger.connection_lost(missing.value) is None
+        if ledger.backend != "postgresql":
+            return
+        with pytest.raises(Exception) as killed, ledger.engine.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        lost = ledger.connection_lost(killed.value)
+        assert lost is not None and "connection lost: terminating connection" in str(lost)
+        assert str(lost).startswith("ledger postgresql://") and "hunter2" not in str(lost)
+        ledger.ping()  # a new connection: it answers again
+    refused = make_url(with_password).set(port=1).render_as_string(hide_password=False)
+    ledger = Ledger(__import__("sqlalchemy").create_engine(normalize_url(refused)))
+    with pytest.raises(Exception) as down:
+        ledger.ping()
+    ledger.engine.dispose()
+    lost = ledger.connection_lost(down.value)
+    assert lost is not None and "connection lost" in str(lost) and "hunter2" not in str(lost)
+
+
 def test_sqlite_is_wal_with_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
     path = tmp_path / "ledger.db"
     with Ledger.open(f"sqlite:///{path}") as ledger, ledger.engine.connect() as connection:

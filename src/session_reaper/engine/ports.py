@@ -316,6 +316,15 @@ class JournalPort(Protocol):
         self, operator: str, action: str, conversation_id: str, *, detail: str | None = None
     ) -> None: ...
 
+    # -- its connection: a database server restarted, failed over or out of reach under a running pass
+    def connection_lost(self, exc: BaseException) -> ReaperError | None:
+        """`exc`, raised by one of its calls, as its connection lost (it may come back by itself), said
+        in one line that names the journal but never its password; None for anything else (a table
+        gone, a schema error: nothing that mends itself, so the caller fails as before)."""
+
+    def ping(self) -> None:
+        """One round trip to where the journal is kept; raises as its calls would when it is lost."""
+
     # -- leases
     def claim(
         self, conversation_id: str, owner: str | None = None, *, ttl: timedelta, now: datetime

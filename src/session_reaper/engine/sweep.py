@@ -28,12 +28,28 @@ from session_reaper.engine.reconcile import UNSETTLED_REASON, Engine, Reconciled
 from session_reaper.engine.recording import journal_line
 from session_reaper.engine.recovery import recover_pending
 from session_reaper.engine.selection import Selection
-from session_reaper.errors import leaves
+from session_reaper.errors import ReaperError, describe, leaves
 from session_reaper.telemetry import logs
 
 _log = logs.get_logger()
 # Recovery could not read the platform for it: which of its steps went out is unknown, so nothing is
 # done until a later pass settles it (acting now might send a closing text or a disconnect twice).
+
+# After a conversation lost the ledger's connection under it, no conversation is started until the
+# ledger answers again: a pass going on meanwhile would read (and act on) every conversation left,
+# each failing at its first journal call, its requests spent. A PostgreSQL restart is back within
+# seconds, a managed failover within about a minute; a ledger silent for longer ends the pass, named,
+# and the next pass reads what this one did not reach.
+LEDGER_WAIT = 60.0  # seconds
+LEDGER_PROBE_EVERY = 1.0  # seconds between two looks at a lost ledger
+LEDGER_LOST_REASON = "the ledger's connection was lost under it: nothing more done; read again next pass"
+
+
+class LedgerGone(ReaperError):
+    """The ledger's connection was lost and it did not answer again within LEDGER_WAIT: the pass ends."""
+
+    def __init__(self, lost: ReaperError, waited: float) -> None:
+        super().__init__(f"{lost}; not back within {waited:.0f} s: the pass stopped there")
 
 
 @dataclass
@@ -41,7 +57,8 @@ class SweepResult:
     lines: list[DecisionLine]
     summary: Summary
     aborted: BaseException | None = None  # an authentication or permission error stops the sweep
-    unfinished: PlatformError | None = None  # the pass could not go on (discovery failed): exit 1
+    # the pass could not go on (discovery failed, the ledger lost and not back): exit 1
+    unfinished: ReaperError | None = None
 
 
 class Sweep:
@@ -87,6 +104,13 @@ class Sweep:
         self._lines: list[DecisionLine] = []
         self._summary = Summary()
         self._stopping = False  # set by stop(): no new conversation is started
+        # The ledger's connection lost (since when, monotonic): nothing new starts until it answers;
+        # `_gone`: it did not answer in time, and nothing more is started this pass.
+        self._lost: ReaperError | None = None
+        self._lost_since = 0.0
+        self._gone: LedgerGone | None = None
+        self._probing = asyncio.Lock()  # one worker looks at a lost ledger; the others wait for its word
+        self._held: set[str] = set()  # leases of conversations cut off by a lost ledger, to give back
 
     def stop(self) -> None:
         """Start no new conversation; those being acted on finish and are journalled (`serve`, SIGTERM)."""
@@ -104,7 +128,26 @@ class Sweep:
         requests_before = self.platform.requests_made
         sweep_id = await journalled(self.journal.start_sweep, self.apply, owner=self.owner)
         aborted: BaseException | None = None
-        unfinished: PlatformError | None = None
+        unfinished: ReaperError | None = None
+        try:
+            unfinished = await self._pass(sweep_id)
+        except* Refused as group:
+            # Nothing else can succeed without the permission or the credentials: stop, no retry storm.
+            aborted = group.exceptions[0]
+        except* PlatformError as group:
+            # Discovery (or recovery) could not be answered after its retries: nothing more can be
+            # decided this pass. Said in one line, never a traceback; the next pass tries again.
+            unfinished = next(e for e in leaves(group) if isinstance(e, PlatformError))
+        finally:
+            self._summary.api_requests = self.platform.requests_made - requests_before
+            self._summary.duration_seconds = time.monotonic() - started
+            await self._give_back()
+            await self._save_schedule()
+            await self._finish(sweep_id)
+        return SweepResult(self._lines, self._summary, aborted, unfinished)
+
+    async def _pass(self, sweep_id: int) -> ReaperError | None:
+        """Recovery, the schedule, the workers; what made the pass end early, if anything did."""
         try:
             settled: set[str] = set()
             if self.apply and self.selection.everything:  # --only/--plan: nothing but those
@@ -119,19 +162,26 @@ class Sweep:
             if self.apply:
                 self._windows = self.platform.windows(await journalled(self.journal.window_scans))
             await self._sweep(sweep_id)
-        except* Refused as group:
-            # Nothing else can succeed without the permission or the credentials: stop, no retry storm.
-            aborted = group.exceptions[0]
-        except* PlatformError as group:
-            # Discovery (or recovery) could not be answered after its retries: nothing more can be
-            # decided this pass. Said in one line, never a traceback; the next pass tries again.
-            unfinished = next(e for e in leaves(group) if isinstance(e, PlatformError))
-        finally:
-            self._summary.api_requests = self.platform.requests_made - requests_before
-            self._summary.duration_seconds = time.monotonic() - started
-            await self._save_schedule()
+        except Exception as exc:
+            # The ledger lost outside any one conversation (recovery, loading the schedule): nothing
+            # was started, so nothing is half-done; the pass ends named, not as a traceback. Anything
+            # else (a table gone) fails the pass as it is, its own words kept (serve names it).
+            lost = self._connection_lost(exc)
+            if lost is None:
+                raise
+            return lost
+        return self._gone
+
+    async def _finish(self, sweep_id: int) -> None:
+        try:
             await journalled(self.journal.finish_sweep, sweep_id, self._summary.to_json()["summary"])
-        return SweepResult(self._lines, self._summary, aborted, unfinished)
+        except Exception as exc:
+            lost = self._connection_lost(exc)
+            if lost is None:
+                raise
+            # Its row is left unfinished, as a killed pass's is; the buffered lines stay buffered and
+            # are written with the next batch. What the pass did is journalled step by step already.
+            _log.warning("sweep not journalled as finished: the ledger's connection is lost", error=str(lost))
 
     async def _sweep(self, sweep_id: int) -> None:
         sweep = self.settings.sweep
@@ -159,7 +209,8 @@ class Sweep:
 
         async def work() -> None:
             while (found := await queue.get()) is not None:
-                if not self._stopping:  # once stopping, drain the queue without acting
+                # once stopping (or the ledger gone for good), drain the queue without acting
+                if not self._stopping and await self._ledger_answers():
                     await self._reconcile(sweep_id, found)
 
         async with asyncio.TaskGroup() as group:
@@ -167,7 +218,7 @@ class Sweep:
             for _ in range(sweep.concurrency):
                 group.create_task(work())
         # A stopped pass, or one over named conversations, did not see everything in scope.
-        if not self._stopping and self.selection.everything:
+        if not self._stopping and self._gone is None and self.selection.everything:
             book = self._windows
             self.not_before.forget_missing(seen, book.not_looked_at if book else lambda _: False)
 
@@ -212,16 +263,23 @@ class Sweep:
                 line = DecisionLine(cid, None, Action.SKIP.value, Outcome.FAILED, UNSETTLED_REASON)
                 await self._emit(sweep_id, line, None, now)
                 return
-            done = await reconcile(
-                self.engine,
-                cid,
-                Trigger.SWEEP,
-                sweep_id=sweep_id,
-                apply=self.apply,
-                caps=self._caps,
-                selection=self.selection,
-                seen_participants=found.participants_fingerprint,
-            )
+            try:
+                done = await reconcile(
+                    self.engine,
+                    cid,
+                    Trigger.SWEEP,
+                    sweep_id=sweep_id,
+                    apply=self.apply,
+                    caps=self._caps,
+                    selection=self.selection,
+                    seen_participants=found.participants_fingerprint,
+                )
+            except Exception as exc:
+                lost = self._connection_lost(exc)
+                if lost is None:
+                    raise  # a fault that will not mend itself (a table gone): the pass fails, named
+                await self._cut_off(sweep_id, found, lost)
+                return
             self.reconciled(found, done)
             if self._on_reconciled is not None:
                 self._on_reconciled(done)
@@ -229,6 +287,78 @@ class Sweep:
                 await self._emit(sweep_id, done.line, done.verdict, done.now)
             if done.stop is not None:
                 raise done.stop
+
+    async def _cut_off(self, sweep_id: int, found: DiscoveredConversation, lost: ReaperError) -> None:
+        """A conversation whose journal call lost the ledger's connection (PostgreSQL restarted, a
+        failover): its trouble only. It is `failed`, naming the ledger, and read again next pass.
+        Whatever it left open (an intent whose outcome could not be journalled) stays open: the next
+        pass's recovery settles it from the platform's state, as after a crash. Its lease (ours) is
+        given back once the ledger answers, so that the next pass need not wait it out; nothing waits
+        here for that: a pass with nothing left to start ends at once."""
+        cid = found.conversation_id
+        self._note_lost(lost)
+        self._held.add(cid)
+        line = DecisionLine(cid, None, Action.SKIP.value, Outcome.FAILED, LEDGER_LOST_REASON)
+        line.error = str(lost)
+        done = Reconciled(line, None, self.now(), Trigger.SWEEP)
+        self.reconciled(found, done)  # not read to its end: read again next pass
+        if self._on_reconciled is not None:
+            self._on_reconciled(done)
+        await self._emit(sweep_id, line, None, done.now)
+
+    async def _give_back(self) -> None:
+        """Release the leases of the conversations a lost ledger cut off (when it answers again, and at
+        the pass's end); one the ledger still cannot take runs out by itself (`act_lease`)."""
+        while self._held:
+            cid = self._held.pop()
+            try:
+                await journalled(self.journal.release, cid, self.owner)
+            except Exception as exc:  # only tidiness: a lease runs out by itself
+                self._held.add(cid)
+                _log.warning(
+                    "leases not given back: they run out by themselves",
+                    conversations=len(self._held),
+                    error=describe(exc),
+                )
+                return
+
+    def _note_lost(self, lost: ReaperError) -> None:
+        if self._lost is None:
+            self._lost, self._lost_since = lost, time.monotonic()
+            _log.warning(
+                "the ledger's connection is lost: nothing new starts until it answers", error=str(lost)
+            )
+
+    async def _ledger_answers(self) -> bool:
+        """True at once while the ledger's connection holds. Once lost: True when the ledger answers
+        again (one worker looks, every LEDGER_PROBE_EVERY; the others wait for its word), False when
+        it did not within LEDGER_WAIT (the pass ends, `_gone`) or the pass is stopping."""
+        if self._lost is None:
+            return True
+        async with self._probing:
+            while self._lost is not None and self._gone is None and not self._stopping:
+                try:
+                    await journalled(self.journal.ping)
+                except Exception as exc:
+                    lost = self._connection_lost(exc)
+                    if lost is None:
+                        raise
+                    if time.monotonic() - self._lost_since >= LEDGER_WAIT:
+                        self._gone = LedgerGone(lost, LEDGER_WAIT)
+                        _log.error("the ledger did not answer again: the pass ends", error=str(self._gone))
+                        break
+                    await asyncio.sleep(LEDGER_PROBE_EVERY)
+                else:
+                    waited = time.monotonic() - self._lost_since
+                    _log.info("the ledger answers again: the pass goes on", waited=round(waited, 1))
+                    self._lost = None
+                    await self._give_back()
+            return self._lost is None
+
+    def _connection_lost(self, exc: BaseException) -> ReaperError | None:
+        """`exc` as the ledger's connection lost (every leaf of it, however a task group wrapped it)."""
+        said = [self.journal.connection_lost(leaf) for leaf in leaves(exc)]
+        return said[0] if said and all(said) else None
 
     def reconciled(self, found: DiscoveredConversation, done: Reconciled) -> None:
         """Keep what reconciling taught about when to read the conversation again."""
@@ -241,7 +371,15 @@ class Sweep:
             self.not_before.remember(found.conversation_id, done.until, found.started_at, fingerprint)
 
     async def _emit(self, sweep_id: int, line: DecisionLine, verdict: Verdict | None, now: datetime) -> None:
-        await journal_line(self.journal, sweep_id, line, verdict, now, _log)
+        try:
+            await journal_line(self.journal, sweep_id, line, verdict, now, _log)
+        except Exception as exc:
+            lost = self._connection_lost(exc)
+            if lost is None:
+                raise
+            # Its batch could not be written: a buffered line stays buffered (`buffer_decision`), written
+            # with the next batch; the next conversation waits for the ledger to answer.
+            self._note_lost(lost)
         self._lines.append(line)
         self._summary.count(line)
         if self._on_line is not None:

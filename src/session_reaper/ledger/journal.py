@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Self
 
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -37,6 +38,7 @@ from session_reaper.ledger import sweeps as sweep_sql
 from session_reaper.ledger.console_journal import ConsoleJournal
 from session_reaper.ledger.engine import create_ledger_engine, normalize_url, writer
 from session_reaper.ledger.lease_journal import LeaseJournal
+from session_reaper.ledger.opening import LedgerUnavailable
 from session_reaper.ledger.org_leases import OrgLeases
 from session_reaper.ledger.platform_counts import PlatformCounts
 from session_reaper.ledger.schedule_journal import ScheduleJournal
@@ -127,6 +129,15 @@ class Ledger(ConsoleJournal, ScheduleJournal, LeaseJournal, StepJournal):
     def describe(self) -> str:
         """The ledger's URL for humans: the password is never shown."""
         return self.engine.url.render_as_string(hide_password=True)
+
+    def connection_lost(self, exc: BaseException) -> LedgerUnavailable | None:
+        """`exc` (raised by one of its calls) as the connection to its database lost, or None."""
+        return opening.connection_lost(self.engine.url, exc)
+
+    def ping(self) -> None:
+        """One round trip (a pooled connection checked first: pool_pre_ping); raises when lost."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
 
     def schema_revision(self) -> str | None:
         with self.engine.connect() as connection:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from session_reaper.errors import EXIT_ACTION_FAILED, EXIT_USAGE, ReaperError
 from session_reaper.redaction import redact
@@ -90,21 +90,57 @@ def _path_problem(path: Path) -> str | None:
 def explain(url: URL, exc: BaseException) -> LedgerUnavailable:
     """The driver's failure, as a LedgerUnavailable; the password never appears in it."""
     original = getattr(exc, "orig", None) or exc
-    text = " ".join(str(original).split())
-    if url.password:  # the one redactor, its one marker: the password is a secret like any other
-        text = redact(text, [str(url.password)])
+    text = _driver_text(url, original)
     if url.get_backend_name() == "sqlite":
         lowered = text.lower()
         for phrase, cause in _SQLITE_CAUSES:
             if phrase in lowered:
                 return LedgerUnavailable(shown(url), cause)
         return LedgerUnavailable(shown(url), text or type(original).__name__)
-    # psycopg: "connection failed: connection to server at "h", port 5432 failed: FATAL:  database ..."
-    cause = re.split(r"failed: ", text)[-1] if text else type(original).__name__
-    cause = re.sub(r"^(FATAL|ERROR):\s*", "", cause).strip() or type(original).__name__
+    cause = _postgresql_cause(text, original)
     unreachable = bool(_UNREACHABLE.search(text))
     where = "the database server does not answer" if unreachable else "the database server refused"
     return LedgerUnavailable(shown(url), f"{where}: {cause}", unreachable=unreachable)
+
+
+def _driver_text(url: URL, original: BaseException) -> str:
+    text = " ".join(str(original).split())
+    if url.password:  # the one redactor, its one marker: the password is a secret like any other
+        text = redact(text, [str(url.password)])
+    return text
+
+
+def _postgresql_cause(text: str, original: BaseException) -> str:
+    # psycopg: "connection failed: connection to server at "h", port 5432 failed: FATAL:  database ..."
+    cause = re.split(r"failed: ", text)[-1] if text else type(original).__name__
+    return re.sub(r"^(FATAL|ERROR):\s*", "", cause).strip() or type(original).__name__
+
+
+# PostgreSQL's own words for "this connection is over": class 08 (connection exception), and the
+# server shutting down under it or not taking connections yet (a restart, a failover's promotion).
+_GONE_STATES = ("57P01", "57P02", "57P03")
+
+
+def connection_lost(url: URL, exc: BaseException) -> LedgerUnavailable | None:
+    """A ledger call's failure as its connection lost, or None when it is anything else.
+
+    Lost: SQLAlchemy saw the connection die under a statement (`connection_invalidated`: the server
+    restarted, a proxy cut it), or PostgreSQL cannot be reached at all (the driver's own
+    OperationalError, with no server's SQLSTATE: refused, timed out; or the server said it is shutting
+    down or starting up). Each comes back by itself. A missing table, a constraint, a schema error, or
+    anything of SQLite's (a file has no connection to lose) is not lost: those need a person.
+    """
+    if url.get_backend_name() != "postgresql" or not isinstance(exc, DBAPIError):
+        return None
+    if not exc.connection_invalidated:
+        if not isinstance(exc, OperationalError):
+            return None
+        state = getattr(exc.orig, "sqlstate", None)
+        if state is not None and not state.startswith("08") and state not in _GONE_STATES:
+            return None
+    original = exc.orig or exc
+    cause = _postgresql_cause(_driver_text(url, original), original)  # never the password
+    return LedgerUnavailable(shown(url), f"connection lost: {cause}", unreachable=True)
 
 
 @dataclass(frozen=True, slots=True)
