@@ -63,11 +63,13 @@ class Outage:
     _now: threading.local = field(default_factory=threading.local)
 
     def arm(self, ledger: Ledger) -> None:
-        step_intent, step_outcome = ledger.step_intent, ledger.step_outcome
+        step_intent, step_outcome = ledger.held_step_intent, ledger.step_outcome
 
-        def intent(decision_id: int, conversation_id: str, kind: str, *args: Any, **kwargs: Any) -> int:
+        def intent(
+            decision_id: int, conversation_id: str, kind: str, *args: Any, **kwargs: Any
+        ) -> int | None:
             step_id = step_intent(decision_id, conversation_id, kind, *args, **kwargs)
-            if kind == "closing-text":
+            if kind == "closing-text" and step_id is not None:
                 self._texts[step_id] = conversation_id
             return step_id
 
@@ -80,7 +82,7 @@ class Outage:
             finally:
                 self._now.cutting = False
 
-        ledger.step_intent = intent  # type: ignore[method-assign]
+        ledger.held_step_intent = intent  # type: ignore[method-assign]
         ledger.step_outcome = outcome  # type: ignore[method-assign]
 
         @event.listens_for(ledger.engine, "before_cursor_execute")
