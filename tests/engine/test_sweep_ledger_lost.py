@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 
 from session_reaper.config import EventsConfig, Settings
 from session_reaper.core.results import DecisionLine, Outcome
-from session_reaper.engine import sweep as sweep_module
+from session_reaper.engine import ledger_outage
 from session_reaper.engine.sweep import Sweep, SweepResult
 from session_reaper.engine.watch import Watch
 from session_reaper.genesys.api import GenesysApi
@@ -177,8 +177,8 @@ def test_a_conversation_that_loses_the_ledger_fails_alone_and_is_closed_next_pas
 def test_a_ledger_that_does_not_come_back_ends_the_pass_named_and_nothing_else_is_done(
     emulator: Any, ledger_url: str, admin: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sweep_module, "LEDGER_WAIT", 2.0)
-    monkeypatch.setattr(sweep_module, "LEDGER_PROBE_EVERY", 0.2)
+    monkeypatch.setattr(ledger_outage, "LEDGER_WAIT", 2.0)
+    monkeypatch.setattr(ledger_outage, "LEDGER_PROBE_EVERY", 0.2)
     ids = [emulator.create_conversation(idle_chat(40 + i))["id"] for i in range(CHATS)]
     settings = settings_for(ledger_url)
     outage = Outage(admin, lasts=None)

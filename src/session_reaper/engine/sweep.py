@@ -18,6 +18,7 @@ from session_reaper.core.model import Conversation, DiscoveredConversation, Disc
 from session_reaper.core.results import DecisionLine, Outcome, Summary
 from session_reaper.core.rules import Action, Verdict
 from session_reaper.engine.leasing import new_owner
+from session_reaper.engine.ledger_outage import LEDGER_LOST_REASON, LedgerOutage
 from session_reaper.engine.limits import Caps
 from session_reaper.engine.off_loop import journalled
 from session_reaper.engine.own_messages import OwnMessages
@@ -28,28 +29,10 @@ from session_reaper.engine.reconcile import UNSETTLED_REASON, Engine, Reconciled
 from session_reaper.engine.recording import journal_line
 from session_reaper.engine.recovery import recover_pending
 from session_reaper.engine.selection import Selection
-from session_reaper.errors import ReaperError, describe, leaves
+from session_reaper.errors import ReaperError, leaves
 from session_reaper.telemetry import logs
 
 _log = logs.get_logger()
-# Recovery could not read the platform for it: which of its steps went out is unknown, so nothing is
-# done until a later pass settles it (acting now might send a closing text or a disconnect twice).
-
-# After a conversation lost the ledger's connection under it, no conversation is started until the
-# ledger answers again: a pass going on meanwhile would read (and act on) every conversation left,
-# each failing at its first journal call, its requests spent. A PostgreSQL restart is back within
-# seconds, a managed failover within about a minute; a ledger silent for longer ends the pass, named,
-# and the next pass reads what this one did not reach.
-LEDGER_WAIT = 60.0  # seconds
-LEDGER_PROBE_EVERY = 1.0  # seconds between two looks at a lost ledger
-LEDGER_LOST_REASON = "the ledger's connection was lost under it: nothing more done; read again next pass"
-
-
-class LedgerGone(ReaperError):
-    """The ledger's connection was lost and it did not answer again within LEDGER_WAIT: the pass ends."""
-
-    def __init__(self, lost: ReaperError, waited: float) -> None:
-        super().__init__(f"{lost}; not back within {waited:.0f} s: the pass stopped there")
 
 
 @dataclass
@@ -104,13 +87,8 @@ class Sweep:
         self._lines: list[DecisionLine] = []
         self._summary = Summary()
         self._stopping = False  # set by stop(): no new conversation is started
-        # The ledger's connection lost (since when, monotonic): nothing new starts until it answers;
-        # `_gone`: it did not answer in time, and nothing more is started this pass.
-        self._lost: ReaperError | None = None
-        self._lost_since = 0.0
-        self._gone: LedgerGone | None = None
-        self._probing = asyncio.Lock()  # one worker looks at a lost ledger; the others wait for its word
-        self._held: set[str] = set()  # leases of conversations cut off by a lost ledger, to give back
+        # A ledger whose connection is lost under the pass: waited for, given up on (fix 38).
+        self._outage = LedgerOutage(journal, self.owner, lambda: self._stopping)
 
     def stop(self) -> None:
         """Start no new conversation; those being acted on finish and are journalled (`serve`, SIGTERM)."""
@@ -141,7 +119,7 @@ class Sweep:
         finally:
             self._summary.api_requests = self.platform.requests_made - requests_before
             self._summary.duration_seconds = time.monotonic() - started
-            await self._give_back()
+            await self._outage.give_back()
             await self._save_schedule()
             await self._finish(sweep_id)
         return SweepResult(self._lines, self._summary, aborted, unfinished)
@@ -166,17 +144,17 @@ class Sweep:
             # The ledger lost outside any one conversation (recovery, loading the schedule): nothing
             # was started, so nothing is half-done; the pass ends named, not as a traceback. Anything
             # else (a table gone) fails the pass as it is, its own words kept (serve names it).
-            lost = self._connection_lost(exc)
+            lost = self._outage.lost(exc)
             if lost is None:
                 raise
             return lost
-        return self._gone
+        return self._outage.gone
 
     async def _finish(self, sweep_id: int) -> None:
         try:
             await journalled(self.journal.finish_sweep, sweep_id, self._summary.to_json()["summary"])
         except Exception as exc:
-            lost = self._connection_lost(exc)
+            lost = self._outage.lost(exc)
             if lost is None:
                 raise
             # Its row is left unfinished, as a killed pass's is; the buffered lines stay buffered and
@@ -210,7 +188,7 @@ class Sweep:
         async def work() -> None:
             while (found := await queue.get()) is not None:
                 # once stopping (or the ledger gone for good), drain the queue without acting
-                if not self._stopping and await self._ledger_answers():
+                if not self._stopping and await self._outage.answers():
                     await self._reconcile(sweep_id, found)
 
         async with asyncio.TaskGroup() as group:
@@ -218,7 +196,7 @@ class Sweep:
             for _ in range(sweep.concurrency):
                 group.create_task(work())
         # A stopped pass, or one over named conversations, did not see everything in scope.
-        if not self._stopping and self._gone is None and self.selection.everything:
+        if not self._stopping and self._outage.gone is None and self.selection.everything:
             book = self._windows
             self.not_before.forget_missing(seen, book.not_looked_at if book else lambda _: False)
 
@@ -275,7 +253,7 @@ class Sweep:
                     seen_participants=found.participants_fingerprint,
                 )
             except Exception as exc:
-                lost = self._connection_lost(exc)
+                lost = self._outage.lost(exc)
                 if lost is None:
                     raise  # a fault that will not mend itself (a table gone): the pass fails, named
                 await self._cut_off(sweep_id, found, lost)
@@ -296,8 +274,7 @@ class Sweep:
         given back once the ledger answers, so that the next pass need not wait it out; nothing waits
         here for that: a pass with nothing left to start ends at once."""
         cid = found.conversation_id
-        self._note_lost(lost)
-        self._held.add(cid)
+        self._outage.cut_off(cid, lost)
         line = DecisionLine(cid, None, Action.SKIP.value, Outcome.FAILED, LEDGER_LOST_REASON)
         line.error = str(lost)
         done = Reconciled(line, None, self.now(), Trigger.SWEEP)
@@ -305,60 +282,6 @@ class Sweep:
         if self._on_reconciled is not None:
             self._on_reconciled(done)
         await self._emit(sweep_id, line, None, done.now)
-
-    async def _give_back(self) -> None:
-        """Release the leases of the conversations a lost ledger cut off (when it answers again, and at
-        the pass's end); one the ledger still cannot take runs out by itself (`act_lease`)."""
-        while self._held:
-            cid = self._held.pop()
-            try:
-                await journalled(self.journal.release, cid, self.owner)
-            except Exception as exc:  # only tidiness: a lease runs out by itself
-                self._held.add(cid)
-                _log.warning(
-                    "leases not given back: they run out by themselves",
-                    conversations=len(self._held),
-                    error=describe(exc),
-                )
-                return
-
-    def _note_lost(self, lost: ReaperError) -> None:
-        if self._lost is None:
-            self._lost, self._lost_since = lost, time.monotonic()
-            _log.warning(
-                "the ledger's connection is lost: nothing new starts until it answers", error=str(lost)
-            )
-
-    async def _ledger_answers(self) -> bool:
-        """True at once while the ledger's connection holds. Once lost: True when the ledger answers
-        again (one worker looks, every LEDGER_PROBE_EVERY; the others wait for its word), False when
-        it did not within LEDGER_WAIT (the pass ends, `_gone`) or the pass is stopping."""
-        if self._lost is None:
-            return True
-        async with self._probing:
-            while self._lost is not None and self._gone is None and not self._stopping:
-                try:
-                    await journalled(self.journal.ping)
-                except Exception as exc:
-                    lost = self._connection_lost(exc)
-                    if lost is None:
-                        raise
-                    if time.monotonic() - self._lost_since >= LEDGER_WAIT:
-                        self._gone = LedgerGone(lost, LEDGER_WAIT)
-                        _log.error("the ledger did not answer again: the pass ends", error=str(self._gone))
-                        break
-                    await asyncio.sleep(LEDGER_PROBE_EVERY)
-                else:
-                    waited = time.monotonic() - self._lost_since
-                    _log.info("the ledger answers again: the pass goes on", waited=round(waited, 1))
-                    self._lost = None
-                    await self._give_back()
-            return self._lost is None
-
-    def _connection_lost(self, exc: BaseException) -> ReaperError | None:
-        """`exc` as the ledger's connection lost (every leaf of it, however a task group wrapped it)."""
-        said = [self.journal.connection_lost(leaf) for leaf in leaves(exc)]
-        return said[0] if said and all(said) else None
 
     def reconciled(self, found: DiscoveredConversation, done: Reconciled) -> None:
         """Keep what reconciling taught about when to read the conversation again."""
@@ -374,12 +297,12 @@ class Sweep:
         try:
             await journal_line(self.journal, sweep_id, line, verdict, now, _log)
         except Exception as exc:
-            lost = self._connection_lost(exc)
+            lost = self._outage.lost(exc)
             if lost is None:
                 raise
             # Its batch could not be written: a buffered line stays buffered (`buffer_decision`), written
             # with the next batch; the next conversation waits for the ledger to answer.
-            self._note_lost(lost)
+            self._outage.note(lost)
         self._lines.append(line)
         self._summary.count(line)
         if self._on_line is not None:
