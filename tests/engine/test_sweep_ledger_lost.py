@@ -247,3 +247,45 @@ def test_the_events_mode_reconciliation_goes_on_too_and_the_next_one_closes_it(
     assert closed == set(ids)  # the others in the same reconciliation, the cut one after
     acts = writes_per_conversation(emulator.requests(), ids, refused_too=True)
     assert Counter(acts[cid]["text"] for cid in ids) == Counter({1: CHATS})
+
+
+def test_a_ledger_down_when_the_pass_starts_ends_it_named_before_anything_is_asked(
+    emulator: Any, ledger_url: str, admin: Any
+) -> None:
+    """Was: the pass's first journal call (its sweep row) raised out of the sweep, and serve logged
+    "sweep crashed" with a traceback. Now the pass ends before it began, the ledger named (never its
+    password), nothing asked of the platform; the next pass, the ledger back, closes them all."""
+    ids = [emulator.create_conversation(idle_chat(40 + i))["id"] for i in range(CHATS)]
+    settings = settings_for(ledger_url)
+    down = threading.Event()
+    with Ledger.open(ledger_url) as ledger:
+
+        @event.listens_for(ledger.engine, "do_connect")
+        def _refused(*_args: Any) -> None:
+            if down.is_set():
+                raise psycopg.OperationalError(REFUSED)
+
+        down.set()
+        app = make_url(ledger_url).query["application_name"]
+        with (
+            admin.begin() as connection
+        ):  # every pooled connection gone with the server: each must connect again
+            connection.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :app"),
+                {"app": app},
+            )
+        asked = len(emulator.requests())
+        first, _ = one_pass(emulator, ledger, settings)
+        said = str(first.unfinished)
+        assert "ledger postgresql://postgres:***@" in said and "connection lost" in said, said
+        assert PASSWORD not in said
+        assert first.lines == [] and first.aborted is None
+        platform = [r["path"] for r in emulator.requests()[asked:] if r["path"] != "/oauth/token"]
+        assert platform == []  # no discovery, no read: nothing spent on a pass that cannot journal
+
+        down.clear()
+        second, _ = one_pass(emulator, ledger, settings)
+        assert second.unfinished is None
+        assert {line.conversation_id: line.outcome for line in second.lines} == {
+            cid: Outcome.DONE for cid in ids
+        }

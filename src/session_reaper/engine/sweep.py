@@ -104,7 +104,15 @@ class Sweep:
     async def run(self) -> SweepResult:
         started = time.monotonic()
         requests_before = self.platform.requests_made
-        sweep_id = await journalled(self.journal.start_sweep, self.apply, owner=self.owner)
+        try:
+            sweep_id = await journalled(self.journal.start_sweep, self.apply, owner=self.owner)
+        except Exception as exc:
+            # The ledger lost before the pass began (its own row): nothing was asked or done, so the
+            # pass ends named, not as a traceback; the next one begins again.
+            lost = self._outage.lost(exc)
+            if lost is None:
+                raise
+            return SweepResult(self._lines, self._summary, None, lost)
         aborted: BaseException | None = None
         unfinished: ReaperError | None = None
         try:
