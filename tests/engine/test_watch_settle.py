@@ -17,6 +17,7 @@ from session_reaper.config import Settings
 from session_reaper.core.model import Conversation
 from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.core.rules import evaluate
+from session_reaper.engine.ledger_outage import LEDGER_LOST_REASON
 from session_reaper.engine.ports import ConversationEvent, EventsPort, JournalPort, PlatformPort
 from session_reaper.engine.reconcile import Reconciled, Trigger
 from session_reaper.engine.watch import RETRY_FAILED, Watch
@@ -246,3 +247,28 @@ def test_a_sweep_s_close_does_not_clear_the_timer_its_own_disconnect_armed() -> 
     w.seen(replace(reconciled(read, clock(), Outcome.DONE, "close"), trigger=Trigger.SWEEP))
     due = w.picture.next_due()
     assert due is not None and due <= clock()  # still armed, and due: the wrap-up is looked at now
+
+
+def test_a_conversation_a_lost_ledger_cut_off_in_a_reconciliation_is_looked_at_again_in_a_minute() -> None:
+    """Was: a conversation whose act a lost ledger cut off during a reconciliation (fix 38) kept no timer,
+    and waited for its next event or the next reconciliation (10 minutes by default)."""
+    clock = FakeClock(T0)
+    w = watch(clock)
+    w._event(
+        event(chat(customer("connected", 5), acd(), agent("connected", 6), now=T0))
+    )  # not due for 25 min
+    clock.advance(minutes=3)
+    cut_off = reconciled(None, clock(), Outcome.FAILED)
+    cut_off.line.reason = LEDGER_LOST_REASON
+    w.seen(replace(cut_off, trigger=Trigger.SWEEP))
+    assert w.picture.next_due() == clock() + RETRY_FAILED
+
+
+def test_a_conversation_whose_read_failed_in_a_reconciliation_is_left_to_the_next_one() -> None:
+    """Not the same minute for every read a 5xx storm failed: the reconciliation after reads them."""
+    clock = FakeClock(T0)
+    w = watch(clock)
+    w._event(event(chat(customer("connected", 5), acd(), agent("connected", 6), now=T0)))
+    clock.advance(minutes=3)
+    w.seen(replace(reconciled(None, clock(), Outcome.FAILED), trigger=Trigger.SWEEP))
+    assert w.picture.next_due() == T0 + minutes(25)

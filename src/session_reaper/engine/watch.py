@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from session_reaper.config import Settings
 from session_reaper.core.results import DecisionLine, Outcome
 from session_reaper.engine.leasing import new_owner
+from session_reaper.engine.ledger_outage import LEDGER_LOST_REASON
 from session_reaper.engine.picture import Picture
 from session_reaper.engine.ports import (
     Connected,
@@ -319,6 +320,12 @@ class Watch(WatchSweeps):
         if done.conversation is None:
             if done.line.outcome is Outcome.SKIPPED:
                 self.picture.drop(done.line.conversation_id)
+            elif done.line.reason == LEDGER_LOST_REASON:
+                # A reconciliation's act cut off by a lost ledger (fix 38): looked at again in a minute, as
+                # a re-check that lost it is (fix 34), not at the next reconciliation (10 minutes by
+                # default). Only these few (one per worker in flight): conversations whose reads failed
+                # in a 5xx storm wait for the next reconciliation, not all for the same minute.
+                self.picture.rearm(done.line.conversation_id, done.now + RETRY_FAILED)
             return
         observed = self.picture.observe(done.conversation, done.now)
         if not observed.fresh and done.conversation.id in self.picture:
