@@ -163,6 +163,12 @@ def test_a_conversation_that_loses_the_ledger_fails_alone_and_is_closed_next_pas
         assert PASSWORD not in str(lost.error) and PASSWORD not in str(lost.reason)
         assert not ended(view(emulator, cut))  # its text went out, its disconnect did not
         assert [p.kind for p in ledger.pending_steps(conversation_id=cut)] == ["closing-text"]  # left open
+        with ledger.engine.connect() as connection:  # and its decision says how it ended, not left blank
+            closes = connection.execute(
+                text("SELECT conversation_id, outcome FROM decisions WHERE decision = 'close'")
+            )
+            outcomes = dict(closes.all())
+        assert outcomes[cut] == "interrupted" and None not in outcomes.values(), outcomes
 
         second, _ = one_pass(emulator, ledger, settings)
         assert {line.conversation_id: line.outcome for line in second.lines}.get(cut) is Outcome.DONE

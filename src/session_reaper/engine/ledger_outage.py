@@ -49,7 +49,9 @@ class LedgerOutage:
         self._lost_since = 0.0  # monotonic
         self.gone: LedgerGone | None = None  # did not answer in time: nothing more starts this pass
         self._probing = asyncio.Lock()  # one worker looks at a lost ledger; the others wait for its word
-        self._held: set[str] = set()  # leases of conversations cut off, to give back
+        self._held: set[tuple[str, int]] = (
+            set()
+        )  # (conversation, sweep) cut off: lease and decision to settle
 
     def lost(self, exc: BaseException) -> ReaperError | None:
         """`exc` as the ledger's connection lost (every leaf of it, however a task group wrapped it),
@@ -65,10 +67,11 @@ class LedgerOutage:
                 "the ledger's connection is lost: nothing new starts until it answers", error=str(lost)
             )
 
-    def cut_off(self, conversation_id: str, lost: ReaperError) -> None:
-        """`conversation_id`'s act lost the connection while holding its lease (ours): given back later."""
+    def cut_off(self, conversation_id: str, sweep_id: int, lost: ReaperError) -> None:
+        """`conversation_id`'s act lost the connection while holding its lease (ours): given back later,
+        with its decision marked `interrupted` if nothing else will say how it ended."""
         self.note(lost)
-        self._held.add(conversation_id)
+        self._held.add((conversation_id, sweep_id))
 
     async def answers(self) -> bool:
         """True at once while the connection holds. Once lost: True when the ledger answers again (one
@@ -97,14 +100,15 @@ class LedgerOutage:
             return self._lost is None
 
     async def give_back(self) -> None:
-        """Release the leases of the conversations cut off (when the ledger answers again, and at the
-        pass's end); one the ledger still cannot take runs out by itself (`act_lease`)."""
+        """Release the leases of the conversations cut off, their decisions without an outcome marked
+        `interrupted` (when the ledger answers again, and at the pass's end); a lease the ledger still
+        cannot take runs out by itself (`act_lease`), a decision stays as after a SIGKILL."""
         while self._held:
-            cid = self._held.pop()
+            cid, sweep_id = held = self._held.pop()
             try:
-                await journalled(self._journal.release, cid, self._owner)
+                await journalled(self._journal.cut_off, cid, self._owner, sweep_id)
             except Exception as exc:  # only tidiness: a lease runs out by itself
-                self._held.add(cid)
+                self._held.add(held)
                 _log.warning(
                     "leases not given back: they run out by themselves",
                     conversations=len(self._held),

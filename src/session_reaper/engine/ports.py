@@ -322,6 +322,10 @@ class JournalPort(Protocol):
         in one line that names the journal but never its password; None for anything else (a table
         gone, a schema error: nothing that mends itself, so the caller fails as before)."""
 
+    def cut_off(self, conversation_id: str, owner: str, sweep_id: int) -> None:
+        """Once the ledger answers again: the act's decision `interrupted` if it has no outcome, the lease
+        given back."""
+
     def ping(self) -> None:
         """One round trip to where the journal is kept; raises as its calls would when it is lost."""
 

@@ -282,7 +282,7 @@ class Sweep:
         given back once the ledger answers, so that the next pass need not wait it out; nothing waits
         here for that: a pass with nothing left to start ends at once."""
         cid = found.conversation_id
-        self._outage.cut_off(cid, lost)
+        self._outage.cut_off(cid, sweep_id, lost)
         line = DecisionLine(cid, None, Action.SKIP.value, Outcome.FAILED, LEDGER_LOST_REASON)
         line.error = str(lost)
         done = Reconciled(line, None, self.now(), Trigger.SWEEP)

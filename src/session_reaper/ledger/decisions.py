@@ -37,6 +37,21 @@ def insert_many(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     connection.execute(insert(decisions), list(rows))
 
 
+def interrupt_unfinished(connection: Connection, conversation_id: str, sweep_id: int, at: datetime) -> int:
+    """The sweep's decisions on the conversation still without an outcome marked `interrupted` (an act
+    cut off where no open intent tells recovery to: before its first step, after its last); how many."""
+    statement = (
+        update(decisions)
+        .where(
+            decisions.c.conversation_id == conversation_id,
+            decisions.c.sweep_id == sweep_id,
+            decisions.c.outcome.is_(None),
+        )
+        .values(outcome="interrupted", outcome_at=at)
+    )
+    return connection.execute(statement).rowcount
+
+
 def set_outcome(
     connection: Connection, decision_id: int, outcome: str, error: str | None, at: datetime
 ) -> None:

@@ -256,6 +256,14 @@ class Ledger(ConsoleJournal, ScheduleJournal, LeaseJournal, StepJournal):
             if release is not None:
                 lease_sql.release(connection, *release)
 
+    def cut_off(self, conversation_id: str, owner: str, sweep_id: int, *, at: datetime | None = None) -> None:
+        """An act the ledger's lost connection cut off (fix 38), once it answers again: its decision in
+        this sweep, if still without an outcome, is `interrupted`, and its lease is given back, in one
+        transaction. An intent it left open stays open for recovery, which settles it from the platform."""
+        with self._writer.begin() as connection:
+            decision_sql.interrupt_unfinished(connection, conversation_id, sweep_id, self._now(at))
+            lease_sql.release(connection, conversation_id, owner)
+
     def prune(self, before: datetime) -> int:
         """Delete decisions older than `before` that changed nothing (skipped, deferred, dry run).
 
