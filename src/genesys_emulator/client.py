@@ -15,6 +15,11 @@ import httpx
 
 from genesys_emulator.clock import parse_iso
 
+# The emulator's server (uvicorn) closes a connection idle for 5 s; a client that reuses one just then
+# gets "connection reset by peer" (a test asking for the request log after a 5 s act: CI, once). The
+# clients here never reuse one idle for more than a second.
+_LIMITS = httpx.Limits(keepalive_expiry=1.0)
+
 
 class AdminError(Exception):
     def __init__(self, status: int, message: str) -> None:
@@ -26,7 +31,7 @@ class AdminError(Exception):
 class EmulatorAdmin:
     def __init__(self, base_url: str, timeout: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=f"{self.base_url}/emulator/v1", timeout=timeout)
+        self._http = httpx.Client(base_url=f"{self.base_url}/emulator/v1", timeout=timeout, limits=_LIMITS)
 
     def close(self) -> None:
         self._http.close()
@@ -281,7 +286,7 @@ def platform_client(
     """An `httpx.Client` on the platform API, authenticated as an OAuth client of the emulator."""
     auth = BearerToken(base_url, client_id, secret)
     auth.renew()
-    return httpx.Client(base_url=base_url, auth=auth, timeout=30)
+    return httpx.Client(base_url=base_url, auth=auth, timeout=30, limits=_LIMITS)
 
 
 class Emulator(EmulatorAdmin):
