@@ -973,6 +973,7 @@ def backlog_at_end(world: Any, config: Path, now: datetime) -> dict[str, Any]:
     actions: Counter[str] = Counter()
     overdue: Counter[str] = Counter()
     late: list[float] = []
+    overdue_ids: list[tuple[float, str, str]] = []  # (seconds past, id, verdict): the most overdue, to trace
     for cid in world.open_ids:
         try:
             verdict = evaluate(to_conversation(generic_dict(world.conversations[cid])), now, policy)
@@ -983,6 +984,7 @@ def backlog_at_end(world: Any, config: Path, now: datetime) -> dict[str, Any]:
         if verdict.acts and verdict.since is not None and verdict.threshold is not None:
             past = now - verdict.since - verdict.threshold
             late.append(past.total_seconds())
+            overdue_ids.append((past.total_seconds(), cid, f"{verdict.action.value}:{verdict.rule}"))
             for bound, name in OVERDUE_BUCKETS:
                 if past > bound:
                     overdue[name] += 1
@@ -994,6 +996,11 @@ def backlog_at_end(world: Any, config: Path, now: datetime) -> dict[str, Any]:
         "dueNow": len(late),
         "pastThreshold": {name: overdue[name] for _, name in reversed(OVERDUE_BUCKETS)},
         "medianMinutesPastThreshold": round(late[len(late) // 2] / 60, 1) if late else None,
+        # the twenty most overdue, to look up in serve's log and the ledger (`--keep`)
+        "mostOverdue": [
+            {"id": cid, "verdict": said, "minutesPast": round(past / 60)}
+            for past, cid, said in sorted(overdue_ids, reverse=True)[:20]
+        ],
     }
 
 
