@@ -7,8 +7,9 @@ An intent without an outcome is a step a crash interrupted: `pending` hands thos
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, true, update
+from sqlalchemy import Select, and_, insert, or_, select, true, update
 from sqlalchemy.engine import Connection
 
 from session_reaper.core.model import JournalledSteps, PendingStep
@@ -90,27 +91,36 @@ def settle(
     return connection.execute(statement).rowcount == 1
 
 
+# The columns of a `PendingStep`, in the order of its fields, and the joins that reach them.
+_PENDING_COLUMNS = (
+    steps.c.id,
+    steps.c.decision_id,
+    decisions.c.sweep_id,
+    sweeps.c.owner,
+    steps.c.conversation_id,
+    steps.c.kind,
+    steps.c.participant_id,
+    steps.c.intent_at,
+    steps.c.in_flight_until,
+)
+_PENDING = len(_PENDING_COLUMNS)
+
+
+def _with_decisions(*extra: Any) -> Select[Any]:
+    """Steps with their decision's sweep and owner (a `PendingStep`'s columns, then `extra`), oldest first."""
+    return (
+        select(*_PENDING_COLUMNS, *extra)
+        .join(decisions, decisions.c.id == steps.c.decision_id)
+        .join(sweeps, sweeps.c.id == decisions.c.sweep_id)
+        .order_by(steps.c.id)
+    )
+
+
 def pending(
     connection: Connection, owner: str | None, org: str | None = None, conversation_id: str | None = None
 ) -> list[PendingStep]:
     """Open intents, oldest first: of `owner`'s sweeps, `org`'s decisions and one conversation when given."""
-    query = (
-        select(
-            steps.c.id,
-            steps.c.decision_id,
-            decisions.c.sweep_id,
-            sweeps.c.owner,
-            steps.c.conversation_id,
-            steps.c.kind,
-            steps.c.participant_id,
-            steps.c.intent_at,
-            steps.c.in_flight_until,
-        )
-        .join(decisions, decisions.c.id == steps.c.decision_id)
-        .join(sweeps, sweeps.c.id == decisions.c.sweep_id)
-        .where(steps.c.outcome.is_(None))
-        .order_by(steps.c.id)
-    )
+    query = _with_decisions().where(steps.c.outcome.is_(None))
     if owner is not None:
         query = query.where(sweeps.c.owner == owner)
     if org is not None:
@@ -130,38 +140,20 @@ def of_conversation(
         steps.c.outcome.in_(EFFECTIVE_STEP_OUTCOMES),
         steps.c.intent_at >= since if since is not None else true(),
     )
-    query = (
-        select(
-            steps.c.id,
-            steps.c.decision_id,
-            decisions.c.sweep_id,
-            sweeps.c.owner,
-            steps.c.kind,
-            steps.c.participant_id,
-            steps.c.intent_at,
-            steps.c.in_flight_until,
-            steps.c.outcome,
-            decisions.c.decision,
-            decisions.c.outcome,
-            decisions.c.org,
-        )
-        .join(decisions, decisions.c.id == steps.c.decision_id)
-        .join(sweeps, sweeps.c.id == decisions.c.sweep_id)
-        .where(steps.c.conversation_id == conversation_id, or_(steps.c.outcome.is_(None), in_place))
-        .order_by(steps.c.id)
-    )
+    query = _with_decisions(
+        steps.c.outcome, decisions.c.decision, decisions.c.outcome, decisions.c.org
+    ).where(steps.c.conversation_id == conversation_id, or_(steps.c.outcome.is_(None), in_place))
     open_steps: list[PendingStep] = []
     done: set[tuple[str, str | None]] = set()
     finished: set[str] = set()
     for row in connection.execute(query):
-        sid, did, sweep, owner, kind, participant, at, until, outcome, decision, decided, decision_org = row
+        step = PendingStep(*row[:_PENDING])
+        outcome, decision, decided, decision_org = row[_PENDING:]
         if outcome is None:
             if org is None or decision_org == org:
-                open_steps.append(
-                    PendingStep(sid, did, sweep, owner, conversation_id, kind, participant, at, until)
-                )
+                open_steps.append(step)
             continue
-        done.add((kind, participant))
+        done.add((step.kind, step.participant_id))
         if decided == Outcome.DONE.value:
             finished.add(decision)
     return JournalledSteps(tuple(open_steps), frozenset(done), frozenset(finished))
