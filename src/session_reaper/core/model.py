@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Literal
 
 
 class Role(StrEnum):
@@ -225,6 +226,11 @@ class PendingStep:
     intent_at: datetime
     # wall time until which its request may still be on its way (None: no attempt was marked sent)
     in_flight_until: datetime | None = None
+
+
+# What the journal says to an attempt of a step's request (`step_attempt`): "sending" (send now),
+# "not-held" (another owner holds the lease: nothing changed), "settled" (another look settled the step).
+StepAttempt = Literal["sending", "not-held", "settled"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from session_reaper.config import Settings
 from session_reaper.core.approvals import PendingDecision
@@ -24,6 +24,7 @@ from session_reaper.core.model import (
     JournalledSteps,
     PendingStep,
     ScheduledRead,
+    StepAttempt,
 )
 from session_reaper.errors import EXIT_AUTH, ReaperError
 
@@ -245,7 +246,7 @@ class JournalPort(Protocol):
         ttl: timedelta,
         now: datetime,
         until: datetime,
-    ) -> Literal["sending", "not-held", "settled"]: ...
+    ) -> StepAttempt: ...
 
     def step_outcome(
         self,

@@ -12,16 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Literal
 
 from sqlalchemy.engine import Engine
 
-from session_reaper.core.model import JournalledSteps, PendingStep
+from session_reaper.core.model import JournalledSteps, PendingStep, StepAttempt
 from session_reaper.ledger import leases as lease_sql
 from session_reaper.ledger import own_messages
 from session_reaper.ledger import steps as step_sql
-
-Attempt = Literal["sending", "not-held", "settled"]
 
 
 class StepJournal:
@@ -72,7 +69,7 @@ class StepJournal:
         ttl: timedelta,
         now: datetime,
         until: datetime,
-    ) -> Attempt:
+    ) -> StepAttempt:
         """Right before an attempt of the step's request: hold the lease again (claim: free, expired or
         `owner`'s) and mark the step on its way until `until` (wall time), in one transaction.
         "not-held": another owner holds the lease, nothing changed; "settled": another look settled the
@@ -148,9 +145,8 @@ class StepJournal:
         self, conversation_id: str, *, since: datetime | None = None
     ) -> set[tuple[str, str | None]]:
         """(kind, participant id) of each step whose effect is journalled as in place (intent at or
-        after `since`): an act reads them once, not once per step."""
-        with self.engine.connect() as connection:
-            return step_sql.completed(connection, conversation_id, since)
+        after `since`): what `conversation_steps` says of them."""
+        return set(self.conversation_steps(conversation_id, since=since).in_place)
 
     def completed_step(
         self,

@@ -1,7 +1,7 @@
 """The journal's steps: each request the reaper sends, as an intent before and an outcome after.
 
 An intent without an outcome is a step a crash interrupted: `pending` hands those to recovery, and
-`completed` tells which steps' effects are already in place, so that none is sent twice.
+`of_conversation` tells which steps' effects are already in place, so that none is sent twice.
 """
 
 from __future__ import annotations
@@ -157,18 +157,3 @@ def of_conversation(
         if decided == Outcome.DONE.value:
             finished.add(decision)
     return JournalledSteps(tuple(open_steps), frozenset(done), frozenset(finished))
-
-
-def completed(
-    connection: Connection, conversation_id: str, since: datetime | None
-) -> set[tuple[str, str | None]]:
-    """(kind, participant id) of every step whose effect the journal shows in place in the conversation
-    (an effective outcome, intent at or after `since` when given): one query for a whole act."""
-    conditions = [
-        steps.c.conversation_id == conversation_id,
-        steps.c.outcome.in_(EFFECTIVE_STEP_OUTCOMES),
-    ]
-    if since is not None:
-        conditions.append(steps.c.intent_at >= since)
-    query = select(steps.c.kind, steps.c.participant_id).where(and_(*conditions)).distinct()
-    return {(kind, participant) for kind, participant in connection.execute(query)}
