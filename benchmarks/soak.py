@@ -469,6 +469,97 @@ class Rechecks:
         return any(cid in among for cid in self.waiting_since)
 
 
+@dataclass
+class ListingCoverage:
+    """Each discovery scan of the reaper against the platform's own answer: what the query selected when
+    the scan began (its probe, a page of size 1), what the scan's pages listed, and which of the former
+    the pages never listed though they were still open at its last page (a scan that skips).
+
+    Judged inside the emulator, on the very answers served: `analytics.run` is wrapped, and the selection
+    at the probe is the same query paged to its end at that instant (under the world's lock)."""
+
+    world: Any
+    scans: list[dict[str, Any]] = field(default_factory=list)
+    _current: dict[str, dict[str, Any]] = field(default_factory=dict)  # query without paging -> its scan
+    selected_by: Counter[str] = field(default_factory=Counter)  # conversation -> scans that selected it
+    missed_by: Counter[str] = field(default_factory=Counter)  # ... and whose pages never listed it
+
+    def install(self, start: datetime) -> ListingCoverage:
+        from genesys_emulator import analytics
+
+        original = analytics.run
+
+        def run(world: Any, body: Any, organization: str = "default") -> bytes:
+            answer: bytes = original(world, body, organization)
+            with contextlib.suppress(Exception):  # a measurement: never the emulator's trouble
+                self._saw(world, body, answer, original, organization, start)
+            return answer
+
+        analytics.run = run
+        return self
+
+    def _saw(
+        self, world: Any, body: Any, answer: bytes, original: Any, organization: str, start: datetime
+    ) -> None:
+        paging = body.get("paging") or {}
+        key = json.dumps({k: v for k, v in body.items() if k != "paging"}, sort_keys=True)
+        if paging.get("pageSize") == 1 and paging.get("pageNumber", 1) == 1:  # a probe: a scan begins
+            self._close(key, world)
+            selected: set[str] = set()
+            page = 1
+            while True:
+                whole = {**body, "paging": {"pageSize": 100, "pageNumber": page}}
+                got = json.loads(original(world, whole, organization)).get("conversations") or []
+                selected.update(c["conversationId"] for c in got)
+                if len(got) < 100:
+                    break
+                page += 1
+            at = (world.clock.now() - start).total_seconds() / 3600
+            self._current[key] = {"atHour": round(at, 2), "selected": selected, "listed": set(), "pages": 0}
+            return
+        scan = self._current.get(key)
+        if scan is None:
+            return
+        scan["pages"] += 1
+        scan["listed"].update(c["conversationId"] for c in json.loads(answer).get("conversations") or [])
+        scan["missed"] = {c for c in scan["selected"] - scan["listed"] if c in world.open_ids}
+
+    def _close(self, key: str, world: Any) -> None:
+        scan = self._current.pop(key, None)
+        if scan is None:
+            return
+        missed = scan.get("missed", set())
+        self.selected_by.update(scan["selected"])
+        self.missed_by.update(missed)
+        self.scans.append(
+            {
+                "atHour": scan["atHour"],
+                "pages": scan["pages"],
+                "selected": len(scan["selected"]),
+                "listed": len(scan["listed"]),
+                "missedStillOpen": len(missed),
+            }
+        )
+
+    def figures(self, world: Any, most_overdue: list[str]) -> dict[str, Any]:
+        for key in list(self._current):
+            self._close(key, world)
+        scanned = [s for s in self.scans if s["pages"]]
+        return {
+            "scans": len(scanned),
+            "scansThatMissed": sum(1 for s in scanned if s["missedStillOpen"]),
+            "missedStillOpen": sum(s["missedStillOpen"] for s in scanned),
+            "selected": sum(s["selected"] for s in scanned),
+            "worst": sorted(scanned, key=lambda s: s["missedStillOpen"], reverse=True)[:5],
+            # the most overdue at the end: in how many scans the query selected them, and how many of
+            # those never listed them
+            "mostOverdue": [
+                {"id": cid, "selectedBy": self.selected_by[cid], "missedBy": self.missed_by[cid]}
+                for cid in most_overdue
+            ],
+        }
+
+
 def touched_by_step(traffic: TrafficGenerator, long_chats: LongChats, until: datetime) -> set[str]:
     """The conversations the next step's guests and agents act on (a message, a leave, a wrap-up):
     only a re-check of one of these can be overtaken by the step. New arrivals have no re-check yet."""
@@ -691,6 +782,7 @@ def soak(
     world.requests = ServedLog(maxlen=world.requests.maxlen)
     acts = ActLog(world, Thresholds()).install()
     rechecks = Rechecks(world).install()
+    coverage = ListingCoverage(world).install(world.clock.now())
     seed_demo(
         world, args.seed + 1_000_003
     )  # the overnight backlog: every situation of SCENARIOS.md, stale already
@@ -867,6 +959,8 @@ def soak(
     )
     result["openAtEndByShape"] = dict(shapes.most_common(8))
     result["backlogAtEnd"] = backlog
+    with world.lock:
+        result["discoveryCoverage"] = coverage.figures(world, [o["id"] for o in backlog["mostOverdue"]])
     # left open by the last stop, before the settling pass (openIntentsAtEnd is after it)
     result["openIntentsAtStop"] = len(open_at_stop)
     result["midAct"] = {
