@@ -179,9 +179,9 @@ def test_discovery_pages_and_windows_over_the_analytics_query(emulator: Any) -> 
     assert all(f.queue_ids == frozenset({"q-support"}) for f in found)
     queries = [r for r in emulator.requests() if r["path"] == "/api/v2/analytics/conversations/details/query"]
     assert all(r["status"] == 200 for r in queries)
-    # Each window is probed (a page of size 1), then read 100 a page if it holds anything. The recent
-    # one holds 133 in-scope-or-excluded hits + sms: two pages. The 14 days older than it are one or
-    # two windows, by where the fixed 31-day blocks fall on today's calendar: the one touching the
+    # Each window is probed (a page of size 1), then read 100 a page, last first, if it holds anything.
+    # The recent one holds 133 in-scope-or-excluded hits + sms: two pages. The 14 days older than it
+    # are one or two windows, by where the fixed 31-day blocks fall on today's calendar: the one touching the
     # 40-day-old conversations' day is read in one page, any other is probed empty.
     pages = [(r["pageSize"], r["pageNumber"]) for r in queries]
     looks = [
@@ -190,7 +190,7 @@ def test_discovery_pages_and_windows_over_the_analytics_query(emulator: Any) -> 
         if page == (1, 1)
     ]
     assert len(looks) == len(windows(looked_at[0], timedelta(days=45)))
-    assert looks[0] == [(1, 1), (100, 1), (100, 2)]
+    assert looks[0] == [(1, 1), (100, 2), (100, 1)]  # backwards: see test_genesys_discovery
     assert all(look in ([(1, 1)], [(1, 1), (100, 1)]) for look in looks[1:]), looks
     assert [(1, 1), (100, 1)] in looks[1:]
 
@@ -212,3 +212,48 @@ def test_discovery_can_be_narrowed_to_included_queues(emulator: Any) -> None:
         }
 
     assert run(emulator, work) == set(wanted)
+
+
+def test_discovery_loses_none_while_conversations_end_and_start_between_its_pages(emulator: Any) -> None:
+    # Probe E's misses over real HTTP: between two pages of one scan, conversations on pages already
+    # read end (the reaper's re-checks close them, guests leave) and new ones start. Paged forwards, each
+    # end moved a later conversation onto a page already read, never listed.
+    def plain(**extra: Any) -> dict[str, Any]:  # one disconnect ends it: no wrap-up to wait for
+        return {**chat(**extra), "participants": [{"purpose": "customer", "state": "connected"}]}
+
+    opened = emulator.create_conversations([plain(startedAgo=f"{300 - i // 2}m") for i in range(350)])
+    ended: list[str] = []
+    joined: list[str] = []
+
+    class Moving:
+        def __init__(self, api: GenesysApi) -> None:
+            self.api = api
+
+        async def query_conversation_details(self, query: Any, *, attempts: int | None = None) -> Any:
+            answer = await self.api.query_conversation_details(query, attempts=attempts)
+            if query["paging"]["pageSize"] > 1:
+                listed = [c["conversationId"] for c in answer.get("conversations", [])]
+                still = [c for c in opened if c not in ended]
+                # from the page just read, and from the oldest and the middle of what is still open
+                for cid in dict.fromkeys(
+                    [*listed[:8], *still[:4], *still[len(still) // 2 : len(still) // 2 + 4]]
+                ):
+                    await self.api.disconnect_conversation(cid)
+                    ended.append(cid)
+                joined.extend(emulator.create_conversations([plain() for _ in range(6)]))
+            return answer
+
+    async def work(api: GenesysApi) -> list[str]:
+        moving = Moving(api)
+        now = api.clock.now()
+        return [
+            f.conversation_id
+            async for f in discover(moving, channels=["webmessaging"], lookback=timedelta(days=2), now=now)
+        ]
+
+    found = run(emulator, work)
+    assert ended and joined
+    assert len(found) == len(set(found))
+    missed = set(opened) - set(ended) - set(found)
+    assert not missed, f"{len(missed)} open throughout were never listed"
+    assert set(found) <= set(opened) | set(joined)

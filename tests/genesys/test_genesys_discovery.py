@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from session_reaper.core.schedule import CLOCK_SKEW
 from session_reaper.genesys.discovery import (
@@ -96,15 +98,15 @@ def test_more_than_a_page_over_several_windows_each_conversation_once() -> None:
     for query in analytics.queries:
         start, end = parse_interval(query["interval"])
         assert end - start <= timedelta(days=31)
-    # 250 conversations over 52 days: 148 in the recent window (a probe of size 1, 2 pages of 100),
-    # the other 102 in older windows (each: a probe, then its pages).
+    # 250 conversations over 52 days: 148 in the recent window (a probe of size 1, 2 pages of 100, the
+    # last first), the other 102 in older windows (each: a probe, then its pages, backwards).
     by_window: dict[str, list[tuple[int, int]]] = {}
     for q in analytics.queries:
         by_window.setdefault(q["interval"], []).append((q["paging"]["pageSize"], q["paging"]["pageNumber"]))
     recent, *older = by_window.values()
-    assert recent == [(1, 1), (100, 1), (100, 2)]
+    assert recent == [(1, 1), (100, 2), (100, 1)]
     for pages in older:
-        assert pages[0] == (1, 1) and pages[1:] == [(100, n) for n in range(1, len(pages))]
+        assert pages[0] == (1, 1) and pages[1:] == [(100, n) for n in range(len(pages) - 1, 0, -1)]
     assert sum(len(pages) - 1 for pages in older) >= 2
 
 
@@ -225,3 +227,60 @@ def test_a_few_seconds_of_disagreement_between_two_estimates_is_not_a_clock_gone
         later_book = WindowBook(dict(book.scanned))
         found = ids(run(FakeAnalytics(ZOMBIES), at=NOW - earlier, book=later_book, **HALF_YEAR))
         assert found == {"z0", "z20"}, earlier
+
+
+class MovingAnalytics(FakeAnalytics):
+    """The analytics answer of a world that moves while discovery pages through it: after every answer,
+    the next move ends some of the open conversations (anywhere in the order: listed already or not) and
+    starts new ones (which start last)."""
+
+    def __init__(self, count: int, moves: list[tuple[list[int], int]]) -> None:
+        super().__init__(
+            [
+                (f"c{i:04d}", NOW - timedelta(hours=5) + timedelta(seconds=i), "q1", "webmessaging")
+                for i in range(count)
+            ]
+        )
+        self.moves = list(moves)
+        self.ever = {c[0] for c in self.conversations}
+        self.ended: set[str] = set()
+        self.born = itertools.count()
+
+    async def query_conversation_details(
+        self, query: Mapping[str, Any], *, attempts: int | None = None
+    ) -> dict[str, Any]:
+        answer = await super().query_conversation_details(query, attempts=attempts)
+        if self.moves:
+            ends, arrivals = self.moves.pop(0)
+            for position in sorted(
+                {p % len(self.conversations) for p in ends} if self.conversations else (), reverse=True
+            ):
+                self.ended.add(self.conversations.pop(position)[0])
+            for _ in range(arrivals):
+                cid = f"n{next(self.born):04d}"
+                self.conversations.append((cid, NOW - timedelta(seconds=30), "q1", "webmessaging"))
+                self.ever.add(cid)
+        return answer
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    count=st.integers(0, 450),
+    moves=st.lists(st.tuples(st.lists(st.integers(0, 10_000), max_size=40), st.integers(0, 30)), max_size=8),
+)
+def test_a_world_that_moves_while_paged_loses_none_open_throughout(
+    count: int, moves: list[tuple[list[int], int]]
+) -> None:
+    # The class of probe E's misses: conversations end (the reaper's own closes, guests leaving) and new
+    # ones start between the pages of one scan. Every conversation open from the first query to the last
+    # is listed; none twice; none that never existed.
+    analytics = MovingAnalytics(count, moves)
+    found = [f.conversation_id for f in run(analytics, channels=["webmessaging"], lookback=timedelta(days=1))]
+    assert len(found) == len(set(found))
+    open_throughout = {f"c{i:04d}" for i in range(count)} - analytics.ended
+    assert open_throughout <= set(found), sorted(open_throughout - set(found))[:5]
+    assert set(found) <= analytics.ever
+    # in the platform's order: oldest first
+    started = {c[0]: c[1] for c in analytics.conversations}
+    still = [started[c] for c in found if c in started]
+    assert still == sorted(still)

@@ -15,8 +15,15 @@ the channels in scope; ``queueId`` one of the included queues when the include l
 Exclusions, and a second check of media and channel, are applied here on the answer, so that a platform
 filter that is broader than asked can never widen the scope.
 
-Paging over a set that changes while we read it (conversations end meanwhile) can skip a few: they
-are found on the next sweep, and a conversation is never yielded twice.
+A window is paged **backwards**, last page first. Each page is answered on the set as it is then, and
+the set changes while we read it: conversations end anywhere in it (guests leave, the reaper's own
+re-checks close), and new ones join at its far end (they started last: the order is ``conversationStart``
+ascending). Paged forwards, every conversation on a page already read that ends moves a later one onto
+that page, never to be listed: 40 of 500 in ``benchmarks/discovery_page_shift.py``, and thousands a pass
+in the soak, pass after pass. Paged backwards, an end below the page being read moves conversations
+already listed down into it (listed twice, yielded once) and an end above it moves nothing not yet read;
+a newcomer joins above it. So nothing open when the probe counted is skipped. What is yielded keeps the
+platform's order, oldest first, and a conversation is never yielded twice.
 """
 
 from __future__ import annotations
@@ -199,34 +206,70 @@ async def discover(
                 start, end, channels=channel_list, queue_include=include, page=page, page_size=size
             )
 
-        if await _empty(api, query(1, PROBE_PAGE_SIZE)):
+        total = await _probe(api, query(1, PROBE_PAGE_SIZE))
+        if total == 0:
             if key is not None and book is not None:
                 book.looked(key, now)
             continue
-        page = 1
-        returned = 0
-        while True:
+        pages: list[list[Mapping[str, Any]]] = []
+        if total is None:  # the probe failed: the first page tells how many, and is read again last
+            answer = await api.query_conversation_details(query(1, page_size))
+            total = _count(answer)
+            if total is None:  # no count at all: no way to page backwards; read forwards to the end
+                async for raw in _forwards(api, query, page_size, answer):
+                    if (found := _admit(raw, seen, channel_list, include, exclude)) is not None:
+                        yield found
+                if key is not None and book is not None:
+                    book.looked(key, now)
+                continue
+            if total <= page_size:  # one page: nothing after it to shift
+                pages.append(_page(answer, 0))
+                total = 0
+        last = min(-(-total // page_size), _MAX_PAGES)
+        for page in range(last, 0, -1):
             answer = await api.query_conversation_details(query(page, page_size))
-            conversations = _page(answer, returned)
-            returned += len(conversations)
+            pages.append(_page(answer, (page - 1) * page_size))
+        for conversations in reversed(pages):  # the platform's order: oldest first
             for raw in conversations:
-                found = _summary(raw)
-                if found is None or found.conversation_id in seen:
-                    continue
-                seen.add(found.conversation_id)
-                if _in_scope(found, raw, channel_list, include, exclude):
+                if (found := _admit(raw, seen, channel_list, include, exclude)) is not None:
                     yield found
-            total = answer.get("totalHits")
-            if not conversations or page >= _MAX_PAGES:
-                break
-            if isinstance(total, int) and not isinstance(total, bool):
-                if returned >= total:
-                    break
-            elif len(conversations) < page_size:
-                break
-            page += 1
         if key is not None and book is not None:
             book.looked(key, now)
+
+
+def _admit(
+    raw: Mapping[str, Any],
+    seen: set[str],
+    channels: Sequence[str],
+    include: Sequence[str],
+    exclude: frozenset[str],
+) -> DiscoveredConversation | None:
+    """The conversation to yield: readable, not yielded before, and in scope."""
+    found = _summary(raw)
+    if found is None or found.conversation_id in seen:
+        return None
+    seen.add(found.conversation_id)
+    return found if _in_scope(found, raw, channels, include, exclude) else None
+
+
+async def _forwards(
+    api: ConversationQuerier, query: Any, page_size: int, first: Mapping[str, Any]
+) -> AsyncIterator[Mapping[str, Any]]:
+    """A window whose answers carry no ``totalHits``: pages read forwards until a short one."""
+    answer, page = first, 1
+    while True:
+        conversations = _page(answer, 0)
+        for raw in conversations:
+            yield raw
+        if len(conversations) < page_size or page >= _MAX_PAGES:
+            return
+        page += 1
+        answer = await api.query_conversation_details(query(page, page_size))
+
+
+def _count(answer: Mapping[str, Any]) -> int | None:
+    total = answer.get("totalHits")
+    return total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None
 
 
 def _page(answer: Mapping[str, Any], returned: int) -> list[Mapping[str, Any]]:
@@ -253,17 +296,17 @@ def _unreadable(why: str) -> MalformedResponse:
     )
 
 
-async def _empty(api: ConversationQuerier, probe: Mapping[str, Any]) -> bool:
-    """The probe's verdict: True only when the platform said `totalHits` 0. A failure scans."""
+async def _probe(api: ConversationQuerier, probe: Mapping[str, Any]) -> int | None:
+    """How many the window holds, by the platform's `totalHits`; None when the probe failed or did not
+    say (then the window is scanned all the same: a failed probe is no answer)."""
     try:
         answer = await api.query_conversation_details(probe, attempts=_PROBE_ATTEMPTS)
     except (AuthenticationFailed, PermissionMissing):
         raise  # the scan could not do better, and the sweep must stop on these
     except GenesysError as exc:
         _log.info("discovery probe failed; scanning the window", error=str(exc))
-        return False
-    total = answer.get("totalHits")
-    return isinstance(total, int) and not isinstance(total, bool) and total == 0
+        return None
+    return _count(answer)
 
 
 def _scope(channels: Sequence[str], include: Sequence[str]) -> str:
