@@ -961,6 +961,18 @@ def soak(
     result["backlogAtEnd"] = backlog
     with world.lock:
         result["discoveryCoverage"] = coverage.figures(world, [o["id"] for o in backlog["mostOverdue"]])
+    for entry in result["discoveryCoverage"]["mostOverdue"]:  # and what the ledger says of them
+        rows = pg.query(
+            "SELECT count(*), max(decided_at)::text, string_agg(DISTINCT trigger_outcome, ',') FROM"
+            " (SELECT decided_at, coalesce(rule, '-') || ':' || decision || ':' || coalesce(outcome, '-')"
+            " AS trigger_outcome FROM decisions WHERE conversation_id = %s) d",
+            (entry["id"],),
+        )[0]
+        entry["decisions"], entry["lastDecidedAt"], entry["decided"] = rows
+        entry["readSchedule"] = [
+            list(map(str, r))
+            for r in pg.query("SELECT * FROM read_schedule WHERE conversation_id = %s", (entry["id"],))
+        ]
     # left open by the last stop, before the settling pass (openIntentsAtEnd is after it)
     result["openIntentsAtStop"] = len(open_at_stop)
     result["midAct"] = {
